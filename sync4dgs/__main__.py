@@ -1,0 +1,5 @@
+import sys
+
+from sync4dgs.cli.main import main
+
+sys.exit(main())

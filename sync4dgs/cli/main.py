@@ -1,0 +1,65 @@
+"""The ``sync4dgs`` command line: one subcommand per module in sync4dgs/cli/.
+
+Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` and is imported lazily,
+so ``sync4dgs --help`` stays fast and one command's heavy imports don't slow the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sync4dgs.errors import Sync4DGSError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("sync4dgs.cli.demo", "synth a small unsynchronized scene, align, train, render, metrics"),
+    "synth": ("sync4dgs.cli.synth", "generate a synthetic unsynchronized multi-view scene"),
+    "prepare": ("sync4dgs.cli.prepare", "convert N3V / Technicolor / COLMAP / raw videos to a canonical scene"),
+    "unsync": ("sync4dgs.cli.unsync", "make an unsynchronized benchmark from a synchronized dataset"),
+    "align": ("sync4dgs.cli.align", "stage 1: estimate per-camera time offsets from trajectories"),
+    "train": ("sync4dgs.cli.train", "stage 2: train the 4D Gaussians jointly with camera time maps"),
+    "render": ("sync4dgs.cli.render", "render a trained model (test/train views, or free-viewpoint video)"),
+    "metrics": ("sync4dgs.cli.metrics", "compute PSNR/SSIM/FLIP/LPIPS and offset errors of a rendered model"),
+    "export": ("sync4dgs.cli.export", "export a trained model as 3DGS PLY per time or as a 4D npz"),
+    "view": ("sync4dgs.cli.view", "browser viewer with a time slider"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sync4dgs", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # Arguments are added lazily in main() once we know which command runs.
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # First pass: find the command without parsing its own options.
+    pre, _ = parser.parse_known_args(argv)
+    if pre.command is None:
+        parser.print_help()
+        return 2
+    mod = importlib.import_module(COMMANDS[pre.command][0])
+    cmd_parser = argparse.ArgumentParser(prog=f"sync4dgs {pre.command}", description=COMMANDS[pre.command][1])
+    mod.add_arguments(cmd_parser)
+    rest = argv[argv.index(pre.command) + 1:]
+    args = cmd_parser.parse_args(rest)
+    logging.basicConfig(level=logging.DEBUG if pre.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(mod.run(args) or 0)
+    except Sync4DGSError as e:
+        print(f"sync4dgs {pre.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

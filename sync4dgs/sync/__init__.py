@@ -1,0 +1,1 @@
+"""sync4dgs.sync"""

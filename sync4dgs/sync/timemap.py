@@ -1,0 +1,126 @@
+"""The time convention and per-camera time maps (pure functions + a small JSON format).
+
+Frame ``i`` of camera ``k`` is captured at global time (seconds, reference camera's clock)::
+
+    t_global_s = offset_s[k] + rate[k] * tau_s[k][i]
+
+``tau_s`` is the frame's time on camera k's own clock, relative to its first frame. The reference camera
+has offset 0 and rate 1. A camera whose video starts 0.5 s after the reference's has offset_s = +0.5.
+
+The same JSON schema is used for stage-1 estimates (``offsets.json``), learned stage-2 maps
+(``time_maps.json`` in a model folder) and ground truth (``gt_sync.json``)::
+
+    {"version": 1, "reference_camera": "cam00",
+     "cameras": {"cam00": {"offset_s": 0.0, "rate": 1.0, "confidence": 1.0, "status": "reference"}, ...}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from sync4dgs.errors import DataFormatError
+from sync4dgs.utils.atomic import write_json
+
+ArrayT = TypeVar("ArrayT")
+
+TIME_MAP_VERSION = 1
+STATUSES = ("reference", "aligned", "unaligned", "fixed")
+
+
+def global_time_s(offset_s: Any, rate: Any, tau_s: ArrayT) -> ArrayT:
+    """Global time in seconds of local time(s) ``tau_s`` (numpy or torch; broadcasts)."""
+    return offset_s + rate * tau_s
+
+
+def local_time_s(t_global_s: Any, offset_s: Any, rate: Any) -> Any:
+    """Inverse of :func:`global_time_s`: a camera's local time (s) of global time(s)."""
+    return (t_global_s - offset_s) / rate
+
+
+def seconds_to_frames(dt_s: Any, fps: float) -> Any:
+    """Convert a duration in seconds to frames of a camera running at ``fps``."""
+    return dt_s * fps
+
+
+@dataclass
+class TimeMap:
+    """One camera's map from local to global time.
+
+    offset_s: seconds; rate: dimensionless (1 = same clock speed as the reference);
+    confidence: in [0, 1]; status: one of "reference", "aligned", "unaligned", "fixed".
+    """
+
+    offset_s: float = 0.0
+    rate: float = 1.0
+    confidence: float = 1.0
+    status: str = "aligned"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset_s": float(self.offset_s), "rate": float(self.rate),
+                "confidence": float(self.confidence), "status": self.status}
+
+
+@dataclass
+class TimeMaps:
+    """Time maps for every camera of a scene, keyed by camera name."""
+
+    reference_camera: str
+    cameras: dict[str, TimeMap]
+    extra: dict[str, Any] | None = None
+
+    def offsets_s(self, names: list[str]) -> np.ndarray:
+        """[len(names)] offsets in seconds, in the given camera order (KeyError if one is missing)."""
+        return np.array([self.cameras[n].offset_s for n in names], dtype=np.float64)
+
+    def rates(self, names: list[str]) -> np.ndarray:
+        """[len(names)] rates, in the given camera order."""
+        return np.array([self.cameras[n].rate for n in names], dtype=np.float64)
+
+    @staticmethod
+    def identity(names: list[str], reference_camera: str) -> "TimeMaps":
+        """Every camera at (0, 1): the "naive" assumption that all videos started together."""
+        return TimeMaps(reference_camera, {n: TimeMap(0.0, 1.0, 0.0 if n != reference_camera else 1.0,
+                                                      "reference" if n == reference_camera else "fixed")
+                                           for n in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"version": TIME_MAP_VERSION, "reference_camera": self.reference_camera,
+                             "cameras": {n: m.to_dict() for n, m in self.cameras.items()}}
+        if self.extra:
+            d["extra"] = self.extra
+        return d
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+
+def load_time_maps(path: str | Path) -> TimeMaps:
+    """Read an offsets.json / gt_sync.json / time_maps.json file (DataFormatError on problems)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "time-map file not found")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataFormatError(path, f"invalid JSON: {e}") from e
+    if d.get("version") != TIME_MAP_VERSION:
+        raise DataFormatError(path, f"unsupported time-map version {d.get('version')!r}")
+    try:
+        cams = {}
+        for name, m in d["cameras"].items():
+            tm = TimeMap(float(m["offset_s"]), float(m.get("rate", 1.0)), float(m.get("confidence", 1.0)),
+                         str(m.get("status", "aligned")))
+            if tm.status not in STATUSES:
+                raise ValueError(f"camera {name}: unknown status {tm.status!r}")
+            if not (np.isfinite(tm.offset_s) and np.isfinite(tm.rate) and tm.rate > 0):
+                raise ValueError(f"camera {name}: offset/rate must be finite and rate > 0")
+            cams[str(name)] = tm
+        ref = str(d["reference_camera"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataFormatError(path, f"malformed time-map file: {e}") from e
+    return TimeMaps(ref, cams, d.get("extra"))
