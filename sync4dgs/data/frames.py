@@ -1,0 +1,109 @@
+"""Lazy per-camera frame access with an on-disk uint8 cache.
+
+Frames never need to be in RAM all at once (N3V at 1352x1014 is ~25 GB of uint8). Video sources are decoded
+once into ``<scene>/cache/frames/<camera>.npy`` (a uint8 [T, H, W, 3] memory map) and read lazily from it;
+image folders are read one file at a time. When a source's decoded size is an integer multiple of the camera's
+``width x height`` (e.g. N3V's 2704x2028 videos for a 1352x1014 scene) frames are area-downscaled.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.data.video import downscale_image, iter_video_frames
+from sync4dgs.errors import DataFormatError
+from sync4dgs.utils.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "cache/frames"
+
+
+def _fit_size(img: np.ndarray, cam: CameraSpec, where: Path) -> np.ndarray:
+    """Return ``img`` at the camera's size, area-downscaling by an integer factor if needed."""
+    h, w = img.shape[:2]
+    if (w, h) == (cam.width, cam.height):
+        return img
+    fx, fy = w / cam.width, h / cam.height
+    if fx == fy and fx == int(fx) and fx > 1:
+        return downscale_image(img, int(fx))
+    raise DataFormatError(where, f"camera {cam.name}: frame is {w}x{h}, expected {cam.width}x{cam.height} "
+                                 "(or an integer multiple of it)")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as RGB uint8 [H, W, 3] (DataFormatError if missing or unreadable)."""
+    import cv2  # noqa: PLC0415
+
+    if not path.is_file():
+        raise DataFormatError(path, "image file not found")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataFormatError(path, "unreadable or corrupt image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class CameraFrames:
+    """Random access to one camera's frames: ``len(frames)``, ``frames[i] -> uint8 [H, W, 3]``."""
+
+    def __init__(self, scene: SceneSpec, cam: CameraSpec):
+        self.scene = scene
+        self.cam = cam
+        self.height, self.width = cam.height, cam.width
+        src = cam.frames
+        self._memmap: np.ndarray | None = None
+        if src.kind == "video":
+            self._memmap = _video_cache(scene, cam)
+        else:
+            folder = scene.frames_path(cam)
+            if not folder.is_dir():
+                raise DataFormatError(folder, f"camera {cam.name}: frame folder not found")
+            self._folder = folder
+            self._pattern = src.pattern or "{:05d}.png"
+
+    def __len__(self) -> int:
+        return self.cam.n_frames
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < self.cam.n_frames:
+            raise IndexError(f"camera {self.cam.name}: frame {i} out of range [0, {self.cam.n_frames})")
+        if self._memmap is not None:
+            return np.asarray(self._memmap[i])
+        path = self._folder / self._pattern.format(i)
+        return _fit_size(read_image(path), self.cam, path)
+
+
+def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
+    """Decode ``cam``'s video once into a uint8 memmap under the scene's cache folder; return it (read-only)."""
+    video = scene.frames_path(cam)
+    cache = scene.root / CACHE_DIR / f"{cam.name}.npy"
+    if cache.is_file():
+        arr = np.load(cache, mmap_mode="r")
+        if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= video.stat().st_mtime:
+            return arr
+        log.info("frame cache %s is stale; rebuilding", cache)
+    log.info("decoding %s into %s", video, cache)
+    n = 0
+    with atomic_path(cache) as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))
+        for img, _t in iter_video_frames(video):
+            if n >= cam.n_frames:
+                raise DataFormatError(video, f"camera {cam.name}: video has more frames than n_frames={cam.n_frames}")
+            mm[n] = _fit_size(img, cam, video)
+            n += 1
+        if n != cam.n_frames:
+            raise DataFormatError(video, f"camera {cam.name}: decoded {n} frames, scene.json says {cam.n_frames}")
+        mm.flush()
+        del mm
+    return np.load(cache, mmap_mode="r")
+
+
+def open_frames(scene: SceneSpec, cam: CameraSpec | str) -> CameraFrames:
+    """Open a camera's frames for lazy random access (builds the video cache on first use)."""
+    if isinstance(cam, str):
+        cam = scene.camera(cam)
+    return CameraFrames(scene, cam)
