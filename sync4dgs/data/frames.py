@@ -73,7 +73,7 @@ class CameraFrames:
             raise IndexError(f"camera {self.cam.name}: frame {i} out of range [0, {self.cam.n_frames})")
         if self._memmap is not None:
             return np.asarray(self._memmap[i])
-        path = self._folder / self._pattern.format(i)
+        path = self._folder / self._pattern.format(self.cam.frames.start + i)
         return _fit_size(read_image(path), self.cam, path)
 
 
@@ -88,15 +88,21 @@ def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
         log.info("frame cache %s is stale; rebuilding", cache)
     log.info("decoding %s into %s", video, cache)
     n = 0
+    start, window = cam.frames.start, cam.frames.stop is not None
     with atomic_path(cache) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))
-        for img, _t in iter_video_frames(video):
+        for k, (img, _t) in enumerate(iter_video_frames(video)):
+            if k < start:
+                continue
             if n >= cam.n_frames:
+                if window:
+                    break
                 raise DataFormatError(video, f"camera {cam.name}: video has more frames than n_frames={cam.n_frames}")
             mm[n] = _fit_size(img, cam, video)
             n += 1
         if n != cam.n_frames:
-            raise DataFormatError(video, f"camera {cam.name}: decoded {n} frames, scene.json says {cam.n_frames}")
+            raise DataFormatError(video, f"camera {cam.name}: decoded {n} frames from frame {start} on, "
+                                         f"scene.json says {cam.n_frames}")
         mm.flush()
         del mm
     return np.load(cache, mmap_mode="r")

@@ -36,23 +36,35 @@ class FrameSource:
 
     kind: "video" (``path`` is a video file) or "images" (``path`` is a folder; ``pattern`` is a
     ``str.format`` pattern with one integer field, e.g. ``"{:05d}.png"``, indexed by frame_idx).
+    start: the camera's frame ``i`` is the source's frame ``start + i`` (images: file
+        ``pattern.format(start + i)``; video: the ``(start + i)``-th decoded frame, 0-based). Default 0.
+    stop: optional exclusive end of the used range in a video that has more frames (``stop - start`` must
+        equal the camera's ``n_frames``); None means the video ends exactly at ``start + n_frames``.
     """
 
     kind: str
     path: str
     pattern: str | None = None
+    start: int = 0
+    stop: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "path": self.path}
         if self.pattern is not None:
             d["pattern"] = self.pattern
+        if self.start:
+            d["start"] = int(self.start)
+        if self.stop is not None:
+            d["stop"] = int(self.stop)
         return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "FrameSource":
         if d.get("kind") not in ("video", "images"):
             raise ValueError(f"frame source kind must be 'video' or 'images', got {d.get('kind')!r}")
-        return FrameSource(kind=d["kind"], path=str(d["path"]), pattern=d.get("pattern"))
+        stop = d.get("stop")
+        return FrameSource(kind=d["kind"], path=str(d["path"]), pattern=d.get("pattern"),
+                           start=int(d.get("start", 0)), stop=None if stop is None else int(stop))
 
 
 @dataclass
@@ -168,6 +180,11 @@ class CameraSpec:
             raise DataFormatError(where, f"camera {self.name}: fps must be positive, got {self.fps}")
         if self.n_frames <= 0:
             raise DataFormatError(where, f"camera {self.name}: no frames")
+        if self.frames.start < 0:
+            raise DataFormatError(where, f"camera {self.name}: frames.start must be >= 0, got {self.frames.start}")
+        if self.frames.stop is not None and self.frames.stop - self.frames.start != self.n_frames:
+            raise DataFormatError(where, f"camera {self.name}: frames.stop - frames.start = "
+                                         f"{self.frames.stop - self.frames.start} but n_frames = {self.n_frames}")
         if self.frame_times_s is not None:
             ft = np.asarray(self.frame_times_s)
             if ft.shape != (self.n_frames,):

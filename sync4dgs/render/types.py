@@ -69,21 +69,31 @@ class RenderOutput:
 
     image: [C, H, W, 3] colour composited over the background.
     alpha: [C, H, W, 1] accumulated opacity.
-    depth: [C, H, W, 1] expected depth (alpha-weighted camera z, divided by alpha where alpha > 0).
+    depth: [C, H, W, 1] expected depth (alpha-weighted camera z, divided by alpha where alpha > 0);
+        None when rendered with ``render_depth=False``.
     means2d: [C, N, 2] projected centres in pixels; gradients retained (densification statistics).
-    radii: [C, N, 2] int screen-space radii in pixels (0 = culled / not visible).
+        Packed renders (``packed=True``): [nnz, 2], one row per visible (camera, Gaussian) pair listed by
+        ``info["camera_ids"]`` / ``info["gaussian_ids"]`` (gsplat's packed layout).
+    radii: [C, N, 2] int screen-space radii in pixels (0 = culled / not visible); [nnz, 2] when packed.
     info: backend meta in gsplat's strategy format ("means2d", "radii", "width", "height",
-        "n_cameras", "gaussian_ids", ...), usable directly by gsplat strategies.
+        "n_cameras", "gaussian_ids", ...), usable directly by gsplat strategies; also "backend"
+        ("gsplat" | "torch") and "n_gaussians" (N).
     """
 
     image: Tensor
     alpha: Tensor
-    depth: Tensor
+    depth: Tensor | None
     means2d: Tensor
     radii: Tensor
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def visible(self) -> Tensor:
-        """[C, N] bool: Gaussian projected onto the image with a non-zero radius."""
-        return (self.radii > 0).all(dim=-1)
+        """[C, N] bool: Gaussian projected onto the image with a non-zero radius (also for packed renders)."""
+        gids = self.info.get("gaussian_ids")
+        if gids is None:
+            return (self.radii > 0).all(dim=-1)
+        n_cams, n_gauss = int(self.info["n_cameras"]), int(self.info["n_gaussians"])
+        out = torch.zeros(n_cams, n_gauss, dtype=torch.bool, device=self.radii.device)
+        out[self.info["camera_ids"], gids] = (self.radii > 0).all(dim=-1)
+        return out

@@ -8,7 +8,7 @@ every real time, so any camera clock, offset or frame rate can be rendered.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -60,10 +60,10 @@ class Motion:
 
 @dataclass
 class Static(Motion):
-    """Fixed pose: centre ``position`` (m), rotation ``spin_rate_rad_s`` is ignored; ``yaw_rad`` about +z."""
+    """Fixed pose: centre ``position`` (m), rotated by ``angle_rad`` about ``spin_axis`` (spin rate ignored)."""
 
     position: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    yaw_rad: float = 0.0
+    angle_rad: float = 0.0
 
     kind = "static"
 
@@ -75,7 +75,7 @@ class Static(Motion):
         return np.broadcast_to(_vec(self.position), (len(t_s), 3)).copy()
 
     def spin_angle(self, t_s: np.ndarray) -> np.ndarray:
-        return np.full(len(t_s), self.yaw_rad)
+        return np.full(len(t_s), self.angle_rad)
 
 
 @dataclass
@@ -175,4 +175,4 @@ def motion_from_dict(d: dict[str, Any]) -> Motion:
 
 
 __all__ = ["Motion", "Static", "Orbit", "Accelerating", "Lissajous", "Sweep", "axis_angle_to_matrix",
-           "motion_from_dict", "MOTION_KINDS", "field"]
+           "motion_from_dict", "MOTION_KINDS"]

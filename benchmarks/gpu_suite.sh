@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# GPU suite: one call on the GPU machine installs gsplat from carried wheels, JIT-compiles it once, runs the GPU
+# tests (rasterizer parity), then the benchmarks, and prints a short table last. Logs/JSON go under $OUT.
+#
+# Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
+# benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
+# parts: any of  tests parity bench train quality  (default: tests parity bench train)
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu_out}
+mkdir -p "$OUT"
+PARTS=${*:-tests parity bench train}
+export PYTHONUNBUFFERED=1
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-16}
+export TORCH_EXTENSIONS_DIR=${TORCH_EXTENSIONS_DIR:-/tmp/torch_extensions}
+
+if [ -d .whl ] && ! python3 -c "import gsplat" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD:${PYTHONPATH:-}
+
+summary() { echo "$1" >> "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+summary "card: $(head -1 "$OUT/gpu.txt")  date: $(date -u +%F)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo n/a)"
+
+t0=$(date +%s)
+python3 - <<'EOF' 2>&1 | tail -5 | tee "$OUT/compile.log"
+import time, torch
+t = time.time()
+from gsplat.cuda._backend import _C  # triggers the JIT build
+print(f"gsplat CUDA extension ready: {_C is not None} in {time.time() - t:.1f} s")
+EOF
+summary "gsplat JIT compile: $(( $(date +%s) - t0 )) s"
+
+for part in $PARTS; do
+  case $part in
+    tests)
+      python3 -m pytest -q -m gpu tests -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+      summary "gpu tests: $(tail -1 "$OUT/gpu_tests.log")" ;;
+    parity)
+      python3 benchmarks/render_parity.py --out "$OUT/parity.json" 2>&1 | tee "$OUT/parity.log" | tail -30
+      summary "parity: see parity.log" ;;
+    bench)
+      python3 benchmarks/render_bench.py --out "$OUT/render_bench.json" 2>&1 | tee "$OUT/render_bench.log" | tail -20 ;;
+    train)
+      bash benchmarks/gpu_train.sh "$OUT" 2>&1 | tee "$OUT/train.log" | tail -40 ;;
+    quality)
+      bash benchmarks/gpu_quality.sh "$OUT" 2>&1 | tee "$OUT/quality.log" | tail -40 ;;
+    *) echo "unknown part $part" ;;
+  esac
+done
+echo "================ summary ================"
+cat "$OUT/summary.txt"
+for f in parity.log render_bench.log; do [ -f "$OUT/$f" ] && { echo "--- $f (table)"; grep -E '^\|' "$OUT/$f" | tail -25; }; done

@@ -1,0 +1,69 @@
+"""``sync4dgs metrics``: write ``M/results.json`` for a rendered model (run ``sync4dgs render`` first).
+
+``python metrics.py ...`` at the repository root is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model_path", required=True, type=Path, help="trained and rendered model folder")
+    parser.add_argument("-s", "--source_path", type=Path, default=None,
+                        help="scene folder (default: the scene recorded when the model was trained)")
+    parser.add_argument("--iteration", type=int, default=-1, help="saved iteration (default: latest)")
+    parser.add_argument("--lpips_weights", type=Path, default=None,
+                        help="folder with alexnet-owt-7be5be79.pth + lpips alex.pth (or one combined .pth); "
+                             "without it LPIPS is reported as unavailable")
+    parser.add_argument("--no_flip", action="store_true", help="skip FLIP")
+    parser.add_argument("--fps_repeats", type=int, default=None,
+                        help="timed render calls for the FPS measurement (default 50 on CUDA, 5 on CPU; 0 = skip)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def format_summary(results: dict) -> str:
+    """A few human-readable lines of a results dict."""
+    lines = [f"iteration {results['iteration']}  ({results['model_path']})"]
+    for split, r in results["images"].items():
+        m = r["mean"]
+        parts = [f"PSNR {m['psnr']:.2f} dB", f"SSIM {m['ssim']:.4f}"]
+        if "flip" in m:
+            parts.append(f"FLIP {m['flip']:.4f}")
+        if "lpips_alex" in m:
+            parts.append(f"LPIPS-Alex {m['lpips_alex']:.4f}")
+        lines.append(f"{split:5s} ({r['n_images']} images): " + ", ".join(parts))
+    if results["lpips"]["status"] != "computed":
+        lines.append("LPIPS: unavailable (no weights; see results.json)")
+    off = results["offsets"]
+    if off.get("status") == "computed":
+        for key in ("learned", "stage1"):
+            s = (off.get(key) or {}).get("summary") or {}
+            if s.get("n_cameras"):
+                lines.append(f"offsets {key:7s}: MAE {s['mae_frames']:.3f} frames ({s['mae_ms']:.2f} ms), "
+                             f"max {s['max_frames']:.3f} frames, {s['pct_within_0.5_frame']:.0f}% within 0.5 frame")
+    m = results["model"]
+    lines.append(f"Gaussians: {m['n_static']} static + {m['n_dynamic']} dynamic; model {m['size_mb'] or 0:.2f} MB")
+    sp = results.get("render_speed")
+    if sp:
+        lines.append(f"render: {sp['fps']:.1f} FPS at {sp['width']}x{sp['height']} on {sp['device_name']} ({sp['backend']})")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sync4dgs.eval.results import MetricsOptions, compute_results  # noqa: PLC0415
+    from sync4dgs.utils.device import resolve_device  # noqa: PLC0415
+
+    repeats = args.fps_repeats
+    if repeats is None:
+        repeats = 50 if resolve_device(args.device).type == "cuda" else 5
+    opts = MetricsOptions(source_path=args.source_path, iteration=None if args.iteration < 0 else args.iteration,
+                          lpips_weights=args.lpips_weights, use_flip=not args.no_flip, fps_repeats=repeats,
+                          device=args.device, backend=args.backend, progress=not args.quiet)
+    results = compute_results(args.model_path, opts)
+    print(format_summary(results))
+    print(f"-> {args.model_path / 'results.json'}")
+    return 0

@@ -1,0 +1,47 @@
+"""``sync4dgs render``: render a trained model's train/test views into the 3DGS folder layout (+ mp4s).
+
+``python render.py ...`` at the repository root is the same command (3DGS/Ex4DGS muscle memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model_path", required=True, type=Path, help="trained model folder")
+    parser.add_argument("-s", "--source_path", type=Path, default=None,
+                        help="scene folder (default: the scene recorded when the model was trained)")
+    parser.add_argument("--iteration", type=int, default=-1, help="saved iteration to render (default: latest)")
+    parser.add_argument("--skip_train", action="store_true", help="do not render the training cameras")
+    parser.add_argument("--skip_test", action="store_true", help="do not render the test cameras")
+    parser.add_argument("--test_time_maps", type=Path, default=None,
+                        help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras; "
+                             "without it a test camera other than the reference is assumed to start with the "
+                             "reference camera (offset 0, rate 1)")
+    parser.add_argument("--frame_stride", type=int, default=1, help="render every N-th frame (default 1 = all)")
+    parser.add_argument("--max_frames", type=int, default=None, help="at most this many frames per camera")
+    parser.add_argument("--no_video", action="store_true", help="do not write one mp4 per camera")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
+                        help="renderer (default: the model's config; auto = gsplat on CUDA, torch on CPU)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sync4dgs.eval.render_views import render_model  # noqa: PLC0415
+
+    splits = tuple(s for s, skip in (("train", args.skip_train), ("test", args.skip_test)) if not skip)
+    if not splits:
+        print("sync4dgs render: nothing to do (--skip_train and --skip_test both given)")
+        return 0
+    results = render_model(args.model_path, args.source_path, None if args.iteration < 0 else args.iteration,
+                           splits=splits, device=args.device, backend=args.backend,
+                           test_time_maps=args.test_time_maps, frame_stride=args.frame_stride,
+                           max_frames=args.max_frames, write_videos=not args.no_video, progress=not args.quiet)
+    for r in results:
+        print(f"{r.split}: {r.n_images} images from {len(r.cameras)} cameras -> {r.folder}")
+    if not results:
+        print("sync4dgs render: no cameras in the requested splits; nothing rendered")
+    return 0

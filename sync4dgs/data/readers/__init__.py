@@ -1,0 +1,141 @@
+"""Dataset readers -> canonical scene (``sync4dgs prepare``).
+
+Library entry point::
+
+    from sync4dgs.data.readers import prepare
+    scene = prepare("data/coffee_martini", "scenes/coffee", fmt="n3v", downscale=2)
+
+``READERS`` maps a format name to its reader class (imported lazily). Formats: n3v, technicolor, colmap,
+videos. With ``fmt=None`` the first reader whose ``detect`` accepts the folder is used (order of
+``DETECT_ORDER``); if none does, the error lists what each one looked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sync4dgs.data.points import PointCloud, near_far_from_points, random_points_in_frusta, save_points
+from sync4dgs.data.readers.base import FrameRange, PrepareOptions, RawScene, Reader
+from sync4dgs.data.readers.common import compute_normalization, normalize_camera
+from sync4dgs.data.scene import Normalization, SceneSpec
+from sync4dgs.errors import ConfigError, DataFormatError
+from sync4dgs.utils.atomic import atomic_dir
+
+log = logging.getLogger(__name__)
+
+READERS: dict[str, str] = {
+    "n3v": "sync4dgs.data.readers.n3v:N3VReader",
+    "technicolor": "sync4dgs.data.readers.technicolor:TechnicolorReader",
+    "colmap": "sync4dgs.data.readers.colmap:ColmapReader",
+    "videos": "sync4dgs.data.readers.videos:VideosReader",
+}
+DETECT_ORDER = ("n3v", "technicolor", "colmap", "videos")
+
+__all__ = ["READERS", "PrepareOptions", "FrameRange", "get_reader", "detect_format", "prepare"]
+
+
+def get_reader(name: str) -> Reader:
+    """Instantiate the reader registered under ``name`` (ConfigError for unknown names)."""
+    if name not in READERS:
+        raise ConfigError(f"unknown dataset format {name!r}; known formats: {sorted(READERS)}")
+    module, cls = READERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def detect_format(src: str | Path) -> str:
+    """Name of the first format whose reader recognises ``src``; DataFormatError listing what each looked for."""
+    src = Path(src)
+    looked = []
+    for name in DETECT_ORDER:
+        reason = get_reader(name).detect(src)
+        if reason is None:
+            return name
+        looked.append(f"{name}: {reason}")
+    raise DataFormatError(src, "unrecognised dataset layout; looked for\n  - " + "\n  - ".join(looked))
+
+
+def prepare(src: str | Path, out: str | Path, fmt: str | None = None, **options: Any) -> SceneSpec:
+    """Convert the dataset at ``src`` to a canonical scene folder ``out`` and return its SceneSpec.
+
+    ``options`` are :class:`PrepareOptions` fields (or pass ``options=PrepareOptions(...)``). The folder is
+    built in a temporary sibling and renamed into place only on success (an existing ``out`` is replaced).
+    """
+    opts = options.pop("options", None) or PrepareOptions(**options)
+    if options and not isinstance(opts, PrepareOptions):
+        raise ConfigError("pass either options=PrepareOptions(...) or keyword options, not both")
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise DataFormatError(src, "dataset folder not found")
+    rs, ro = src.resolve(), out.resolve()
+    if ro == rs or ro in rs.parents:
+        raise ConfigError(f"--out {out} would replace the dataset folder {src}; choose another output folder")
+    name = fmt or detect_format(src)
+    reader = get_reader(name)
+    if fmt is not None:
+        reason = reader.detect(src)
+        if reason is not None:
+            raise DataFormatError(src, f"does not look like the {fmt} format: expected {reason}")
+    log.info("preparing %s (%s) -> %s", src, name, out)
+    with atomic_dir(out) as work:
+        raw = reader.read(src, work, out, opts)
+        scene = _finish(raw, src, work, out, opts, name)
+    scene.root = out
+    return scene
+
+
+def _finish(raw: RawScene, src: Path, work: Path, out: Path, opts: PrepareOptions, fmt: str) -> SceneSpec:
+    """Point-cloud fallback, depth range, normalisation; write scene.json, points3d.ply, gt_sync.json."""
+    cams = raw.cameras
+    for c in cams:
+        c.validate(src)
+    points = _points_with_fallback(raw, src, opts)
+    near, far = raw.near, raw.far
+    if near is None or far is None:
+        nf = near_far_from_points(cams, points.xyz)
+        if nf is None:
+            raise DataFormatError(src, "cannot determine the depth range: no point is visible in any camera")
+        near, far = nf
+    if points.method != "random_frustum" and len(points) < opts.min_points and opts.points == "auto":
+        points = random_points_in_frusta(cams, near, far, opts.n_random_points, np.random.default_rng(opts.seed),
+                                         raw.first_images)
+    norm = compute_normalization(cams, near) if opts.normalize else Normalization()
+    cams = [normalize_camera(c, norm) for c in cams]
+    if opts.assume_synchronized:
+        cams = [dataclasses.replace(c, time_map=(0.0, 1.0)) for c in cams]
+    options = dataclasses.asdict(opts)
+    source = {"format": fmt, "path": str(src.resolve()), "options": options, **raw.source,
+              "points": {"method": points.method, "count": len(points)}, "report": raw.report}
+    scene = SceneSpec(root=out, cameras=cams, reference_camera=raw.reference_camera, test_cameras=raw.test_cameras,
+                      near=near * norm.scale, far=far * norm.scale, normalization=norm, source=source)
+    scene.validate()
+    scene.root = work
+    scene.save()
+    save_points(scene.points_path, norm.to_scene(points.xyz), points.rgb)
+    if raw.gt_sync is not None:
+        raw.gt_sync.save(scene.gt_sync_path)
+    log.info("scene with %d cameras, %d points (%s), near %.3g far %.3g", len(cams), len(points), points.method,
+             scene.near, scene.far)
+    return scene
+
+
+def _points_with_fallback(raw: RawScene, src: Path, opts: PrepareOptions) -> PointCloud:
+    """Apply the point rule: strict -> error if too few; random -> frustum points; auto decided later."""
+    pts = raw.points
+    if opts.points == "random":
+        if raw.near is None or raw.far is None:
+            raise DataFormatError(src, "--points random needs a known depth range, which this dataset lacks")
+        return random_points_in_frusta(raw.cameras, raw.near, raw.far, opts.n_random_points,
+                                       np.random.default_rng(opts.seed), raw.first_images)
+    if len(pts) < opts.min_points:
+        msg = (f"only {len(pts)} points could be triangulated (need {opts.min_points}); the views may not "
+               "overlap or have too little texture")
+        if opts.points == "strict":
+            raise DataFormatError(src, f"empty/too small point cloud: {msg}")
+        log.warning("%s: %s; using %d random points in the camera frusta instead", src, msg, opts.n_random_points)
+    return pts

@@ -1,0 +1,208 @@
+"""Helpers shared by the readers and ``unsync``: video timing, frame grabbing, normalisation, time maps."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sync4dgs.data.scene import CameraSpec, Normalization
+from sync4dgs.data.video import _av, downscale_image, iter_video_frames
+from sync4dgs.errors import DataFormatError
+from sync4dgs.sync.timemap import TimeMap, TimeMaps
+
+log = logging.getLogger(__name__)
+
+CFR_TOLERANCE_FRAMES = 0.05  # a frame more than 5% of a period off the regular grid means variable frame rate
+
+
+# ---- video timing ----------------------------------------------------------------------------------
+@dataclass
+class VideoTiming:
+    """A video's geometry and per-frame clock.
+
+    width, height: pixels; fps: nominal frame rate (frames/s); tau_s: float64 [n_frames] presentation times
+    relative to the first frame (seconds, this camera's clock); constant: True if tau_s == i / fps.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: float
+    tau_s: np.ndarray
+    constant: bool
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.tau_s)
+
+
+def is_constant_rate(tau_s: np.ndarray, fps: float) -> bool:
+    """True if every time in ``tau_s`` [n] (s) is within CFR_TOLERANCE_FRAMES of ``i / fps``."""
+    grid = np.arange(len(tau_s)) / fps
+    return bool(np.all(np.abs(tau_s - grid) <= CFR_TOLERANCE_FRAMES / fps))
+
+
+def video_timing(path: str | Path) -> VideoTiming:
+    """Probe a video without decoding it: size, nominal fps and the exact presentation time of every frame.
+
+    Times come from the container's packet timestamps (exact, also for variable frame rate). Raises
+    DataFormatError for a missing, corrupt or empty video.
+    """
+    av = _av()
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "video file not found")
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise DataFormatError(path, "file has no video stream")
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate
+            fps = float(rate) if rate else 0.0
+            pts = sorted(p.pts for p in c.demux(s) if p.pts is not None and p.size > 0)
+            width, height, tb = s.codec_context.width, s.codec_context.height, s.time_base
+    except av.error.FFmpegError as e:
+        raise DataFormatError(path, f"corrupt or unreadable video: {e}") from e
+    if not pts:
+        raise DataFormatError(path, "video contains no frames")
+    if width <= 0 or height <= 0:
+        raise DataFormatError(path, f"video has invalid size {width}x{height}")
+    tau = np.array([float(p * tb) for p in pts], dtype=np.float64)
+    tau -= tau[0]
+    if len(tau) > 1 and np.any(np.diff(tau) <= 0):
+        raise DataFormatError(path, "video has duplicate frame timestamps")
+    if fps <= 0:
+        if len(tau) < 2:
+            raise DataFormatError(path, "cannot determine the frame rate of a one-frame video without metadata")
+        fps = (len(tau) - 1) / tau[-1]
+    constant = is_constant_rate(tau, fps)
+    if not constant and len(tau) > 1:
+        fps_fit = (len(tau) - 1) / tau[-1]
+        if is_constant_rate(tau, fps_fit):
+            log.warning("%s: container says %.4f fps but frames are regularly spaced at %.4f fps; using the latter",
+                        path, fps, fps_fit)
+            fps, constant = fps_fit, True
+    return VideoTiming(path, int(width), int(height), float(fps), tau, constant)
+
+
+def grab_frames(path: str | Path, indices: list[int], downscale: int = 1) -> dict[int, np.ndarray]:
+    """Decode the frames with the given 0-based indices (RGB uint8 [H/d, W/d, 3]); stops after the last one.
+
+    Raises DataFormatError if the video ends before an index.
+    """
+    want = sorted(set(int(i) for i in indices))
+    out: dict[int, np.ndarray] = {}
+    if not want:
+        return out
+    frames = iter_video_frames(path)
+    try:
+        for k, (img, _t) in enumerate(frames):
+            if k in want:
+                out[k] = downscale_image(img, downscale)
+            if k >= want[-1]:
+                break
+    finally:
+        frames.close()
+    missing = [i for i in want if i not in out]
+    if missing:
+        raise DataFormatError(path, f"video ends before frame(s) {missing[:5]} could be decoded")
+    return out
+
+
+# ---- normalisation ---------------------------------------------------------------------------------
+def compute_normalization(cameras: list[CameraSpec], near: float | None = None) -> Normalization:
+    """Centre = mean camera centre; scale so that 1.1 x the largest camera distance from it is 1.
+
+    This makes the 3DGS "cameras extent" 1, the unit the usual densification thresholds assume. If the
+    cameras are (nearly) co-located (a single camera), the scale makes ``near`` 1 instead (or 1 if unknown).
+    """
+    centers = np.stack([c.center for c in cameras])
+    center = centers.mean(0)
+    radius = 1.1 * float(np.linalg.norm(centers - center, axis=1).max())
+    ref = near if near is not None and near > 0 else 1.0
+    if radius < 1e-6 * ref:
+        radius = ref
+    return Normalization(center=center, scale=1.0 / radius)
+
+
+def normalize_camera(cam: CameraSpec, norm: Normalization) -> CameraSpec:
+    """The same camera in normalised coordinates: ``t' = scale * (t + R @ center)``, R and K unchanged."""
+    t = norm.scale * (np.asarray(cam.t, dtype=np.float64) + cam.R @ norm.center)
+    return dataclasses.replace(cam, t=t)
+
+
+def orthonormalize(R: np.ndarray) -> np.ndarray:
+    """Nearest rotation matrix (SVD), for matrices stored with float32 round-off."""
+    U, _, Vt = np.linalg.svd(R)
+    out = U @ Vt
+    if np.linalg.det(out) < 0:
+        U[:, -1] *= -1
+        out = U @ Vt
+    return out
+
+
+def check_rotation(R: np.ndarray, where: Path, what: str, tol: float = 1e-3) -> np.ndarray:
+    """Validate a 3x3 rotation (finite, orthonormal within ``tol``, det +1) and return it re-orthonormalised."""
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape != (3, 3) or not np.all(np.isfinite(R)):
+        raise DataFormatError(where, f"{what}: rotation contains NaN/Inf or has the wrong shape")
+    err = float(np.abs(R @ R.T - np.eye(3)).max())
+    if err > tol or abs(np.linalg.det(R) - 1.0) > tol:
+        raise DataFormatError(where, f"{what}: rotation is not orthonormal with det +1 "
+                                     f"(max |R R^T - I| = {err:.3g}, det = {np.linalg.det(R):.4f})")
+    return orthonormalize(R)
+
+
+# ---- time maps -------------------------------------------------------------------------------------
+def rebase_time_maps(tm: TimeMaps, reference: str) -> TimeMaps:
+    """Express time maps on another camera's clock: ``o' = (o - o_ref) / r_ref``, ``r' = r / r_ref``."""
+    if reference not in tm.cameras:
+        raise KeyError(f"reference camera {reference!r} has no time map")
+    ref = tm.cameras[reference]
+    cams = {}
+    for n, m in tm.cameras.items():
+        status = "reference" if n == reference else ("fixed" if m.status == "reference" else m.status)
+        cams[n] = TimeMap((m.offset_s - ref.offset_s) / ref.rate, m.rate / ref.rate, m.confidence, status)
+    cams[reference] = TimeMap(0.0, 1.0, cams[reference].confidence, "reference")
+    return TimeMaps(reference, cams, tm.extra)
+
+
+def shift_time_maps(tm: TimeMaps, first_tau_s: dict[str, float]) -> TimeMaps:
+    """Time maps after re-zeroing each camera's clock at its old local time ``first_tau_s[name]`` (s)
+    (i.e. after dropping the frames before it): ``o' = o + r * first_tau``. The reference is kept; call
+    :func:`rebase_time_maps` afterwards to put its new first frame at global time 0."""
+    cams = {n: TimeMap(m.offset_s + m.rate * float(first_tau_s.get(n, 0.0)), m.rate, m.confidence, m.status)
+            for n, m in tm.cameras.items()}
+    return TimeMaps(tm.reference_camera, cams, tm.extra)
+
+
+def subset_time_maps(tm: TimeMaps, names: list[str], where: Path) -> TimeMaps:
+    """Keep the listed cameras' maps (all must be present)."""
+    missing = [n for n in names if n not in tm.cameras]
+    if missing:
+        raise DataFormatError(where, f"ground-truth time maps lack camera(s) {missing}")
+    return TimeMaps(tm.reference_camera, {n: tm.cameras[n] for n in names}, tm.extra)
+
+
+# ---- image sequences -------------------------------------------------------------------------------
+def check_image_headers(paths: list[Path], size: tuple[int, int] | None = None) -> None:
+    """Open every image's header (no full decode) and check its (width, height) against ``size``.
+
+    Raises DataFormatError naming the first missing, unreadable or wrongly sized file.
+    """
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    for p in paths:
+        if not p.is_file():
+            raise DataFormatError(p, "image file not found")
+        try:
+            with Image.open(p) as im:
+                wh = im.size
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataFormatError(p, f"unreadable or corrupt image: {e}") from e
+        if size is not None and tuple(wh) != tuple(size):
+            raise DataFormatError(p, f"image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} like the camera's other frames")

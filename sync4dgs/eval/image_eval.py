@@ -1,0 +1,86 @@
+"""Image metrics over a rendered split folder (``renders/`` vs ``gt/``), per image, per camera and overall."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sync4dgs.errors import DataFormatError
+from sync4dgs.eval import layout
+from sync4dgs.eval.image_metrics import flip, psnr, ssim
+from sync4dgs.eval.render_views import read_png
+
+log = logging.getLogger(__name__)
+METRIC_KEYS = ("psnr", "ssim", "ssim2", "flip", "lpips_alex")
+
+
+def image_pairs(split_folder: Path) -> list[tuple[str, Path, Path]]:
+    """[(name, render path, gt path)] sorted by name; DataFormatError if folders are missing or unmatched."""
+    rdir, gdir = split_folder / "renders", split_folder / "gt"
+    if not rdir.is_dir():
+        raise DataFormatError(rdir, "no rendered images; run `sync4dgs render` first")
+    if not gdir.is_dir():
+        raise DataFormatError(gdir, "no ground-truth images next to the renders (rendered with --no_gt?)")
+    names = sorted(p.name for p in rdir.glob("*.png"))
+    if not names:
+        raise DataFormatError(rdir, "folder holds no PNG renders")
+    missing = [n for n in names if not (gdir / n).is_file()]
+    if missing:
+        raise DataFormatError(gdir, f"{len(missing)} ground-truth images missing, e.g. {missing[:3]}")
+    return [(n, rdir / n, gdir / n) for n in names]
+
+
+def _to_float(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(img).to(device=device, dtype=torch.float64) / 255.0
+
+
+def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_flip: bool = True,
+                          device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:
+    """Metrics of every render/gt pair in ``split_folder``.
+
+    Returns {"n_images", "mean": {metric: value}, "per_camera": {cam: {"n_images", metric: mean}},
+    "per_image": {name: {metric: value}}[, "lpips_note": why LPIPS was skipped]}. Means are over frames (images), per camera over that camera's frames.
+    ``lpips`` is a callable (a, b) -> [B] (see lpips_alex) or None.
+    """
+    from sync4dgs.eval.lpips_alex import MIN_SIZE as LPIPS_MIN_SIZE  # noqa: PLC0415
+
+    device = device or torch.device("cpu")
+    per_image: dict[str, dict[str, float]] = {}
+    lpips_note = None
+    pairs = image_pairs(split_folder)
+    for name, rp, gp in tqdm(pairs, desc=f"metrics {split_folder.parent.name}", unit="img", disable=not progress):
+        r, g = read_png(rp), read_png(gp)
+        if r.shape != g.shape:
+            raise DataFormatError(rp, f"render is {r.shape[1]}x{r.shape[0]} but gt is {g.shape[1]}x{g.shape[0]}")
+        rt, gt = _to_float(r, device), _to_float(g, device)
+        vals = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim(rt, gt)[0]), "ssim2": float(ssim(rt, gt, 2.0)[0])}
+        if use_flip:
+            vals["flip"] = flip(g.astype(np.float32) / 255.0, r.astype(np.float32) / 255.0)
+        if lpips is not None and min(r.shape[:2]) < LPIPS_MIN_SIZE:
+            lpips_note = f"skipped: images smaller than {LPIPS_MIN_SIZE} px, too small for AlexNet"
+        elif lpips is not None:
+            vals["lpips_alex"] = float(lpips(rt.float(), gt.float())[0])
+        per_image[name] = vals
+    out = {"n_images": len(per_image), "mean": _means(per_image.values()),
+           "per_camera": _per_camera(per_image), "per_image": per_image}
+    if lpips_note:
+        out["lpips_note"] = lpips_note
+    return out
+
+
+def _means(rows) -> dict[str, float]:
+    rows = list(rows)
+    return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if rows and all(k in r for r in rows)}
+
+
+def _per_camera(per_image: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[dict[str, float]]] = {}
+    for name, vals in per_image.items():
+        cam, _ = layout.parse_image_name(name)
+        groups.setdefault(cam, []).append(vals)
+    return {cam: {"n_images": len(rows), **_means(rows)} for cam, rows in sorted(groups.items())}

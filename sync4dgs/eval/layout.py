@@ -1,0 +1,90 @@
+"""Where evaluation outputs live inside a model folder (3DGS layout), and how iterations are found.
+
+```
+M/point_cloud/iteration_<n>/model.pt       trained weights (written by the trainer)
+M/<split>/ours_<n>/renders/<cam>_<frame:05d>.png   rendered frames (split = "train" | "test")
+M/<split>/ours_<n>/gt/<cam>_<frame:05d>.png        the matching ground-truth frames
+M/<split>/ours_<n>/videos/<cam>.mp4                the rendered frames of one camera as H.264 video
+M/<split>/ours_<n>/render_info.json                which time each frame was rendered at, and how
+M/results.json                                      metrics (sync4dgs metrics)
+```
+``<frame>`` is the frame index in the camera's own video (0-based), so a file can be matched to its source frame.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sync4dgs.errors import DataFormatError
+
+SPLITS = ("train", "test")
+RESULTS_FILE = "results.json"
+RENDER_INFO_FILE = "render_info.json"
+TRAIN_STATS_FILE = "train_stats.json"
+TIME_MAPS_FILE = "time_maps.json"
+STAGE1_OFFSETS = "stage1/offsets.json"
+CONFIG_FILE = "config.json"
+_OURS_RE = re.compile(r"^ours_(\d+)$")
+
+
+def image_name(camera: str, frame_idx: int) -> str:
+    """File name of one frame: ``<camera>_<frame:05d>.png``."""
+    return f"{camera}_{frame_idx:05d}.png"
+
+
+def parse_image_name(name: str) -> tuple[str, int]:
+    """Inverse of :func:`image_name` (camera names may contain underscores)."""
+    stem = name[:-4] if name.endswith(".png") else name
+    cam, _, idx = stem.rpartition("_")
+    if not cam or not idx.isdigit():
+        raise ValueError(f"not a <camera>_<frame>.png name: {name!r}")
+    return cam, int(idx)
+
+
+def split_dir(model_path: str | Path, split: str, iteration: int) -> Path:
+    return Path(model_path) / split / f"ours_{iteration}"
+
+
+def renders_dir(model_path: str | Path, split: str, iteration: int) -> Path:
+    return split_dir(model_path, split, iteration) / "renders"
+
+
+def gt_dir(model_path: str | Path, split: str, iteration: int) -> Path:
+    return split_dir(model_path, split, iteration) / "gt"
+
+
+def videos_dir(model_path: str | Path, split: str, iteration: int) -> Path:
+    return split_dir(model_path, split, iteration) / "videos"
+
+
+def saved_iterations(model_path: str | Path) -> list[int]:
+    """Sorted iterations with saved weights (``point_cloud/iteration_<n>/model.pt``)."""
+    from sync4dgs.model.io import saved_iterations as _saved  # noqa: PLC0415
+
+    return _saved(model_path)
+
+
+def resolve_iteration(model_path: str | Path, iteration: int | None) -> int:
+    """The requested iteration, or the latest saved one; DataFormatError with what exists otherwise."""
+    model_path = Path(model_path)
+    if not model_path.is_dir():
+        raise DataFormatError(model_path, "model folder not found")
+    its = saved_iterations(model_path)
+    if not its:
+        raise DataFormatError(model_path / "point_cloud", "no trained weights (point_cloud/iteration_<n>/model.pt); "
+                                                         "train a model first (sync4dgs train)")
+    if iteration is None or iteration < 0:
+        return its[-1]
+    if iteration not in its:
+        raise DataFormatError(model_path / "point_cloud", f"iteration {iteration} was not saved; saved: {its}")
+    return iteration
+
+
+def rendered_iterations(model_path: str | Path, split: str) -> list[int]:
+    """Sorted iterations for which ``M/<split>/ours_<n>/renders`` exists."""
+    root = Path(model_path) / split
+    if not root.is_dir():
+        return []
+    return sorted(int(m.group(1)) for d in root.iterdir()
+                  if (m := _OURS_RE.match(d.name)) and (d / "renders").is_dir())

@@ -1,0 +1,221 @@
+"""Render a trained model at every frame of the scene's cameras and write the 3DGS folder layout.
+
+Library part of ``sync4dgs render`` (the CLI only parses arguments). Output layout: :mod:`sync4dgs.eval.layout`.
+Each frame ``i`` of camera ``k`` is rendered at ``t_global_s = offset_s[k] + rate[k] * tau_s[k][i]`` with the
+time map chosen by :func:`sync4dgs.eval.frame_times.eval_time_map`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.errors import DataFormatError
+from sync4dgs.eval import layout
+from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_times_s, select_frames
+from sync4dgs.render.types import RenderCameras
+from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.utils.atomic import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ViewRenderSettings:
+    """How frames are rendered.
+
+    backend: "auto" (gsplat on CUDA, reference torch rasterizer on CPU) | "torch" | "gsplat".
+    background: RGB in [0, 1] behind the Gaussians. near/far: depth culling range (scene units).
+    sh_degree: SH degree to evaluate (None = the model's). antialiased: gsplat's antialiased mode.
+    """
+
+    backend: str = "auto"
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    near: float = 0.01
+    far: float = 100.0
+    sh_degree: int | None = None
+    antialiased: bool = False
+
+
+def settings_from_meta(meta: dict[str, Any], scene: SceneSpec, backend: str | None = None) -> ViewRenderSettings:
+    """Rendering settings of a trained model: the config recorded in its meta (train.background, render.*,
+    model.sh_degree), falling back to the scene's near/far and a black background."""
+    cfg = meta.get("config") or {}
+    train_cfg, render_cfg, model_cfg = cfg.get("train", {}), cfg.get("render", {}), cfg.get("model", {})
+    bg = train_cfg.get("background", [0.0, 0.0, 0.0])
+    near = float(render_cfg.get("near") or 0.0) or scene.near
+    far = float(render_cfg.get("far") or 0.0) or scene.far
+    return ViewRenderSettings(
+        backend=backend or render_cfg.get("backend", "auto"),
+        background=(float(bg[0]), float(bg[1]), float(bg[2])),
+        near=near, far=far,
+        sh_degree=model_cfg.get("sh_degree"),
+        antialiased=bool(render_cfg.get("antialiased", False)),
+    )
+
+
+def render_cameras_for(cam: CameraSpec, device: torch.device, dtype: torch.dtype = torch.float32) -> RenderCameras:
+    """One scene camera as a renderer camera batch (C = 1) on ``device``."""
+    viewmat = torch.as_tensor(cam.viewmat, dtype=dtype, device=device)[None]
+    K = torch.as_tensor(cam.K, dtype=dtype, device=device)[None]
+    return RenderCameras(viewmats=viewmat, Ks=K, width=int(cam.width), height=int(cam.height))
+
+
+@torch.no_grad()
+def render_frame(model: Any, cam: CameraSpec, t_global_s: float, settings: ViewRenderSettings,
+                 device: torch.device) -> tuple[torch.Tensor, str]:
+    """Render ``model`` (a Gaussians4D) seen by ``cam`` at global time ``t_global_s`` (seconds).
+
+    Returns (image [H, W, 3] float in [0, 1] on ``device``, name of the backend that rendered it).
+    """
+    from sync4dgs.render import render  # noqa: PLC0415  (heavy backends load only when rendering)
+
+    gaussians = model.at_time(float(t_global_s), sh_degree=settings.sh_degree)
+    sh_degree = settings.sh_degree
+    if sh_degree is None and gaussians.colors.ndim == 3:
+        sh_degree = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
+    bg = torch.tensor(settings.background, dtype=gaussians.means.dtype, device=device)
+    out = render(gaussians, render_cameras_for(cam, device, gaussians.means.dtype), backend=settings.backend,
+                 sh_degree=sh_degree, background=bg, near=settings.near, far=settings.far,
+                 antialiased=settings.antialiased, render_depth=False)
+    return out.image[0].clamp(0.0, 1.0), str(out.info.get("backend", settings.backend))
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[H, W, 3] float in [0, 1] -> uint8 [H, W, 3] (rounded)."""
+    return (img.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+
+
+def write_png(path: Path, img: np.ndarray) -> None:
+    """Write an RGB uint8 [H, W, 3] PNG (DataFormatError if OpenCV cannot write it)."""
+    import cv2  # noqa: PLC0415
+
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR)):
+        raise DataFormatError(path, "could not write PNG")
+
+
+def read_png(path: Path) -> np.ndarray:
+    """Read an RGB uint8 [H, W, 3] PNG (DataFormatError if missing or unreadable)."""
+    from sync4dgs.data.frames import read_image  # noqa: PLC0415
+
+    return read_image(path)
+
+
+@dataclass
+class SplitRender:
+    """What one split's rendering produced."""
+
+    split: str
+    iteration: int
+    folder: Path
+    n_images: int
+    cameras: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> time map, frames, video
+
+
+def split_cameras(scene: SceneSpec, split: str) -> list[CameraSpec]:
+    if split == "test":
+        return [scene.camera(n) for n in scene.test_cameras]
+    if split == "train":
+        return list(scene.train_cameras)
+    raise ValueError(f"unknown split {split!r} (expected one of {layout.SPLITS})")
+
+
+def _video_frames(folder: Path, cam: str, frames: np.ndarray) -> Iterator[np.ndarray]:
+    for i in frames:
+        yield read_png(folder / layout.image_name(cam, int(i)))
+
+
+def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec, model_path: str | Path,
+                 split: str, settings: ViewRenderSettings, device: torch.device, *,
+                 test_time_maps: TimeMaps | None = None, frame_stride: int = 1, max_frames: int | None = None,
+                 write_gt: bool = True, write_videos: bool = True, progress: bool = True) -> SplitRender:
+    """Render every selected frame of the split's cameras into ``M/<split>/ours_<iteration>/`` (atomically).
+
+    Args:
+        model: a Gaussians4D (``at_time(t_global_s, sh_degree)``) on ``device``.
+        learned: the model's time maps (its gauge defines global time).
+        frame_stride / max_frames: evaluate every ``frame_stride``-th frame (at most ``max_frames`` per camera).
+    Returns a SplitRender; the folder also gets ``render_info.json`` (time map and times of every frame).
+    """
+    cams = split_cameras(scene, split)
+    out_dir = layout.split_dir(model_path, split, iteration)
+    plan: list[tuple[CameraSpec, EvalTimeMap, np.ndarray, np.ndarray]] = []
+    for cam in cams:
+        tm = eval_time_map(scene, cam, learned, test_time_maps)
+        idx = select_frames(cam.n_frames, frame_stride, max_frames)
+        plan.append((cam, tm, idx, frame_global_times_s(cam, tm, idx)))
+    total = sum(len(p[2]) for p in plan)
+    info: dict[str, Any] = {"split": split, "iteration": iteration, "scene": str(scene.root),
+                            "reference_camera": learned.reference_camera, "backend": settings.backend,
+                            "device": str(device), "background": list(settings.background),
+                            "time_convention": "t_global_s = offset_s + rate * tau_s (model's reference clock)",
+                            "cameras": {}}
+    result = SplitRender(split, iteration, out_dir, total)
+    with atomic_dir(out_dir) as tmp:
+        rdir, gdir, vdir = tmp / "renders", tmp / "gt", tmp / "videos"
+        rdir.mkdir()
+        if write_gt:
+            gdir.mkdir()
+        bar = tqdm(total=total, desc=f"render {split}", unit="img", disable=not progress)
+        for cam, tm, idx, times in plan:
+            frames = None
+            if write_gt:
+                from sync4dgs.data.frames import open_frames  # noqa: PLC0415
+
+                frames = open_frames(scene, cam)
+            for i, t in zip(idx, times):
+                img, used_backend = render_frame(model, cam, t, settings, device)
+                info["backend_used"] = used_backend
+                write_png(rdir / layout.image_name(cam.name, int(i)), to_uint8(img))
+                if frames is not None:
+                    write_png(gdir / layout.image_name(cam.name, int(i)), frames[int(i)])
+                bar.update(1)
+            entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
+            if write_videos and len(idx) > 0:
+                from sync4dgs.data.video import write_video  # noqa: PLC0415
+
+                vdir.mkdir(exist_ok=True)
+                tau = cam.tau_s()[idx]
+                write_video(vdir / f"{cam.name}.mp4", _video_frames(rdir, cam.name, idx), fps=cam.fps / frame_stride,
+                            pts_s=(tau - tau[0]).tolist())
+                entry["video"] = f"videos/{cam.name}.mp4"
+            info["cameras"][cam.name] = entry
+            result.cameras[cam.name] = entry
+        bar.close()
+        write_json(tmp / layout.RENDER_INFO_FILE, info)
+    log.info("rendered %d %s images into %s", total, split, out_dir)
+    return result
+
+
+def render_model(model_path: str | Path, source_path: str | Path | None = None, iteration: int | None = None, *,
+                 splits: tuple[str, ...] = layout.SPLITS, device: str | torch.device | None = "auto",
+                 backend: str | None = None, test_time_maps: str | Path | None = None, frame_stride: int = 1,
+                 max_frames: int | None = None, write_videos: bool = True, progress: bool = True) -> list[SplitRender]:
+    """Load ``M`` (weights of ``iteration`` or the latest) and its scene, render the requested splits.
+
+    Splits without cameras (e.g. a scene with no test cameras) are skipped with a log message.
+    ``test_time_maps``: a TimeMaps JSON (e.g. the scene's gt_sync.json) giving held-out cameras' clocks.
+    """
+    from sync4dgs.eval.loading import open_model  # noqa: PLC0415
+    from sync4dgs.sync.timemap import load_time_maps  # noqa: PLC0415
+
+    opened = open_model(model_path, source_path, iteration, device)
+    ttm = load_time_maps(test_time_maps) if test_time_maps is not None else None
+    settings = settings_from_meta(opened.trained.meta or {}, opened.scene, backend)
+    out = []
+    for split in splits:
+        if not split_cameras(opened.scene, split):
+            log.info("split %s: the scene has no %s cameras; skipped", split, split)
+            continue
+        out.append(render_split(opened.trained.model, opened.trained.time_maps, opened.iteration, opened.scene,
+                                opened.model_path, split, settings, opened.device, test_time_maps=ttm,
+                                frame_stride=frame_stride, max_frames=max_frames, write_videos=write_videos,
+                                progress=progress))
+    return out

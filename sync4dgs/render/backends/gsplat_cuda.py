@@ -1,0 +1,65 @@
+"""gsplat 1.5.3 CUDA backend: a thin, sync-free wrapper around ``gsplat.rasterization``.
+
+gsplat is imported lazily (on the first render) so that CPU-only machines never touch its JIT loader.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from sync4dgs.render.types import Gaussians, RenderCameras, RenderOutput
+
+
+def render_gsplat(
+    gaussians: Gaussians,
+    cameras: RenderCameras,
+    *,
+    sh_degree: int | None,
+    backgrounds: Tensor | None,
+    near: float,
+    far: float,
+    antialiased: bool,
+    eps2d: float,
+    absgrad: bool,
+    packed: bool,
+    render_depth: bool,
+) -> RenderOutput:
+    """Render with ``gsplat.rasterization`` (float32 CUDA tensors; validated by :func:`render`).
+
+    backgrounds: [C, 3] or None. ``info`` is gsplat's meta dict (plus "backend" and "n_gaussians");
+    ``info["means2d"]`` retains its gradient (and ``.absgrad`` when ``absgrad``) after backward.
+    """
+    from gsplat import rasterization  # lazy: needs CUDA + the compiled extension
+
+    g = gaussians
+    colors_out, alphas, meta = rasterization(
+        means=g.means,
+        quats=g.quats,
+        scales=g.scales,
+        opacities=g.opacities,
+        colors=g.colors,
+        viewmats=cameras.viewmats,
+        Ks=cameras.Ks,
+        width=int(cameras.width),
+        height=int(cameras.height),
+        near_plane=near,
+        far_plane=far,
+        eps2d=eps2d,
+        sh_degree=sh_degree,
+        packed=packed,
+        backgrounds=backgrounds,
+        render_mode="RGB+ED" if render_depth else "RGB",
+        absgrad=absgrad,
+        rasterize_mode="antialiased" if antialiased else "classic",
+    )
+    means2d = meta["means2d"]
+    if means2d.requires_grad:
+        means2d.retain_grad()
+    meta["backend"] = "gsplat"
+    meta["n_gaussians"] = g.n
+    if render_depth:
+        image, depth = colors_out[..., :3], colors_out[..., 3:4]
+    else:
+        image, depth = colors_out, None
+    return RenderOutput(image=image, alpha=alphas, depth=depth, means2d=means2d, radii=meta["radii"],
+                        info=meta)

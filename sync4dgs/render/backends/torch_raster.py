@@ -1,0 +1,259 @@
+"""Tile-based front-to-back alpha compositing in pure torch (any device/dtype, autograd).
+
+The pixel stage of the reference backend. Each visible (camera, Gaussian) entry is binned into the screen
+tiles its bounding box touches (the same rule as gsplat's ``isect_tiles``); each tile's list is sorted by
+camera depth; tiles are processed in chunks of at most ``chunk_elements`` (pixel, Gaussian) pairs, so
+memory stays bounded whatever the scene. Per pixel the maths is gsplat 1.5.3's
+``rasterize_to_pixels_3dgs_fwd_kernel`` (see sync4dgs/render/conventions.py), differentiated by autograd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sync4dgs.render.conventions import ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, PIXEL_CENTER_OFFSET
+
+
+@dataclass
+class RasterConfig:
+    """Knobs of the reference pixel stage (they change speed/memory, never the result).
+
+    tile_size: tile edge in pixels. chunk_elements: max (pixel, Gaussian) pairs evaluated at once.
+    """
+
+    tile_size: int = 16
+    chunk_elements: int = 1 << 21
+
+
+@dataclass
+class TileBins:
+    """Visible entries binned into tiles, each tile's list in depth order.
+
+    sorted_entries: [E] index into the visible list, grouped by tile, front to back inside a tile.
+    tile_starts / tile_counts: [C * tiles_y * tiles_x] offset and length of each tile's list.
+    """
+
+    sorted_entries: Tensor
+    tile_starts: Tensor
+    tile_counts: Tensor
+    tiles_x: int
+    tiles_y: int
+
+
+@torch.no_grad()
+def bin_tiles(image_ids: Tensor, means2d: Tensor, radii: Tensor, depths: Tensor, n_images: int,
+              width: int, height: int, tile_size: int) -> TileBins:
+    """Bin K visible entries into tiles. image_ids [K] long, means2d [K, 2] px, radii [K, 2] px, depths [K]."""
+    device = means2d.device
+    tiles_x = (width + tile_size - 1) // tile_size
+    tiles_y = (height + tile_size - 1) // tile_size
+    tile_xy = means2d / tile_size
+    tile_r = radii.to(means2d.dtype) / tile_size
+    lo = torch.floor(tile_xy - tile_r).long()
+    hi = torch.ceil(tile_xy + tile_r).long()
+    x0, x1 = lo[:, 0].clamp(0, tiles_x), hi[:, 0].clamp(0, tiles_x)
+    y0, y1 = lo[:, 1].clamp(0, tiles_y), hi[:, 1].clamp(0, tiles_y)
+    span_x = x1 - x0
+    counts = span_x * (y1 - y0)
+
+    k = means2d.shape[0]
+    owner = torch.repeat_interleave(torch.arange(k, device=device), counts)
+    first = torch.cumsum(counts, 0) - counts
+    local = torch.arange(owner.numel(), device=device) - first[owner]
+    span = span_x[owner].clamp_min(1)
+    tile_x = x0[owner] + local % span
+    tile_y = y0[owner] + local // span
+    n_tiles = tiles_x * tiles_y
+    tile_key = image_ids[owner] * n_tiles + tile_y * tiles_x + tile_x
+
+    # depth rank; ties keep the visible-list order (camera-major, then Gaussian index) like gsplat's sort
+    rank = torch.empty(k, dtype=torch.long, device=device)
+    rank[torch.argsort(depths, stable=True)] = torch.arange(k, device=device)
+    order = torch.argsort(tile_key * max(k, 1) + rank[owner])
+    sorted_tiles = tile_key[order]
+    tile_counts = torch.bincount(sorted_tiles, minlength=n_images * n_tiles)
+    tile_starts = torch.cumsum(tile_counts, 0) - tile_counts
+    return TileBins(owner[order], tile_starts, tile_counts, tiles_x, tiles_y)
+
+
+def plan_chunks(tile_counts: Tensor, pixels_per_tile: int, chunk_elements: int
+                ) -> list[tuple[list[int], int, int, int]]:
+    """Group non-empty tiles into work chunks of bounded size.
+
+    Returns a list of (tile_ids, list_length, pixel_start, pixel_end): all tiles of a chunk are evaluated
+    for local pixels [pixel_start, pixel_end) against ``list_length`` (padded) entries. A tile whose list is
+    too long for one chunk is split over pixel ranges.
+    """
+    nonempty = torch.nonzero(tile_counts > 0).flatten()
+    lengths = tile_counts[nonempty]
+    order = torch.argsort(lengths)
+    tiles = nonempty[order].tolist()
+    lens = lengths[order].tolist()
+    chunks: list[tuple[list[int], int, int, int]] = []
+    cur: list[int] = []
+    for tile, n in zip(tiles, lens):
+        if pixels_per_tile * n > chunk_elements:
+            step = max(1, chunk_elements // n)
+            for p0 in range(0, pixels_per_tile, step):
+                chunks.append(([tile], n, p0, min(pixels_per_tile, p0 + step)))
+            continue
+        if cur and (len(cur) + 1) * pixels_per_tile * n > chunk_elements:
+            chunks.append((cur, cur_len, 0, pixels_per_tile))
+            cur = []
+        cur.append(tile)
+        cur_len = n
+    if cur:
+        chunks.append((cur, cur_len, 0, pixels_per_tile))
+    return chunks
+
+
+def _chunk_alphas(means: Tensor, conics: Tensor, opacities: Tensor, pixels: Tensor, entry_ok: Tensor
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-pair alpha of one chunk, with gsplat's skip and early-stop rules applied (no autograd).
+
+    means [T, L, 2], conics [T, L, 3], opacities [T, L], pixels [T, P, 2] (pixel centres), entry_ok [T, L].
+    Returns (alpha [T, P, L] (0 where skipped/stopped), delta [T, P, L, 2] = mean - pixel,
+    vis [T, P, L] = exp(-sigma), grad_ok [T, P, L]: kept and not clamped at MAX_ALPHA).
+    """
+    delta = means[:, None, :, :] - pixels[:, :, None, :]
+    dx, dy = delta[..., 0], delta[..., 1]
+    ca, cb, cc = (conics[:, None, :, i] for i in range(3))
+    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+    vis = torch.exp(-sigma)
+    raw = opacities[:, None, :] * vis
+    alpha = torch.clamp_max(raw, MAX_ALPHA)
+    ok = entry_ok[:, None, :] & (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
+    alpha = torch.where(ok, alpha, torch.zeros_like(alpha))
+    keep = ok & (torch.cumprod(1.0 - alpha, dim=-1) > MIN_TRANSMITTANCE)
+    alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
+    return alpha, delta, vis, keep & (raw <= MAX_ALPHA)
+
+
+class _CompositeChunk(torch.autograd.Function):
+    """Front-to-back compositing of one chunk with an analytic backward (recomputes, so memory is O(chunk)).
+
+    Inputs: means [T, L, 2] (px), conics [T, L, 3], opacities [T, L] (effective), features [T, L, D],
+    pixels [T, P, 2] (centres), entry_ok [T, L] (padding mask), absgrad_sink: (target tensor, flat row
+    index [T, L]) or None. Outputs: accumulated features [T, P, D], final transmittance [T, P].
+    Backward follows gsplat's rasterize_to_pixels_3dgs_bwd maths; ``absgrad_sink`` receives the sum over
+    pixels of |dL/dmean2d| per pixel (gsplat's absgrad) in ``target.absgrad``.
+    """
+
+    @staticmethod
+    def forward(ctx, means, conics, opacities, features, pixels, entry_ok, absgrad_sink):
+        alpha, _, _, _ = _chunk_alphas(means, conics, opacities, pixels, entry_ok)
+        trans = torch.cumprod(1.0 - alpha, dim=-1)
+        trans_before = torch.cat([torch.ones_like(trans[..., :1]), trans[..., :-1]], dim=-1)
+        acc = (alpha * trans_before) @ features
+        ctx.save_for_backward(means, conics, opacities, features, pixels, entry_ok)
+        ctx.absgrad_sink = absgrad_sink
+        return acc, trans[..., -1]
+
+    @staticmethod
+    def backward(ctx, grad_acc, grad_trans):
+        means, conics, opacities, features, pixels, entry_ok = ctx.saved_tensors
+        alpha, delta, vis, grad_ok = _chunk_alphas(means, conics, opacities, pixels, entry_ok)
+        trans = torch.cumprod(1.0 - alpha, dim=-1)
+        trans_before = torch.cat([torch.ones_like(trans[..., :1]), trans[..., :-1]], dim=-1)
+        weights = alpha * trans_before  # [T, P, L]
+        grad_features = weights.transpose(1, 2) @ grad_acc  # [T, L, D]
+
+        g = grad_acc @ features.transpose(1, 2)  # [T, P, L]: dL/dacc . f_l
+        wg = weights * g
+        suffix = torch.flip(torch.cumsum(torch.flip(wg, [-1]), -1), [-1])  # sum_{j >= l}
+        after = torch.cat([suffix[..., 1:], torch.zeros_like(suffix[..., :1])], dim=-1)  # sum_{j > l}
+        one_minus = 1.0 - alpha
+        trans_final = trans[..., -1:]
+        grad_alpha = trans_before * g - (after + grad_trans[..., None] * trans_final) / one_minus
+        grad_alpha = torch.where(grad_ok, grad_alpha, torch.zeros_like(grad_alpha))
+
+        grad_opac_pix = vis * grad_alpha
+        grad_sigma = -opacities[:, None, :] * grad_opac_pix
+        dx, dy = delta[..., 0], delta[..., 1]
+        ca, cb, cc = (conics[:, None, :, i] for i in range(3))
+        grad_delta = torch.stack([grad_sigma * (ca * dx + cb * dy), grad_sigma * (cb * dx + cc * dy)], dim=-1)
+        grad_conics = torch.stack([0.5 * grad_sigma * dx * dx, grad_sigma * dx * dy,
+                                   0.5 * grad_sigma * dy * dy], dim=-1).sum(dim=1)
+        sink = ctx.absgrad_sink
+        if sink is not None:
+            target, rows = sink
+            flat = torch.zeros(target.numel() // 2, 2, dtype=grad_delta.dtype, device=grad_delta.device)
+            flat.index_add_(0, rows.reshape(-1), grad_delta.abs().sum(dim=1).reshape(-1, 2))
+            prev = getattr(target, "absgrad", None)
+            target.absgrad = flat.view(target.shape) if prev is None else prev + flat.view(target.shape)
+        return (grad_delta.sum(dim=1), grad_conics, grad_opac_pix.sum(dim=1), grad_features, None, None, None)
+
+
+def rasterize_tiles(
+    means2d_src: Tensor,
+    flat_idx: Tensor,
+    image_ids: Tensor,
+    radii: Tensor,
+    depths: Tensor,
+    conics: Tensor,
+    opacities: Tensor,
+    features: Tensor,
+    n_images: int,
+    width: int,
+    height: int,
+    *,
+    backgrounds: Tensor | None = None,
+    absgrad: bool = False,
+    config: RasterConfig | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Composite K visible entries into ``n_images`` images.
+
+    means2d_src: the projected-centre tensor exposed to callers ([C, N, 2] or [K, 2]); entry k uses row
+        ``flat_idx[k]`` of ``means2d_src.reshape(-1, 2)`` (gradients and absgrad land on means2d_src).
+    image_ids [K] long, radii [K, 2] int px, depths [K] (sorting key), conics [K, 3], opacities [K] (effective),
+    features [K, D] (colour channels, optionally depth last). backgrounds: [n_images, D] or None.
+    Returns (features image [n_images, H, W, D], alpha [n_images, H, W, 1]); background composited.
+    """
+    cfg = config or RasterConfig()
+    ts = cfg.tile_size
+    dtype, device = features.dtype, features.device
+    n_feat = features.shape[-1]
+    flat_means = means2d_src.reshape(-1, 2)
+    centers = flat_means.detach()[flat_idx]
+    bins = bin_tiles(image_ids, centers, radii, depths.detach(), n_images, width, height, ts)
+    n_tiles = bins.tiles_x * bins.tiles_y
+
+    pix_ids: list[Tensor] = [torch.zeros(0, dtype=torch.long, device=device)]
+    pix_feats: list[Tensor] = [features[:0]]
+    pix_trans: list[Tensor] = [features[:0, 0]]
+    for tiles, n_list, p0, p1 in plan_chunks(bins.tile_counts, ts * ts, cfg.chunk_elements):
+        tile_t = torch.tensor(tiles, dtype=torch.long, device=device)
+        arange_l = torch.arange(n_list, device=device)
+        entry_ok = arange_l[None, :] < bins.tile_counts[tile_t][:, None]  # [T, L]
+        pos = torch.where(entry_ok, bins.tile_starts[tile_t][:, None] + arange_l[None, :], 0)
+        ent = bins.sorted_entries[pos]  # [T, L] index into the visible list
+
+        img = tile_t // n_tiles
+        local_tile = tile_t % n_tiles
+        local_p = torch.arange(p0, p1, device=device)
+        px = (local_tile % bins.tiles_x)[:, None] * ts + (local_p % ts)[None, :]  # [T, P]
+        py = (local_tile // bins.tiles_x)[:, None] * ts + (local_p // ts)[None, :]
+        pixels = torch.stack([px, py], dim=-1).to(dtype) + PIXEL_CENTER_OFFSET
+
+        rows = flat_idx[ent]
+        sink = (means2d_src, rows) if absgrad else None
+        acc, trans = _CompositeChunk.apply(flat_means[rows], conics[ent], opacities[ent], features[ent], pixels,
+                                           entry_ok, sink)
+        inside = (px < width) & (py < height)
+        pix_ids.append((img[:, None] * (height * width) + py * width + px)[inside])
+        pix_feats.append(acc[inside])
+        pix_trans.append(trans[inside])
+
+    idx = torch.cat(pix_ids)
+    n_pix = n_images * height * width
+    image = torch.zeros(n_pix, n_feat, dtype=dtype, device=device).index_put((idx,), torch.cat(pix_feats))
+    trans_final = torch.ones(n_pix, dtype=dtype, device=device).index_put((idx,), torch.cat(pix_trans))
+    image = image.view(n_images, height * width, n_feat)
+    trans_final = trans_final.view(n_images, height * width, 1)
+    if backgrounds is not None:
+        image = image + trans_final * backgrounds[:, None, :]
+    return (image.view(n_images, height, width, n_feat),
+            (1.0 - trans_final).view(n_images, height, width, 1))

@@ -1,0 +1,148 @@
+"""Configuration of stage-1 alignment (one typed dataclass) and the parsing of the ``--rates`` option.
+
+Units: seconds for times (``*_s``), pixels of the *tracking* resolution for image thresholds (``*_px``;
+tracking runs on frames downscaled so that their longer side is at most ``track_max_side``), frames where
+a name says ``*_frames``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sync4dgs.errors import ConfigError
+
+# Frame rates a consumer or broadcast camera may really record at (used by ``rates="auto"``).
+COMMON_FPS = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
+
+
+@dataclass
+class RateSpec:
+    """How per-camera clock rates are treated.
+
+    mode: "fixed" (every rate is 1: metadata frame rates are trusted), "list" (each camera's true frame rate
+    is one of ``true_fps``; its rate is fps_meta / fps_true relative to the reference), or "auto" (rate 1,
+    unless a camera cannot be aligned at rate 1 but can with a rate from :data:`COMMON_FPS`; small drifts are
+    then refined continuously).
+    """
+
+    mode: str = "auto"
+    true_fps: tuple[float, ...] = ()
+
+
+def parse_rates(text: str | RateSpec) -> RateSpec:
+    """Parse ``auto`` | ``1`` | ``30,25,24`` (frames per second) into a RateSpec (ConfigError if malformed)."""
+    if isinstance(text, RateSpec):
+        return text
+    s = str(text).strip().lower()
+    if s == "auto":
+        return RateSpec("auto", COMMON_FPS)
+    if s in ("1", "1.0", "fixed"):
+        return RateSpec("fixed", ())
+    try:
+        vals = tuple(float(v) for v in s.split(",") if v.strip())
+    except ValueError as e:
+        raise ConfigError(f"--rates must be 'auto', '1' or a comma-separated list of frame rates, got {text!r}") from e
+    if not vals or any(not (v > 0) for v in vals):
+        raise ConfigError(f"--rates list must hold positive frame rates, got {text!r}")
+    return RateSpec("list", tuple(sorted(set(vals), reverse=True)))
+
+
+@dataclass
+class AlignConfig:
+    """Every setting of stage-1 alignment.
+
+    Search: max_offset_s (seconds, ± around zero), rates ("auto" | "1" | "30,25,24", see RateSpec),
+    device ("auto" | "cpu" | "cuda[:i]"), seed (RANSAC sampling).
+
+    Tracking (pixels of the tracking resolution): track_max_side (longer side of the frames tracked),
+    max_tracks (active tracks per camera at once), min_track_frames, min_track_motion_px (tracks moving
+    less are dropped as static), fb_max_err_px (forward-backward KLT check), klt_win, klt_levels,
+    reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
+    background), bg_frames (frames sampled for the background), desc_every_frames (SIFT descriptors of
+    active tracks are taken every that many frames), desc_size_px.
+
+    Pair scoring: score_tracks (tracks per camera entering the coarse score, the most moving ones),
+    score_truncate_px (robust truncation of epipolar distances), min_overlap_frames (samples two
+    tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
+    min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a
+    score curve is the best score outside ±window of the minimum).
+
+    Global solve: min_pair_confidence, inlier_tol_frames (offset residual, frames of the later camera),
+    inlier_tol_rate (relative), ransac_trees.
+
+    Refinement: refine (continuous sub-frame refinement), match_ratio (SIFT ratio test),
+    epipolar_gate_px, min_matches (track correspondences a pair needs), robust_px (Cauchy scale of
+    epipolar/reprojection residuals), reproj_gate_px (triangulation gating), refine_iters.
+    """
+
+    max_offset_s: float = 3.0
+    rates: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+    # tracking
+    track_max_side: int = 640
+    max_tracks: int = 300
+    min_track_frames: int = 6
+    min_track_motion_px: float = 2.0
+    fb_max_err_px: float = 0.5
+    klt_win: int = 15
+    klt_levels: int = 3
+    reseed_every_frames: int = 2
+    feature_min_distance_px: int = 4
+    fg_threshold: float = 12.0
+    bg_frames: int = 60
+    desc_every_frames: int = 3
+    desc_size_px: float = 12.0
+    # pair scoring
+    score_tracks: int = 256
+    score_truncate_px: float = 3.0
+    min_overlap_frames: int = 6
+    max_pairs_per_camera: int = 6
+    min_shared_view: float = 0.2
+    confidence_window_s: float = 0.2
+    # global solve
+    min_pair_confidence: float = 0.15
+    inlier_tol_frames: float = 1.5
+    inlier_tol_rate: float = 0.01
+    ransac_trees: int = 48
+    # refinement and triangulation
+    refine: bool = True
+    match_ratio: float = 0.8
+    epipolar_gate_px: float = 2.5
+    min_matches: int = 4
+    robust_px: float = 1.0
+    reproj_gate_px: float = 2.0
+    refine_iters: int = 3
+
+    def rate_spec(self) -> RateSpec:
+        return parse_rates(self.rates)
+
+    def validate(self) -> "AlignConfig":
+        """Raise ConfigError naming the bad setting; returns self."""
+        if not self.max_offset_s > 0:
+            raise ConfigError(f"align: max_offset_s must be positive, got {self.max_offset_s}")
+        self.rate_spec()
+        for name in ("track_max_side", "max_tracks", "min_track_frames", "klt_win", "klt_levels",
+                     "reseed_every_frames", "bg_frames", "desc_every_frames", "score_tracks", "min_overlap_frames",
+                     "max_pairs_per_camera", "ransac_trees", "min_matches"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"align: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("fb_max_err_px", "score_truncate_px", "epipolar_gate_px", "robust_px", "reproj_gate_px",
+                     "inlier_tol_frames", "inlier_tol_rate"):
+            if not float(getattr(self, name)) > 0:
+                raise ConfigError(f"align: {name} must be positive, got {getattr(self, name)}")
+        if not 0 < self.match_ratio <= 1:
+            raise ConfigError(f"align: match_ratio must be in (0, 1], got {self.match_ratio}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "AlignConfig":
+        known = {f.name for f in fields(AlignConfig)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"align: unknown settings {sorted(unknown)}")
+        return AlignConfig(**d).validate()

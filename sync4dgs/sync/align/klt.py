@@ -1,0 +1,217 @@
+"""Moving-point tracks of one static camera: temporal-median background, foreground masks, pyramidal KLT.
+
+Frames are read through :func:`sync4dgs.data.frames.open_frames` and tracked at reduced resolution
+(longer side <= ``AlignConfig.track_max_side``). Seeds (Shi-Tomasi corners) are restricted to the
+foreground and re-seeded as tracks die; each KLT step is checked forward-backward. A track ends when KLT
+loses it, when the check fails, or when it stays on background for a few frames. Output coordinates are
+full-resolution pixels in the scene convention (pixel j spans [j, j+1)); OpenCV's are pixel-centre based,
+hence the +0.5 on conversion. Every ``desc_every_frames`` frames, SIFT descriptors of the active tracks are
+recorded (upright, fixed size), for cross-view matching later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from sync4dgs.data.frames import open_frames
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.sync.align.config import AlignConfig
+from sync4dgs.sync.align.tracks import CameraTracks, TrackDescriptors
+
+log = logging.getLogger(__name__)
+
+_OFF_FG_FRAMES = 3  # a track ends after this many consecutive frames off the foreground
+
+
+@dataclass
+class SmallFrames:
+    """A camera's frames at tracking resolution: rgb [T, h, w, 3] uint8, gray [T, h, w] uint8, scale (sx, sy)."""
+
+    rgb: np.ndarray
+    gray: np.ndarray
+    sx: float
+    sy: float
+
+
+def load_small_frames(scene: SceneSpec, cam: CameraSpec, max_side: int) -> SmallFrames:
+    """Read every frame of ``cam`` downscaled (area) so that the longer side is <= ``max_side``."""
+    import cv2  # noqa: PLC0415
+
+    frames = open_frames(scene, cam)
+    s = min(1.0, max_side / max(cam.width, cam.height))
+    w, h = max(8, int(round(cam.width * s))), max(8, int(round(cam.height * s)))
+    rgb = np.empty((len(frames), h, w, 3), np.uint8)
+    for i in range(len(frames)):
+        img = frames[i]
+        rgb[i] = img if (w, h) == (img.shape[1], img.shape[0]) else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])
+    return SmallFrames(rgb, gray, w / cam.width, h / cam.height)
+
+
+def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.ndarray:
+    """Moving-pixel masks [T, h, w] bool from a per-pixel temporal median background.
+
+    A pixel is foreground when its largest channel difference to the background exceeds
+    max(threshold, 4 robust sigmas of the frame-to-background difference).
+    """
+    import cv2  # noqa: PLC0415
+
+    t = len(rgb)
+    sample = np.linspace(0, t - 1, min(t, bg_frames)).round().astype(int)
+    bg = np.median(rgb[sample], axis=0).astype(np.int16)
+    diffs = np.empty(rgb.shape[:3], np.uint8)
+    for i in range(t):
+        d = np.abs(cv2.GaussianBlur(rgb[i], (3, 3), 0).astype(np.int16) - bg).max(axis=-1)
+        diffs[i] = np.clip(d, 0, 255)
+    med = np.median(diffs[sample])
+    mad = np.median(np.abs(diffs[sample].astype(np.float32) - med))
+    thr = max(threshold, float(med + 4 * 1.4826 * mad))
+    kernel = np.ones((3, 3), np.uint8)
+    masks = np.empty(diffs.shape, bool)
+    for i in range(t):
+        m = cv2.morphologyEx((diffs[i] > thr).astype(np.uint8), cv2.MORPH_OPEN, kernel)
+        masks[i] = cv2.dilate(m, kernel, iterations=2) > 0
+    return masks
+
+
+def _describe(sift, gray: np.ndarray, pts: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """SIFT descriptors [K', 128] of points ``pts`` [K, 2] (OpenCV pixel coords); returns (kept index, desc)."""
+    import cv2  # noqa: PLC0415
+
+    kps = [cv2.KeyPoint(float(x), float(y), size, 0.0, 0, 0, int(k)) for k, (x, y) in enumerate(pts)]
+    kps, desc = sift.compute(gray, kps)
+    if desc is None or not kps:
+        return np.zeros(0, np.int64), np.zeros((0, 128), np.float32)
+    idx = np.array([k.class_id for k in kps], np.int64)
+    desc = desc.astype(np.float32)
+    desc /= np.linalg.norm(desc, axis=1, keepdims=True) + 1e-12
+    return idx, desc
+
+
+def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.ndarray, TrackDescriptors]:
+    """KLT over a whole video at tracking resolution.
+
+    Returns (xy [M, T, 2] float32 OpenCV pixel coords at tracking resolution, NaN = invisible,
+    rgb [M, 3] uint8 seed colours, descriptors).
+    """
+    import cv2  # noqa: PLC0415
+
+    gray = small.gray
+    t_count, h, w = gray.shape
+    lk = dict(winSize=(cfg.klt_win, cfg.klt_win), maxLevel=cfg.klt_levels,
+              criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+    sift = cv2.SIFT_create()
+    rows: list[np.ndarray] = []       # per track: [T, 2]
+    colors: list[np.ndarray] = []
+    d_track, d_frame, d_desc = [], [], []
+    active = np.zeros(0, np.int64)    # track ids
+    pts = np.zeros((0, 2), np.float32)
+    off_fg = np.zeros(0, np.int64)
+    for i in range(t_count):
+        if i > 0 and len(active):
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(gray[i - 1], gray[i], pts.reshape(-1, 1, 2), None, **lk)
+            p0r, st2, _ = cv2.calcOpticalFlowPyrLK(gray[i], gray[i - 1], p1, None, **lk)
+            p1 = p1.reshape(-1, 2)
+            fb = np.linalg.norm(p0r.reshape(-1, 2) - pts, axis=1)
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < cfg.fb_max_err_px)
+            ok &= (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
+            xi = np.clip(np.round(p1[:, 0]).astype(int), 0, w - 1)
+            yi = np.clip(np.round(p1[:, 1]).astype(int), 0, h - 1)
+            off_fg = np.where(masks[i, yi, xi], 0, off_fg + 1)
+            ok &= off_fg <= _OFF_FG_FRAMES
+            for k in np.nonzero(ok)[0]:
+                rows[active[k]][i] = p1[k]
+            active, pts, off_fg = active[ok], p1[ok].astype(np.float32), off_fg[ok]
+        if i % cfg.reseed_every_frames == 0 and len(active) < cfg.max_tracks:
+            seed_mask = masks[i].astype(np.uint8) * 255
+            for x, y in pts:
+                cv2.circle(seed_mask, (int(round(x)), int(round(y))), cfg.feature_min_distance_px, 0, -1)
+            new = cv2.goodFeaturesToTrack(gray[i], maxCorners=cfg.max_tracks - len(active), qualityLevel=0.01,
+                                          minDistance=cfg.feature_min_distance_px, mask=seed_mask, blockSize=5)
+            if new is not None:
+                new = new.reshape(-1, 2).astype(np.float32)
+                cv2.cornerSubPix(gray[i], new, (3, 3), (-1, -1),
+                                 (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01))
+                ids = np.arange(len(rows), len(rows) + len(new))
+                for p in new:
+                    r = np.full((t_count, 2), np.nan, np.float32)
+                    r[i] = p
+                    rows.append(r)
+                    xi, yi = int(np.clip(round(p[0]), 0, w - 1)), int(np.clip(round(p[1]), 0, h - 1))
+                    colors.append(small.rgb[i, yi, xi])
+                active = np.concatenate([active, ids])
+                pts = np.concatenate([pts, new])
+                off_fg = np.concatenate([off_fg, np.zeros(len(new), np.int64)])
+        if i % cfg.desc_every_frames == 0 and len(active):
+            kept, desc = _describe(sift, gray[i], pts, cfg.desc_size_px)
+            d_track.append(active[kept])
+            d_frame.append(np.full(len(kept), i, np.int64))
+            d_desc.append(desc)
+    xy = np.stack(rows) if rows else np.zeros((0, t_count, 2), np.float32)
+    rgb = np.stack(colors).astype(np.uint8) if colors else np.zeros((0, 3), np.uint8)
+    desc = TrackDescriptors(np.concatenate(d_track), np.concatenate(d_frame), np.concatenate(d_desc)) \
+        if d_track else TrackDescriptors.empty()
+    return xy, rgb, desc
+
+
+def describe_tracks(small: SmallFrames, xy_small: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, TrackDescriptors]:
+    """Colours [M, 3] and descriptors of externally supplied tracks (OpenCV coords at tracking resolution)."""
+    import cv2  # noqa: PLC0415
+
+    sift = cv2.SIFT_create()
+    t_count, h, w = small.gray.shape
+    valid = np.isfinite(xy_small).all(-1)
+    m = xy_small.shape[0]
+    rgb = np.zeros((m, 3), np.uint8)
+    first = np.where(valid.any(1), valid.argmax(1), -1)
+    for k in np.nonzero(first >= 0)[0]:
+        x, y = xy_small[k, first[k]]
+        rgb[k] = small.rgb[first[k], int(np.clip(round(y), 0, h - 1)), int(np.clip(round(x), 0, w - 1))]
+    d_track, d_frame, d_desc = [], [], []
+    for i in range(0, t_count, cfg.desc_every_frames):
+        ids = np.nonzero(valid[:, i])[0]
+        if len(ids):
+            kept, desc = _describe(sift, small.gray[i], xy_small[ids, i], cfg.desc_size_px)
+            d_track.append(ids[kept])
+            d_frame.append(np.full(len(kept), i, np.int64))
+            d_desc.append(desc)
+    desc = TrackDescriptors(np.concatenate(d_track), np.concatenate(d_frame), np.concatenate(d_desc)) \
+        if d_track else TrackDescriptors.empty()
+    return rgb, desc
+
+
+def to_full_res(xy_small: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """OpenCV coords at tracking resolution -> scene-convention full-resolution pixels (same shape)."""
+    out = np.empty_like(xy_small, dtype=np.float32)
+    out[..., 0] = (xy_small[..., 0] + 0.5) / sx
+    out[..., 1] = (xy_small[..., 1] + 0.5) / sy
+    return out
+
+
+def to_small_res(xy_full: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Inverse of :func:`to_full_res`."""
+    out = np.empty_like(xy_full, dtype=np.float32)
+    out[..., 0] = xy_full[..., 0] * sx - 0.5
+    out[..., 1] = xy_full[..., 1] * sy - 0.5
+    return out
+
+
+def track_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
+                 external: CameraTracks | None = None) -> CameraTracks:
+    """Moving-point tracks of one camera (own KLT, or ``external`` tracks with appearance sampled here)."""
+    small = load_small_frames(scene, cam, cfg.track_max_side)
+    scale = 0.5 * (small.sx + small.sy)
+    if external is not None:
+        rgb, desc = describe_tracks(small, to_small_res(external.xy, small.sx, small.sy), cfg)
+        out = CameraTracks(cam.name, external.xy, cam.tau_s(), scale, external.depth, rgb, desc)
+    else:
+        masks = foreground_masks(small.rgb, cfg.fg_threshold, cfg.bg_frames)
+        xy, rgb, desc = track_frames(small, masks, cfg)
+        out = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), scale, None, rgb, desc)
+    n_all = out.n_tracks
+    out = out.filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
+    log.info("camera %s: %d moving tracks (of %d)", cam.name, out.n_tracks, n_all)
+    return out

@@ -1,0 +1,96 @@
+"""Training frames on the device: preloaded as uint8 when they fit, else streamed from host memory.
+
+``FrameBank.get(cam_pos, frame_idx) -> float [H, W, 3] in [0, 1]`` on the training device. ``cam_pos`` is the
+position of the camera in the list given to the bank (not the scene's camera index).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from sync4dgs.data.frames import CameraFrames, open_frames
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+
+log = logging.getLogger(__name__)
+
+CPU_DEFAULT_BUDGET_GB = 4.0
+CUDA_FREE_FRACTION = 0.6
+
+
+def frames_nbytes(cameras: list[CameraSpec]) -> int:
+    """Bytes needed to hold every frame of ``cameras`` as uint8 RGB."""
+    return sum(int(c.n_frames) * int(c.width) * int(c.height) * 3 for c in cameras)
+
+
+def device_budget_bytes(device: torch.device, budget_gb: float) -> int:
+    """How many bytes of frames may live on ``device`` (``budget_gb`` > 0 wins; else a default)."""
+    if budget_gb > 0:
+        return int(budget_gb * 1024 ** 3)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * CUDA_FREE_FRACTION)
+    return int(CPU_DEFAULT_BUDGET_GB * 1024 ** 3)
+
+
+class FrameBank:
+    """Random access to training frames on ``device``.
+
+    Args:
+        scene: the scene.
+        cameras: the cameras to serve (training cameras), in the order the trainer indexes them.
+        device: where frames are returned.
+        mode: "auto" (preload if the frames fit the budget), "always" (preload) or "never" (stream).
+        budget_gb: memory budget for preloaded frames (0 = automatic).
+        progress: show a tqdm bar while preloading.
+    """
+
+    def __init__(self, scene: SceneSpec, cameras: list[CameraSpec], device: torch.device,
+                 mode: str = "auto", budget_gb: float = 0.0, progress: bool = True):
+        if mode not in ("auto", "always", "never"):
+            raise ValueError(f"frames_on_device must be 'auto', 'always' or 'never', got {mode!r}")
+        self.device = device
+        self.cameras = cameras
+        self._sources: list[CameraFrames] = [open_frames(scene, c) for c in cameras]
+        need = frames_nbytes(cameras)
+        self.preloaded = mode == "always" or (mode == "auto" and need <= device_budget_bytes(device, budget_gb))
+        self._resident: list[Tensor] = []
+        if self.preloaded:
+            log.info("preloading %d frames (%.2f GB uint8) onto %s", sum(c.n_frames for c in cameras),
+                     need / 1024 ** 3, device)
+            self._preload(progress)
+        else:
+            log.info("streaming frames from host (%.2f GB would not fit the device budget)", need / 1024 ** 3)
+
+    def _preload(self, progress: bool) -> None:
+        total = sum(len(s) for s in self._sources)
+        with tqdm(total=total, desc="loading frames", disable=not progress, leave=False) as bar:
+            for src in self._sources:
+                arr = torch.empty((len(src), src.height, src.width, 3), dtype=torch.uint8, device=self.device)
+                for i in range(len(src)):
+                    arr[i] = torch.from_numpy(np.ascontiguousarray(src[i])).to(self.device)
+                    bar.update(1)
+                self._resident.append(arr)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def n_frames(self, cam_pos: int) -> int:
+        return len(self._sources[cam_pos])
+
+    def get_uint8(self, cam_pos: int, frame_idx: int) -> Tensor:
+        """uint8 [H, W, 3] on the device."""
+        if self.preloaded:
+            return self._resident[cam_pos][frame_idx]
+        host = torch.from_numpy(np.ascontiguousarray(self._sources[cam_pos][frame_idx]))
+        if self.device.type == "cuda":
+            return host.pin_memory().to(self.device, non_blocking=True)
+        return host.to(self.device)
+
+    def get(self, cam_pos: int, frame_idx: int) -> Tensor:
+        """float32 [H, W, 3] in [0, 1] on the device."""
+        return self.get_uint8(cam_pos, frame_idx).float().div_(255.0)

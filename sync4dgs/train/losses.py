@@ -1,0 +1,102 @@
+"""Training losses: pure functions of tensors (no model objects, no config).
+
+Images are float tensors in [0, 1] with shape [H, W, 3] or [C, H, W, 3] (channels last, as the renderer
+returns them). SSIM is the 3DGS Gaussian-window SSIM (11x11, sigma 1.5, zero "same" padding), computed
+with two separable convolutions so it is fast and differentiable on CPU and CUDA.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_C1 = 0.01 ** 2
+_C2 = 0.03 ** 2
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_1d(size: int, sigma: float, device: str, dtype: torch.dtype) -> Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    return (g / g.sum()).to(device=device, dtype=dtype)
+
+
+def _to_nchw(img: Tensor) -> Tensor:
+    """[H, W, 3] or [C, H, W, 3] -> [C, 3, H, W]."""
+    if img.dim() == 3:
+        img = img[None]
+    return img.permute(0, 3, 1, 2)
+
+
+def _blur(x: Tensor, win: Tensor) -> Tensor:
+    """Separable Gaussian blur of [B, Ch, H, W] with zero 'same' padding."""
+    ch = x.shape[1]
+    k = win.numel()
+    wx = win.view(1, 1, 1, k).expand(ch, 1, 1, k)
+    wy = win.view(1, 1, k, 1).expand(ch, 1, k, 1)
+    x = F.conv2d(x, wx, padding=(0, k // 2), groups=ch)
+    return F.conv2d(x, wy, padding=(k // 2, 0), groups=ch)
+
+
+def ssim_map(img: Tensor, gt: Tensor, window_size: int = 11, sigma: float = 1.5) -> Tensor:
+    """Per-pixel SSIM [C, 3, H, W] between images [.., H, W, 3] in [0, 1]."""
+    x, y = _to_nchw(img), _to_nchw(gt)
+    win = _gauss_1d(window_size, sigma, str(x.device), x.dtype)
+    # one conv call for the five moments
+    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    mu_x, mu_y, xx, yy, xy = _blur(stack, win).chunk(5, dim=1)
+    sxx = xx - mu_x ** 2
+    syy = yy - mu_y ** 2
+    sxy = xy - mu_x * mu_y
+    num = (2 * mu_x * mu_y + _C1) * (2 * sxy + _C2)
+    den = (mu_x ** 2 + mu_y ** 2 + _C1) * (sxx + syy + _C2)
+    return num / den
+
+
+def ssim(img: Tensor, gt: Tensor) -> Tensor:
+    """Mean SSIM (scalar tensor) of images [.., H, W, 3] in [0, 1]."""
+    return ssim_map(img, gt).mean()
+
+
+def l1(img: Tensor, gt: Tensor) -> Tensor:
+    """Mean absolute error (scalar)."""
+    return (img - gt).abs().mean()
+
+
+def psnr(img: Tensor, gt: Tensor) -> Tensor:
+    """PSNR in dB (scalar tensor) of images in [0, 1] (no clamping of ``img``)."""
+    mse = ((img - gt) ** 2).mean()
+    return -10.0 * torch.log10(mse.clamp_min(1e-12))
+
+
+def photometric_loss(img: Tensor, gt: Tensor, lambda_dssim: float = 0.2) -> Tensor:
+    """(1 - lambda) * L1 + lambda * (1 - SSIM)   (3DGS / Ex4DGS)."""
+    loss = (1.0 - lambda_dssim) * l1(img, gt)
+    if lambda_dssim > 0:
+        loss = loss + lambda_dssim * (1.0 - ssim(img, gt))
+    return loss
+
+
+def static_drift(velocities: Tensor) -> Tensor:
+    """Mean norm of static per-Gaussian velocities [Ns, 3] (keeps static points static). 0 if empty."""
+    if velocities.numel() == 0:
+        return velocities.sum()
+    return velocities.norm(dim=-1).mean()
+
+
+def motion_smoothness(key_means: Tensor) -> Tensor:
+    """Mean distance between consecutive keyframe positions of dynamic Gaussians [Nd, K, 3]. 0 if none."""
+    if key_means.shape[0] == 0 or key_means.shape[1] < 2:
+        return key_means.sum() * 0.0
+    return (key_means[:, 1:] - key_means[:, :-1]).norm(dim=-1).mean()
+
+
+def rotation_smoothness(key_quats: Tensor) -> Tensor:
+    """Mean (1 - |<q_k, q_k+1>|) over consecutive normalised keyframe quaternions [Nd, K, 4]. 0 if none."""
+    if key_quats.shape[0] == 0 or key_quats.shape[1] < 2:
+        return key_quats.sum() * 0.0
+    q = F.normalize(key_quats, dim=-1)
+    return (1.0 - (q[:, 1:] * q[:, :-1]).sum(-1).abs()).mean()

@@ -1,0 +1,59 @@
+"""Writing a run's outputs: weights (``M/point_cloud/iteration_<n>/model.pt`` via sync4dgs.model.io),
+learned time maps (``M/time_maps.json``) and periodic resume checkpoints, as a callback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sync4dgs.model.io import model_file, save_model
+from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.checkpoint import save_checkpoint
+from sync4dgs.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+TIME_MAPS_FILE = "time_maps.json"
+
+
+def learned_time_maps(maps: TimeMaps, test_cameras: list[str]) -> TimeMaps:
+    """Mark held-out (test) cameras other than the reference as "unaligned": stage 2 never learns them."""
+    for name in test_cameras:
+        if name in maps.cameras and maps.cameras[name].status != "reference":
+            maps.cameras[name].status = "unaligned"
+    return maps
+
+
+def save_weights(model_path: Path, iteration: int, model, time_maps: TimeMaps, meta: dict[str, Any]) -> Path:
+    """Save the model at ``iteration`` and refresh ``M/time_maps.json``; returns the model.pt path."""
+    path = model_file(model_path, iteration)
+    save_model(path, model, time_maps, {**meta, "iteration": int(iteration)})
+    time_maps.save(Path(model_path) / TIME_MAPS_FILE)
+    log.info("saved model at iteration %d: %s", iteration, path)
+    return path
+
+
+class Checkpointer(Callback):
+    """Saves resume checkpoints every ``train.checkpoint_every`` iterations and weights at
+    ``train.save_iterations`` (the final save is done by the caller)."""
+
+    name = "checkpointer"
+
+    def __init__(self, cfg: TrainConfig, model_path: Path, capture: Callable[[], dict],
+                 save_weights_at: Callable[[int], Any]):
+        self.cfg = cfg
+        self.model_path = Path(model_path)
+        self.capture = capture
+        self.save_weights_at = save_weights_at
+
+    def after_step(self, state: TrainState, info: StepInfo) -> None:
+        if info.step in self.cfg.save_iterations:
+            self.save_weights_at(info.step)
+        if self.cfg.checkpoint_every > 0 and info.step % self.cfg.checkpoint_every == 0:
+            self.checkpoint(info.step)
+
+    def checkpoint(self, step: int) -> Path:
+        return save_checkpoint(self.model_path, step, self.capture(), keep=self.cfg.keep_checkpoints)

@@ -1,0 +1,118 @@
+"""A training session: every live object of one run, with a state dict for checkpoints and NaN-guard snapshots.
+
+Built by :func:`sync4dgs.train.setup.build_session`; driven by :class:`sync4dgs.train.trainer.Trainer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sync4dgs.data.scene import SceneSpec
+from sync4dgs.render.types import RenderCameras
+from sync4dgs.train.callbacks import Callback, TrainState
+from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.framebank import FrameBank
+from sync4dgs.train.objective import Objective
+from sync4dgs.train.optim import LRSchedule, base_lrs, build_optimizers
+from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
+from sync4dgs.train.timectl import TimeController
+
+
+@dataclass
+class Session:
+    """Everything one run needs.
+
+    cameras: one RenderCameras (C=1) per training camera; tau_s: per training camera, each frame's local
+    capture time (s); time_index: training camera position -> index in the time model.
+    """
+
+    cfg: ExperimentConfig
+    scene: SceneSpec
+    model_path: Path
+    device: torch.device
+    state: TrainState
+    time: TimeController
+    frames: FrameBank
+    sampler: ViewSampler
+    background: BackgroundSampler
+    cameras: list[RenderCameras]
+    tau_s: list[list[float]]
+    time_index: list[int]
+    schedule: LRSchedule
+    objective: Objective
+    callbacks: list[Callback] = field(default_factory=list)
+
+    @property
+    def model(self):
+        return self.state.model
+
+    @property
+    def all_callbacks(self) -> list[Callback]:
+        """The time controller first (it steps its optimiser right after backward), then the features."""
+        return [self.time, *self.callbacks]
+
+    def build_optimizers(self) -> None:
+        """(Re)create the Gaussian optimisers for the model's current parameters."""
+        kind, model, extent = self.cfg.optim.optimizer, self.model, self.state.extent
+        self.state.optimizers = {
+            "static": build_optimizers(model.static, base_lrs(self.cfg.optim, "static", list(model.static),
+                                                              extent), kind),
+            "dynamic": build_optimizers(model.dynamic, base_lrs(self.cfg.optim, "dynamic", list(model.dynamic),
+                                                                extent), kind),
+        }
+
+    # ------------------------------------------------------------------------------------ state dicts
+    def state_dict(self, with_rng: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "iteration": self.state.step,
+            "model": self.model.state_dict(),
+            "optimizers": {which: {n: o.state_dict() for n, o in opts.items()}
+                           for which, opts in self.state.optimizers.items()},
+            "callbacks": {cb.name: cb.state_dict() for cb in self.all_callbacks},
+            "schedule": self.schedule.state_dict(),
+            "config": self.cfg.to_dict(),
+        }
+        if with_rng:
+            d["rng"] = {"torch": torch.get_rng_state(), "sampler": self.sampler.state_dict(),
+                        "background": self.background.state_dict()}
+            if self.device.type == "cuda":
+                d["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
+        return d
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Restore a state dict (model tensors may have any sizes; optimisers are rebuilt for them)."""
+        restore_model_tensors(self.model, d["model"], self.device)
+        self.build_optimizers()
+        for which, opts in self.state.optimizers.items():
+            for name, opt in opts.items():
+                opt.load_state_dict(d["optimizers"][which][name])
+        for cb in self.all_callbacks:
+            cb.load_state_dict(d["callbacks"].get(cb.name, {}))
+        self.schedule.load_state_dict(d["schedule"])
+        self.state.step = int(d["iteration"])
+        if "rng" in d:
+            torch.set_rng_state(d["rng"]["torch"].cpu())
+            self.sampler.load_state_dict(d["rng"]["sampler"])
+            self.background.load_state_dict(d["rng"]["background"])
+            if self.device.type == "cuda" and "cuda" in d["rng"]:
+                torch.cuda.set_rng_state(d["rng"]["cuda"].cpu(), self.device)
+
+
+@torch.no_grad()
+def restore_model_tensors(model: torch.nn.Module, sd: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Load ``model.state_dict()``-style tensors into ``model`` whatever their sizes: parameters of the static/
+    dynamic ParameterDicts are replaced by new Parameters, buffers are overwritten."""
+    for key, value in sd.items():
+        owner, _, name = key.rpartition(".")
+        module = model.get_submodule(owner) if owner else model
+        if isinstance(module, torch.nn.ParameterDict):
+            requires_grad = module[name].requires_grad if name in module else True
+            module[name] = torch.nn.Parameter(value.detach().clone().to(device), requires_grad=requires_grad)
+        elif name in module._buffers:
+            module._buffers[name] = value.detach().clone().to(device)
+        else:
+            raise KeyError(f"checkpoint tensor {key!r} has no place in the model")

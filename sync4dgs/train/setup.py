@@ -1,0 +1,202 @@
+"""Build a training :class:`Session` from a scene folder and a config: initial time maps (stage 1, a file,
+the scene's known maps or identity), the initial model, optimisers, frames, samplers and the callbacks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sync4dgs.data.points import load_points, random_points_in_frusta
+from sync4dgs.data.scene import SceneSpec
+from sync4dgs.errors import ConfigError, DataFormatError
+from sync4dgs.model.gaussians4d import Gaussians4D
+from sync4dgs.render.types import RenderCameras
+from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.sync.timemodel import CameraTimeModel
+from sync4dgs.train.callbacks import TrainState
+from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.framebank import FrameBank
+from sync4dgs.train.guard import NaNGuard
+from sync4dgs.train.monitor import Monitor
+from sync4dgs.train.objective import Objective
+from sync4dgs.train.optim import LRSchedule
+from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
+from sync4dgs.train.saving import Checkpointer
+from sync4dgs.train.session import Session
+from sync4dgs.train.strategy import DynamicDensifier, StaticDensifier, StaticToDynamic
+from sync4dgs.train.timectl import TimeController
+from sync4dgs.utils.device import resolve_device
+
+log = logging.getLogger(__name__)
+
+STAGE1_DIR = "stage1"
+TRAJECTORIES_FILE = "trajectories.npz"
+RANDOM_INIT_POINTS = 20_000
+
+
+# ------------------------------------------------------------------------------------------ time maps
+def scene_time_maps(scene: SceneSpec) -> TimeMaps:
+    """Maps known from the scene description (cameras without one start at offset 0, rate 1)."""
+    cams = {}
+    for c in scene.cameras:
+        ref = c.name == scene.reference_camera
+        off, rate = (0.0, 1.0) if ref or c.time_map is None else c.time_map
+        cams[c.name] = TimeMap(off, rate, 1.0 if (ref or c.time_map is not None) else 0.0,
+                               "reference" if ref else ("aligned" if c.time_map is not None else "fixed"))
+    return TimeMaps(scene.reference_camera, cams)
+
+
+def load_trajectories(path: Path) -> dict[str, np.ndarray] | None:
+    """Stage-1 trajectories npz contents (times_s, xyz, rgb), or None if the file is absent."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataFormatError(path, f"cannot read stage-1 trajectories: {e}") from e
+
+
+def run_stage1(scene: SceneSpec, out_dir: Path) -> tuple[TimeMaps | None, dict | None]:
+    """Stage-1 alignment (sync4dgs.sync.align). Returns (None, None) when stage 1 is not available."""
+    try:
+        from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
+    except ImportError as e:
+        log.warning("stage-1 alignment unavailable (%s); time maps start from the scene's maps / identity", e)
+        return None, None
+    log.info("stage 1: aligning %d cameras", len(scene.cameras))
+    result = align_scene(scene, AlignConfig())
+    save_alignment(result, out_dir)
+    traj = getattr(result, "trajectories", None)
+    if traj is not None and not isinstance(traj, dict):
+        traj = load_trajectories(out_dir / TRAJECTORIES_FILE)
+    return result.time_maps, traj
+
+
+def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path, *, offsets_path=None,
+                      no_align: bool = False, override: TimeMaps | None = None, resuming: bool = False
+                      ) -> tuple[TimeMaps, dict | None, bool]:
+    """(initial maps, stage-1 trajectories or None, fixed?) following the precedence
+    override > resume > --offsets FILE > --no_align / time.align=false > stage 1."""
+    if override is not None:
+        return override, None, True
+    if resuming:
+        return scene_time_maps(scene), None, False
+    if offsets_path is not None:
+        offsets_path = Path(offsets_path)
+        return load_time_maps(offsets_path), load_trajectories(offsets_path.parent / TRAJECTORIES_FILE), False
+    if no_align or not cfg.time.align:
+        return scene_time_maps(scene), None, False
+    maps, traj = run_stage1(scene, model_path / STAGE1_DIR)
+    return (maps if maps is not None else scene_time_maps(scene)), traj, False
+
+
+def capture_range_s(scene: SceneSpec, maps: TimeMaps) -> tuple[float, float]:
+    """(min, max) global capture time (s) over all cameras under ``maps``."""
+    lo, hi = np.inf, -np.inf
+    for c in scene.cameras:
+        m = maps.cameras.get(c.name, TimeMap())
+        tau = c.tau_s()
+        lo, hi = min(lo, m.offset_s + m.rate * tau[0]), max(hi, m.offset_s + m.rate * tau[-1])
+    return float(lo), float(hi)
+
+
+# ------------------------------------------------------------------------------------------ geometry
+def scene_extent(scene: SceneSpec) -> float:
+    """1.1 x the largest distance of a training camera centre from their mean (3DGS), at least 1e-3."""
+    centers = np.stack([c.center for c in scene.train_cameras])
+    return max(1.1 * float(np.linalg.norm(centers - centers.mean(0), axis=1).max()), 1e-3)
+
+
+def initial_points(scene: SceneSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The scene's points3d.ply, else random points in the training cameras' frusta (with a warning)."""
+    if scene.points_path.is_file():
+        pc = load_points(scene.points_path)
+        return pc.xyz, pc.rgb
+    far = min(scene.far, scene.near * 100)
+    log.warning("%s not found: initialising with %d random points in the camera frusta (near %.3g, far %.3g)",
+                scene.points_path, RANDOM_INIT_POINTS, scene.near, far)
+    pc = random_points_in_frusta(scene.train_cameras, scene.near, far, RANDOM_INIT_POINTS,
+                                 np.random.default_rng(seed))
+    return pc.xyz, pc.rgb
+
+
+def render_camera(cam, device: torch.device) -> RenderCameras:
+    return RenderCameras(viewmats=torch.tensor(cam.viewmat, dtype=torch.float32, device=device)[None],
+                         Ks=torch.tensor(cam.K, dtype=torch.float32, device=device)[None],
+                         width=int(cam.width), height=int(cam.height))
+
+
+# ------------------------------------------------------------------------------------------ session
+def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, offsets_path=None,
+                  no_align: bool = False, time_maps_override: TimeMaps | None = None, resuming: bool = False,
+                  progress: bool = True) -> Session:
+    """Everything a run needs, freshly initialised (a checkpoint, if any, is loaded by the caller)."""
+    device = resolve_device(cfg.train.device)
+    torch.manual_seed(cfg.train.seed)
+    train_cams = scene.train_cameras
+    if not train_cams:
+        raise ConfigError(f"scene {scene.root} has no training cameras (all are test cameras)")
+    maps, trajectories, fixed = initial_time_maps(scene, cfg, model_path, offsets_path=offsets_path,
+                                                  no_align=no_align, override=time_maps_override,
+                                                  resuming=resuming)
+    time_model = CameraTimeModel(scene.camera_names, scene.reference_camera, init=maps,
+                                 learn_rate=cfg.time.learn_rate).to(device)
+    tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])
+    time_ctl = TimeController(time_model, cfg.time, tau_first_last, fixed=fixed)
+
+    xyz, rgb = initial_points(scene, cfg.train.seed)
+    ref = scene.camera(scene.reference_camera)
+    model = Gaussians4D.from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
+                                    fps_ref=ref.fps, device=device)
+    extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
+    state = TrainState(model=model, optimizers={}, extent=extent)
+    session = Session(
+        cfg=cfg, scene=scene, model_path=model_path, device=device, state=state, time=time_ctl,
+        frames=FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
+                         progress=progress),
+        sampler=ViewSampler([c.n_frames for c in train_cams], cfg.train.seed),
+        background=BackgroundSampler(cfg.train.random_background, cfg.train.background, cfg.train.seed, device),
+        cameras=[render_camera(c, device) for c in train_cams],
+        tau_s=[c.tau_s().tolist() for c in train_cams],
+        time_index=[time_model.index(c.name) for c in train_cams],
+        schedule=LRSchedule(cfg.optim, extent), objective=Objective(cfg.loss))
+    session.build_optimizers()
+    session.callbacks = default_callbacks(session, progress)
+    log.info("model: %d static + %d dynamic Gaussians, %d keyframes; extent %.3g; device %s",
+             model.n_static, model.n_dynamic, model.num_keyframes, extent, device)
+    return session
+
+
+def default_callbacks(session: Session, progress: bool) -> list:
+    """Strategies, logging, checkpoints and the NaN guard, in the order they run after each step."""
+    cfg = session.cfg
+    static = StaticDensifier(cfg.densify.static, session.state.extent)
+    dynamic = DynamicDensifier(cfg.densify.dynamic, session.state.extent)
+    convert = StaticToDynamic(cfg.densify.convert, static, dynamic)
+
+    def scale_lrs(factor: float) -> None:
+        session.schedule.scale *= factor
+        session.time.scale_lr(factor)
+
+    def watched() -> list[torch.Tensor]:
+        return [*session.model.parameters(), *session.time.time_model.parameters()]
+
+    from sync4dgs.train.api import save_session_weights  # noqa: PLC0415
+
+    return [static, dynamic, convert,
+            Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),
+            NaNGuard(cfg.guard, lambda: session.state_dict(with_rng=False), session.load_state_dict,
+                     scale_lrs, watched),
+            Checkpointer(cfg.train, session.model_path, lambda: session.state_dict(),
+                         lambda it: save_session_weights(session, it))]
+
+
+def meta_for(session: Session) -> dict[str, Any]:
+    return {"scene": str(session.scene.root), "config": session.cfg.to_dict(),
+            "train_cameras": [c.name for c in session.scene.train_cameras],
+            "test_cameras": list(session.scene.test_cameras)}

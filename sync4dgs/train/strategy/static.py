@@ -1,0 +1,87 @@
+"""Static set densification: gsplat's DefaultStrategy (3DGS clone / split / prune) on ``model.static``.
+
+The renderer draws static then dynamic Gaussians in one call, so the static block of the render's
+``means2d`` gradient / ``radii`` ([C, N, 2], rows ``:n_static``) is handed to the strategy.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from gsplat.strategy import DefaultStrategy
+from torch import Tensor
+
+from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.config import StaticDensifyConfig
+from sync4dgs.train.strategy.ops import remap_rows
+
+log = logging.getLogger(__name__)
+
+NEVER = 10 ** 12
+
+
+@dataclass
+class _GradView:
+    """Stands in for the means2d tensor: DefaultStrategy reads only ``.grad``."""
+
+    grad: Tensor
+
+
+def block_info(info: StepInfo, start: int, stop: int) -> dict[str, Any] | None:
+    """gsplat strategy ``info`` restricted to Gaussians [start, stop) of the render (None if no gradient)."""
+    m2d = info.out.info.get("means2d", info.out.means2d)
+    if m2d is None or m2d.grad is None or m2d.dim() != 3:
+        return None
+    return {
+        "means2d": _GradView(m2d.grad[:, start:stop]),
+        "radii": info.out.radii[:, start:stop],
+        "width": info.out.info.get("width", info.out.image.shape[-2]),
+        "height": info.out.info.get("height", info.out.image.shape[-3]),
+        "n_cameras": info.out.image.shape[0],
+        "gaussian_ids": None,
+    }
+
+
+class StaticDensifier(Callback):
+    """3DGS adaptive density control of the static set via gsplat's DefaultStrategy."""
+
+    name = "static_densify"
+
+    def __init__(self, cfg: StaticDensifyConfig, extent: float):
+        self.cfg = cfg
+        self.strategy = DefaultStrategy(
+            prune_opa=cfg.prune_opa, grow_grad2d=cfg.grow_grad2d, grow_scale3d=cfg.grow_scale3d,
+            prune_scale3d=cfg.prune_scale3d, refine_start_iter=cfg.refine_start_iter,
+            refine_stop_iter=cfg.refine_stop_iter, refine_every=cfg.refine_every,
+            reset_every=cfg.reset_every if cfg.reset_every > 0 else NEVER)
+        self.state = self.strategy.initialize_state(scene_scale=extent)
+
+    def on_train_start(self, state: TrainState) -> None:
+        self.strategy.check_sanity(state.model.static, state.optimizers["static"])
+
+    def after_step(self, state: TrainState, info: StepInfo) -> None:
+        if not self.cfg.enabled or info.step >= self.cfg.refine_stop_iter:
+            return
+        sinfo = block_info(info, 0, info.n_static)
+        if sinfo is None or info.n_static == 0:
+            return
+        n_before = state.model.n_static
+        self.strategy.step_post_backward(state.model.static, state.optimizers["static"], self.state,
+                                         info.step, sinfo, packed=False)
+        if state.model.n_static != n_before:
+            log.debug("step %d: static %d -> %d", info.step, n_before, state.model.n_static)
+
+    def remap(self, row_map: Tensor) -> None:
+        """Follow an external re-indexing of the static set (e.g. static -> dynamic conversion)."""
+        for k, v in self.state.items():
+            if isinstance(v, torch.Tensor):
+                self.state[k] = remap_rows(v, row_map)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"state": dict(self.state)}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.state = dict(d["state"])

@@ -1,0 +1,76 @@
+"""The training loop. It only orchestrates: sample a view -> time -> Gaussians at t -> render -> loss ->
+backward -> callbacks -> optimiser steps. Every feature (time maps, densification, conversion, logging,
+checkpoints, NaN guard) is a callback (sync4dgs.train.callbacks) or a loss term (sync4dgs.train.objective).
+"""
+
+from __future__ import annotations
+
+import time
+
+from sync4dgs.render import render
+from sync4dgs.train.callbacks import StepInfo
+from sync4dgs.train.session import Session
+
+
+class Trainer:
+    """Runs iterations ``session.state.step + 1 .. iterations`` of one session."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.train_seconds = 0.0
+        self.last_info: StepInfo | None = None
+
+    def active_sh_degree(self, step: int) -> int:
+        cfg = self.session.cfg
+        return min(step // max(cfg.train.sh_degree_interval, 1), cfg.model.sh_degree)
+
+    def step(self, step: int) -> StepInfo:
+        """One iteration (1-based ``step``)."""
+        s = self.session
+        state, cfg, model = s.state, s.cfg, s.model
+        callbacks = s.all_callbacks
+        for cb in callbacks:
+            cb.on_step_start(state, step)
+        s.schedule.apply(state.optimizers, step)
+
+        cam_pos, frame = s.sampler.next()
+        gt = s.frames.get(cam_pos, frame)
+        t_global = s.time.t_global_s(s.time_index[cam_pos], s.tau_s[cam_pos][frame])
+        sh_degree = self.active_sh_degree(step)
+        n_static = model.n_static
+        gaussians = model.at_time(t_global, sh_degree=sh_degree)
+        out = render(gaussians, s.cameras[cam_pos], backend=cfg.render.backend, sh_degree=sh_degree,
+                     background=s.background.next(), near=cfg.render.near or s.scene.near,
+                     far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased,
+                     render_depth=False)
+        losses = s.objective(out.image[0], gt, model, step)
+        info = StepInfo(step=step, cam_pos=cam_pos, frame_idx=frame, t_global_s=t_global.detach(),
+                        n_static=n_static, out=out, gt=gt, losses=losses)
+
+        for cb in callbacks:
+            cb.pre_backward(state, info)
+        losses["total"].backward()
+        for cb in callbacks:
+            cb.post_backward(state, info)
+        for opt in state.optimizers_flat():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        state.step = step
+        for cb in callbacks:
+            cb.after_step(state, info)
+        state.step = step
+        return info
+
+    def run(self) -> None:
+        """Train until ``train.iterations``; callbacks get on_train_start / on_train_end around the loop."""
+        s = self.session
+        for cb in s.all_callbacks:
+            cb.on_train_start(s.state)
+        t0 = time.perf_counter()
+        try:
+            for step in range(s.state.step + 1, s.cfg.train.iterations + 1):
+                self.last_info = self.step(step)
+        finally:
+            self.train_seconds += time.perf_counter() - t0
+            for cb in s.all_callbacks:
+                cb.on_train_end(s.state)
