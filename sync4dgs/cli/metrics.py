@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps_repeats", type=int, default=None,
                         help="timed render calls for the FPS measurement (default 50 on CUDA, 5 on CPU; 0 = skip)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"))
+    parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
+                        help="renderer for the FPS measurement (default auto: gsplat on CUDA, torch on CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

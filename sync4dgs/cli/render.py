@@ -25,11 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_video", action="store_true", help="do not write one mp4 per camera")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
-                        help="renderer (default: the model's config; auto = gsplat on CUDA, torch on CPU)")
+                        help="renderer (default auto: gsplat on CUDA, the torch reference on CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # --- free-viewpoint video options (owned by sync4dgs/export/video_cli.py) ---
+    from sync4dgs.export.video_cli import add_path_video_arguments  # noqa: PLC0415
+
+    add_path_video_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "path", None):  # --path orbit|interp|camera:NAME -> one free-viewpoint mp4
+        from sync4dgs.export.video_cli import run_path_video  # noqa: PLC0415
+
+        return run_path_video(args)
     from sync4dgs.eval.render_views import render_model  # noqa: PLC0415
 
     splits = tuple(s for s, skip in (("train", args.skip_train), ("test", args.skip_test)) if not skip)

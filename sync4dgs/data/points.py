@@ -66,7 +66,7 @@ def load_points(path: str | Path) -> PointCloud:
 
     Raises DataFormatError if the file is missing, not a PLY, has no vertices or non-finite ones.
     """
-    from plyfile import PlyData  # noqa: PLC0415
+    from plyfile import PlyData, PlyParseError  # noqa: PLC0415
 
     path = Path(path)
     if not path.is_file():
@@ -75,7 +75,7 @@ def load_points(path: str | Path) -> PointCloud:
         ply = PlyData.read(str(path))
         v = ply["vertex"]
         xyz = np.stack([np.asarray(v[k], dtype=np.float64) for k in ("x", "y", "z")], 1)
-    except (ValueError, KeyError, IndexError, OSError) as e:  # plyfile raises these on malformed files
+    except (PlyParseError, ValueError, KeyError, IndexError, OSError) as e:  # malformed files
         raise DataFormatError(path, f"not a readable PLY point cloud: {e}") from e
     names = v.data.dtype.names
     if all(k in names for k in ("red", "green", "blue")):
@@ -101,7 +101,8 @@ def depths_in_view(cam: CameraSpec, xyz: np.ndarray) -> np.ndarray:
     return z[front][inside]
 
 
-def near_far_from_points(cameras: list[CameraSpec], xyz: np.ndarray, margin: float = 1.25) -> tuple[float, float] | None:
+def near_far_from_points(cameras: list[CameraSpec], xyz: np.ndarray,
+                         margin: float = 1.25) -> tuple[float, float] | None:
     """Depth range covering the points seen by the cameras: (1st percentile / margin, 99th * margin).
 
     Returns None when no point is visible in any camera.
@@ -190,8 +191,10 @@ def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndar
             rec.add_camera_with_trivial_rig(dbcam)
         for im in db_images:
             c = by_file[im.name]
-            pose = pycolmap.Rigid3d(pycolmap.Rotation3d(np.asarray(c.R, dtype=np.float64)), np.asarray(c.t, dtype=np.float64))
-            rec.add_image_with_trivial_frame(pycolmap.Image(name=im.name, camera_id=im.camera_id, image_id=im.image_id), pose)
+            pose = pycolmap.Rigid3d(pycolmap.Rotation3d(np.asarray(c.R, dtype=np.float64)),
+                                    np.asarray(c.t, dtype=np.float64))
+            image = pycolmap.Image(name=im.name, camera_id=im.camera_id, image_id=im.image_id)
+            rec.add_image_with_trivial_frame(image, pose)
         (tmp / "tri").mkdir()
         mapper = pycolmap.IncrementalPipelineOptions()
         mapper.num_threads = opts.num_threads

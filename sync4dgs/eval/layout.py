@@ -8,7 +8,8 @@ M/<split>/ours_<n>/videos/<cam>.mp4                the rendered frames of one ca
 M/<split>/ours_<n>/render_info.json                which time each frame was rendered at, and how
 M/results.json                                      metrics (sync4dgs metrics)
 ```
-``<frame>`` is the frame index in the camera's own video (0-based), so a file can be matched to its source frame.
+``<frame>`` is the camera's frame index in the scene (0 .. n_frames-1, i.e. ``tau_s[frame]``), so a file can be
+matched to its source frame.
 """
 
 from __future__ import annotations

@@ -16,12 +16,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sync4dgs.data.frames import open_frames, read_image
 from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.data.video import write_video
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_times_s, select_frames
+from sync4dgs.eval.loading import open_model
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.sync.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
@@ -45,15 +48,19 @@ class ViewRenderSettings:
 
 
 def settings_from_meta(meta: dict[str, Any], scene: SceneSpec, backend: str | None = None) -> ViewRenderSettings:
-    """Rendering settings of a trained model: the config recorded in its meta (train.background, render.*,
-    model.sh_degree), falling back to the scene's near/far and a black background."""
+    """Rendering settings of a trained model: the config recorded in its meta (train.background, render.near/far/
+    antialiased, model.sh_degree), falling back to the scene's near/far and a black background.
+
+    The backend is ``backend`` if given, else "auto" (gsplat on CUDA, the torch reference on CPU), whatever
+    backend training used: both rasterise the same model (render/parity.py checks they agree).
+    """
     cfg = meta.get("config") or {}
     train_cfg, render_cfg, model_cfg = cfg.get("train", {}), cfg.get("render", {}), cfg.get("model", {})
     bg = train_cfg.get("background", [0.0, 0.0, 0.0])
     near = float(render_cfg.get("near") or 0.0) or scene.near
     far = float(render_cfg.get("far") or 0.0) or scene.far
     return ViewRenderSettings(
-        backend=backend or render_cfg.get("backend", "auto"),
+        backend=backend or "auto",
         background=(float(bg[0]), float(bg[1]), float(bg[2])),
         near=near, far=far,
         sh_degree=model_cfg.get("sh_degree"),
@@ -103,8 +110,6 @@ def write_png(path: Path, img: np.ndarray) -> None:
 
 def read_png(path: Path) -> np.ndarray:
     """Read an RGB uint8 [H, W, 3] PNG (DataFormatError if missing or unreadable)."""
-    from sync4dgs.data.frames import read_image  # noqa: PLC0415
-
     return read_image(path)
 
 
@@ -165,11 +170,7 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             gdir.mkdir()
         bar = tqdm(total=total, desc=f"render {split}", unit="img", disable=not progress)
         for cam, tm, idx, times in plan:
-            frames = None
-            if write_gt:
-                from sync4dgs.data.frames import open_frames  # noqa: PLC0415
-
-                frames = open_frames(scene, cam)
+            frames = open_frames(scene, cam) if write_gt else None
             for i, t in zip(idx, times):
                 img, used_backend = render_frame(model, cam, t, settings, device)
                 info["backend_used"] = used_backend
@@ -179,8 +180,6 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
                 bar.update(1)
             entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
             if write_videos and len(idx) > 0:
-                from sync4dgs.data.video import write_video  # noqa: PLC0415
-
                 vdir.mkdir(exist_ok=True)
                 tau = cam.tau_s()[idx]
                 write_video(vdir / f"{cam.name}.mp4", _video_frames(rdir, cam.name, idx), fps=cam.fps / frame_stride,
@@ -203,9 +202,6 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
     Splits without cameras (e.g. a scene with no test cameras) are skipped with a log message.
     ``test_time_maps``: a TimeMaps JSON (e.g. the scene's gt_sync.json) giving held-out cameras' clocks.
     """
-    from sync4dgs.eval.loading import open_model  # noqa: PLC0415
-    from sync4dgs.sync.timemap import load_time_maps  # noqa: PLC0415
-
     opened = open_model(model_path, source_path, iteration, device)
     ttm = load_time_maps(test_time_maps) if test_time_maps is not None else None
     settings = settings_from_meta(opened.trained.meta or {}, opened.scene, backend)

@@ -31,7 +31,6 @@ import torch
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
-from sync4dgs.eval.frame_times import eval_time_map, frame_global_times_s
 from sync4dgs.eval.image_eval import evaluate_split_images
 from sync4dgs.eval.image_metrics import METRIC_CONVENTIONS, PSNR_CAP_DB
 from sync4dgs.eval.loading import OpenedModel, open_model
@@ -151,14 +150,15 @@ def training_section(model_path: Path) -> dict[str, Any] | None:
 
 
 def speed_section(opened: OpenedModel, options: MetricsOptions) -> dict[str, Any] | None:
-    """Render FPS at the first test camera's resolution (first training camera if there is no test camera)."""
+    """Render FPS at the first test camera's resolution (first training camera if there is no test camera),
+    at the middle of the reference camera's clip (the instant only matters through temporal opacity)."""
     if options.fps_repeats <= 0:
         return None
     scene = opened.scene
-    cams = split_cameras(scene, "test") or split_cameras(scene, "train")
-    cam = cams[0]
-    tm = eval_time_map(scene, cam, opened.trained.time_maps)
-    t_mid = float(frame_global_times_s(cam, tm, np.array([cam.n_frames // 2]))[0])
+    cam = (split_cameras(scene, "test") or split_cameras(scene, "train"))[0]
+    ref_name = opened.trained.time_maps.reference_camera
+    ref = scene.camera(ref_name) if ref_name in scene.camera_names else cam
+    t_mid = float(ref.tau_s()[ref.n_frames // 2])
     settings = settings_from_meta(opened.trained.meta or {}, scene, options.backend)
     return measure_render_fps(opened.trained.model, cam, t_mid, settings, opened.device,
                               options.fps_warmup, options.fps_repeats)

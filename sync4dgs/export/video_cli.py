@@ -36,7 +36,8 @@ def add_path_video_arguments(parser: argparse.ArgumentParser) -> None:
                    help="orbit: loop around the cameras' look-at point; interp: smooth path through the training "
                         "cameras; camera:NAME: that camera's view at the reference camera's frame times")
     g.add_argument("--time-range", "--time_range", dest="time_range", default=None, metavar="A:B",
-                   help="global seconds to cover (default: the reference camera's capture range)")
+                   help="global seconds to cover (default: the reference camera's capture range); "
+                        "write --time-range=-0.5:2 when the start is negative")
     g.add_argument("--freeze-time", "--freeze_time", dest="freeze_time", type=float, default=None, metavar="T",
                    help="bullet time: every frame at global time T (seconds) while the camera moves")
     g.add_argument("--out", type=Path, default=None,

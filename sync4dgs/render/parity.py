@@ -122,3 +122,88 @@ def grad_diff_stats(ref: Tensor, test: Tensor, rel_floor: float = 1e-3) -> dict[
     return {"median": float(np.median(rel)), "p90": float(np.quantile(rel, 0.9)),
             "p99": float(np.quantile(rel, 0.99)), "max": float(rel.max()), "global": glob,
             "rows": int(sel.sum())}
+
+
+PARAM_NAMES = ("means", "quats", "scales", "opacities", "colors")
+
+
+def dense_means2d_radii(out) -> tuple[Tensor, Tensor, Tensor | None]:
+    """(means2d [C, N, 2], radii [C, N, 2], means2d grad [C, N, 2] or None) from a dense or packed render."""
+    info = out.info
+    gids = info.get("gaussian_ids")
+    grad = out.means2d.grad
+    if gids is None:
+        return out.means2d.detach(), out.radii, grad
+    n_cams, n_gauss = int(info["n_cameras"]), int(info["n_gaussians"])
+    cids = info["camera_ids"]
+    m = torch.zeros(n_cams, n_gauss, 2, dtype=out.means2d.dtype, device=out.means2d.device)
+    r = torch.zeros(n_cams, n_gauss, 2, dtype=out.radii.dtype, device=out.radii.device)
+    m[cids, gids] = out.means2d.detach()
+    r[cids, gids] = out.radii
+    gd = None
+    if grad is not None:
+        gd = torch.zeros_like(m)
+        gd[cids, gids] = grad
+    return m, r, gd
+
+
+def _loss_weights(shape_img: tuple[int, ...], seed: int, device, dtype) -> tuple[Tensor, Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(seed + 12345)
+    w_img = (2 * torch.rand(shape_img, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
+    alpha_shape = shape_img[:-1] + (1,)
+    w_alpha = (2 * torch.rand(alpha_shape, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
+    w_depth = (2 * torch.rand(alpha_shape, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
+    return w_img, w_alpha, w_depth
+
+
+def run_backend(cfg: RandomSceneConfig, backend: str, *, device, antialiased: bool = False,
+                packed: bool = False, background: tuple[float, float, float] | None = None,
+                dtype: torch.dtype = torch.float32) -> dict:
+    """Render ``cfg``'s scene with one backend and backpropagate a fixed random loss.
+
+    The loss (same weights for every backend) is sum(W1 * image) + sum(W2 * alpha) + sum(W3 * depth * alpha)
+    / cam_distance. Returns {"out": RenderOutput, "grads": {param: grad}, "seconds": wall time}.
+    """
+    import time
+
+    g, cams = random_scene(cfg, device=device, dtype=dtype, requires_grad=True)
+    from sync4dgs.render.api import render
+
+    bg = None if background is None else torch.tensor(background, device=device, dtype=dtype)
+    _sync(device)
+    t0 = time.perf_counter()
+    out = render(g, cams, backend=backend, sh_degree=cfg.sh_degree, background=bg, antialiased=antialiased,
+                 packed=packed)
+    w_img, w_alpha, w_depth = _loss_weights(tuple(out.image.shape), cfg.seed, device, dtype)
+    loss = ((w_img * out.image).sum() + (w_alpha * out.alpha).sum()
+            + (w_depth * out.depth * out.alpha).sum() / cfg.cam_distance)
+    loss.backward()
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    return {"out": out, "grads": {k: getattr(g, k).grad for k in PARAM_NAMES}, "seconds": seconds}
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def compare_runs(ref: dict, test: dict, depth_scale: float = 1.0, tol: float = 1e-3) -> dict:
+    """Statistics of ``test`` against ``ref`` (both from :func:`run_backend` on the same scene)."""
+    a, b = ref["out"], test["out"]
+    res: dict = {"image": image_diff_stats(a.image, b.image, tol), "alpha": image_diff_stats(a.alpha, b.alpha, tol)}
+    both = (a.alpha > 0.5) & (b.alpha > 0.5)
+    res["depth"] = image_diff_stats(torch.where(both, a.depth, 0) / depth_scale,
+                                    torch.where(both, b.depth, 0) / depth_scale, tol)
+    res["grads"] = {k: grad_diff_stats(ref["grads"][k], test["grads"][k]) for k in PARAM_NAMES}
+    ma, ra, ga = dense_means2d_radii(a)
+    mb, rb, gb = dense_means2d_radii(b)
+    vis_a, vis_b = (ra > 0).all(-1), (rb > 0).all(-1)
+    both_vis = vis_a & vis_b
+    res["visible_mismatch_frac"] = float((vis_a != vis_b).double().mean())
+    res["radii_mismatch_frac"] = float((ra != rb).any(-1)[both_vis].double().mean()) if both_vis.any() else 0.0
+    res["means2d_max_abs"] = float((ma - mb).abs()[both_vis].max()) if both_vis.any() else 0.0
+    if ga is not None and gb is not None and both_vis.any():
+        res["grads"]["means2d"] = grad_diff_stats(ga[both_vis], gb[both_vis])
+    res["seconds"] = {"ref": ref["seconds"], "test": test["seconds"]}
+    return res

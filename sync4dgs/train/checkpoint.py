@@ -7,6 +7,7 @@ samplers' and torch's RNG states and the iteration, so training N + resume N rep
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,8 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not path.is_file():
         raise DataFormatError(path, "checkpoint not found")
     try:
-        data = torch.load(path, map_location=device, weights_only=False)
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        data = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
         raise DataFormatError(path, f"cannot read checkpoint: {e}") from e
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise DataFormatError(path, "not a sync4dgs training checkpoint")

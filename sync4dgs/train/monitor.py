@@ -82,6 +82,8 @@ class Monitor(Callback):
         self._sums, self._n = {}, 0
         means["n_static"], means["n_dynamic"] = float(state.model.n_static), float(state.model.n_dynamic)
         self.last = means
+        log.debug("it %d: loss %.5f psnr %.2f static %d dynamic %d", step, means["loss"], means["psnr"],
+                  state.model.n_static, state.model.n_dynamic)
         if self._bar is not None:
             self._bar.set_postfix(loss=f"{means['loss']:.4f}", psnr=f"{means['psnr']:.2f}",
                                   gs=f"{state.model.n_static}/{state.model.n_dynamic}", refresh=False)

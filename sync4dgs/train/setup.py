@@ -137,6 +137,8 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
                   progress: bool = True) -> Session:
     """Everything a run needs, freshly initialised (a checkpoint, if any, is loaded by the caller)."""
     device = resolve_device(cfg.train.device)
+    model_path = Path(model_path)
+    model_path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.train.seed)
     train_cams = scene.train_cameras
     if not train_cams:

@@ -75,7 +75,8 @@ class TimeController(Callback):
 
     # ------------------------------------------------------------------------------------------- hooks
     def on_train_start(self, state: TrainState) -> None:
-        self.sync_domain(state)
+        if state.step == 0:      # a resumed run continues with the domain it checkpointed
+            self.sync_domain(state)
 
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step):

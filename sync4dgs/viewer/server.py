@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,7 @@ class Sync4DViewer:
         self.controls: ViewerControls | None = None
         self._frusta: dict[str, Any] = {}
         self._tracks: tuple[Any, Any] | None = None
+        self._draw_scale = 1.0  # scene units of the overlays (rig size)
 
     # ------------------------------------------------------------------------------------------- setup
     @staticmethod
@@ -126,6 +128,9 @@ class Sync4DViewer:
         """Start the viser server and the render thread (returns self)."""
         import viser  # noqa: PLC0415
 
+        # A browser may close between our client snapshot and the image send; viser then warns per frame.
+        warnings.filterwarnings("ignore", message="Queued a BackgroundImageMessage on a closed connection",
+                                category=UserWarning)
         cfg = self.config
         if cfg.host != LOOPBACK:
             log.warning("viewer bound to %s: reachable from other machines on that interface", cfg.host)
@@ -143,6 +148,11 @@ class Sync4DViewer:
 
     def _setup_scene(self) -> None:
         scene = self.scene
+        self._draw_scale = rig_scale(scene) if scene is not None else 1.0
+        if self.trajectories is not None:
+            lines = add_trajectories(self.server, self.trajectories, thickness=0.004 * self._draw_scale)
+            self._tracks = (lines, None)
+            self._update_track_points(self._time_range[0])
         if scene is None:
             return
         R = np.stack([c.R for c in scene.cameras])
@@ -150,18 +160,15 @@ class Sync4DViewer:
         up = mean_up(R)
         self.server.scene.set_up_direction(up)
         ref = scene.camera(scene.reference_camera)
-        pivot = look_at_point(R, t)
+        # start in the reference camera's view, orbiting a point on its axis as far away as the rig's look-at point
+        center = -ref.R.T @ ref.t
+        depth = max(float(np.linalg.norm(look_at_point(R, t) - center)), 1e-3)
         ic = self.server.initial_camera
-        ic.position = -ref.R.T @ ref.t
-        ic.look_at = pivot
+        ic.position = center
+        ic.look_at = center + depth * ref.R[2]
         ic.up = up
         ic.fov = fov_y_from_intrinsics(ref.K, ref.height)
-        scale = rig_scale(scene)
-        self._frusta = add_camera_frusta(self.server, scene, self._snap_to_camera, scale=0.08 * scale)
-        if self.trajectories is not None:
-            lines = add_trajectories(self.server, self.trajectories, thickness=0.004 * scale)
-            self._tracks = (lines, None)
-            self._update_track_points(self._time_range[0])
+        self._frusta = add_camera_frusta(self.server, scene, self._snap_to_camera, scale=0.08 * self._draw_scale)
 
     def _wire_callbacks(self) -> None:
         c = self.controls
@@ -279,7 +286,7 @@ class Sync4DViewer:
         lines, _ = self._tracks
         visible = self.controls is None or bool(self.controls.show_trajectories.value)
         handle = self.server.scene.add_point_cloud("/trajectories/now", points=pts, colors=cols,
-                                                   point_size=0.01 * rig_scale(self.scene), visible=visible) \
+                                                   point_size=0.01 * self._draw_scale, visible=visible) \
             if len(pts) else None
         self._tracks = (lines, handle)
 
@@ -323,10 +330,10 @@ class Sync4DViewer:
 
     def _render_client(self, client: Any, t_s: float) -> None:
         cam = client.camera
-        if cam.update_timestamp == 0.0:  # no camera message from this browser yet
-            return
+        state = self.stats.per_client.get(client.client_id)
+        if cam.update_timestamp == 0.0 or state is None:
+            return  # no camera message from this browser yet, or it has disconnected
         c = self.controls
-        state = self.stats.per_client.setdefault(client.client_id, _ClientState())
         max_side = int(c.max_side.value)
         key = (tuple(np.round(cam.wxyz, 6)), tuple(np.round(cam.position, 6)), round(float(cam.fov), 6),
                round(float(cam.aspect), 4), t_s, bool(c.show_static.value), bool(c.show_dynamic.value), max_side,

@@ -122,3 +122,15 @@ def test_cli_export_ply_all_times_and_npz(tiny_model_dir, tmp_path, tiny):
 def test_cli_export_rejects_bad_times(tiny_model_dir, capsys):
     rc = cli_main(["export", "--model_path", str(tiny_model_dir[0]), "--format", "ply", "--times", "0.1,abc"])
     assert rc != 0 and "--times" in capsys.readouterr().err
+
+
+def test_export_command_does_not_import_the_trainer(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from sync4dgs.cli.main import main; "
+            f"rc = main(['export', '--model_path', {str(tiny_model_dir[0])!r}, '--format', 'npz', '--out', "
+            f"{str(tmp_path)!r}]); "
+            "bad = [m for m in sys.modules if m.startswith(('sync4dgs.train', 'sync4dgs.viewer'))]; "
+            "assert rc == 0 and not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

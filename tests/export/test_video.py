@@ -71,6 +71,17 @@ def test_cli_options_render_a_bullet_time_video(tiny_model_dir, tmp_path):
     assert probe_video(out).n_frames == 5
 
 
+def test_render_command_with_path_writes_the_camera_video(tiny_model_dir, tmp_path, tiny):
+    from sync4dgs.cli.main import main as cli_main
+
+    out = tmp_path / "cam01.mp4"
+    rc = cli_main(["render", "--model_path", str(tiny_model_dir[0]), "--path", "camera:cam01",
+                   "--time-range=-0.05:0.45", "--device", "cpu", "--backend", "torch", "--quiet", "--out", str(out)])
+    assert rc == 0
+    info = probe_video(out)
+    assert info.n_frames == 5 and info.fps == pytest.approx(tiny.FPS)  # reference frames at 0.0 .. 0.4 s
+
+
 def test_parse_time_range():
     assert parse_time_range("0.5:2") == (0.5, 2.0)
     assert parse_time_range(None) is None

@@ -1,187 +1,40 @@
-"""Tiny datasets for the reader tests, built from a numpy ray caster (no synth dependency).
-
-The world is a box "room" whose six walls carry random textures (rectangles, discs, lines: SIFT-friendly),
-plus an optional moving sphere. Cameras are OpenCV pinhole (K with pixel centres at +0.5, world-to-camera
-R/t). Builders write the N3V, Technicolor, COLMAP and raw-videos layouts.
-"""
+"""Reader-test fixtures. ``kit`` is the builders module (ray caster, layout writers, helpers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
+import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from sync4dgs.data.video import write_video
-
-ROOM_LO = np.array([-3.0, -2.0, -1.0])
-ROOM_HI = np.array([3.0, 2.0, 8.0])
-
-
-def _texture(rng: np.random.Generator, size: int = 512) -> np.ndarray:
-    tex = np.empty((size, size, 3), np.uint8)
-    tex[:] = rng.integers(60, 200, 3)
-    for _ in range(220):
-        c = tuple(int(x) for x in rng.integers(0, 256, 3))
-        p = tuple(int(x) for x in rng.integers(0, size, 2))
-        kind = rng.integers(0, 3)
-        if kind == 0:
-            q = tuple(int(a + b) for a, b in zip(p, rng.integers(8, 60, 2)))
-            cv2.rectangle(tex, p, q, c, -1)
-        elif kind == 1:
-            cv2.circle(tex, p, int(rng.integers(4, 30)), c, -1)
-        else:
-            cv2.line(tex, p, tuple(int(x) for x in rng.integers(0, size, 2)), c, int(rng.integers(1, 5)))
-    return np.clip(tex + rng.normal(0, 6, tex.shape), 0, 255).astype(np.uint8)
-
-
-def _lookup(tex: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
-    """Bilinear texture lookup at float coordinates [N] (cv2.remap needs maps under 32767 columns)."""
-    n, cols = len(mx), 1024
-    pad = (-n) % cols
-    mx = np.pad(mx, (0, pad)).reshape(-1, cols)
-    my = np.pad(my, (0, pad)).reshape(-1, cols)
-    return cv2.remap(tex, mx, my, cv2.INTER_LINEAR).reshape(-1, 3)[:n]
-
-
-class Room:
-    """Textured box [ROOM_LO, ROOM_HI] (y points down) rendered by ray casting."""
-
-    def __init__(self, seed: int = 0):
-        rng = np.random.default_rng(seed)
-        self.tex = [_texture(rng) for _ in range(6)]
-
-    def render(self, K, R, t, W, H, sphere=None) -> np.ndarray:
-        """RGB uint8 [H, W, 3]; sphere = (centre [3], radius, rgb) or None."""
-        j, i = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
-        pix = np.stack([j, i, np.ones_like(j)], -1).reshape(-1, 3)
-        d = (pix @ np.linalg.inv(K).T) @ R
-        o = -R.T @ t
-        best = np.full(len(d), np.inf)
-        img = np.zeros((len(d), 3), np.float32)
-        for ax in range(3):
-            for side, val in enumerate((ROOM_LO[ax], ROOM_HI[ax])):
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    s = (val - o[ax]) / d[:, ax]
-                P = o + s[:, None] * d
-                a, b = [k for k in range(3) if k != ax]
-                ok = (s > 1e-6) & (s < best)
-                ok &= (P[:, a] >= ROOM_LO[a]) & (P[:, a] <= ROOM_HI[a]) & (P[:, b] >= ROOM_LO[b]) & (P[:, b] <= ROOM_HI[b])
-                if not ok.any():
-                    continue
-                tex = self.tex[2 * ax + side]
-                n = tex.shape[0]
-                mx = ((P[ok, a] - ROOM_LO[a]) / (ROOM_HI[a] - ROOM_LO[a]) * (n - 1)).astype(np.float32)
-                my = ((P[ok, b] - ROOM_LO[b]) / (ROOM_HI[b] - ROOM_LO[b]) * (n - 1)).astype(np.float32)
-                img[ok] = _lookup(tex, mx, my)
-                best[ok] = s[ok]
-        if sphere is not None:
-            c, r, color = sphere
-            oc = o - np.asarray(c, float)
-            bq = d @ oc
-            a2 = (d * d).sum(1)
-            disc = bq * bq - a2 * (oc @ oc - r * r)
-            s = np.where(disc > 0, (-bq - np.sqrt(np.maximum(disc, 0))) / a2, np.inf)
-            hit = (s > 0) & (s < best)
-            img[hit] = color
-        return img.reshape(H, W, 3).clip(0, 255).astype(np.uint8)
-
-
-def look_at(C, target) -> tuple[np.ndarray, np.ndarray]:
-    """World-to-camera (R, t) of a camera at C looking at target, image y pointing down (world +y)."""
-    C = np.asarray(C, float)
-    f = np.asarray(target, float) - C
-    f /= np.linalg.norm(f)
-    r = np.cross(np.array([0.0, 1.0, 0.0]), f)
-    r /= np.linalg.norm(r)
-    y = np.cross(f, r)
-    R = np.stack([r, y, f])
-    return R, -R @ C
-
-
-@dataclass
-class Cam:
-    name: str
-    K: np.ndarray
-    R: np.ndarray
-    t: np.ndarray
-    W: int
-    H: int
-
-    def project(self, X):
-        xc = X @ self.R.T + self.t
-        uv = xc @ self.K.T
-        return uv[:, :2] / uv[:, 2:3]
-
-
-def make_rig(n=5, W=320, H=240, f=260.0, spread=1.5, seed=0) -> list[Cam]:
-    """``n`` cameras on a shallow arc near the front wall, looking into the room."""
-    rng = np.random.default_rng(seed)
-    K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1.0]])
-    cams = []
-    for k, x in enumerate(np.linspace(-spread, spread, n)):
-        C = np.array([x, 0.3 * np.sin(k) + rng.uniform(-0.1, 0.1), rng.uniform(-0.2, 0.2)])
-        R, t = look_at(C, [0.3 * x, rng.uniform(-0.3, 0.3), 6.0])
-        cams.append(Cam(f"cam{k:02d}", K.copy(), R, t, W, H))
-    return cams
-
-
-def sphere_at(frame: int, fps: float = 30.0):
-    """The moving object at a global time (frame index of the synchronized capture)."""
-    tt = frame / fps
-    return (np.array([-1.5 + 3.0 * tt, 0.4 + 0.3 * np.sin(4 * tt), 4.0]), 0.45, (230, 30, 30))
-
-
-def encode_llff(cams: list[Cam], near=0.5, far=12.0) -> np.ndarray:
-    """poses_bounds [N, 17] in the LLFF convention (columns down, right, back; centre; hwf), row-major 3x5."""
-    rows = []
-    for c in cams:
-        c2w = c.R.T
-        center = -c.R.T @ c.t
-        m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], center, [c.H, c.W, c.K[0, 0]]], axis=1)
-        rows.append(np.concatenate([m.reshape(15), [near, far]]))
-    return np.array(rows)
-
-
-def render_videos(room: Room, cams: list[Cam], n_frames: int, fps: float = 30.0, starts=None) -> dict[str, np.ndarray]:
-    """uint8 [T, H, W, 3] per camera; camera c's frame i shows global frame starts[c] + i."""
-    starts = starts or {}
-    return {c.name: np.stack([room.render(c.K, c.R, c.t, c.W, c.H, sphere_at(starts.get(c.name, 0) + i, fps))
-                              for i in range(n_frames)]) for c in cams}
-
-
-def write_n3v(folder: Path, cams: list[Cam], frames: dict[str, np.ndarray], fps: float = 30.0,
-              poses: np.ndarray | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for c in cams:
-        write_video(folder / f"{c.name}.mp4", frames[c.name], fps=fps, crf=10)
-    np.save(folder / "poses_bounds.npy", encode_llff(cams) if poses is None else poses)
-    return folder
-
-
-def rotation_angle_deg(Ra, Rb) -> float:
-    d = Ra @ Rb.T
-    return float(np.degrees(np.arccos(np.clip((np.trace(d) - 1) / 2, -1, 1))))
+_spec = importlib.util.spec_from_file_location("readers_builders", Path(__file__).with_name("builders.py"))
+builders = importlib.util.module_from_spec(_spec)
+sys.modules["readers_builders"] = builders  # dataclasses need their module registered
+_spec.loader.exec_module(builders)
 
 
 @pytest.fixture(scope="session")
-def room() -> Room:
-    return Room(seed=0)
+def kit():
+    return builders
 
 
 @pytest.fixture(scope="session")
-def rig() -> list[Cam]:
-    return make_rig()
+def room():
+    return builders.Room(seed=0)
 
 
 @pytest.fixture(scope="session")
-def rig_frames(room, rig) -> dict[str, np.ndarray]:
+def rig():
+    return builders.make_rig()
+
+
+@pytest.fixture(scope="session")
+def rig_frames(room, rig):
     """6 synchronized frames per camera of the default rig (moving sphere)."""
-    return render_videos(room, rig, 6)
+    return builders.render_videos(room, rig, 6)
 
 
 @pytest.fixture
 def n3v_dir(tmp_path, rig, rig_frames) -> Path:
-    return write_n3v(tmp_path / "flame_steak", rig, rig_frames)
+    return builders.write_n3v(tmp_path / "flame_steak", rig, rig_frames)

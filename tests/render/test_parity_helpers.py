@@ -61,3 +61,18 @@ def test_grad_diff_stats_on_known_differences():
     zero_rows = torch.zeros(5, 2)
     tiny = grad_diff_stats(torch.cat([ref[:, :2], zero_rows]), torch.cat([ref[:, :2], zero_rows]))
     assert tiny["rows"] == 100 and tiny["max"] == 0.0 and tiny["global"] == 0.0
+
+
+def test_compare_runs_reports_float32_vs_float64_reference_differences():
+    from sync4dgs.render.parity import compare_runs, run_backend
+
+    cfg = RandomSceneConfig(n_gaussians=400, width=40, height=30, n_cameras=2, seed=2)
+    ref = run_backend(cfg, "torch", device="cpu", dtype=torch.float64, background=(0.1, 0.2, 0.3))
+    test = run_backend(cfg, "torch", device="cpu", dtype=torch.float32, background=(0.1, 0.2, 0.3), packed=True)
+    stats = compare_runs(ref, test, depth_scale=cfg.cam_distance)
+    assert 0 < stats["image"]["max"] < 1e-4
+    assert stats["image"]["frac_above_tol"] == 0.0
+    assert set(stats["grads"]) == {"means", "quats", "scales", "opacities", "colors", "means2d"}
+    for name, s in stats["grads"].items():
+        assert s["rows"] > 100 and s["median"] < 1e-4, (name, s)
+    assert stats["visible_mismatch_frac"] < 0.01

@@ -113,3 +113,61 @@ def test_info_drives_gsplat_default_strategy_on_cpu():
     assert (state["grad2d"] > 0).sum() > 100
     expected_radii = out.radii[0].max(dim=-1).values / float(max(cams.width, cams.height))
     torch.testing.assert_close(state["radii"], expected_radii.float())
+
+
+def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop():
+    from sync4dgs.render.backends.torch_raster import _CompositeChunk
+
+    gen = torch.Generator().manual_seed(0)
+    n_tiles, n_pix, n_list, n_feat = 3, 24, 14, 4
+    rnd = lambda *s: torch.rand(*s, generator=gen, dtype=F64)  # noqa: E731
+    means = 4.0 * rnd(n_tiles, n_list, 2)
+    pixels = 4.0 * rnd(n_tiles, n_pix, 2)
+    a, c = 0.3 + rnd(n_tiles, n_list), 0.3 + rnd(n_tiles, n_list)
+    b = 0.2 * (rnd(n_tiles, n_list) - 0.5)
+    conics = torch.stack([a, b, c], dim=-1)
+    opac = 0.5 + 0.5 * rnd(n_tiles, n_list)
+    opac[:, ::3] = 0.99995  # some alphas hit the 0.999 clamp near the centre ...
+    pixels[:, 0] = means[:, 0] + 0.01  # ... of these pixels
+    pixels[:, 1] = means[:, 3] - 0.01
+    feats = rnd(n_tiles, n_list, n_feat)
+    entry_ok = torch.ones(n_tiles, n_list, dtype=torch.bool)
+    entry_ok[0, -3:] = False  # padding
+
+    def plain(means, conics, opac, feats):
+        # the forward rules written out sequentially (independent of the module), then autograd
+        delta = means[:, None] - pixels[:, :, None]
+        dx, dy = delta[..., 0], delta[..., 1]
+        sigma = 0.5 * (conics[:, None, :, 0] * dx**2 + conics[:, None, :, 2] * dy**2) + conics[:, None, :, 1] * dx * dy
+        raw = opac[:, None] * torch.exp(-sigma)
+        alpha = torch.clamp_max(raw, 0.999)
+        with torch.no_grad():
+            keep = torch.zeros_like(alpha, dtype=torch.bool)
+            trans = torch.ones(n_tiles, n_pix, dtype=F64)
+            done = torch.zeros(n_tiles, n_pix, dtype=torch.bool)
+            for i in range(n_list):
+                use = entry_ok[:, None, i] & (sigma[..., i] >= 0) & (alpha[..., i] >= 1 / 255) & ~done
+                nxt = trans * (1 - alpha[..., i])
+                stop = use & (nxt <= 1e-4)
+                done |= stop
+                keep[..., i] = use & ~stop
+                trans = torch.where(keep[..., i], nxt, trans)
+        al = torch.where(keep, alpha, torch.zeros_like(alpha))
+        tr = torch.cumprod(1 - al, -1)
+        before = torch.cat([torch.ones_like(tr[..., :1]), tr[..., :-1]], -1)
+        return (al * before) @ feats, tr[..., -1], keep, raw
+
+    leaves = [t.clone().requires_grad_(True) for t in (means, conics, opac, feats)]
+    acc_ref, tr_ref, keep, raw = plain(*leaves)
+    assert (keep & (raw > 0.999)).any(), "the clamp case is exercised"
+    assert (~keep.all(-1)).any()
+    g_acc, g_tr = rnd(*acc_ref.shape) - 0.5, rnd(*tr_ref.shape) - 0.5
+    ref_grads = torch.autograd.grad((acc_ref * g_acc).sum() + (tr_ref * g_tr).sum(), leaves)
+
+    leaves2 = [t.clone().requires_grad_(True) for t in (means, conics, opac, feats)]
+    acc, tr = _CompositeChunk.apply(*leaves2, pixels, entry_ok, None)
+    torch.testing.assert_close(acc, acc_ref.detach(), rtol=0, atol=1e-13)
+    torch.testing.assert_close(tr, tr_ref.detach(), rtol=0, atol=1e-13)
+    grads = torch.autograd.grad((acc * g_acc).sum() + (tr * g_tr).sum(), leaves2)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)

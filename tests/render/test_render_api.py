@@ -119,3 +119,20 @@ def test_background_shapes():
     torch.testing.assert_close(a.image, b.image)
     with pytest.raises(ValueError, match="background"):
         render(g, cams, sh_degree=3, background=torch.zeros(3, 3))
+
+
+def test_gsplat_call_matches_the_installed_gsplat_signature():
+    import inspect
+
+    import gsplat
+
+    from sync4dgs.render.backends.gsplat_cuda import rasterization_kwargs
+
+    g, cams = _scene(n_cameras=2)
+    for depth, aa, packed in ((True, False, False), (False, True, True)):
+        kw = rasterization_kwargs(g, cams, sh_degree=3, backgrounds=torch.zeros(2, 3), near=0.1, far=50.0,
+                                  antialiased=aa, eps2d=0.3, absgrad=True, packed=packed, render_depth=depth)
+        bound = inspect.signature(gsplat.rasterization).bind(**kw)  # raises TypeError on a wrong name
+        assert bound.arguments["render_mode"] == ("RGB+ED" if depth else "RGB")
+        assert bound.arguments["rasterize_mode"] == ("antialiased" if aa else "classic")
+        assert bound.arguments["packed"] is packed and bound.arguments["near_plane"] == 0.1

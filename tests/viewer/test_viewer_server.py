@@ -125,3 +125,61 @@ def test_snapshot_is_independent_of_later_training_steps(tiny):
     with torch.no_grad():
         model.static["means"].add_(1.0)
     assert not torch.equal(snap.static["means"], model.static["means"])
+
+
+def test_playback_advances_and_wraps_time(tiny_model_dir):
+    m, _ = tiny_model_dir
+    with _viewer(m) as v:
+        lo, hi = v._time_range
+        v.set_time(hi - 0.01)
+        v.controls.speed.value = 2.0
+        v.controls.play.value = True
+        v._advance_playback(0.05)  # 0.1 s of global time at 2x: wraps past the end
+        assert float(v.controls.time_s.value) == pytest.approx(lo + 0.09, abs=1e-9)
+        v.controls.play.value = False
+        v._advance_playback(1.0)
+        assert float(v.controls.time_s.value) == pytest.approx(lo + 0.09, abs=1e-9)
+
+
+def test_cli_view_serves_on_loopback_and_stops_on_ctrl_c(tiny_model_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sync4dgs", "view", "--model_path", str(tiny_model_dir[0]),
+                             "--port", str(port), "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else "no HTTP answer"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "stopping viewer" in proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_viewer_without_a_scene_still_serves_the_model(tmp_path, tiny):
+    from sync4dgs.model.io import model_file, save_model
+
+    m = tmp_path / "bare"
+    save_model(model_file(m, 3), tiny.make_model(), tiny.time_maps(), {})  # records no scene
+    v = open_viewer(m, device="cpu", backend="torch", config=ViewerConfig(port=_free_port(), max_side=64))
+    assert v.scene is None and v.trajectories is None
+    lo, hi = v._time_range
+    assert lo < hi  # from the model's keyframed interior
+    with v, ScriptedViserClient(v.url) as client:
+        assert not v._frusta
+        client.send_camera(tiny.make_scene(tmp_path / "s").camera("cam01").viewmat,
+                           np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]), 32, 24)
+        assert v.wait_for_frames(1, 30)

@@ -66,9 +66,10 @@ def prepare(src: str | Path, out: str | Path, fmt: str | None = None, **options:
     ``options`` are :class:`PrepareOptions` fields (or pass ``options=PrepareOptions(...)``). The folder is
     built in a temporary sibling and renamed into place only on success (an existing ``out`` is replaced).
     """
-    opts = options.pop("options", None) or PrepareOptions(**options)
-    if options and not isinstance(opts, PrepareOptions):
+    given = options.pop("options", None)
+    if given is not None and options:
         raise ConfigError("pass either options=PrepareOptions(...) or keyword options, not both")
+    opts = given if given is not None else PrepareOptions(**options)
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise DataFormatError(src, "dataset folder not found")

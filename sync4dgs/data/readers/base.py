@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sync4dgs.data.calibrate import CalibrationOptions
 from sync4dgs.data.points import PointCloud
 from sync4dgs.data.scene import CameraSpec
 from sync4dgs.errors import ConfigError
@@ -100,6 +101,12 @@ class PrepareOptions:
     seed: int = 0
     num_threads: int = 2
     verbose: bool = False
+
+    def calibration_options(self) -> CalibrationOptions:
+        """The SIFT/SfM settings these options imply."""
+        return CalibrationOptions(camera_model=self.camera_model, shared_intrinsics=self.shared_intrinsics,
+                                  max_features=self.max_features, max_image_size=self.max_image_size,
+                                  num_threads=self.num_threads, verbose=self.verbose)
 
     def __post_init__(self) -> None:
         if isinstance(self.frames, str):

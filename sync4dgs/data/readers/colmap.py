@@ -31,7 +31,7 @@ from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         escape_format, rel_to_scene)
 from sync4dgs.data.readers.common import check_image_headers, check_rotation
-from sync4dgs.data.readers.n3v import _calib_opts, camera_sort_key
+from sync4dgs.data.readers.n3v import camera_sort_key
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.data.video import downscale_image
 from sync4dgs.errors import DataFormatError
@@ -125,7 +125,8 @@ class ColmapReader:
             R, t = _static_pose(ims, extent, model_dir, name)
             cam_ids = {im.camera_id for im in ims}
             if len(cam_ids) > 1 and len({tuple(rec.cameras[i].params) for i in cam_ids}) > 1:
-                raise DataFormatError(model_dir, f"camera {name}: its images use different intrinsics {sorted(cam_ids)}")
+                raise DataFormatError(model_dir, f"camera {name}: its images use different intrinsics "
+                                                 f"{sorted(cam_ids)}")
             ccam = rec.cameras[ims[0].camera_id]
             if nested_layout:
                 folder = img_dir / name
@@ -136,7 +137,8 @@ class ColmapReader:
                         raise DataFormatError(folder, f"--frames selects none of frames {first}..{first + n - 1}")
                     first, n = a, b - a
             else:
-                folder, pattern, first, n = img_dir / Path(ims[0].name).parent, escape_format(Path(ims[0].name).name), 0, 1
+                folder, first, n = img_dir / Path(ims[0].name).parent, 0, 1
+                pattern = escape_format(Path(ims[0].name).name)
             paths = [folder / pattern.format(first + i) for i in range(n)]
             check_image_headers(paths, (ccam.width, ccam.height))
             if ccam.model_name not in ("PINHOLE", "SIMPLE_PINHOLE") and max_distortion_px(ccam) > MAX_DISTORTION_PX:
@@ -161,12 +163,15 @@ class ColmapReader:
         points = PointCloud(np.array([p.xyz for p in pts], dtype=np.float64).reshape(-1, 3),
                             np.array([p.color for p in pts], dtype=np.uint8).reshape(-1, 3), "colmap_model")
         if len(points) < opts.min_points and opts.points != "random":
-            log.warning("%s: the model has only %d points; triangulating SIFT matches with its poses", model_dir, len(points))
-            points = triangulate_known_poses(cameras, first_images, _calib_opts(opts))
+            log.warning("%s: the model has only %d points; triangulating SIFT matches with its poses",
+                        model_dir, len(points))
+            points = triangulate_known_poses(cameras, first_images, opts.calibration_options())
         names = [c.name for c in cameras]
-        return RawScene(cameras=cameras, points=points, reference_camera=choose_reference(names, opts.reference, None, src),
+        return RawScene(cameras=cameras, points=points,
+                        reference_camera=choose_reference(names, opts.reference, None, src),
                         test_cameras=choose_test_cameras(names, opts.test_cameras, [], src), first_images=first_images,
-                        report=report, source={"model": str(model_dir.resolve()), "layout": "per_camera" if nested_layout else "flat"})
+                        report=report, source={"model": str(model_dir.resolve()),
+                                               "layout": "per_camera" if nested_layout else "flat"})
 
 
 def _static_pose(ims: list, extent: float, where: Path, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -205,4 +205,5 @@ def check_image_headers(paths: list[Path], size: tuple[int, int] | None = None) 
         except (UnidentifiedImageError, OSError) as e:
             raise DataFormatError(p, f"unreadable or corrupt image: {e}") from e
         if size is not None and tuple(wh) != tuple(size):
-            raise DataFormatError(p, f"image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} like the camera's other frames")
+            raise DataFormatError(p, f"image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} "
+                                     "like the camera's other frames")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.data.calibrate import CalibrationOptions
 from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         rel_to_scene)
@@ -91,7 +90,8 @@ def pair_videos_with_poses(videos: list[str], n_rows: int, exclude: list[str] | 
     skipped: dict[str, str] = {}
     if pose_cameras is not None:
         if len(pose_cameras) != n_rows:
-            raise DataFormatError(where, f"--pose-cameras names {len(pose_cameras)} cameras but the file has {n_rows} rows")
+            raise DataFormatError(where, f"--pose-cameras names {len(pose_cameras)} cameras but the file has "
+                                         f"{n_rows} rows")
         pairs = {}
         for k, name in enumerate(pose_cameras):
             if name in videos:
@@ -112,7 +112,8 @@ def pair_videos_with_poses(videos: list[str], n_rows: int, exclude: list[str] | 
             if not (unposed and len(videos) - len(unposed) == n_rows):
                 raise DataFormatError(where, f"{len(videos)} videos ({', '.join(videos)}) but {n_rows} pose rows; "
                                              "cannot tell which camera each row belongs to. Pass --exclude-cameras "
-                                             "with the videos that have no pose, or --pose-cameras with one name per row")
+                                             "with the videos that have no pose, or --pose-cameras with one name "
+                                             "per row")
         for v in unposed:
             skipped[v] = reason
         kept = [v for v in videos if v not in unposed]
@@ -168,15 +169,15 @@ class N3VReader:
             nears.append(near)
             fars.append(far)
             first_tau[name], first_idx[name] = float(timing.tau_s[start]), start
-            report.append({"camera": name, "pose_row": row, "size": f"{cam.width}x{cam.height}", "fps": round(cam.fps, 3),
-                           "frames": cam.n_frames, "vfr": not timing.constant})
+            report.append({"camera": name, "pose_row": row, "size": f"{cam.width}x{cam.height}",
+                           "fps": round(cam.fps, 3), "frames": cam.n_frames, "vfr": not timing.constant})
         if not (min(nears) > 0 and max(fars) > min(nears)):
             raise DataFormatError(poses_path, f"invalid near/far bounds (near {min(nears)}, far {max(fars)})")
         names = [c.name for c in cameras]
         first_images = {c.name: grab_frames(videos[c.name], [first_idx[c.name]], d)[first_idx[c.name]] for c in cameras}
         points = PointCloud(np.zeros((0, 3)), np.zeros((0, 3), np.uint8), "none")
         if opts.points != "random":
-            points = triangulate_known_poses(cameras, first_images, _calib_opts(opts))
+            points = triangulate_known_poses(cameras, first_images, opts.calibration_options())
         gt = None
         if (src / GT_SYNC_FILE).is_file():
             gt = subset_time_maps(load_time_maps(src / GT_SYNC_FILE), names, src / GT_SYNC_FILE)
@@ -211,8 +212,3 @@ def _intrinsics(vw: int, vh: int, h: float, w: float, f: float, d: int, where: P
         raise DataFormatError(where, f"camera {name}: --downscale {d} does not divide the video size {vw}x{vh}")
     fs = f * s / d
     return np.array([[fs, 0.0, vw / (2.0 * d)], [0.0, fs, vh / (2.0 * d)], [0.0, 0.0, 1.0]])
-
-
-def _calib_opts(opts: PrepareOptions) -> CalibrationOptions:
-    return CalibrationOptions(max_features=opts.max_features, max_image_size=opts.max_image_size,
-                              num_threads=opts.num_threads, verbose=opts.verbose)

@@ -30,7 +30,6 @@ from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         escape_format, rel_to_scene)
 from sync4dgs.data.readers.common import check_image_headers, check_rotation
-from sync4dgs.data.readers.n3v import _calib_opts
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.errors import DataFormatError
 
@@ -165,7 +164,7 @@ class TechnicolorReader:
         names = [c.name for c in cameras]
         points = PointCloud(np.zeros((0, 3)), np.zeros((0, 3), np.uint8), "none")
         if opts.points != "random":
-            points = triangulate_known_poses(cameras, first_images, _calib_opts(opts))
+            points = triangulate_known_poses(cameras, first_images, opts.calibration_options())
         near, far = (None, None) if len(points) >= opts.min_points else DEFAULT_NEAR_FAR
         return RawScene(cameras=cameras, points=points,
                         reference_camera=choose_reference(names, opts.reference, "cam00", src),

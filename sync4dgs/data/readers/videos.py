@@ -25,8 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from sync4dgs.data.calibrate import (CalibrationOptions, Undistortion, calibrate_static_cameras,
-                                     max_distortion_px, undistortion_maps)
+from sync4dgs.data.calibrate import Undistortion, calibrate_static_cameras, max_distortion_px, undistortion_maps
 from sync4dgs.data.points import PointCloud
 from sync4dgs.data.readers.base import PrepareOptions, RawScene, choose_reference, choose_test_cameras, rel_to_scene
 from sync4dgs.data.readers.common import VideoTiming, grab_frames, video_timing
@@ -81,9 +80,7 @@ class VideosReader:
             timings[name], ranges[name], medians[name] = timing, (start, stop), median_image(list(grabbed.values()))
             log.info("%s: %dx%d, %d frames, %.3f fps%s", path.name, timing.width, timing.height, timing.n_frames,
                      timing.fps, "" if timing.constant else " (variable frame rate)")
-        calib = calibrate_static_cameras(medians, CalibrationOptions(
-            camera_model=opts.camera_model, shared_intrinsics=opts.shared_intrinsics, max_features=opts.max_features,
-            max_image_size=opts.max_image_size, num_threads=opts.num_threads, verbose=opts.verbose), where=src)
+        calib = calibrate_static_cameras(medians, opts.calibration_options(), where=src)
         d = int(opts.downscale)
         cameras, first_images, report, calib_info = [], {}, [], {}
         for name in vids:
@@ -110,7 +107,8 @@ class VideosReader:
             cameras.append(CameraSpec(name, w, h, K, cc.R, cc.t, timing.fps, stop - start, source,
                                       None if timing.constant else tau))
             first_images[name] = first
-            calib_info[name] = {"model": cc.colmap_camera.model_name, "params": np.asarray(cc.colmap_camera.params).tolist(),
+            calib_info[name] = {"model": cc.colmap_camera.model_name,
+                                "params": np.asarray(cc.colmap_camera.params).tolist(),
                                 "reprojection_error_px": cc.reprojection_error_px, "observations": cc.n_observations,
                                 "max_distortion_px": dist, "undistorted": dist > MAX_DISTORTION_PX}
             report.append({"camera": name, "size": f"{w}x{h}", "fps": round(timing.fps, 3), "frames": stop - start,

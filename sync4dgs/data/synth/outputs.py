@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sync4dgs.data.synth.raycast import PackedScene, intersect, shade
+from sync4dgs.data.synth.raycast import PackedScene, PoseTables, closest_hits, resolve_hits, shade
 from sync4dgs.data.synth.render import render_geometry
 from sync4dgs.data.synth.rig import RigCamera
 from sync4dgs.errors import DataFormatError
@@ -78,13 +78,13 @@ def depth_bounds(packed: PackedScene, cam: RigCamera, t_s: float, max_side: int 
 @torch.inference_mode()
 def sample_static_points(packed: PackedScene, cams: list[RigCamera], t_s: float, n_points: int,
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Points on the static surfaces visible from the cameras at time ``t_s``, with their colours.
+    """Points on the static surfaces seen by the cameras, with their colours.
 
-    Casts ``n_points / len(cams)`` rays through uniformly random pixel positions of each camera and keeps the
-    hits on static primitives (what an SfM point cloud would contain). Returns xyz float64 [M, 3] (metres) and
+    Casts ``n_points / len(cams)`` rays through uniformly random pixel positions of each camera against the
+    static primitives only (moving objects do not hide the background: like SfM over many frames). Returns xyz float64 [M, 3] (metres) and
     rgb uint8 [M, 3], M <= n_points.
     """
-    static_ids = torch.tensor([p.is_static for p in packed.scene.primitives], device=packed.device)
+    static_ids = [k for k, p in enumerate(packed.scene.primitives) if p.is_static]
     xyz, rgb = [], []
     per_cam = int(np.ceil(n_points / max(len(cams), 1)))
     for cam in cams:
@@ -92,12 +92,14 @@ def sample_static_points(packed: PackedScene, cams: list[RigCamera], t_s: float,
                         np.ones(per_cam)], axis=1)
         d = uv1 @ np.linalg.inv(cam.K).T @ cam.R          # rows: R^T K^-1 (u, v, 1)
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        dirs = torch.as_tensor(d, dtype=torch.float32, device=packed.device)[None]
-        hits = intersect(packed, cam.center[None], dirs, np.array([t_s]))
-        keep = ((hits.prim[0] >= 0) & static_ids[hits.prim[0].clamp_min(0)]).cpu().numpy()
-        dist = hits.t[0].double().cpu().numpy()
-        xyz.append((cam.center[None] + dist[:, None] * d)[keep])
-        rgb.append(to_uint8(shade(packed, hits)[0])[keep])
+        dirs = torch.as_tensor(d, dtype=torch.float32, device=packed.device)
+        poses = PoseTables.build(packed.scene, cam.center[None], np.array([t_s]), packed.device)
+        t, prim = closest_hits(packed, static_ids, poses, dirs[None])
+        hits = resolve_hits(packed, poses, t[0], prim[0], torch.zeros_like(prim[0]), dirs)
+        keep = (prim[0] >= 0).cpu().numpy()
+        dist = t[0].double().cpu().numpy()
+        xyz.append((cam.center[None] + np.where(keep, dist, 0.0)[:, None] * d)[keep])
+        rgb.append(to_uint8(shade(packed, hits))[keep])
     xyz_all, rgb_all = np.concatenate(xyz)[:n_points], np.concatenate(rgb)[:n_points]
     return xyz_all, rgb_all
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sync4dgs.data.synth.scene_def import PRIMITIVE_KINDS, SceneDef
-from sync4dgs.data.synth.textures import N_MATERIAL_PARAMS, albedo, lambert
+from sync4dgs.data.synth.textures import N_MATERIAL_PARAMS, albedo, lambert, make_lattice, material_offsets
 
 T_MIN = 1e-4  # metres: ignore hits closer than this to the ray origin
 BACKGROUND_RGB = (0.0, 0.0, 0.0)  # only visible if a ray leaves the room
@@ -36,8 +36,8 @@ class Hits:
 
 
 class PackedScene:
-    """A SceneDef with its tables on ``device``: material params float32 [K, 15], seeds int64 [K], kinds int64 [K]
-    (index into PRIMITIVE_KINDS), sizes float32 [K, 3]."""
+    """A SceneDef with its tables on ``device``: material params float32 [K, 15], lattice shifts int32 [K, 3],
+    kinds int64 [K] (index into PRIMITIVE_KINDS), sizes float32 [K, 3], and the texture lattice."""
 
     def __init__(self, scene: SceneDef, device: torch.device | str):
         self.scene = scene
@@ -45,7 +45,9 @@ class PackedScene:
         prims = scene.primitives
         self.params = torch.tensor([p.material.param_vector() for p in prims], dtype=torch.float32,
                                    device=self.device).reshape(len(prims), N_MATERIAL_PARAMS)
-        self.seeds = torch.tensor([int(p.material.seed) for p in prims], dtype=torch.int64, device=self.device)
+        self.offsets = torch.tensor([material_offsets(p.material.seed) for p in prims], dtype=torch.int32,
+                                    device=self.device).reshape(-1, 3)
+        self.lattice = make_lattice(self.device)
         self.kinds = torch.tensor([PRIMITIVE_KINDS.index(p.kind) for p in prims], dtype=torch.int64, device=self.device)
         self.sizes = torch.tensor([list(p.size) for p in prims], dtype=torch.float32, device=self.device).reshape(-1, 3)
 
@@ -94,12 +96,56 @@ def _t_plane(o: torch.Tensor, d: torch.Tensor, R: torch.Tensor, half_u: float, h
     return torch.where(inside & (t > T_MIN), t, torch.inf)
 
 
-def _poses(scene: SceneDef, times_s: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame poses of every primitive: R [B, K, 3, 3], c [B, K, 3], origin in object frames [B, K, 3]."""
-    Rs, cs = zip(*(p.motion.pose(times_s) for p in scene.primitives))
-    R, c = np.stack(Rs, 1), np.stack(cs, 1)
-    o_local = np.einsum("bkji,bkj->bki", R, origins[:, None] - c)               # R^T (o - c), float64
-    return R, c, o_local
+@dataclass
+class PoseTables:
+    """Per-frame poses of every primitive on the device (float32, from float64 maths on the host).
+
+    R: [B, K, 3, 3] object-to-world rotations; o_local: [B, K, 3] ray origin in each object frame;
+    oc: [B, K, 3] origin minus object centre (world axes).
+    """
+
+    R: torch.Tensor
+    o_local: torch.Tensor
+    oc: torch.Tensor
+
+    @staticmethod
+    def build(scene: SceneDef, origins: np.ndarray, times_s: np.ndarray, device: torch.device) -> "PoseTables":
+        """origins [B, 3] float64 (metres), times_s [B] float64 (seconds)."""
+        times_s = np.asarray(times_s, dtype=np.float64).reshape(-1)
+        origins = np.asarray(origins, dtype=np.float64).reshape(len(times_s), 3)
+        Rs, cs = zip(*(p.motion.pose(times_s) for p in scene.primitives))
+        R, c = np.stack(Rs, 1), np.stack(cs, 1)                                    # [B, K, 3, 3], [B, K, 3]
+        oc = origins[:, None] - c
+        o_local = np.einsum("bkji,bkj->bki", R, oc)                                # R^T (o - c)
+        f32 = dict(dtype=torch.float32, device=device)
+        return PoseTables(torch.as_tensor(R, **f32), torch.as_tensor(o_local, **f32), torch.as_tensor(oc, **f32))
+
+
+def closest_hits(packed: PackedScene, prim_ids: list[int], poses: PoseTables, dirs: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closest hit among the primitives ``prim_ids`` (tested in order; ties keep the earlier one).
+
+    Args:
+        poses: pose tables for B frames.
+        dirs: [B or 1, P, 3] float32 unit world directions (batch 1 broadcasts over frames).
+    Returns:
+        t [B, P] float32 (inf = no hit) and prim [B, P] int64 (-1 = no hit).
+    """
+    B, P = poses.R.shape[0], dirs.shape[1]
+    best_t = torch.full((B, P), torch.inf, dtype=torch.float32, device=dirs.device)
+    best_id = torch.full((B, P), -1, dtype=torch.int64, device=dirs.device)
+    for k in prim_ids:
+        prim = packed.scene.primitives[k]
+        if prim.kind == "sphere":
+            t = _t_sphere(poses.oc[:, k:k + 1], dirs, prim.size[0])
+        elif prim.kind == "box":
+            t = _t_box(poses.o_local[:, k:k + 1], dirs, poses.R[:, k], prim.size)
+        else:
+            t = _t_plane(poses.o_local[:, k:k + 1], dirs, poses.R[:, k], prim.size[0], prim.size[1])
+        closer = t < best_t
+        best_t = torch.where(closer, t, best_t)
+        best_id = torch.where(closer, k, best_id)
+    return best_t, best_id
 
 
 def _local_normals(p_local: torch.Tensor, kind: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
@@ -114,56 +160,55 @@ def _local_normals(p_local: torch.Tensor, kind: torch.Tensor, size: torch.Tensor
     return torch.where(k == 0, sphere_n, torch.where(k == 1, box_n, plane_n))
 
 
+def resolve_hits(packed: PackedScene, poses: PoseTables, t: torch.Tensor, prim: torch.Tensor, frame: torch.Tensor,
+                 dirs: torch.Tensor) -> Hits:
+    """Hit points and normals of a flat list of N rays.
+
+    Args:
+        t: [N] ray parameters (inf = no hit); prim: [N] primitive ids (-1 = no hit); frame: [N] int64 index
+            into the pose tables' frames; dirs: [N, 3] unit world directions.
+    Returns:
+        Hits with [N]-shaped fields.
+    """
+    K = poses.R.shape[1]
+    hit = prim >= 0
+    idx = prim.clamp_min(0)
+    flat = frame * K + idx
+    R = poses.R.reshape(-1, 3, 3)[flat]                                             # [N, 3, 3]
+    o = poses.o_local.reshape(-1, 3)[flat]
+    tt = torch.where(hit, t, 0.0).unsqueeze(-1)
+    d_local = dirs[:, 0:1] * R[:, 0] + dirs[:, 1:2] * R[:, 1] + dirs[:, 2:3] * R[:, 2]   # R^T d
+    p_local = o + tt * d_local
+    n_local = _local_normals(p_local, packed.kinds[idx], packed.sizes[idx])
+    n_world = n_local[:, 0:1] * R[:, :, 0] + n_local[:, 1:2] * R[:, :, 1] + n_local[:, 2:3] * R[:, :, 2]
+    facing = torch.where((n_world * dirs).sum(-1, keepdim=True) > 0, -1.0, 1.0)
+    zero = torch.zeros((), dtype=torch.float32, device=dirs.device)
+    h1 = hit.unsqueeze(-1)
+    return Hits(t, prim, torch.where(h1, p_local, zero), torch.where(h1, n_world * facing, zero))
+
+
 def intersect(packed: PackedScene, origins: np.ndarray, dirs: torch.Tensor, times_s: np.ndarray) -> Hits:
-    """Closest hits of rays against every primitive at per-frame times.
+    """Closest hits of rays against every primitive at per-frame times (convenience for geometry queries).
 
     Args:
         origins: [B, 3] float64 ray origins (camera centres), world metres.
         dirs: [B, P, 3] float32 unit directions in world coordinates, on ``packed.device``.
         times_s: [B] float64 global times (seconds) at which each frame's objects are posed.
+    Returns:
+        Hits with [B, P]-shaped fields.
     """
-    dev, B, P = dirs.device, dirs.shape[0], dirs.shape[1]
-    times_s = np.asarray(times_s, dtype=np.float64).reshape(B)
-    origins = np.asarray(origins, dtype=np.float64).reshape(B, 3)
-    R64, c64, o64 = _poses(packed.scene, times_s, origins)
-    R_all = torch.as_tensor(R64, dtype=torch.float32, device=dev)                   # [B, K, 3, 3]
-    o_all = torch.as_tensor(o64, dtype=torch.float32, device=dev)                   # [B, K, 3]
-    oc_all = torch.as_tensor(origins[:, None] - c64, dtype=torch.float32, device=dev)
-    best_t = torch.full((B, P), torch.inf, dtype=torch.float32, device=dev)
-    best_id = torch.full((B, P), -1, dtype=torch.int64, device=dev)
-    for k, prim in enumerate(packed.scene.primitives):
-        if prim.kind == "sphere":
-            t = _t_sphere(oc_all[:, k:k + 1], dirs, prim.size[0])
-        elif prim.kind == "box":
-            t = _t_box(o_all[:, k:k + 1], dirs, R_all[:, k], prim.size)
-        else:
-            t = _t_plane(o_all[:, k:k + 1], dirs, R_all[:, k], prim.size[0], prim.size[1])
-        closer = t < best_t
-        best_t = torch.where(closer, t, best_t)
-        best_id = torch.where(closer, k, best_id)
-    # Resolve hit points and normals once, for the winners only.
-    hit = best_id >= 0
-    idx = best_id.clamp_min(0)
-    flat = (torch.arange(B, device=dev)[:, None] * len(packed.scene.primitives) + idx).reshape(-1)
-    R = R_all.reshape(-1, 3, 3)[flat]                                                # [B*P, 3, 3]
-    o = o_all.reshape(-1, 3)[flat]
-    d = dirs.reshape(-1, 3)
-    tt = torch.where(hit, best_t, 0.0).reshape(-1, 1)
-    d_local = d[:, 0:1] * R[:, 0] + d[:, 1:2] * R[:, 1] + d[:, 2:3] * R[:, 2]        # R^T d
-    p_local = o + tt * d_local
-    n_local = _local_normals(p_local, packed.kinds[idx].reshape(-1), packed.sizes[idx].reshape(-1, 3))
-    n_world = n_local[:, 0:1] * R[:, :, 0] + n_local[:, 1:2] * R[:, :, 1] + n_local[:, 2:3] * R[:, :, 2]
-    facing = torch.where((n_world * d).sum(-1, keepdim=True) > 0, -1.0, 1.0)
-    zero = torch.zeros((), dtype=torch.float32, device=dev)
-    h3 = hit.reshape(-1, 1)
-    return Hits(best_t, best_id, torch.where(h3, p_local, zero).reshape(B, P, 3),
-                torch.where(h3, n_world * facing, zero).reshape(B, P, 3))
+    B, P = dirs.shape[0], dirs.shape[1]
+    poses = PoseTables.build(packed.scene, origins, times_s, dirs.device)
+    t, prim = closest_hits(packed, list(range(len(packed.scene.primitives))), poses, dirs)
+    frame = torch.arange(B, device=dirs.device)[:, None].expand(B, P).reshape(-1)
+    h = resolve_hits(packed, poses, t.reshape(-1), prim.reshape(-1), frame, dirs.reshape(-1, 3))
+    return Hits(t, prim, h.p_local.reshape(B, P, 3), h.n_world.reshape(B, P, 3))
 
 
 def shade(packed: PackedScene, hits: Hits) -> torch.Tensor:
-    """Linear RGB [B, P, 3] in [0, 1] of the hits (Lambert + ambient on procedural albedo)."""
+    """Display RGB [..., 3] in [0, 1] of hits with any leading shape (Lambert + ambient on procedural albedo)."""
     idx = hits.prim.clamp_min(0)
-    rgb = lambert(albedo(hits.p_local, packed.params[idx], packed.seeds[idx]), hits.n_world)
+    rgb = lambert(albedo(hits.p_local, packed.params[idx], packed.offsets[idx], packed.lattice), hits.n_world)
     bg = torch.tensor(BACKGROUND_RGB, dtype=rgb.dtype, device=rgb.device)
     return torch.where((hits.prim >= 0).unsqueeze(-1), rgb, bg)
 

@@ -18,12 +18,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from sync4dgs.data.synth.raycast import PackedScene, camera_rays, intersect, shade
+from sync4dgs.data.synth.raycast import PackedScene, PoseTables, camera_rays, closest_hits, intersect, resolve_hits, shade
 from sync4dgs.data.synth.scene_def import SceneDef
 from sync4dgs.utils.device import resolve_device
 
-# Default ray budget per chunk (rays = pixels x supersample^2 x frames); bounds peak memory to roughly
-# 0.6 KB per ray: ~1.2 GB on CPU, ~20 GB on CUDA.
+# Default ray budget per chunk (rays = pixels x supersample^2 x frames). Peak memory is roughly 0.1 KB per
+# ray for the per-frame (moving objects) pass and 0.6 KB per ray for a row tile of the static pass.
 DEFAULT_MAX_RAYS = {"cpu": 1 << 21, "cuda": 1 << 25}
 
 
@@ -41,52 +41,97 @@ def _camera_center(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     return -np.asarray(R, dtype=np.float64).T @ np.asarray(t, dtype=np.float64).reshape(3)
 
 
-@torch.inference_mode()
-def _render_rows(packed: PackedScene, K, R, t, width: int, times_s: np.ndarray, row0: int, row1: int,
-                 supersample: int) -> torch.Tensor:
-    """Rows row0:row1 of B frames at ``times_s`` [B] -> float32 [B, row1-row0, width, 3] in [0, 1]."""
-    S = int(supersample)
-    dirs = camera_rays(K, R, width, row0, row1, S, packed.device)           # [P, 3]
+@dataclass
+class _StaticLayer:
+    """What one camera sees of the static primitives (time-independent), per supersampled ray [P]:
+    distance ``t`` (inf = nothing), primitive id ``prim`` (-1 = nothing) and colour ``rgb`` [P, 3]."""
+
+    t: torch.Tensor
+    prim: torch.Tensor
+    rgb: torch.Tensor
+
+
+def _static_layer(packed: PackedScene, dirs: torch.Tensor, origin: np.ndarray) -> _StaticLayer:
+    static_ids = [k for k, p in enumerate(packed.scene.primitives) if p.is_static]
+    poses = PoseTables.build(packed.scene, origin[None], np.zeros(1), dirs.device)
+    t, prim = closest_hits(packed, static_ids, poses, dirs[None])
+    frame = torch.zeros(dirs.shape[0], dtype=torch.int64, device=dirs.device)
+    rgb = shade(packed, resolve_hits(packed, poses, t[0], prim[0], frame, dirs))
+    return _StaticLayer(t[0], prim[0], rgb)
+
+
+def _composite(packed: PackedScene, static: _StaticLayer, dirs: torch.Tensor, origin: np.ndarray,
+               times_s: np.ndarray) -> torch.Tensor:
+    """Colours [B, P, 3] of rays ``dirs`` [P, 3] at B times: the static layer, with moving objects in front of it
+    ray-cast, resolved and shaded only where they are hit (a small fraction of the rays)."""
     B = len(times_s)
-    origins = np.broadcast_to(_camera_center(R, t), (B, 3))
-    rgb = shade(packed, intersect(packed, origins, dirs.unsqueeze(0).expand(B, -1, -1), times_s))
-    rgb = rgb.reshape(B, row1 - row0, S, width, S, 3)
-    return rgb.mean(dim=(2, 4)) if S > 1 else rgb[:, :, 0, :, 0]
+    rgb = static.rgb.unsqueeze(0).expand(B, -1, -1).clone()
+    moving_ids = [k for k, p in enumerate(packed.scene.primitives) if not p.is_static]
+    if not moving_ids:
+        return rgb
+    poses = PoseTables.build(packed.scene, np.broadcast_to(origin, (B, 3)), times_s, dirs.device)
+    t, prim = closest_hits(packed, moving_ids, poses, dirs[None])
+    b, p = torch.nonzero(t < static.t[None], as_tuple=True)
+    if b.numel():
+        rgb[b, p] = shade(packed, resolve_hits(packed, poses, t[b, p], prim[b, p], b, dirs[p]))
+    return rgb
+
+
+def _box_average(rgb: torch.Tensor, rows: int, width: int, S: int) -> torch.Tensor:
+    """[B, rows*S*width*S, 3] sub-pixel colours -> [B, rows, width, 3] pixel means (fixed summation order)."""
+    x = rgb.reshape(rgb.shape[0], rows, S, width, S, 3)
+    if S == 1:
+        return x[:, :, 0, :, 0]
+    acc = x[:, :, 0, :, 0]
+    for a in range(S):
+        for c in range(S):
+            if a or c:
+                acc = acc + x[:, :, a, :, c]
+    return acc * (1.0 / (S * S))
 
 
 def render_frames(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int,
-                  height: int, times_s, device: str | torch.device | None = "cpu", supersample: int = 1,
+                  height: int, times_s, device: str | torch.device | None = "cpu", supersample: int = 2,
                   max_rays: int | None = None) -> Iterator[tuple[int, torch.Tensor]]:
     """Render one camera at many global times, chunk by chunk.
 
+    The static part of the scene is ray-cast and shaded once per camera; each frame then only casts rays
+    against the moving objects. Every ray's result is independent of how frames are batched or rows tiled.
+
     Args:
         times_s: [T] global times in seconds (one per frame).
-        supersample: S; each pixel averages S x S sub-pixel rays (anti-aliasing).
+        supersample: S; each pixel averages S x S sub-pixel rays (anti-aliasing). Must match the generator's
+            ``SynthConfig.supersample`` to reproduce its frames.
         max_rays: ray budget per chunk (default by device, see ``DEFAULT_MAX_RAYS``).
     Yields:
         ``(first_frame_index, images)`` with images float32 [b, height, width, 3] in [0, 1] on ``device``;
         frames are batched when several fit the budget, otherwise each frame is rendered in row tiles.
     """
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
     packed = _packed(scene, dev)
     times = np.asarray(times_s, dtype=np.float64).reshape(-1)
-    rays_per_row = width * supersample * supersample
+    S = int(supersample)
+    origin = _camera_center(R, t)
+    rays_per_row = width * S * S
     budget = _max_rays(dev, max_rays)
-    per_chunk = max(1, budget // (rays_per_row * height))
     rows_per_tile = max(1, min(height, budget // rays_per_row))
+    tiles = [(r0, min(height, r0 + rows_per_tile)) for r0 in range(0, height, rows_per_tile)]
+    with torch.inference_mode():  # (never held across a yield: it would leak into the caller)
+        dirs = [camera_rays(K, R, width, r0, r1, S, dev) for r0, r1 in tiles]
+        static = [_static_layer(packed, d, origin) for d in dirs]
+    per_chunk = max(1, budget // (rays_per_row * rows_per_tile))
     for i0 in range(0, len(times), per_chunk):
         ts = times[i0:i0 + per_chunk]
-        if rows_per_tile >= height:
-            yield i0, _render_rows(packed, K, R, t, width, ts, 0, height, supersample)
-            continue
-        tiles = [_render_rows(packed, K, R, t, width, ts, r0, min(height, r0 + rows_per_tile), supersample)
-                 for r0 in range(0, height, rows_per_tile)]
-        yield i0, torch.cat(tiles, dim=1)
+        with torch.inference_mode():
+            parts = [_box_average(_composite(packed, st, d, origin, ts), r1 - r0, width, S)
+                     for (r0, r1), d, st in zip(tiles, dirs, static)]
+            images = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        yield i0, images
 
 
 def render_view(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int,
                 height: int, t_global_s: float, device: str | torch.device | None = "cpu",
-                supersample: int = 1, max_rays: int | None = None) -> torch.Tensor:
+                supersample: int = 2, max_rays: int | None = None) -> torch.Tensor:
     """One view at global time ``t_global_s`` (seconds): float32 [height, width, 3] in [0, 1] on ``device``.
 
     ``supersample`` must match the generator's (``SynthConfig.supersample``) to reproduce its frames.
@@ -116,7 +161,7 @@ class GeometryView:
 def render_geometry(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int,
                     height: int, t_global_s: float, device: str | torch.device | None = "cpu") -> GeometryView:
     """Hit geometry of every pixel centre of one view at global time ``t_global_s`` (seconds)."""
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
     packed = _packed(scene, dev)
     dirs = camera_rays(K, R, width, 0, height, 1, dev)
     origin = _camera_center(R, t)

@@ -8,8 +8,9 @@ moving object keeps its colour, which point trackers need. One "uber" material m
 * noise: two octaves of hashed 3D value noise with feature size ``noise_m``;
 * stripes: ``sin`` stripes of period ``stripe_m`` along ``stripe_dir``.
 
-Hashing uses int64 arithmetic kept below 2**63 (no overflow), so results are identical for identical inputs on
-the same device.
+Random values come from one fixed random lattice of 128^3 floats (drawn on the CPU with a fixed seed, so it is
+identical on every device), indexed with wrapped int32 cell coordinates shifted per material; patterns repeat
+only every 128 cells (>= 15 m for the room's noise, far more than the room for its checker).
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-_MASK31 = 0x7FFFFFFF
-_P1, _P2, _P3 = 73856093, 19349663, 83492791
-_LCG_A, _LCG_C = 1103515245, 12345
-_INV_2_24 = 1.0 / float(1 << 24)
+LATTICE_BITS = 7                       # random lattice of (2**7)^3 values: repeats every 128 cells
+LATTICE_SEED = 0x5EED5EED
 
 # Lights: unit directions towards the lights (world, z up) and their intensities; plus ambient.
 LIGHT_DIRS = ((0.35, -0.65, 0.68), (-0.6, 0.25, 0.45))
@@ -63,52 +62,65 @@ class Material:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
 
-def _mix(h: torch.Tensor) -> torch.Tensor:
-    """One round of integer mixing on 31-bit non-negative int64 values."""
-    h = (h * _LCG_A + _LCG_C) & _MASK31
-    h = h ^ (h >> 13)
-    return (h * _LCG_A + _LCG_C) & _MASK31
+def make_lattice(device: torch.device | str) -> torch.Tensor:
+    """The random lattice: float32 [2**(3 * LATTICE_BITS)] uniform in [0, 1), drawn on the CPU with a fixed
+    seed (identical on every device) and moved to ``device``."""
+    n = 1 << (3 * LATTICE_BITS)
+    return torch.rand(n, generator=torch.Generator().manual_seed(LATTICE_SEED)).to(device)
 
 
-def hash3(ix: torch.Tensor, iy: torch.Tensor, iz: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
-    """Hash int64 lattice coordinates (and a per-material int64 seed) to 31-bit non-negative int64."""
-    return _mix(((ix * _P1) ^ (iy * _P2) ^ (iz * _P3) ^ seed) & _MASK31)
+def material_offsets(seed: int) -> tuple[int, int, int]:
+    """A material's integer shift into the lattice (so materials get unrelated patterns)."""
+    m = (1 << LATTICE_BITS) - 1
+    h = (int(seed) * 2654435761) & 0xFFFFFFFF
+    return (h & m, (h >> LATTICE_BITS) & m, (h >> (2 * LATTICE_BITS)) & m)
 
 
-def hash_to_unit(h: torch.Tensor) -> torch.Tensor:
-    """31-bit hash -> float32 in [0, 1) (uses the 24 high bits)."""
-    return (h >> 7).to(torch.float32) * _INV_2_24
+def _lattice_index(ix: torch.Tensor, iy: torch.Tensor, iz: torch.Tensor) -> torch.Tensor:
+    """int32 lattice coordinates (any values; wrapped) -> int32 flat index."""
+    m, b = (1 << LATTICE_BITS) - 1, LATTICE_BITS
+    return ((ix & m) << (2 * b)) | ((iy & m) << b) | (iz & m)
 
 
-def value_noise(p: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
-    """Smooth 3D value noise in [0, 1]: p [..., 3] (lattice units), seed int64 [...] -> [...]."""
+def _lookup(lattice: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return torch.index_select(lattice, 0, index.reshape(-1)).reshape(index.shape)
+
+
+def lattice_values(lattice: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    """Random value in [0, 1) of each int32 lattice cell [..., 3] -> [...]."""
+    return _lookup(lattice, _lattice_index(cell[..., 0], cell[..., 1], cell[..., 2]))
+
+
+def value_noise(lattice: torch.Tensor, p: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Smooth 3D value noise in [0, 1]: p [..., 3] (lattice units), offset int32 [..., 3] -> [...]."""
     pf = torch.floor(p)
     f = p - pf
     u = f * f * (3.0 - 2.0 * f)
-    i = pf.to(torch.int64)
-    hx = (i[..., 0] * _P1, (i[..., 0] + 1) * _P1)
-    hy = (i[..., 1] * _P2, (i[..., 1] + 1) * _P2)
-    hz = (i[..., 2] * _P3, (i[..., 2] + 1) * _P3)
+    i = pf.to(torch.int32) + offset
+    m, b = (1 << LATTICE_BITS) - 1, LATTICE_BITS
+    xs = (((i[..., 0] & m) << (2 * b)), (((i[..., 0] + 1) & m) << (2 * b)))
+    ys = (((i[..., 1] & m) << b), (((i[..., 1] + 1) & m) << b))
+    zs = ((i[..., 2] & m), ((i[..., 2] + 1) & m))
     ux, uy, uz = u[..., 0], u[..., 1], u[..., 2]
-    out_z = []
-    for dz in (0, 1):
-        out_y = []
-        for dy in (0, 1):
-            base = hy[dy] ^ hz[dz] ^ seed
-            v0 = hash_to_unit(_mix((hx[0] ^ base) & _MASK31))
-            v1 = hash_to_unit(_mix((hx[1] ^ base) & _MASK31))
-            out_y.append(v0 + (v1 - v0) * ux)
-        out_z.append(out_y[0] + (out_y[1] - out_y[0]) * uy)
-    return out_z[0] + (out_z[1] - out_z[0]) * uz
+    planes = []
+    for z in zs:
+        rows = []
+        for y in ys:
+            yz = y | z
+            v0, v1 = _lookup(lattice, xs[0] | yz), _lookup(lattice, xs[1] | yz)
+            rows.append(v0 + (v1 - v0) * ux)
+        planes.append(rows[0] + (rows[1] - rows[0]) * uy)
+    return planes[0] + (planes[1] - planes[0]) * uz
 
 
-def albedo(p_local: torch.Tensor, params: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+def albedo(p_local: torch.Tensor, params: torch.Tensor, offset: torch.Tensor, lattice: torch.Tensor) -> torch.Tensor:
     """Material colour at object-local points.
 
     Args:
         p_local: [..., 3] float32 points in metres (object frame).
         params: [..., N_MATERIAL_PARAMS] material parameter vectors (see ``Material.param_vector``).
-        seed: [...] int64 per-material seeds.
+        offset: [..., 3] int32 per-material lattice shifts (see ``material_offsets``).
+        lattice: the random lattice (``make_lattice``) on the same device.
     Returns:
         [..., 3] float32 albedo in [0, 1].
     """
@@ -118,15 +130,14 @@ def albedo(p_local: torch.Tensor, params: torch.Tensor, seed: torch.Tensor) -> t
     stripe_m, stripe_w = params[..., 7:8], params[..., 8:9]
     stripe_dir, checker_off = params[..., 9:12], params[..., 12:15]
 
-    cell = torch.floor(p_local / checker_m + checker_off).to(torch.int64)
-    h = hash3(cell[..., 0], cell[..., 1], cell[..., 2], seed + 1)
-    tint = torch.stack([hash_to_unit(h), hash_to_unit(_mix(h ^ 0x5BD1E995)), hash_to_unit(_mix(h ^ 0x1B873593))], -1)
+    cell = torch.floor(p_local / checker_m + checker_off).to(torch.int32)
+    tint = torch.stack([lattice_values(lattice, cell + offset + k) for k in (11, 47, 89)], -1)
     parity = ((cell[..., 0] + cell[..., 1] + cell[..., 2]) & 1).to(torch.float32).unsqueeze(-1)
     checker = (0.4 + 0.6 * tint) * (0.55 + 0.45 * parity)
     col = base * (1.0 - checker_w + checker_w * checker)
 
     q = p_local / noise_m
-    n = 0.65 * value_noise(q, seed + 7) + 0.35 * value_noise(2.03 * q, seed + 11)
+    n = 0.65 * value_noise(lattice, q, offset) + 0.35 * value_noise(lattice, 2.03 * q, offset + 61)
     col = col * (1.0 - noise_w + noise_w * (0.35 + 1.3 * n.unsqueeze(-1)))
 
     s = torch.sin((2.0 * torch.pi) * (p_local * stripe_dir).sum(-1, keepdim=True) / stripe_m)

@@ -5,12 +5,14 @@ gsplat is imported lazily (on the first render) so that CPU-only machines never 
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from sync4dgs.render.types import Gaussians, RenderCameras, RenderOutput
 
 
-def render_gsplat(
+def rasterization_kwargs(
     gaussians: Gaussians,
     cameras: RenderCameras,
     *,
@@ -23,16 +25,10 @@ def render_gsplat(
     absgrad: bool,
     packed: bool,
     render_depth: bool,
-) -> RenderOutput:
-    """Render with ``gsplat.rasterization`` (float32 CUDA tensors; validated by :func:`render`).
-
-    backgrounds: [C, 3] or None. ``info`` is gsplat's meta dict (plus "backend" and "n_gaussians");
-    ``info["means2d"]`` retains its gradient (and ``.absgrad`` when ``absgrad``) after backward.
-    """
-    from gsplat import rasterization  # lazy: needs CUDA + the compiled extension
-
+) -> dict[str, Any]:
+    """Keyword arguments of ``gsplat.rasterization`` (1.5.3) for one render call (no tensor work)."""
     g = gaussians
-    colors_out, alphas, meta = rasterization(
+    return dict(
         means=g.means,
         quats=g.quats,
         scales=g.scales,
@@ -52,12 +48,24 @@ def render_gsplat(
         absgrad=absgrad,
         rasterize_mode="antialiased" if antialiased else "classic",
     )
+
+
+def render_gsplat(gaussians: Gaussians, cameras: RenderCameras, **options: Any) -> RenderOutput:
+    """Render with ``gsplat.rasterization`` (float32 CUDA tensors; validated by :func:`render`).
+
+    options: the keyword arguments of :func:`rasterization_kwargs` (backgrounds [C, 3] or None, ...).
+    ``info`` is gsplat's meta dict (plus "backend" and "n_gaussians"); ``info["means2d"]`` retains its
+    gradient (and gets ``.absgrad`` when ``absgrad``) after backward.
+    """
+    from gsplat import rasterization  # lazy: needs CUDA + the compiled extension
+
+    colors_out, alphas, meta = rasterization(**rasterization_kwargs(gaussians, cameras, **options))
     means2d = meta["means2d"]
     if means2d.requires_grad:
         means2d.retain_grad()
     meta["backend"] = "gsplat"
-    meta["n_gaussians"] = g.n
-    if render_depth:
+    meta["n_gaussians"] = gaussians.n
+    if options["render_depth"]:
         image, depth = colors_out[..., :3], colors_out[..., 3:4]
     else:
         image, depth = colors_out, None

@@ -111,25 +111,28 @@ def plan_chunks(tile_counts: Tensor, pixels_per_tile: int, chunk_elements: int
 
 
 def _chunk_alphas(means: Tensor, conics: Tensor, opacities: Tensor, pixels: Tensor, entry_ok: Tensor
-                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Per-pair alpha of one chunk, with gsplat's skip and early-stop rules applied (no autograd).
 
     means [T, L, 2], conics [T, L, 3], opacities [T, L], pixels [T, P, 2] (pixel centres), entry_ok [T, L].
-    Returns (alpha [T, P, L] (0 where skipped/stopped), delta [T, P, L, 2] = mean - pixel,
-    vis [T, P, L] = exp(-sigma), grad_ok [T, P, L]: kept and not clamped at MAX_ALPHA).
+    Returns alpha [T, P, L] (0 where skipped/stopped), dx, dy [T, P, L] (mean - pixel), vis = exp(-sigma)
+    [T, P, L] and grad_ok [T, P, L] (kept and not clamped at MAX_ALPHA: where alpha has a gradient).
     """
-    delta = means[:, None, :, :] - pixels[:, :, None, :]
-    dx, dy = delta[..., 0], delta[..., 1]
+    dx = means[:, None, :, 0] - pixels[:, :, None, 0]
+    dy = means[:, None, :, 1] - pixels[:, :, None, 1]
     ca, cb, cc = (conics[:, None, :, i] for i in range(3))
-    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-    vis = torch.exp(-sigma)
+    sigma = dx * (0.5 * ca * dx + cb * dy) + (0.5 * cc) * dy * dy
+    ok = sigma >= 0
+    vis = sigma.neg_().exp_()
     raw = opacities[:, None, :] * vis
     alpha = torch.clamp_max(raw, MAX_ALPHA)
-    ok = entry_ok[:, None, :] & (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
-    alpha = torch.where(ok, alpha, torch.zeros_like(alpha))
-    keep = ok & (torch.cumprod(1.0 - alpha, dim=-1) > MIN_TRANSMITTANCE)
-    alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
-    return alpha, delta, vis, keep & (raw <= MAX_ALPHA)
+    ok &= alpha >= ALPHA_THRESHOLD
+    ok &= entry_ok[:, None, :]
+    alpha.masked_fill_(~ok, 0.0)
+    ok &= torch.cumprod(1.0 - alpha, dim=-1) > MIN_TRANSMITTANCE
+    alpha.masked_fill_(~ok, 0.0)
+    ok &= raw <= MAX_ALPHA
+    return alpha, dx, dy, vis, ok
 
 
 class _CompositeChunk(torch.autograd.Function):
@@ -144,10 +147,10 @@ class _CompositeChunk(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, means, conics, opacities, features, pixels, entry_ok, absgrad_sink):
-        alpha, _, _, _ = _chunk_alphas(means, conics, opacities, pixels, entry_ok)
-        trans = torch.cumprod(1.0 - alpha, dim=-1)
-        trans_before = torch.cat([torch.ones_like(trans[..., :1]), trans[..., :-1]], dim=-1)
-        acc = (alpha * trans_before) @ features
+        alpha = _chunk_alphas(means, conics, opacities, pixels, entry_ok)[0]
+        one_minus = 1.0 - alpha
+        trans = torch.cumprod(one_minus, dim=-1)  # transmittance after each entry
+        acc = (alpha * trans / one_minus) @ features  # weight = alpha * transmittance before
         ctx.save_for_backward(means, conics, opacities, features, pixels, entry_ok)
         ctx.absgrad_sink = absgrad_sink
         return acc, trans[..., -1]
@@ -155,36 +158,37 @@ class _CompositeChunk(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_acc, grad_trans):
         means, conics, opacities, features, pixels, entry_ok = ctx.saved_tensors
-        alpha, delta, vis, grad_ok = _chunk_alphas(means, conics, opacities, pixels, entry_ok)
-        trans = torch.cumprod(1.0 - alpha, dim=-1)
-        trans_before = torch.cat([torch.ones_like(trans[..., :1]), trans[..., :-1]], dim=-1)
-        weights = alpha * trans_before  # [T, P, L]
+        alpha, dx, dy, vis, grad_ok = _chunk_alphas(means, conics, opacities, pixels, entry_ok)
+        one_minus = 1.0 - alpha
+        trans = torch.cumprod(one_minus, dim=-1)
+        weights = alpha * trans / one_minus  # [T, P, L]
         grad_features = weights.transpose(1, 2) @ grad_acc  # [T, L, D]
 
-        g = grad_acc @ features.transpose(1, 2)  # [T, P, L]: dL/dacc . f_l
+        g = grad_acc @ features.transpose(1, 2)  # [T, P, L]: dL/dacc . feature_l
         wg = weights * g
-        suffix = torch.flip(torch.cumsum(torch.flip(wg, [-1]), -1), [-1])  # sum_{j >= l}
-        after = torch.cat([suffix[..., 1:], torch.zeros_like(suffix[..., :1])], dim=-1)  # sum_{j > l}
-        one_minus = 1.0 - alpha
-        trans_final = trans[..., -1:]
-        grad_alpha = trans_before * g - (after + grad_trans[..., None] * trans_final) / one_minus
-        grad_alpha = torch.where(grad_ok, grad_alpha, torch.zeros_like(grad_alpha))
+        after = wg.flip(-1).cumsum(-1).flip(-1) - wg  # sum over entries behind l
+        # d acc / d alpha_l = T_before_l f_l - sum_{j>l} w_j f_j / (1 - alpha_l); d T_final / d alpha_l similar
+        grad_alpha = (trans * g - after - grad_trans[..., None] * trans[..., -1:]) / one_minus
+        grad_alpha.masked_fill_(~grad_ok, 0.0)
 
         grad_opac_pix = vis * grad_alpha
-        grad_sigma = -opacities[:, None, :] * grad_opac_pix
-        dx, dy = delta[..., 0], delta[..., 1]
-        ca, cb, cc = (conics[:, None, :, i] for i in range(3))
-        grad_delta = torch.stack([grad_sigma * (ca * dx + cb * dy), grad_sigma * (cb * dx + cc * dy)], dim=-1)
-        grad_conics = torch.stack([0.5 * grad_sigma * dx * dx, grad_sigma * dx * dy,
-                                   0.5 * grad_sigma * dy * dy], dim=-1).sum(dim=1)
+        grad_sigma = (opacities[:, None, :] * grad_opac_pix).neg_()
+        gsdx, gsdy = grad_sigma * dx, grad_sigma * dy
+        ca, cb, cc = conics.unbind(-1)
+        sx, sy = gsdx.sum(dim=1), gsdy.sum(dim=1)
+        grad_means = torch.stack([ca * sx + cb * sy, cb * sx + cc * sy], dim=-1)  # d delta / d mean = +1
+        grad_conics = torch.stack([0.5 * (gsdx * dx).sum(dim=1), (gsdx * dy).sum(dim=1),
+                                   0.5 * (gsdy * dy).sum(dim=1)], dim=-1)
         sink = ctx.absgrad_sink
         if sink is not None:
             target, rows = sink
-            flat = torch.zeros(target.numel() // 2, 2, dtype=grad_delta.dtype, device=grad_delta.device)
-            flat.index_add_(0, rows.reshape(-1), grad_delta.abs().sum(dim=1).reshape(-1, 2))
+            abs_x = (ca[:, None, :] * gsdx + cb[:, None, :] * gsdy).abs_().sum(dim=1)
+            abs_y = (cb[:, None, :] * gsdx + cc[:, None, :] * gsdy).abs_().sum(dim=1)
+            flat = torch.zeros(target.numel() // 2, 2, dtype=grad_means.dtype, device=grad_means.device)
+            flat.index_add_(0, rows.reshape(-1), torch.stack([abs_x, abs_y], dim=-1).reshape(-1, 2))
             prev = getattr(target, "absgrad", None)
             target.absgrad = flat.view(target.shape) if prev is None else prev + flat.view(target.shape)
-        return (grad_delta.sum(dim=1), grad_conics, grad_opac_pix.sum(dim=1), grad_features, None, None, None)
+        return grad_means, grad_conics, grad_opac_pix.sum(dim=1), grad_features, None, None, None
 
 
 def rasterize_tiles(

@@ -19,6 +19,7 @@ import numpy as np
 from sync4dgs.data.frames import open_frames
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.sync.align.config import AlignConfig
+from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.tracks import CameraTracks, TrackDescriptors
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
     """Moving-pixel masks [T, h, w] bool from a per-pixel temporal median background.
 
     A pixel is foreground when its largest channel difference to the background exceeds
-    max(threshold, 4 robust sigmas of the frame-to-background difference).
+    max(threshold, 4 robust sigmas of the frame-to-background difference); isolated pixels are removed by a
+    3x3 opening (silhouettes are not inflated: their boundaries matter for the epipolar-pencil score).
     """
     import cv2  # noqa: PLC0415
 
@@ -64,7 +66,7 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
     bg = np.median(rgb[sample], axis=0).astype(np.int16)
     diffs = np.empty(rgb.shape[:3], np.uint8)
     for i in range(t):
-        d = np.abs(cv2.GaussianBlur(rgb[i], (3, 3), 0).astype(np.int16) - bg).max(axis=-1)
+        d = np.abs(rgb[i].astype(np.int16) - bg).max(axis=-1)
         diffs[i] = np.clip(d, 0, 255)
     med = np.median(diffs[sample])
     mad = np.median(np.abs(diffs[sample].astype(np.float32) - med))
@@ -72,8 +74,7 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
     kernel = np.ones((3, 3), np.uint8)
     masks = np.empty(diffs.shape, bool)
     for i in range(t):
-        m = cv2.morphologyEx((diffs[i] > thr).astype(np.uint8), cv2.MORPH_OPEN, kernel)
-        masks[i] = cv2.dilate(m, kernel, iterations=2) > 0
+        masks[i] = cv2.morphologyEx((diffs[i] > thr).astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     return masks
 
 
@@ -126,7 +127,7 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
                 rows[active[k]][i] = p1[k]
             active, pts, off_fg = active[ok], p1[ok].astype(np.float32), off_fg[ok]
         if i % cfg.reseed_every_frames == 0 and len(active) < cfg.max_tracks:
-            seed_mask = masks[i].astype(np.uint8) * 255
+            seed_mask = cv2.dilate(masks[i].astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
             for x, y in pts:
                 cv2.circle(seed_mask, (int(round(x)), int(round(y))), cfg.feature_min_distance_px, 0, -1)
             new = cv2.goodFeaturesToTrack(gray[i], maxCorners=cfg.max_tracks - len(active), qualityLevel=0.01,
@@ -199,19 +200,22 @@ def to_small_res(xy_full: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return out
 
 
-def track_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
-                 external: CameraTracks | None = None) -> CameraTracks:
-    """Moving-point tracks of one camera (own KLT, or ``external`` tracks with appearance sampled here)."""
+def observe_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
+                   external: CameraTracks | None = None) -> tuple[CameraTracks, PackedMasks]:
+    """Moving-point tracks (own KLT, or ``external`` tracks with appearance sampled here) and foreground masks
+    of one camera."""
     small = load_small_frames(scene, cam, cfg.track_max_side)
     scale = 0.5 * (small.sx + small.sy)
+    masks = foreground_masks(small.rgb, cfg.fg_threshold, cfg.bg_frames)
+    packed = PackedMasks.pack(masks, small.sx, small.sy)
     if external is not None:
         rgb, desc = describe_tracks(small, to_small_res(external.xy, small.sx, small.sy), cfg)
         out = CameraTracks(cam.name, external.xy, cam.tau_s(), scale, external.depth, rgb, desc)
     else:
-        masks = foreground_masks(small.rgb, cfg.fg_threshold, cfg.bg_frames)
         xy, rgb, desc = track_frames(small, masks, cfg)
         out = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), scale, None, rgb, desc)
     n_all = out.n_tracks
     out = out.filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
-    log.info("camera %s: %d moving tracks (of %d)", cam.name, out.n_tracks, n_all)
-    return out
+    log.info("camera %s: %d moving tracks (of %d), foreground in %.0f%% of frames", cam.name, out.n_tracks, n_all,
+             100 * masks.reshape(len(masks), -1).any(1).mean())
+    return out, packed

@@ -79,7 +79,8 @@ class StaticToDynamic(Callback):
         else:
             score = score / count.clamp_min(1)
         mask = select_top_fraction(score, count >= self.cfg.min_visible_count, self.cfg.fraction)
-        n = convert_static_to_dynamic(model, mask, optimizers=state.optimizers_flat(),
+        n = convert_static_to_dynamic(model, mask, static_optimizers=state.optimizers["static"],
+                                      dynamic_optimizers=state.optimizers["dynamic"],
                                       static_state=self.static.state, dynamic_state=self.dynamic.state)
         self.n_converted_total += n
         self.static.state[SCORE].zero_()

@@ -1,0 +1,182 @@
+"""Which camera pairs to compare, and the per-pair coarse (two cues combined) and fine estimates.
+
+Cues (both epipolar, both weights-free):
+* ``pencil``: silhouette boundaries in the pencil of epipolar planes (pencil.py, silscore.py) - dense,
+  correspondence-free, precise; needs a usable foreground (static background).
+* ``tracks``: KLT point trajectories, best-partner epipolar distance (pairscore.py) - needs texture.
+Each cue's lag curve is divided by its median (so both are relative dissimilarities) and the two are
+averaged with weights equal to their own peak confidences; the fine stage uses the pencil cue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.sync.align.config import AlignConfig
+from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer, shared_view_fraction, viewing_angle_deg
+from sync4dgs.sync.align.pairscore import PairScore, score_pair, select_tracks, summarise
+from sync4dgs.sync.align.pencil import PackedMasks, PairProfiles, pair_profiles
+from sync4dgs.sync.align.silscore import coarse_curves, fine_costs
+from sync4dgs.sync.align.tracks import CameraTracks
+
+log = logging.getLogger(__name__)
+
+PENCIL_CAP_PX = 6.0     # clamp of boundary distances (tracking pixels)
+MIN_SCORE_TRACKS = 5    # a camera with fewer moving tracks gives no track cue
+
+
+def select_pairs(scene: SceneSpec, cams: list[int], cfg: AlignConfig) -> list[tuple[int, int]]:
+    """Pairs (a < b, scene camera indices) that share a view; each camera keeps its ``max_pairs_per_camera``
+    partners with the most similar viewing directions; bridging pairs are added until the graph is connected."""
+    cs = scene.cameras
+    cand = []
+    for i, a in enumerate(cams):
+        for b in cams[i + 1:]:
+            shared = min(shared_view_fraction(cs[a], cs[b], scene.near, scene.far),
+                         shared_view_fraction(cs[b], cs[a], scene.near, scene.far))
+            if shared >= cfg.min_shared_view:
+                cand.append((viewing_angle_deg(cs[a], cs[b]), a, b))
+    cand.sort()
+    chosen: set[tuple[int, int]] = set()
+    for c in cams:
+        mine = [(ang, a, b) for ang, a, b in cand if c in (a, b)][: cfg.max_pairs_per_camera]
+        chosen.update((a, b) for _, a, b in mine)
+    parent = {c: c for c in cams}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in chosen:
+        parent[find(a)] = find(b)
+    for _, a, b in cand:  # bridge components with the most similar remaining pairs
+        if find(a) != find(b):
+            parent[find(a)] = find(b)
+            chosen.add((a, b))
+    return sorted(chosen)
+
+
+@dataclass
+class PairData:
+    """Per-pair inputs kept between the coarse and fine stages."""
+
+    a: int
+    b: int
+    profiles: PairProfiles | None
+    score: PairScore
+    cue_confidence: dict[str, float]
+
+
+def _relative(curves: np.ndarray) -> np.ndarray:
+    med = np.nanmedian(curves) if np.isfinite(curves).any() else np.nan
+    return curves / med if np.isfinite(med) and med > 0 else np.full_like(curves, np.nan)
+
+
+def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: PackedMasks, masks_b: PackedMasks,
+                tracks_a: CameraTracks, tracks_b: CameraTracks, ratios: list[float], cfg: AlignConfig,
+                device: torch.device, profiles: PairProfiles | None = None) -> PairData:
+    """Score every (ratio, offset) of a pair with both cues and combine them."""
+    if profiles is None:
+        profiles = pair_profiles(cam_a, cam_b, masks_a, masks_b, PENCIL_CAP_PX)
+    cues: list[tuple[str, np.ndarray, np.ndarray]] = []
+    lags_s = None
+    if profiles is not None:
+        lags_s, cost, weight = coarse_curves(profiles, ratios, cfg.max_offset_s, PENCIL_CAP_PX, device)
+        cost[weight < 0.5] = np.nan
+        cues.append(("pencil", cost, lags_s))
+    if tracks_a.n_tracks >= MIN_SCORE_TRACKS and tracks_b.n_tracks >= MIN_SCORE_TRACKS:
+        ta, tb = select_tracks(tracks_a, cfg.score_tracks), select_tracks(tracks_b, cfg.score_tracks)
+        ps = score_pair(ta, tb, fundamental_matrix(cam_a, cam_b), normalizer(cam_a), normalizer(cam_b), ratios,
+                        cfg.max_offset_s, cfg.min_overlap_frames, cfg.score_truncate_px, cfg.confidence_window_s,
+                        device)
+        cues.append(("tracks", ps.curves, ps.lags_s))
+        lags_s = ps.lags_s if lags_s is None else lags_s
+    conf: dict[str, float] = {}
+    combined = None
+    total = 0.0
+    for name, cur, lg in cues:
+        probe = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lg, cur)
+        summarise(probe, cfg.confidence_window_s)
+        conf[name] = probe.confidence
+        if probe.confidence <= 0 or len(lg) != len(lags_s):
+            continue
+        rel = _relative(cur) * probe.confidence
+        combined = rel if combined is None else np.where(np.isfinite(combined) & np.isfinite(rel), combined + rel,
+                                                          np.nan)
+        total += probe.confidence
+    if combined is None:
+        combined = np.full((len(ratios), 1 if lags_s is None else len(lags_s)), np.nan)
+        lags_s = np.zeros(combined.shape[1]) if lags_s is None else lags_s
+    else:
+        combined = combined / total
+    score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
+    summarise(score, cfg.confidence_window_s)
+    log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s", cam_a.name, cam_b.name, score.best_lag_s,
+              score.best_ratio, score.confidence, conf)
+    return PairData(a, b, profiles, score, conf)
+
+
+def _refine_1d(values: np.ndarray, costs: np.ndarray) -> tuple[float, float]:
+    """Minimum of a sampled cost (local parabola over +-2 samples): returns (argmin value, min cost)."""
+    if not np.isfinite(costs).any():
+        return float("nan"), float("nan")
+    k = int(np.nanargmin(costs))
+    best = float(values[k])
+    if 2 <= k < len(values) - 2 and np.isfinite(costs[k - 2:k + 3]).all():
+        p = np.polyfit(np.arange(-2, 3), costs[k - 2:k + 3], 2)
+        if p[0] > 0:
+            step = values[1] - values[0]
+            best += float(np.clip(-p[1] / (2 * p[0]), -2, 2)) * step
+    return best, float(costs[k])
+
+
+@dataclass
+class FineEstimate:
+    """Refined relative map of a pair: rho, d_s (tau_A = d + rho tau_B), sharpness in [0, 1], cost (px)."""
+
+    rho: float
+    d_s: float
+    sharpness: float
+    cost_px: float
+
+
+def fine_pair(pp: PairProfiles, rho0: float, d0: float, refine_rate: bool, device: torch.device,
+              window_frames: float = 1.5, step_frames: float = 0.02) -> FineEstimate | None:
+    """Sub-frame (and, if asked, continuous-rate) refinement of one pair's map around (rho0, d0)."""
+    h = float(np.median(np.diff(pp.tau_a)))
+    # parametrise at the centre of B's frames that overlap A, so offset and rate decouple
+    ta = (pp.tau_b * rho0 + d0)
+    inside = (ta >= pp.tau_a[0]) & (ta <= pp.tau_a[-1])
+    if inside.sum() < 3:
+        return None
+    tc = float(np.median(pp.tau_b[inside]))
+    dc0 = d0 + rho0 * tc
+
+    def costs(rhos: np.ndarray, dcs: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rhos), len(dcs)))
+        for i, r in enumerate(rhos):
+            out[i] = fine_costs(pp, dcs - r * tc, np.array([r]), PENCIL_CAP_PX, device)[0][0]
+        return out
+
+    rho = rho0
+    grid = dc0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
+    c = costs(np.array([rho]), grid)[0]
+    dc, best = _refine_1d(grid, c)
+    if not np.isfinite(dc):
+        return None
+    if refine_rate:
+        for rel in (0.01, 0.002):
+            rgrid = rho * (1 + np.linspace(-rel, rel, 21))
+            rc = costs(rgrid, np.array([dc]))[:, 0]
+            rho, _ = _refine_1d(rgrid, rc)
+            fgrid = dc + np.arange(-0.3, 0.3 + 1e-9, step_frames) * h
+            dc, best = _refine_1d(fgrid, costs(np.array([rho]), fgrid)[0])
+    around = costs(np.array([rho]), np.array([dc - h, dc + h]))[0]
+    sharp = float(np.clip(1 - best / max(np.nanmean(around), 1e-12), 0, 1)) if np.isfinite(around).all() else 0.0
+    return FineEstimate(float(rho), float(dc - rho * tc), sharp, best)

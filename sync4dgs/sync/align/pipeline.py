@@ -1,0 +1,217 @@
+"""Stage-1 alignment of a whole scene: observe cameras, score pairs, solve globally, refine, triangulate.
+
+Steps (see docs/align.md):
+1. Per camera: foreground masks (temporal-median background) and moving-point KLT tracks (or tracks read
+   from ``tracks_dir``), at tracking resolution.
+2. Camera pairs sharing a view; every candidate (rate ratio, offset) scored by two epipolar cues.
+3. Robust global solve (RANSAC over spanning trees + weighted least squares), reference pinned to (0, 1).
+   ``rates="auto"``: cameras left unaligned at rate 1 are re-scored with rates of common frame rates.
+4. Sub-frame (and continuous-rate) refinement per pair around the global solution; global solve again.
+5. 3D trajectories: cross-view track matches triangulated with the final time maps.
+The method never reads ground truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sync4dgs.data.scene import SceneSpec
+from sync4dgs.errors import SyncError
+from sync4dgs.sync.align.config import COMMON_FPS, AlignConfig, RateSpec
+from sync4dgs.sync.align.klt import observe_camera
+from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
+from sync4dgs.sync.align.pencil import PackedMasks
+from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, solve_global
+from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
+from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories
+from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.utils.device import resolve_device
+
+log = logging.getLogger(__name__)
+
+_MIN_FG_FRAMES = 3
+
+
+@dataclass
+class PairReport:
+    """What the plot and the JSON report show of a pair: names, lag grid (s), combined score curve of the best
+    ratio, the coarse and refined estimates, and whether the global solution kept the pair."""
+
+    cam_a: str
+    cam_b: str
+    lags_s: np.ndarray
+    curve: np.ndarray
+    coarse_ratio: float
+    coarse_lag_s: float
+    confidence: float
+    cues: dict[str, float]
+    fine_ratio: float | None = None
+    fine_lag_s: float | None = None
+    fine_sharpness: float | None = None
+    inlier: bool = False
+
+    def to_dict(self) -> dict:
+        return {"cam_a": self.cam_a, "cam_b": self.cam_b, "coarse_ratio": self.coarse_ratio,
+                "coarse_lag_s": self.coarse_lag_s, "confidence": self.confidence, "cues": self.cues,
+                "fine_ratio": self.fine_ratio, "fine_lag_s": self.fine_lag_s, "fine_sharpness": self.fine_sharpness,
+                "inlier": self.inlier}
+
+
+@dataclass
+class AlignResult:
+    """Stage-1 output: time maps (status per camera), pair reports, 3D trajectories, timings (seconds)."""
+
+    time_maps: TimeMaps
+    pairs: list[PairReport]
+    trajectories: Trajectories | None
+    config: AlignConfig
+    timings_s: dict[str, float] = field(default_factory=dict)
+    n_tracks: dict[str, int] = field(default_factory=dict)
+
+
+def _ratios(spec: RateSpec, fps_a: float, fps_b: float, true_fps: tuple[float, ...]) -> list[float]:
+    """Candidate rate ratios r_B / r_A when each camera's true rate is one of ``true_fps``."""
+    if spec.mode == "fixed" or not true_fps:
+        return [1.0]
+    vals = {round((fps_b / fb) / (fps_a / fa), 9) for fa in true_fps for fb in true_fps}
+    return sorted(v for v in vals if 0.5 <= v <= 2.0)
+
+
+def _observe(scene: SceneSpec, cfg: AlignConfig, tracks_dir: Path | None) -> tuple[list[CameraTracks], list[PackedMasks]]:
+    tracks, masks = [], []
+    for cam in tqdm(scene.cameras, desc="align: tracking", unit="cam", leave=False):
+        external = load_camera_tracks(tracks_dir / f"{cam.name}.npz", cam) if tracks_dir is not None else None
+        tr, pm = observe_camera(scene, cam, cfg, external)
+        tracks.append(tr)
+        masks.append(pm)
+    return tracks, masks
+
+
+def _has_motion(tr: CameraTracks, pm: PackedMasks) -> bool:
+    fg_frames = sum(int(np.unpackbits(pm.bits[i]).sum() >= 20) for i in range(len(pm)))
+    return fg_frames >= _MIN_FG_FRAMES or tr.n_tracks >= 5
+
+
+def _measurements(data: list[PairData]) -> list[PairMeasurement]:
+    return [PairMeasurement(p.a, p.b, [(r, d, w) for r, d, w in p.score.candidates]) for p in data]
+
+
+def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignConfig, spec: RateSpec,
+           tol_frames: float, tol_rate: float, fix_rates: bool) -> GlobalSolution:
+    h = float(np.median([1.0 / c.fps for c in scene.cameras]))
+    return solve_global(len(scene.cameras), ref, meas, tol_frames * h, tol_rate, fix_rates, cfg.ransac_trees,
+                        cfg.min_pair_confidence, cfg.seed)
+
+
+def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir: str | Path | None = None) -> AlignResult:
+    """Estimate every camera's time map (offset_s, rate) relative to ``scene.reference_camera``.
+
+    Raises SyncError when alignment is impossible (fewer than two cameras, no motion anywhere, a reference
+    camera that shows no motion). Cameras that cannot be aligned get status "unaligned" and confidence 0.
+    """
+    cfg = (config or AlignConfig()).validate()
+    spec = cfg.rate_spec()
+    device = resolve_device(cfg.device)
+    names = scene.camera_names
+    if len(names) < 2:
+        raise SyncError(f"alignment needs at least two cameras; scene {scene.root} has {len(names)}")
+    ref = scene.camera_index(scene.reference_camera)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tracks, masks = _observe(scene, cfg, None if tracks_dir is None else Path(tracks_dir))
+    timings["observe"] = time.perf_counter() - t0
+    moving = [k for k in range(len(names)) if _has_motion(tracks[k], masks[k])]
+    if not moving:
+        raise SyncError(f"no moving content found in any camera of {scene.root}; nothing to align on")
+    if ref not in moving:
+        raise SyncError(f"reference camera {names[ref]} shows no moving content, so no camera can be aligned to it; "
+                        "choose another reference_camera in scene.json")
+    still = [names[k] for k in range(len(names)) if k not in moving]
+    if still:
+        log.warning("cameras without moving content (will be unaligned): %s", still)
+    t1 = time.perf_counter()
+    pair_idx = select_pairs(scene, moving, cfg)
+    fixed = spec.mode == "fixed"
+    first_true = spec.true_fps if spec.mode == "list" else ()
+    data: list[PairData] = []
+    for a, b in tqdm(pair_idx, desc="align: scoring pairs", unit="pair", leave=False):
+        ratios = _ratios(spec, scene.cameras[a].fps, scene.cameras[b].fps, first_true)
+        data.append(coarse_pair(scene.cameras[a], scene.cameras[b], a, b, masks[a], masks[b], tracks[a], tracks[b],
+                                ratios, cfg, device))
+    sol = _solve(scene, ref, _measurements(data), cfg, spec, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
+                 fixed or spec.mode == "auto")
+    if spec.mode == "auto" and not sol.aligned[moving].all():
+        lost = {k for k in moving if not sol.aligned[k]}
+        log.info("auto rates: %s unaligned at rate 1; trying common frame rates", [names[k] for k in lost])
+        for i, p in enumerate(data):
+            if p.a in lost or p.b in lost:
+                ratios = _ratios(spec, scene.cameras[p.a].fps, scene.cameras[p.b].fps, COMMON_FPS)
+                data[i] = coarse_pair(scene.cameras[p.a], scene.cameras[p.b], p.a, p.b, masks[p.a], masks[p.b],
+                                      tracks[p.a], tracks[p.b], ratios, cfg, device, p.profiles)
+        sol = _solve(scene, ref, _measurements(data), cfg, spec, cfg.inlier_tol_frames, cfg.inlier_tol_rate, False)
+    timings["coarse"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
+        p.score.ratios - p.score.best_ratio)))], p.score.best_ratio, p.score.best_lag_s, p.score.confidence,
+        p.cue_confidence) for p in data]
+    if cfg.refine:
+        sol = _refine(scene, ref, data, reports, sol, cfg, spec, device)
+    inlier_pairs = {k for k, _ in sol.inliers}
+    for k, rep in enumerate(reports):
+        rep.inlier = k in inlier_pairs
+    timings["refine"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    traj = build_trajectories(scene, tracks, sol.offsets_s, sol.rates, sol.aligned, cfg, device)
+    timings["trajectories"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    cams = {}
+    for k, n in enumerate(names):
+        if k == ref:
+            cams[n] = TimeMap(0.0, 1.0, 1.0, "reference")
+        elif sol.aligned[k]:
+            cams[n] = TimeMap(float(sol.offsets_s[k]), float(sol.rates[k]), float(sol.confidence[k]), "aligned")
+        else:
+            cams[n] = TimeMap(0.0, 1.0, 0.0, "unaligned")
+    extra = {"method": "sync4dgs.align (epipolar pencil + KLT tracks)", "rates": cfg.rates,
+             "max_offset_s": cfg.max_offset_s, "pairs": [r.to_dict() for r in reports],
+             "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
+             "timings_s": {k: round(v, 3) for k, v in timings.items()}}
+    tm = TimeMaps(names[ref], cams, extra)
+    return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)})
+
+
+def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[PairReport], sol: GlobalSolution,
+            cfg: AlignConfig, spec: RateSpec, device: torch.device) -> GlobalSolution:
+    """Sub-frame refinement of every pair around the coarse global solution, then a tight global solve."""
+    meas: list[PairMeasurement] = []
+    refine_rate = spec.mode != "fixed"
+    for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
+        if not (sol.aligned[p.a] and sol.aligned[p.b]):
+            meas.append(PairMeasurement(p.a, p.b, []))
+            continue
+        rho0 = sol.rates[p.b] / sol.rates[p.a]
+        d0 = (sol.offsets_s[p.b] - sol.offsets_s[p.a]) / sol.rates[p.a]
+        fe = fine_pair(p.profiles, rho0, d0, refine_rate, device) if p.profiles is not None else None
+        if fe is not None and fe.sharpness > 0:
+            reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
+            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, fe.sharpness * max(p.score.confidence, 0.05))]))
+        else:
+            # no pencil cue: keep the coarse estimate if it agrees with the coarse solution
+            rho, d, w = p.score.candidates[0] if p.score.candidates else (1.0, 0.0, 0.0)
+            meas.append(PairMeasurement(p.a, p.b, [(rho, d, 0.3 * w)]))
+    fine = _solve(scene, ref, meas, cfg, spec, 0.5, 0.003, spec.mode == "fixed")
+    # cameras the fine stage could not keep fall back to their coarse estimates
+    keep = fine.aligned | ~sol.aligned
+    if not keep.all():
+        lost = np.nonzero(~keep)[0]
+        log.warning("fine stage lost %s; keeping their coarse estimates", [scene.cameras[k].name for k in lost])
+        fine.offsets_s[lost], fine.rates[lost] = sol.offsets_s[lost], sol.rates[lost]
+        fine.aligned[lost], fine.confidence[lost] = True, 0.5 * sol.confidence[lost]
+    return fine

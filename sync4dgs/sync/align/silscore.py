@@ -1,0 +1,134 @@
+"""Pairwise time-map scores from epipolar-pencil profiles (see pencil.py): coarse (all lags) and fine (sub-frame).
+
+Candidate relative time map of a pair: ``tau_A = d + rho * tau_B`` (d seconds on A's clock, rho = r_B / r_A).
+The cost of a candidate is a robust chamfer distance between the two cameras' plane-occupancy boundaries
+at the same instants, in both directions:
+
+    cost = (sum_{A boundaries} D_B + sum_{B boundaries} D_A) / (number of boundaries counted)   [pixels]
+
+where D_X is the other camera's distance-to-boundary (clamped at ``cap_px``) interpolated linearly in time at
+the matching instant; boundaries falling where the other view's occupancy is untrusted are not counted.
+
+Coarse: both profiles are resampled on a grid of step h (A's frame interval, A-clock seconds) and all integer
+lags are scored at once by FFT cross-correlation (float64, on the configured device). Fine: the cost is
+evaluated exactly (each camera's own boundaries at its own frames, the other camera interpolated) on a fine
+grid of offsets (and rates) around the coarse minimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sync4dgs.sync.align.pencil import PairProfiles
+
+
+def _resample(sdf: np.ndarray, unknown: np.ndarray, tau: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-in-time resampling of sdf [T, E] at local times ``query`` [N]; unknown where out of range or
+    either neighbouring frame is unknown. Returns (sdf [N, E], unknown [N, E])."""
+    t = len(tau)
+    k = np.clip(np.searchsorted(tau, query, side="right") - 1, 0, t - 2)
+    f = ((query - tau[k]) / (tau[k + 1] - tau[k]))[:, None]
+    inside = (query >= tau[0] - 1e-9) & (query <= tau[-1] + 1e-9)
+    s = sdf[k] * (1 - f) + sdf[k + 1] * f
+    exact0 = np.abs(f) < 1e-9
+    exact1 = np.abs(f - 1) < 1e-9
+    unk = np.where(exact0, unknown[k], np.where(exact1, unknown[k + 1], unknown[k] | unknown[k + 1]))
+    unk = unk | ~inside[:, None]
+    return s.astype(np.float32), unk
+
+
+def _xcorr_sum(x: torch.Tensor, y: torch.Tensor, nfft: int, idx: torch.Tensor) -> torch.Tensor:
+    """sum_e sum_n x[n, e] y[n - L, e] for the lags whose FFT indices are ``idx`` (x: [NA, E], y: [NB, E])."""
+    xf = torch.fft.rfft(x, n=nfft, dim=0)
+    yf = torch.fft.rfft(y, n=nfft, dim=0)
+    return torch.fft.irfft((xf * yf.conj()).sum(1), n=nfft)[idx]
+
+
+def coarse_curves(pp: PairProfiles, ratios: list[float], max_offset_s: float, cap_px: float,
+                  device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Costs of every (ratio, integer lag): returns (lags_s [L], cost [R, L] px (NaN = no data), weight [R, L]
+    = boundaries counted, normalised by the maximum)."""
+    h = float(np.median(np.diff(pp.tau_a))) if len(pp.tau_a) > 1 else 1.0
+    max_lag = int(np.ceil(max_offset_s / h))
+    lags = np.arange(-max_lag, max_lag + 1)
+    cap = cap_px / pp.px_per_bin
+    dt = torch.float64
+    grid_a = np.arange(int(np.floor(pp.tau_a[-1] / h + 1e-9)) + 1) * h
+    sa, ua = _resample(pp.sdf_a, pp.unknown_a, pp.tau_a, grid_a)
+    ea = torch.as_tensor((np.abs(sa) <= 0.5) & ~ua, dtype=dt, device=device)
+    wa = torch.as_tensor(~ua, dtype=dt, device=device)
+    da = torch.as_tensor(np.minimum(np.abs(sa), cap), dtype=dt, device=device) * wa
+    cost = np.full((len(ratios), len(lags)), np.nan)
+    weight = np.zeros_like(cost)
+    for r, rho in enumerate(ratios):
+        grid_b = np.arange(int(np.floor(rho * pp.tau_b[-1] / h + 1e-9)) + 1) * h
+        sb, ub = _resample(pp.sdf_b, pp.unknown_b, pp.tau_b, grid_b / rho)
+        eb = torch.as_tensor((np.abs(sb) <= 0.5) & ~ub, dtype=dt, device=device)
+        wb = torch.as_tensor(~ub, dtype=dt, device=device)
+        db = torch.as_tensor(np.minimum(np.abs(sb), cap), dtype=dt, device=device) * wb
+        nfft = max(len(grid_a), len(grid_b)) + max_lag + 1
+        idx = torch.as_tensor(lags % nfft, device=device)
+        num = _xcorr_sum(ea, db, nfft, idx) + _xcorr_sum(da, eb, nfft, idx)
+        den = _xcorr_sum(ea, wb, nfft, idx) + _xcorr_sum(wa, eb, nfft, idx)
+        num, den = num.cpu().numpy(), den.cpu().numpy().round()
+        cost[r] = np.where(den > 0, num / np.maximum(den, 1) * pp.px_per_bin, np.nan)
+        weight[r] = den
+    weight = weight / max(np.nanmax(weight), 1.0)
+    return lags * h, cost, weight
+
+
+@dataclass
+class EdgeSamples:
+    """Trusted plane-occupancy boundaries of one camera of a pair: frame [K] int64, pos [K] int64 (boundary)."""
+
+    frame: np.ndarray
+    pos: np.ndarray
+
+    @staticmethod
+    def of(sdf: np.ndarray, unknown: np.ndarray) -> "EdgeSamples":
+        f, p = np.nonzero((sdf == 0) & ~unknown)
+        return EdgeSamples(f.astype(np.int64), p.astype(np.int64))
+
+
+def _distance_at(sdf: torch.Tensor, unknown: torch.Tensor, tau: torch.Tensor, query: torch.Tensor,
+                 pos: torch.Tensor, cap: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Other camera's clamped |sdf| at local times ``query`` [..., K] and boundary positions ``pos`` [K].
+
+    Returns (distance [..., K] in bins, valid [..., K])."""
+    t = tau.shape[0]
+    k = (torch.searchsorted(tau, query.contiguous(), right=True) - 1).clamp(0, t - 2)
+    f = (query - tau[k]) / (tau[k + 1] - tau[k])
+    p = pos.expand_as(k)
+    s = sdf[k, p] * (1 - f) + sdf[k + 1, p] * f
+    valid = (f >= -1e-9) & (f <= 1 + 1e-9) & ~unknown[k, p] & ~unknown[k + 1, p]
+    return s.abs().clamp_max(cap), valid
+
+
+def fine_costs(pp: PairProfiles, offsets_s: np.ndarray, ratios: np.ndarray, cap_px: float,
+               device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Exact costs of candidate maps (offsets_s [D] x ratios [R]): returns (cost [R, D] px, boundaries counted [R, D])."""
+    dt = torch.float64
+    cap = cap_px / pp.px_per_bin
+    ea, eb = EdgeSamples.of(pp.sdf_a, pp.unknown_a), EdgeSamples.of(pp.sdf_b, pp.unknown_b)
+    tau_a = torch.as_tensor(pp.tau_a, dtype=dt, device=device)
+    tau_b = torch.as_tensor(pp.tau_b, dtype=dt, device=device)
+    sdf_a = torch.as_tensor(pp.sdf_a, dtype=dt, device=device)
+    sdf_b = torch.as_tensor(pp.sdf_b, dtype=dt, device=device)
+    unk_a = torch.as_tensor(pp.unknown_a, device=device)
+    unk_b = torch.as_tensor(pp.unknown_b, device=device)
+    d = torch.as_tensor(offsets_s, dtype=dt, device=device)[None, :, None]
+    rho = torch.as_tensor(ratios, dtype=dt, device=device)[:, None, None]
+    ta = tau_a[torch.as_tensor(ea.frame, device=device)][None, None, :]
+    tb = tau_b[torch.as_tensor(eb.frame, device=device)][None, None, :]
+    # A boundaries at tau_A -> B local time (tau_A - d) / rho ; B boundaries at tau_B -> A time d + rho tau_B
+    dist1, ok1 = _distance_at(sdf_b, unk_b, tau_b, ((ta - d) / rho).expand(len(ratios), len(offsets_s), -1),
+                              torch.as_tensor(ea.pos, device=device), cap)
+    dist2, ok2 = _distance_at(sdf_a, unk_a, tau_a, (d + rho * tb).expand(len(ratios), len(offsets_s), -1),
+                              torch.as_tensor(eb.pos, device=device), cap)
+    num = (dist1 * ok1).sum(-1) + (dist2 * ok2).sum(-1)
+    den = ok1.sum(-1) + ok2.sum(-1)
+    cost = torch.where(den > 0, num / den.clamp_min(1) * pp.px_per_bin, torch.full_like(num, float("nan")))
+    return cost.cpu().numpy(), den.cpu().numpy()

@@ -1,0 +1,204 @@
+"""Global time maps from pairwise measurements: RANSAC over spanning trees, then weighted least squares.
+
+A pair measurement (A, B) says ``tau_A = d + rho * tau_B`` for B's frames, i.e. with the global maps
+``t = o_X + r_X tau_X``: ``r_B = rho r_A`` and ``o_B - o_A = r_A d`` (d in seconds of A's clock). Each pair
+may carry a few candidate (rho, d) - the best local minima of its score - with weights in [0, 1].
+
+Algorithm: hypotheses are spanning trees of the camera graph (the maximum-weight tree, then random trees
+with randomly chosen candidates); a hypothesis propagates maps from the reference (o = 0, r = 1) and is
+scored by the total weight of pairs that agree with it (|offset residual| <= tol_s, |log-rate residual|
+<= tol_rate). The best one's inliers are refit by weighted least squares (log rates first, then offsets),
+re-selecting inliers a few times. Cameras not connected to the reference through inliers are "unaligned".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PairMeasurement:
+    """Candidates (rho, d_s, weight) for pair (a, b) (camera indices), best first."""
+
+    a: int
+    b: int
+    candidates: list[tuple[float, float, float]]
+
+
+@dataclass
+class GlobalSolution:
+    """offsets_s [C], rates [C], aligned [C] bool, confidence [C] in [0, 1], inliers: (pair index, candidate
+    index) of every pair that agrees with the solution, residuals_s: offset residual of each inlier pair."""
+
+    offsets_s: np.ndarray
+    rates: np.ndarray
+    aligned: np.ndarray
+    confidence: np.ndarray
+    inliers: list[tuple[int, int]] = field(default_factory=list)
+    residuals_s: list[float] = field(default_factory=list)
+
+
+def _propagate(n: int, ref: int, edges: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maps along tree edges (a, b, rho, d) from ``ref``: returns (offsets, rates, reached)."""
+    adj: dict[int, list[tuple[int, int, float, float]]] = {}
+    for a, b, rho, d in edges:
+        adj.setdefault(a, []).append((a, b, rho, d))
+        adj.setdefault(b, []).append((a, b, rho, d))
+    o, r = np.zeros(n), np.ones(n)
+    reached = np.zeros(n, bool)
+    reached[ref] = True
+    stack = [ref]
+    while stack:
+        x = stack.pop()
+        for a, b, rho, d in adj.get(x, []):
+            if a == x and not reached[b]:
+                r[b], o[b] = r[a] * rho, o[a] + r[a] * d
+                reached[b] = True
+                stack.append(b)
+            elif b == x and not reached[a]:
+                r[a] = r[b] / rho
+                o[a] = o[b] - r[a] * d
+                reached[a] = True
+                stack.append(a)
+    return o, r, reached
+
+
+def _spanning_tree(n: int, pairs: list[PairMeasurement], weights: np.ndarray, choice: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """Maximum spanning forest (Kruskal) with edge weights ``weights`` and candidate ``choice`` per pair."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    edges = []
+    for k in np.argsort(-weights, kind="stable"):
+        if weights[k] <= 0:
+            break
+        p = pairs[k]
+        ra, rb = find(p.a), find(p.b)
+        if ra != rb:
+            parent[ra] = rb
+            rho, d, _ = p.candidates[choice[k]]
+            edges.append((p.a, p.b, rho, d))
+    return edges
+
+
+def _agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reached: np.ndarray, tol_s: float,
+               tol_rate: float) -> tuple[float, list[tuple[int, int]]]:
+    score, inl = 0.0, []
+    for k, p in enumerate(pairs):
+        if not (reached[p.a] and reached[p.b]):
+            continue
+        best_w, best_c = 0.0, -1
+        for c, (rho, d, w) in enumerate(p.candidates):
+            res_d = (o[p.b] - o[p.a]) / r[p.a] - d
+            res_r = np.log(r[p.b] / r[p.a]) - np.log(rho)
+            if abs(res_d) <= tol_s and abs(res_r) <= tol_rate and w > best_w:
+                best_w, best_c = w, c
+        if best_c >= 0:
+            score += best_w
+            inl.append((k, best_c))
+    return score, inl
+
+
+def _least_squares(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[int, int]], fix_rates: bool,
+                   reached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted LS over the inlier graph: log rates, then offsets (reference pinned to (0, 1))."""
+    idx = {c: i for i, c in enumerate([c for c in range(n) if reached[c] and c != ref])}
+    o, r = np.zeros(n), np.ones(n)
+    if not idx:
+        return o, r
+    rows_a, rows_b, wts, rhos, ds = [], [], [], [], []
+    for k, c in inl:
+        p = pairs[k]
+        if not (reached[p.a] and reached[p.b]):
+            continue
+        rho, d, w = p.candidates[c]
+        rows_a.append(p.a), rows_b.append(p.b), wts.append(max(w, 1e-3)), rhos.append(rho), ds.append(d)
+    m = len(wts)
+    sw = np.sqrt(np.asarray(wts))
+
+    def solve(rhs: np.ndarray, coef_a: np.ndarray) -> np.ndarray:
+        a_mat = np.zeros((m, len(idx)))
+        for i in range(m):
+            if rows_b[i] in idx:
+                a_mat[i, idx[rows_b[i]]] += 1.0
+            if rows_a[i] in idx:
+                a_mat[i, idx[rows_a[i]]] -= coef_a[i]
+        x, *_ = np.linalg.lstsq(a_mat * sw[:, None], rhs * sw, rcond=None)
+        return x
+
+    if not fix_rates:
+        x = solve(np.log(np.asarray(rhos)), np.ones(m))
+        for c, i in idx.items():
+            r[c] = float(np.exp(x[i]))
+    # o_b - o_a = r_a d  (r known): linear in offsets
+    rhs = np.asarray([r[a] * d for a, d in zip(rows_a, ds)])
+    x = solve(rhs, np.ones(m))
+    for c, i in idx.items():
+        o[c] = float(x[i])
+    return o, r
+
+
+def _connected(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[int, int]]) -> np.ndarray:
+    edges = [(pairs[k].a, pairs[k].b, 1.0, 0.0) for k, _ in inl]
+    return _propagate(n, ref, edges)[2]
+
+
+def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, tol_rate: float, fix_rates: bool,
+                 n_trees: int = 48, min_weight: float = 0.0, seed: int = 0) -> GlobalSolution:
+    """Robust global time maps for ``n`` cameras (see module docstring). Pairs below ``min_weight`` are ignored."""
+    keep = [k for k, p in enumerate(pairs) if p.candidates and p.candidates[0][2] >= min_weight]
+    pairs = [pairs[k] for k in keep]
+    rng = np.random.default_rng(seed)
+    if not pairs:
+        aligned = np.zeros(n, bool)
+        aligned[ref] = True
+        conf = aligned.astype(float)
+        return GlobalSolution(np.zeros(n), np.ones(n), aligned, conf)
+    base_w = np.array([p.candidates[0][2] for p in pairs])
+    best: tuple[float, list[tuple[int, int]]] = (-1.0, [])
+    for trial in range(n_trees + 1):
+        if trial == 0:
+            w, choice = base_w, np.zeros(len(pairs), int)
+        else:
+            w = base_w * rng.uniform(0.0, 1.0, len(pairs))
+            choice = np.array([rng.choice(len(p.candidates), p=np.asarray([c[2] for c in p.candidates]) /
+                                          max(sum(c[2] for c in p.candidates), 1e-12))
+                               if sum(c[2] for c in p.candidates) > 0 else 0 for p in pairs])
+        o, r, reached = _propagate(n, ref, _spanning_tree(n, pairs, w, choice))
+        score, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
+        if score > best[0]:
+            best = (score, inl)
+    inl = best[1]
+    o, r = np.zeros(n), np.ones(n)
+    for _ in range(4):
+        reached = _connected(n, ref, pairs, inl)
+        o, r = _least_squares(n, ref, pairs, inl, fix_rates, reached)
+        _, new_inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
+        if new_inl == inl:
+            break
+        inl = new_inl
+    reached = _connected(n, ref, pairs, inl)
+    conf = np.zeros(n)
+    fail = np.ones(n)
+    res = []
+    for k, c in inl:
+        p = pairs[k]
+        w = p.candidates[c][2]
+        fail[p.a] *= 1 - w
+        fail[p.b] *= 1 - w
+        res.append(float((o[p.b] - o[p.a]) / r[p.a] - p.candidates[c][1]))
+    conf = np.where(reached, 1 - fail, 0.0)
+    conf[ref] = 1.0
+    o = np.where(reached, o, 0.0)
+    r = np.where(reached, r, 1.0)
+    return GlobalSolution(o, r, reached, conf, [(keep[k], c) for k, c in inl], res)
