@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
 
 
-def _pycolmap():
+def import_pycolmap():
     try:
         import pycolmap  # noqa: PLC0415
     except ImportError as e:  # pragma: no cover - depends on the installation
@@ -39,7 +39,7 @@ def _pycolmap():
 @contextlib.contextmanager
 def quiet_colmap(verbose: bool = False) -> Iterator[None]:
     """Raise glog's minimum level to WARNING inside the block (COLMAP prints thousands of INFO lines)."""
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     old = pycolmap.logging.minloglevel
     if not verbose:
         pycolmap.logging.minloglevel = 1
@@ -68,7 +68,7 @@ def colmap_camera_to_K(cam) -> np.ndarray:
 
 def copy_camera(cam):
     """A standalone copy of a pycolmap camera (safe to keep after its reconstruction is gone)."""
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     out = pycolmap.Camera.create_from_model_name(int(cam.camera_id), cam.model_name, 1.0, cam.width, cam.height)
     out.params = np.asarray(cam.params, dtype=np.float64)
     return out
@@ -76,7 +76,7 @@ def copy_camera(cam):
 
 def make_camera(model: str, width: int, height: int, params) -> object:
     """A pycolmap camera from a model name, size and parameter list (COLMAP order)."""
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     out = pycolmap.Camera.create_from_model_name(1, model, 1.0, int(width), int(height))
     out.params = np.asarray(params, dtype=np.float64)
     return out
@@ -90,7 +90,7 @@ def colmap_pose(image) -> tuple[np.ndarray, np.ndarray]:
 
 def max_distortion_px(cam, n: int = 21) -> float:
     """Largest displacement (pixels) that the camera's lens distortion causes on an n x n grid of the image."""
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     if cam.model_name in PINHOLE_MODELS:
         return 0.0
     u, v = np.meshgrid(np.linspace(0.5, cam.width - 0.5, n), np.linspace(0.5, cam.height - 0.5, n))
@@ -123,7 +123,7 @@ class Undistortion:
 
 def undistortion_maps(cam) -> Undistortion:
     """Pinhole camera chosen by COLMAP's undistorter (valid pixels only) and the remap tables to it."""
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     new = pycolmap.undistort_camera(pycolmap.UndistortCameraOptions(), cam)
     u, v = np.meshgrid(np.arange(new.width) + 0.5, np.arange(new.height) + 0.5)
     px = np.stack([u.ravel(), v.ravel()], 1)
@@ -174,7 +174,6 @@ class CalibrationResult:
     cameras: dict[str, CalibratedCamera]
     xyz: np.ndarray
     rgb: np.ndarray
-    unregistered: list[str] = field(default_factory=list)
 
 
 def per_image_reprojection(rec, image) -> tuple[float, int]:
@@ -188,20 +187,33 @@ def per_image_reprojection(rec, image) -> tuple[float, int]:
     return (float(np.mean(errs)) if errs else float("nan")), len(errs)
 
 
-def _extract_and_match(db: Path, img_dir: Path, names: list[str], opts: CalibrationOptions,
-                       camera_model: str, camera_params: str = "", single: bool = False) -> None:
-    pycolmap = _pycolmap()
+def extraction_options(opts: CalibrationOptions):
+    """pycolmap SIFT extraction options for these settings."""
+    pycolmap = import_pycolmap()
     ext = pycolmap.FeatureExtractionOptions()
     ext.num_threads = opts.num_threads
     ext.max_image_size = opts.max_image_size
     ext.sift.max_num_features = opts.max_features
-    reader = pycolmap.ImageReaderOptions(camera_model=camera_model, camera_params=camera_params)
-    mode = pycolmap.CameraMode.SINGLE if single else pycolmap.CameraMode.PER_IMAGE
-    pycolmap.extract_features(db, img_dir, image_names=names, camera_mode=mode, reader_options=reader,
-                              extraction_options=ext, device=pycolmap.Device.cpu)
+    return ext
+
+
+def match_all_pairs(db: Path, opts: CalibrationOptions) -> None:
+    """Exhaustive SIFT matching with geometric verification, on the CPU."""
+    pycolmap = import_pycolmap()
     match = pycolmap.FeatureMatchingOptions()
     match.num_threads = opts.num_threads
     pycolmap.match_exhaustive(db, matching_options=match, device=pycolmap.Device.cpu)
+
+
+def extract_and_match(db: Path, img_dir: Path, names: list[str], opts: CalibrationOptions,
+                      camera_model: str, single: bool = False) -> None:
+    """SIFT features of the named images (one camera each, or one shared with ``single``), then matching."""
+    pycolmap = import_pycolmap()
+    reader = pycolmap.ImageReaderOptions(camera_model=camera_model)
+    mode = pycolmap.CameraMode.SINGLE if single else pycolmap.CameraMode.PER_IMAGE
+    pycolmap.extract_features(db, img_dir, image_names=names, camera_mode=mode, reader_options=reader,
+                              extraction_options=extraction_options(opts), device=pycolmap.Device.cpu)
+    match_all_pairs(db, opts)
 
 
 def calibrate_static_cameras(images: dict[str, np.ndarray], opts: CalibrationOptions | None = None,
@@ -212,7 +224,7 @@ def calibrate_static_cameras(images: dict[str, np.ndarray], opts: CalibrationOpt
     views. Raises DataFormatError (naming ``where`` and the cameras) if fewer than two views register or
     if any view does not register (a camera without a pose cannot be used).
     """
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     opts = opts or CalibrationOptions()
     if len(images) < 2:
         raise DataFormatError(where, f"calibration needs at least 2 cameras, got {len(images)}")
@@ -221,7 +233,7 @@ def calibrate_static_cameras(images: dict[str, np.ndarray], opts: CalibrationOpt
         names = {f"{n}.png": n for n in images}
         for fn, n in names.items():
             write_png(tmp / "images" / fn, images[n])
-        _extract_and_match(tmp / "db.db", tmp / "images", sorted(names), opts, opts.camera_model,
+        extract_and_match(tmp / "db.db", tmp / "images", sorted(names), opts, opts.camera_model,
                            single=opts.shared_intrinsics)
         mapper = pycolmap.IncrementalPipelineOptions()
         mapper.num_threads = opts.num_threads
@@ -250,4 +262,4 @@ def calibrate_static_cameras(images: dict[str, np.ndarray], opts: CalibrationOpt
         xyz = np.array([p.xyz for p in pts], dtype=np.float64).reshape(-1, 3)
         rgb = np.array([p.color for p in pts], dtype=np.uint8).reshape(-1, 3)
     log.info("SfM registered %d cameras, %d points", len(cams), len(xyz))
-    return CalibrationResult(cams, xyz, rgb, unregistered)
+    return CalibrationResult(cams, xyz, rgb)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.data.calibrate import CalibrationOptions, _pycolmap, quiet_colmap, write_png
+from sync4dgs.data.calibrate import (CalibrationOptions, extraction_options, import_pycolmap, match_all_pairs,
+                                     quiet_colmap, write_png)
 from sync4dgs.data.scene import CameraSpec
 from sync4dgs.errors import DataFormatError
 from sync4dgs.utils.atomic import atomic_path
@@ -151,7 +152,7 @@ def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndar
     Returns:
         PointCloud (possibly empty) with colours sampled by COLMAP from the images.
     """
-    pycolmap = _pycolmap()
+    pycolmap = import_pycolmap()
     opts = opts or CalibrationOptions()
     cams = [c for c in cameras if c.name in images]
     if len(cams) < 2:
@@ -170,7 +171,7 @@ def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndar
         pycolmap.extract_features(db_path, tmp / "images", image_names=sorted(by_file),
                                   camera_mode=pycolmap.CameraMode.PER_IMAGE,
                                   reader_options=pycolmap.ImageReaderOptions(camera_model="PINHOLE"),
-                                  extraction_options=_extraction_options(opts, pycolmap), device=pycolmap.Device.cpu)
+                                  extraction_options=extraction_options(opts), device=pycolmap.Device.cpu)
         db = pycolmap.Database.open(db_path)
         try:
             db_images = db.read_all_images()
@@ -183,9 +184,7 @@ def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndar
             db_cameras = db.read_all_cameras()
         finally:
             db.close()
-        match = pycolmap.FeatureMatchingOptions()
-        match.num_threads = opts.num_threads
-        pycolmap.match_exhaustive(db_path, matching_options=match, device=pycolmap.Device.cpu)
+        match_all_pairs(db_path, opts)
         rec = pycolmap.Reconstruction()
         for dbcam in db_cameras:
             rec.add_camera_with_trivial_rig(dbcam)
@@ -204,11 +203,3 @@ def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndar
         rgb = np.array([p.color for p in pts], dtype=np.uint8).reshape(-1, 3)
     log.info("triangulated %d points from %d views with known poses", len(xyz), len(cams))
     return PointCloud(xyz, rgb, "triangulated")
-
-
-def _extraction_options(opts: CalibrationOptions, pycolmap):
-    ext = pycolmap.FeatureExtractionOptions()
-    ext.num_threads = opts.num_threads
-    ext.max_image_size = opts.max_image_size
-    ext.sift.max_num_features = opts.max_features
-    return ext

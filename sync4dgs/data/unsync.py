@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from sync4dgs.data.readers.base import rel_to_scene
-from sync4dgs.data.readers.common import rebase_time_maps, shift_time_maps, video_timing
+from sync4dgs.data.readers.common import import_av, rebase_time_maps, shift_time_maps, video_timing
 from sync4dgs.data.readers.n3v import POSES_FILE, find_videos
 from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, SCENE_FILE, SceneSpec, load_scene
-from sync4dgs.data.video import _av
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, atomic_path
@@ -99,7 +98,8 @@ def common_length(n_frames: dict[str, int], starts: dict[str, int], cap: int | N
             raise DataFormatError(where, f"n_frames={cap} requested but only {avail} frames overlap after the offsets")
         avail = cap
     if avail < 2:
-        raise DataFormatError(where, f"offsets {starts} leave {avail} frame(s); use smaller offsets or longer videos")
+        raise DataFormatError(where, f"start frames {starts} leave {avail} frame(s) per camera; use smaller offsets "
+                                     "or longer videos")
     return avail
 
 
@@ -205,7 +205,7 @@ def trim_video(src: Path, dst: Path, start: int, count: int, crf: int = 12) -> P
     Frames go from decoder to encoder in YUV (no colour conversion); timestamps keep the source's spacing,
     shifted so that the first kept frame is at 0. Raises DataFormatError if the video is too short.
     """
-    av = _av()
+    av = import_av()
     from av.video.frame import PictureType  # noqa: PLC0415
 
     n = 0

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sync4dgs.data.scene import load_scene
 from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
@@ -73,7 +75,13 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         log.info("resumed from %s (iteration %d)", ckpt_path, session.state.step)
     start = session.state.step
     trainer = Trainer(session)
-    trainer.run()
+    threads = torch.get_num_threads()
+    if session.device.type == "cpu" and config.train.cpu_threads > 0:
+        torch.set_num_threads(config.train.cpu_threads)
+    try:
+        trainer.run()
+    finally:
+        torch.set_num_threads(threads)
     it = session.state.step
     final = save_session_weights(session, it)
     if it > start:

@@ -46,6 +46,8 @@ class TrainConfig:
     checkpoint_every: int = 5000               # resume checkpoints (0 = only at the end)
     keep_checkpoints: int = 2                  # older checkpoints are deleted
     scene_extent: float = 0.0                  # 0 = 1.1 x max distance of training cameras from their mean
+    cpu_threads: int = 0                       # torch intra-op threads while training on CPU (0 = torch default);
+                                               # 1 is often much faster for small images on busy machines
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Seeded sampling of training views and backgrounds (CPU generators; state goes into checkpoints)."""
+"""Seeded sampling of training views (CPU generator) and backgrounds (device generator); states go into checkpoints."""
 
 from __future__ import annotations
 
@@ -45,30 +45,30 @@ class ViewSampler:
                 "epoch": self.epoch}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.generator.set_state(d["generator"])
-        self._perm = d["perm"].clone()
+        self.generator.set_state(d["generator"].cpu())
+        self._perm = d["perm"].cpu().clone()
         self._pos = int(d["pos"])
         self.epoch = int(d["epoch"])
 
 
 class BackgroundSampler:
-    """Uniform random RGB backgrounds (seeded) or one fixed colour, as [3] tensors on ``device``."""
+    """Uniform random RGB backgrounds (seeded, drawn on ``device``) or one fixed colour, as [3] tensors."""
 
     def __init__(self, random: bool, fixed: list[float], seed: int, device: torch.device):
         if len(fixed) != 3:
             raise ValueError(f"train.background must have 3 values, got {fixed}")
         self.random = random
         self.device = device
-        self.generator = torch.Generator().manual_seed(int(seed) + 1)
+        self.generator = torch.Generator(device=device).manual_seed(int(seed) + 1)   # on the device: no copies
         self._fixed = torch.tensor(fixed, dtype=torch.float32, device=device)
 
     def next(self) -> Tensor:
         if not self.random:
             return self._fixed
-        return torch.rand(3, generator=self.generator).to(self.device, non_blocking=True)
+        return torch.rand(3, generator=self.generator, device=self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.generator.set_state(d["generator"])
+        self.generator.set_state(d["generator"].cpu())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sync4dgs.render import Gaussians, RenderCameras, render
@@ -115,8 +116,9 @@ def test_info_drives_gsplat_default_strategy_on_cpu():
     torch.testing.assert_close(state["radii"], expected_radii.float())
 
 
-def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop():
-    from sync4dgs.render.backends.torch_raster import _CompositeChunk
+@pytest.mark.parametrize("block,opaque", [(4, False), (64, False), (3, True)])
+def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop(block, opaque):
+    from sync4dgs.render.backends.torch_composite import CompositeChunk
 
     gen = torch.Generator().manual_seed(0)
     n_tiles, n_pix, n_list, n_feat = 3, 24, 14, 4
@@ -133,6 +135,9 @@ def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop()
     feats = rnd(n_tiles, n_list, n_feat)
     entry_ok = torch.ones(n_tiles, n_list, dtype=torch.bool)
     entry_ok[0, -3:] = False  # padding
+    if opaque:  # wide, near-opaque Gaussians: every pixel saturates within the first blocks
+        conics = 0.01 * conics
+        opac = torch.full_like(opac, 0.98)
 
     def plain(means, conics, opac, feats):
         # the forward rules written out sequentially (independent of the module), then autograd
@@ -159,13 +164,16 @@ def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop()
 
     leaves = [t.clone().requires_grad_(True) for t in (means, conics, opac, feats)]
     acc_ref, tr_ref, keep, raw = plain(*leaves)
-    assert (keep & (raw > 0.999)).any(), "the clamp case is exercised"
+    if opaque:
+        assert not keep[..., block:].any(), "all pixels stop in the first block: later blocks are skipped"
+    else:
+        assert (keep & (raw > 0.999)).any(), "the clamp case is exercised"
     assert (~keep.all(-1)).any()
     g_acc, g_tr = rnd(*acc_ref.shape) - 0.5, rnd(*tr_ref.shape) - 0.5
     ref_grads = torch.autograd.grad((acc_ref * g_acc).sum() + (tr_ref * g_tr).sum(), leaves)
 
     leaves2 = [t.clone().requires_grad_(True) for t in (means, conics, opac, feats)]
-    acc, tr = _CompositeChunk.apply(*leaves2, pixels, entry_ok, None)
+    acc, tr = CompositeChunk.apply(*leaves2, pixels, entry_ok, None, block)
     torch.testing.assert_close(acc, acc_ref.detach(), rtol=0, atol=1e-13)
     torch.testing.assert_close(tr, tr_ref.detach(), rtol=0, atol=1e-13)
     grads = torch.autograd.grad((acc * g_acc).sum() + (tr * g_tr).sum(), leaves2)

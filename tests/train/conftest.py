@@ -124,7 +124,7 @@ def write_offsets(path: Path, offsets: dict[str, float]) -> Path:
 
 # Settings for this tiny scene: higher Gaussian learning rates than the 30k-iteration defaults so geometry
 # settles in a few hundred iterations; frequent logging; no TensorBoard (speed).
-FAST = {"train.device": "cpu", "render.backend": "torch", "model.sh_degree": "0", "model.keyframe_interval_frames": "2",
+FAST = {"optim.optimizer": "adam", "train.device": "cpu", "render.backend": "torch", "model.sh_degree": "0", "model.keyframe_interval_frames": "2",
         "model.time_margin_s": "0.1", "model.init_opacity": "0.8", "model.trajectory_scale_factor": "0.3",
         "optim.static.means": "1e-3", "optim.static.means_final": "1e-4", "optim.dynamic.key_means": "1e-3",
         "optim.dynamic.key_means_final": "1e-4", "optim.static.sh0": "0.02", "optim.dynamic.sh0": "0.02",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sync4dgs.data.points import PointCloud, near_far_from_points, random_points_in_frusta, save_points
+from sync4dgs.data.points import near_far_from_points, random_points_in_frusta, save_points
 from sync4dgs.data.readers.base import FrameRange, PrepareOptions, RawScene, Reader
 from sync4dgs.data.readers.common import compute_normalization, normalize_camera
 from sync4dgs.data.scene import Normalization, SceneSpec
@@ -91,19 +91,28 @@ def prepare(src: str | Path, out: str | Path, fmt: str | None = None, **options:
 
 
 def _finish(raw: RawScene, src: Path, work: Path, out: Path, opts: PrepareOptions, fmt: str) -> SceneSpec:
-    """Point-cloud fallback, depth range, normalisation; write scene.json, points3d.ply, gt_sync.json."""
+    """Point-cloud rule, depth range, normalisation; write scene.json, points3d.ply, gt_sync.json."""
     cams = raw.cameras
     for c in cams:
         c.validate(src)
-    points = _points_with_fallback(raw, src, opts)
+    points = raw.points
+    too_few = len(points) < opts.min_points
+    msg = (f"only {len(points)} points could be reconstructed (need {opts.min_points}); the views may not "
+           "overlap or have too little texture")
+    if too_few and opts.points == "strict":
+        raise DataFormatError(src, f"empty/too small point cloud: {msg}")
     near, far = raw.near, raw.far
     if near is None or far is None:
         nf = near_far_from_points(cams, points.xyz)
         if nf is None:
-            raise DataFormatError(src, "cannot determine the depth range: no point is visible in any camera")
+            raise DataFormatError(src, "cannot determine the depth range: no reconstructed point is visible in any "
+                                       "camera (and the dataset gives no near/far)")
         near, far = nf
-    if points.method != "random_frustum" and len(points) < opts.min_points and opts.points == "auto":
-        points = random_points_in_frusta(cams, near, far, opts.n_random_points, np.random.default_rng(opts.seed),
+    if opts.points == "random" or too_few:
+        if opts.points == "auto":
+            log.warning("%s: %s; using %d random points in the camera frusta instead", src, msg, opts.n_random_points)
+        train = [c for c in cams if c.name not in raw.test_cameras] or cams
+        points = random_points_in_frusta(train, near, far, opts.n_random_points, np.random.default_rng(opts.seed),
                                          raw.first_images)
     norm = compute_normalization(cams, near) if opts.normalize else Normalization()
     cams = [normalize_camera(c, norm) for c in cams]
@@ -123,20 +132,3 @@ def _finish(raw: RawScene, src: Path, work: Path, out: Path, opts: PrepareOption
     log.info("scene with %d cameras, %d points (%s), near %.3g far %.3g", len(cams), len(points), points.method,
              scene.near, scene.far)
     return scene
-
-
-def _points_with_fallback(raw: RawScene, src: Path, opts: PrepareOptions) -> PointCloud:
-    """Apply the point rule: strict -> error if too few; random -> frustum points; auto decided later."""
-    pts = raw.points
-    if opts.points == "random":
-        if raw.near is None or raw.far is None:
-            raise DataFormatError(src, "--points random needs a known depth range, which this dataset lacks")
-        return random_points_in_frusta(raw.cameras, raw.near, raw.far, opts.n_random_points,
-                                       np.random.default_rng(opts.seed), raw.first_images)
-    if len(pts) < opts.min_points:
-        msg = (f"only {len(pts)} points could be triangulated (need {opts.min_points}); the views may not "
-               "overlap or have too little texture")
-        if opts.points == "strict":
-            raise DataFormatError(src, f"empty/too small point cloud: {msg}")
-        log.warning("%s: %s; using %d random points in the camera frusta instead", src, msg, opts.n_random_points)
-    return pts

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.data.calibrate import (_pycolmap, colmap_camera_to_K, colmap_pose, max_distortion_px,
+from sync4dgs.data.calibrate import (import_pycolmap, colmap_camera_to_K, colmap_pose, max_distortion_px,
                                      undistortion_maps, write_png)
 from sync4dgs.data.frames import read_image
 from sync4dgs.data.points import PointCloud, triangulate_known_poses
@@ -92,7 +92,7 @@ class ColmapReader:
         return "a COLMAP model (cameras/images/points3D .bin or .txt) in sparse/0, sparse or the folder itself"
 
     def read(self, src: Path, work: Path, out: Path, opts: PrepareOptions) -> RawScene:
-        pycolmap = _pycolmap()
+        pycolmap = import_pycolmap()
         model_dir = find_model_dir(src)
         if model_dir is None:
             raise DataFormatError(src, "no COLMAP model found")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sync4dgs.data.scene import CameraSpec, Normalization
-from sync4dgs.data.video import _av, downscale_image, iter_video_frames
+from sync4dgs.data.video import downscale_image, iter_video_frames
 from sync4dgs.errors import DataFormatError
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
 
@@ -20,6 +20,15 @@ CFR_TOLERANCE_FRAMES = 0.05  # a frame more than 5% of a period off the regular 
 
 
 # ---- video timing ----------------------------------------------------------------------------------
+def import_av():
+    """PyAV, imported lazily (DataFormatError with the install hint if it is missing)."""
+    try:
+        import av  # noqa: PLC0415
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise DataFormatError(None, "reading/writing video needs PyAV: pip install av") from e
+    return av
+
+
 @dataclass
 class VideoTiming:
     """A video's geometry and per-frame clock.
@@ -52,7 +61,7 @@ def video_timing(path: str | Path) -> VideoTiming:
     Times come from the container's packet timestamps (exact, also for variable frame rate). Raises
     DataFormatError for a missing, corrupt or empty video.
     """
-    av = _av()
+    av = import_av()
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "video file not found")
@@ -63,7 +72,9 @@ def video_timing(path: str | Path) -> VideoTiming:
             s = c.streams.video[0]
             rate = s.average_rate or s.guessed_rate
             fps = float(rate) if rate else 0.0
-            pts = sorted(p.pts for p in c.demux(s) if p.pts is not None and p.size > 0)
+            # presentation times of the packets (containers without pts, e.g. some AVI files, give dts)
+            pts = sorted(p.pts if p.pts is not None else p.dts for p in c.demux(s)
+                         if (p.pts is not None or p.dts is not None) and p.size > 0)
             width, height, tb = s.codec_context.width, s.codec_context.height, s.time_base
     except av.error.FFmpegError as e:
         raise DataFormatError(path, f"corrupt or unreadable video: {e}") from e

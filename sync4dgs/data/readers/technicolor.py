@@ -31,6 +31,7 @@ from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_referen
                                         escape_format, rel_to_scene)
 from sync4dgs.data.readers.common import check_image_headers, check_rotation
 from sync4dgs.data.scene import CameraSpec, FrameSource
+from sync4dgs.data.video import downscale_image
 from sync4dgs.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class TechnicolorReader:
             cam = CameraSpec(name, w // d, h // d, K, R, t, fps, stop - start,
                              FrameSource("images", rel_to_scene(src, out), pattern, start=start))
             cameras.append(cam)
-            first_images[name] = first if d == 1 else _downscale(first, d)
+            first_images[name] = downscale_image(first, d)
             report.append({"camera": name, "size": f"{cam.width}x{cam.height}", "frames": f"{start}..{stop - 1}",
                            "fps": fps})
         if not cameras:
@@ -170,10 +171,5 @@ class TechnicolorReader:
                         reference_camera=choose_reference(names, opts.reference, "cam00", src),
                         test_cameras=choose_test_cameras(names, opts.test_cameras, ["cam10"], src),
                         near=near, far=far, first_images=first_images, report=report,
-                        source={"scene": scene_name, "file_frames": [start, stop]})
-
-
-def _downscale(img: np.ndarray, d: int) -> np.ndarray:
-    from sync4dgs.data.video import downscale_image  # noqa: PLC0415
-
-    return downscale_image(img, d)
+                        source={"scene": scene_name, "file_frames": [start, stop],
+                                "skipped_cameras": {f"cam{k:02d}": "parameters but no frames" for k in missing}})

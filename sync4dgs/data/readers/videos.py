@@ -65,7 +65,12 @@ class VideosReader:
         return f"at least two video files ({', '.join(VIDEO_EXTS)}) directly in the folder"
 
     def read(self, src: Path, work: Path, out: Path, opts: PrepareOptions) -> RawScene:
-        vids = {p.stem: p for p in find_videos(src) if p.stem not in opts.exclude_cameras}
+        found = find_videos(src)
+        stems = [p.stem for p in found]
+        dup = sorted({n for n in stems if stems.count(n) > 1})
+        if dup:
+            raise DataFormatError(src, f"several videos share the camera name(s) {dup} (file name without extension)")
+        vids = {p.stem: p for p in found if p.stem not in opts.exclude_cameras}
         if len(vids) < 2:
             raise DataFormatError(src, f"need at least two videos to calibrate, found {sorted(vids)}")
         timings: dict[str, VideoTiming] = {}

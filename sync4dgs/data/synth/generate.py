@@ -35,7 +35,7 @@ from sync4dgs.data.synth.raycast import PackedScene
 from sync4dgs.data.synth.render import render_frames
 from sync4dgs.data.synth.rig import CameraClock, RigCamera, make_clocks, make_rig, overlap_fraction, time_span_s
 from sync4dgs.data.synth.scene_def import SceneDef, build_default_scene
-from sync4dgs.errors import DataFormatError
+from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 from sync4dgs.utils.device import resolve_device
@@ -182,8 +182,34 @@ def _scene_bounds(plan: SynthPlan, packed: PackedScene) -> tuple[float, float]:
     return 0.9 * min(b[0] for b in bounds), 1.1 * max(b[1] for b in bounds)
 
 
+def _check_output_folder(out_dir: Path) -> None:
+    """Only an empty folder or an earlier synth output may be replaced (never a user's unrelated data)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataFormatError(out_dir, "output path exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / META_FILE).is_file():
+        raise DataFormatError(out_dir, f"output folder is not empty and holds no {META_FILE}; refusing to "
+                                       "replace it (choose a new --out)")
+
+
+def _check_pyav(layout: str) -> None:
+    if layout != "n3v":
+        return
+    try:
+        import av  # noqa: F401, PLC0415
+    except ImportError as e:
+        raise ConfigError("synth: the n3v layout writes mp4 videos and needs PyAV (pip install av); "
+                          "use --layout canonical to write PNG frames instead") from e
+
+
 def generate(config: SynthConfig, out_dir: str | Path, progress: bool = True) -> Path:
-    """Render and write a synthetic capture into ``out_dir`` (replaced atomically); returns ``out_dir``."""
+    """Render and write a synthetic capture into ``out_dir`` (replaced atomically); returns ``out_dir``.
+
+    Raises DataFormatError if ``out_dir`` is a non-empty folder that is not an earlier synth output, and
+    ConfigError for bad settings (or the n3v layout without PyAV).
+    """
+    out_dir = Path(out_dir)
+    _check_output_folder(out_dir)
+    _check_pyav(config.layout)
     plan = plan_synth(config)
     device = resolve_device(config.device)
     packed = PackedScene(plan.scene, device)
@@ -191,7 +217,6 @@ def generate(config: SynthConfig, out_dir: str | Path, progress: bool = True) ->
     total = sum(c.n_frames for c in plan.clocks)
     log.info("synth: %d cameras, %d frames in all, %dx%d, layout %s, device %s", len(plan.cameras), total,
              config.width, config.height, config.layout, device)
-    out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp, tqdm(total=total, unit="frame", desc="synth", disable=not progress) as bar:
         if config.layout == "canonical":
             _write_canonical(plan, packed, tmp, bar)

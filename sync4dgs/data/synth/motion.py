@@ -103,13 +103,19 @@ class Orbit(Motion):
 
 @dataclass
 class Accelerating(Motion):
-    """Uniformly accelerating motion from rest: ``c(t) = start + (end - start) * s^2`` with
-    ``s = (t - t0_s) / (t1_s - t0_s)``, i.e. at rest at ``t0_s`` and at ``end_m`` at ``t1_s``; the spin angle
-    grows quadratically too (``spin_rate_rad_s`` is the mean rate over [t0, t1]). Defined for all t
-    (a parabola; the generator sets [t0, t1] to the time span the cameras cover)."""
+    """Uniformly accelerated motion on a parabola from ``start_m`` (at ``t0_s``) to ``end_m`` (at ``t1_s``)::
+
+        s = (t - t0_s) / (t1_s - t0_s)
+        c(t) = start + 4 * bulge * s * (1 - s) + (end - start) * s^2
+
+    The acceleration ``(2 (end - start) - 8 bulge) / (t1 - t0)^2`` is constant; with a small ``bulge_m`` the
+    object starts slowly (speed 4 |bulge| / (t1 - t0)) and speeds up along a curved (planar) path. The spin
+    angle grows quadratically too (``spin_rate_rad_s`` is its mean rate over [t0, t1]). Defined for all t;
+    the generator sets [t0, t1] to the time span the cameras cover."""
 
     start_m: tuple[float, float, float] = (0.0, 0.0, 1.0)
     end_m: tuple[float, float, float] = (1.0, 0.0, 1.0)
+    bulge_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     t0_s: float = 0.0
     t1_s: float = 1.0
 
@@ -119,8 +125,9 @@ class Accelerating(Motion):
         return (t_s - self.t0_s) / (self.t1_s - self.t0_s)
 
     def center(self, t_s: np.ndarray) -> np.ndarray:
-        s2 = self._s(t_s)[:, None] ** 2
-        return _vec(self.start_m)[None] + s2 * (_vec(self.end_m) - _vec(self.start_m))[None]
+        s = self._s(t_s)[:, None]
+        start = _vec(self.start_m)[None]
+        return start + 4.0 * _vec(self.bulge_m)[None] * s * (1.0 - s) + (_vec(self.end_m)[None] - start) * s * s
 
     def spin_angle(self, t_s: np.ndarray) -> np.ndarray:
         return self.spin_rate_rad_s * (self.t1_s - self.t0_s) * self._s(t_s) ** 2

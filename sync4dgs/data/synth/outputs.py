@@ -81,8 +81,8 @@ def sample_static_points(packed: PackedScene, cams: list[RigCamera], t_s: float,
     """Points on the static surfaces seen by the cameras, with their colours.
 
     Casts ``n_points / len(cams)`` rays through uniformly random pixel positions of each camera against the
-    static primitives only (moving objects do not hide the background: like SfM over many frames). Returns xyz float64 [M, 3] (metres) and
-    rgb uint8 [M, 3], M <= n_points.
+    static primitives only (moving objects do not hide the background: like SfM over many frames).
+    Returns xyz float64 [M, 3] (metres) and rgb uint8 [M, 3], M <= n_points.
     """
     static_ids = [k for k, p in enumerate(packed.scene.primitives) if p.is_static]
     xyz, rgb = [], []

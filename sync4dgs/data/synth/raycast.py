@@ -79,7 +79,7 @@ def _t_box(o: torch.Tensor, d: torch.Tensor, R: torch.Tensor, half: tuple[float,
     """Slab test against a solid box seen from outside. o [B, 1, 3] origin in the box frame."""
     t_near = t_far = None
     for j in range(3):
-        inv = 1.0 / _safe(_dot_cols(d, R, j))
+        inv = 1.0 / _dot_cols(d, R, j)  # +-inf for rays parallel to a slab: the min/max logic still holds
         t1 = (-half[j] - o[..., j]) * inv
         t2 = (half[j] - o[..., j]) * inv
         lo, hi = torch.minimum(t1, t2), torch.maximum(t1, t2)
@@ -92,7 +92,8 @@ def _t_plane(o: torch.Tensor, d: torch.Tensor, R: torch.Tensor, half_u: float, h
     """Rectangle |x| <= half_u, |y| <= half_v in the local z = 0 plane. o [B, 1, 3] origin in the plane frame."""
     t = -o[..., 2] / _safe(_dot_cols(d, R, 2))
     tt = torch.where(torch.isfinite(t), t, 0.0).clamp(-1e6, 1e6)
-    inside = ((o[..., 0] + tt * _dot_cols(d, R, 0)).abs() <= half_u) & ((o[..., 1] + tt * _dot_cols(d, R, 1)).abs() <= half_v)
+    inside_u = (o[..., 0] + tt * _dot_cols(d, R, 0)).abs() <= half_u
+    inside = inside_u & ((o[..., 1] + tt * _dot_cols(d, R, 1)).abs() <= half_v)
     return torch.where(inside & (t > T_MIN), t, torch.inf)
 
 

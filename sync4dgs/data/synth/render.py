@@ -18,7 +18,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from sync4dgs.data.synth.raycast import PackedScene, PoseTables, camera_rays, closest_hits, intersect, resolve_hits, shade
+from sync4dgs.data.synth.raycast import (PackedScene, PoseTables, camera_rays, closest_hits, intersect, resolve_hits,
+                                         shade)
 from sync4dgs.data.synth.scene_def import SceneDef
 from sync4dgs.utils.device import resolve_device
 

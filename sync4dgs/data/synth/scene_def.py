@@ -5,7 +5,7 @@ rectangles) with a few static textured objects, which dominate every view so tha
 content works, and four moving textured objects with different kinds of 3D motion:
 
 * ``orbiter``: a sphere on a tilted circular orbit with a vertical bob, spinning;
-* ``accelerator``: a box accelerating uniformly from rest along a 3D diagonal, tumbling faster and faster;
+* ``accelerator``: a box on a uniformly accelerated parabola across the room, tumbling faster and faster;
 * ``fast_ball``: a small sphere on a fast 3D Lissajous curve (up to ~5 m/s);
 * ``occluder``: a thin panel sweeping sideways between the cameras and the orbiter, occluding it.
 """
@@ -166,7 +166,8 @@ def _moving_objects(rng: np.random.Generator, t0_s: float, t1_s: float) -> list[
                         bob_period_s=1.7)),
         Primitive("accelerator", "box", (0.22, 0.16, 0.12), mat((0.3, 0.8, 0.4), 0.08),
                   Accelerating(spin_axis=(1.0, 0.5, 0.2), spin_rate_rad_s=2.0, start_m=(cx - 1.6, cy - 0.8, 0.5),
-                               end_m=(cx + 1.5, cy + 1.0, 1.9), t0_s=float(t0_s), t1_s=float(t1_s))),
+                               end_m=(cx + 1.5, cy + 1.0, 1.9), bulge_m=(0.0, -0.3, 0.45), t0_s=float(t0_s),
+                               t1_s=float(t1_s))),
         Primitive("fast_ball", "sphere", (0.12, 0.12, 0.12), mat((0.95, 0.95, 0.95), 0.05),
                   Lissajous(spin_axis=(0.0, 1.0, 0.3), spin_rate_rad_s=4.0, center_m=(cx + 0.3, cy + 0.6, cz + 0.3),
                             amplitude_m=(0.9, 0.5, 0.4), freq_hz=(0.9, 1.4, 1.1),

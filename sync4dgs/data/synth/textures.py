@@ -3,9 +3,9 @@
 Textures are evaluated at object-local 3D points (metres), so they move with their object: a point on a
 moving object keeps its colour, which point trackers need. One "uber" material mixes three patterns:
 
-* checker: a 3D checkerboard of ``checker_m`` cells whose every cell has its own hashed random tint
+* checker: a 3D checkerboard of ``checker_m`` cells whose every cell has its own random tint
   (distinctive corners for SIFT/KLT, not a repetitive pattern) and alternating brightness;
-* noise: two octaves of hashed 3D value noise with feature size ``noise_m``;
+* noise: two octaves of 3D value noise with feature size ``noise_m``;
 * stripes: ``sin`` stripes of period ``stripe_m`` along ``stripe_dir``.
 
 Random values come from one fixed random lattice of 128^3 floats (drawn on the CPU with a fixed seed, so it is
@@ -37,7 +37,8 @@ class Material:
     """Surface appearance. Lengths in metres (object-local), weights in [0, 1], colours linear RGB in [0, 1].
 
     ``checker_offset`` (fractions of a cell) keeps axis-aligned surfaces away from cell boundaries, where the
-    checker would flicker between cells from float rounding.
+    checker would flicker between cells from float rounding. ``seed`` picks the material's shift into the
+    random lattice (different seeds, unrelated patterns).
     """
 
     base_rgb: tuple[float, float, float] = (0.8, 0.8, 0.8)
@@ -52,7 +53,7 @@ class Material:
     seed: int = 0
 
     def param_vector(self) -> list[float]:
-        """The ``N_MATERIAL_PARAMS`` floats the shader reads (seed goes separately)."""
+        """The ``N_MATERIAL_PARAMS`` floats the shader reads (the seed goes separately, see material_offsets)."""
         d = np.asarray(self.stripe_dir, dtype=np.float64)
         d = d / np.linalg.norm(d)
         return [*self.base_rgb, self.checker_m, self.checker_w, self.noise_m, self.noise_w, self.stripe_m,
@@ -152,6 +153,7 @@ def lambert(albedo_rgb: torch.Tensor, normal_world: torch.Tensor) -> torch.Tenso
     for d, k in zip(LIGHT_DIRS, LIGHT_INTENSITIES):
         ld = np.asarray(d, dtype=np.float64)
         ld = ld / np.linalg.norm(ld)
-        ndl = normal_world[..., 0] * float(ld[0]) + normal_world[..., 1] * float(ld[1]) + normal_world[..., 2] * float(ld[2])
+        n = normal_world
+        ndl = n[..., 0] * float(ld[0]) + n[..., 1] * float(ld[1]) + n[..., 2] * float(ld[2])
         shade = shade + k * ndl.clamp_min(0.0)
     return (albedo_rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0) ** (1.0 / GAMMA)

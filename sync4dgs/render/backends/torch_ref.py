@@ -88,7 +88,7 @@ def render_torch(
         "opacities": opacities if packed else proj.opacities,
         "width": width,
         "height": height,
-        "tile_size": (config or RasterConfig()).tile_size,
+        "tile_size": (config or RasterConfig()).resolved(g.means.device).tile_size,
         "n_batches": 1,
         "n_cameras": n_cams,
         "n_gaussians": n_gauss,

@@ -62,7 +62,8 @@ class AlignConfig:
     background), bg_frames (frames sampled for the background), desc_every_frames (SIFT descriptors of
     active tracks are taken every that many frames), desc_size_px.
 
-    Pair scoring: score_tracks (tracks per camera entering the coarse score, the most moving ones),
+    Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
+    pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse score, the most moving ones),
     score_truncate_px (robust truncation of epipolar distances), min_overlap_frames (samples two
     tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
     min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a
@@ -95,6 +96,8 @@ class AlignConfig:
     desc_every_frames: int = 3
     desc_size_px: float = 12.0
     # pair scoring
+    track_cue: str = "fallback"
+    pencil_trusted_confidence: float = 0.3
     score_tracks: int = 256
     score_truncate_px: float = 3.0
     min_overlap_frames: int = 6
@@ -132,6 +135,8 @@ class AlignConfig:
                      "inlier_tol_frames", "inlier_tol_rate"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"align: {name} must be positive, got {getattr(self, name)}")
+        if self.track_cue not in ("fallback", "always", "never"):
+            raise ConfigError(f"align: track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         if not 0 < self.match_ratio <= 1:
             raise ConfigError(f"align: match_ratio must be in (0, 1], got {self.match_ratio}")
         return self

@@ -90,7 +90,13 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
         lags_s, cost, weight = coarse_curves(profiles, ratios, cfg.max_offset_s, PENCIL_CAP_PX, device)
         cost[weight < 0.5] = np.nan
         cues.append(("pencil", cost, lags_s))
-    if tracks_a.n_tracks >= MIN_SCORE_TRACKS and tracks_b.n_tracks >= MIN_SCORE_TRACKS:
+    pencil_conf = 0.0
+    if cues:
+        probe = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), cues[0][2], cues[0][1])
+        summarise(probe, cfg.confidence_window_s)
+        pencil_conf = probe.confidence
+    use_tracks = cfg.track_cue == "always" or (cfg.track_cue == "fallback" and pencil_conf < cfg.pencil_trusted_confidence)
+    if use_tracks and tracks_a.n_tracks >= MIN_SCORE_TRACKS and tracks_b.n_tracks >= MIN_SCORE_TRACKS:
         ta, tb = select_tracks(tracks_a, cfg.score_tracks), select_tracks(tracks_b, cfg.score_tracks)
         ps = score_pair(ta, tb, fundamental_matrix(cam_a, cam_b), normalizer(cam_a), normalizer(cam_b), ratios,
                         cfg.max_offset_s, cfg.min_overlap_frames, cfg.score_truncate_px, cfg.confidence_window_s,

@@ -103,11 +103,11 @@ def _measurements(data: list[PairData]) -> list[PairMeasurement]:
     return [PairMeasurement(p.a, p.b, [(r, d, w) for r, d, w in p.score.candidates]) for p in data]
 
 
-def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignConfig, spec: RateSpec,
-           tol_frames: float, tol_rate: float, fix_rates: bool) -> GlobalSolution:
+def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignConfig, tol_frames: float,
+           tol_rate: float, fix_rates: bool, min_weight: float | None = None) -> GlobalSolution:
     h = float(np.median([1.0 / c.fps for c in scene.cameras]))
     return solve_global(len(scene.cameras), ref, meas, tol_frames * h, tol_rate, fix_rates, cfg.ransac_trees,
-                        cfg.min_pair_confidence, cfg.seed)
+                        cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
 
 
 def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir: str | Path | None = None) -> AlignResult:
@@ -145,7 +145,7 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
         ratios = _ratios(spec, scene.cameras[a].fps, scene.cameras[b].fps, first_true)
         data.append(coarse_pair(scene.cameras[a], scene.cameras[b], a, b, masks[a], masks[b], tracks[a], tracks[b],
                                 ratios, cfg, device))
-    sol = _solve(scene, ref, _measurements(data), cfg, spec, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
+    sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
                  fixed or spec.mode == "auto")
     if spec.mode == "auto" and not sol.aligned[moving].all():
         lost = {k for k in moving if not sol.aligned[k]}
@@ -155,7 +155,7 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
                 ratios = _ratios(spec, scene.cameras[p.a].fps, scene.cameras[p.b].fps, COMMON_FPS)
                 data[i] = coarse_pair(scene.cameras[p.a], scene.cameras[p.b], p.a, p.b, masks[p.a], masks[p.b],
                                       tracks[p.a], tracks[p.b], ratios, cfg, device, p.profiles)
-        sol = _solve(scene, ref, _measurements(data), cfg, spec, cfg.inlier_tol_frames, cfg.inlier_tol_rate, False)
+        sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, False)
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
@@ -192,8 +192,9 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
     """Sub-frame refinement of every pair around the coarse global solution, then a tight global solve."""
     meas: list[PairMeasurement] = []
     refine_rate = spec.mode != "fixed"
+    coarse_inliers = {k for k, _ in sol.inliers}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
-        if not (sol.aligned[p.a] and sol.aligned[p.b]):
+        if k not in coarse_inliers or not (sol.aligned[p.a] and sol.aligned[p.b]):
             meas.append(PairMeasurement(p.a, p.b, []))
             continue
         rho0 = sol.rates[p.b] / sol.rates[p.a]
@@ -201,12 +202,12 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         fe = fine_pair(p.profiles, rho0, d0, refine_rate, device) if p.profiles is not None else None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
-            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, fe.sharpness * max(p.score.confidence, 0.05))]))
+            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * p.score.confidence, 1e-3))]))
         else:
             # no pencil cue: keep the coarse estimate if it agrees with the coarse solution
             rho, d, w = p.score.candidates[0] if p.score.candidates else (1.0, 0.0, 0.0)
-            meas.append(PairMeasurement(p.a, p.b, [(rho, d, 0.3 * w)]))
-    fine = _solve(scene, ref, meas, cfg, spec, 0.5, 0.003, spec.mode == "fixed")
+            meas.append(PairMeasurement(p.a, p.b, [(rho, d, max(0.3 * w, 1e-4))]))
+    fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, spec.mode == "fixed", min_weight=0.0)
     # cameras the fine stage could not keep fall back to their coarse estimates
     keep = fine.aligned | ~sol.aligned
     if not keep.all():
