@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sync4dgs.errors import ConfigError
-
 
 def _resolution(text: str) -> tuple[int, int]:
     try:
@@ -32,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="reference frame rate (default 30)")
     p.add_argument("--res", type=_resolution, default=None, help="WIDTHxHEIGHT, even (default 160x120)")
     p.add_argument("--max-offset-s", type=float, default=None, help="offsets uniform in +-this (default 2.0 s)")
-    p.add_argument("--subframe", action="store_true", default=None, help="add random sub-frame parts to offsets")
+    p.add_argument("--subframe", action=argparse.BooleanOptionalAction, default=None,
+                   help="add random sub-frame parts to the offsets (default: off, except the n3v preset)")
     p.add_argument("--fps-mix", type=_fps_list, default=None,
                    help="frame rates cycled over cam01.. (cam00 keeps --fps), e.g. 30,25,24")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
@@ -48,13 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from sync4dgs.data.synth import generate, make_config, plan_synth  # noqa: PLC0415
 
     w, h = args.res if args.res is not None else (None, None)
-    try:
-        cfg = make_config(args.preset, n_cams=args.cams, n_frames=args.frames, fps=args.fps, width=w, height=h,
-                          max_offset_s=args.max_offset_s, subframe=args.subframe, fps_mix=args.fps_mix,
-                          seed=args.seed, device=args.device, layout=args.layout, supersample=args.supersample,
-                          crf=args.crf)
-    except TypeError as e:  # pragma: no cover - defensive: a mistyped setting
-        raise ConfigError(f"synth: {e}") from e
+    cfg = make_config(args.preset, n_cams=args.cams, n_frames=args.frames, fps=args.fps, width=w, height=h,
+                      max_offset_s=args.max_offset_s, subframe=args.subframe, fps_mix=args.fps_mix, seed=args.seed,
+                      device=args.device, layout=args.layout, supersample=args.supersample, crf=args.crf)
     out = generate(cfg, args.out, progress=not args.quiet)
     plan = plan_synth(cfg)
     print(f"wrote {cfg.layout} scene to {out}")

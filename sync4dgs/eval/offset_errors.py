@@ -95,8 +95,9 @@ def offset_errors(estimate: TimeMaps, truth: TimeMaps, fps: dict[str, float],
         cameras: cameras to evaluate (default: all with a map in both and an fps); the common reference camera
             is listed but excluded from the statistics (its error is 0 by construction).
     Returns a JSON-ready dict: reference_camera, regauged_from (or None), per_camera {name: ...},
-    summary {n_cameras, mae/median/max in frames and ms, pct within 0.5 and 1 frame, rate errors},
-    missing (cameras in ``cameras``/truth without an estimate).
+    summary {n_cameras, mae/median/max in frames and ms, pct within 0.5 and 1 frame, rate errors, n_unaligned},
+    missing (cameras in ``cameras``/truth without an estimate), unaligned (cameras the estimate marks
+    "unaligned": no offset was found, so they are left out of the statistics and counted in n_unaligned).
     """
     ref = truth.reference_camera
     t = regauge(truth, ref)
@@ -109,10 +110,13 @@ def offset_errors(estimate: TimeMaps, truth: TimeMaps, fps: dict[str, float],
                                                           "cannot compare in a common gauge"}
     e = regauge(estimate, ref)
     names = cameras if cameras is not None else [n for n in truth.cameras if n in fps]
-    per_camera, errors, missing = {}, [], []
+    per_camera, errors, missing, unaligned = {}, [], [], []
     for n in names:
         if n not in e.cameras or n not in t.cameras:
             missing.append(n)
+            continue
+        if estimate.cameras[n].status == "unaligned":     # the estimator gave up on this camera
+            unaligned.append(n)
             continue
         te, tt = e.cameras[n], t.cameras[n]
         tau = np.asarray(tau_s[n], dtype=np.float64) if tau_s and n in tau_s else np.zeros(1)
@@ -122,4 +126,5 @@ def offset_errors(estimate: TimeMaps, truth: TimeMaps, fps: dict[str, float],
         if n != ref:
             errors.append(err)
     return {"reference_camera": ref, "regauged_from": regauged_from, "per_camera": per_camera,
-            "summary": _summary(errors), "missing": missing}
+            "summary": {**_summary(errors), "n_unaligned": len(unaligned)}, "missing": missing,
+            "unaligned": unaligned}

@@ -42,12 +42,14 @@ def time_calls(fn: Callable[[], Any], device: torch.device, warmup: int = 3, rep
 
 def measure_render_fps(model: Any, cam: CameraSpec, t_global_s: float, settings: ViewRenderSettings,
                        device: torch.device, warmup: int = 3, repeats: int = 10) -> dict[str, Any]:
-    """Time ``render_frame`` of ``cam`` at ``t_global_s``; returns fps (1/median), ms median/min/max, settings."""
+    """Time ``render_frame`` of ``cam`` at ``t_global_s``; returns fps (1/median), ms median/min/max, settings.
+
+    ``warmup`` >= 1 untimed calls come first (the first one also tells which backend rendered)."""
     used = render_frame(model, cam, t_global_s, settings, device)[1]
-    times = time_calls(lambda: render_frame(model, cam, t_global_s, settings, device), device, warmup, repeats)
+    times = time_calls(lambda: render_frame(model, cam, t_global_s, settings, device), device, warmup - 1, repeats)
     med = statistics.median(times)
     return {"fps": 1.0 / med, "ms_median": 1000 * med, "ms_min": 1000 * min(times), "ms_max": 1000 * max(times),
             "camera": cam.name, "width": cam.width, "height": cam.height, "t_global_s": float(t_global_s),
-            "warmup": warmup, "repeats": repeats, "device": str(device),
+            "warmup": max(1, warmup), "repeats": repeats, "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "backend": used, "includes": "model.at_time + render of one image (batch 1)"}

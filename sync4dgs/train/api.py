@@ -14,7 +14,11 @@ from sync4dgs.data.scene import load_scene
 from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.monitor import Monitor
+from sync4dgs.train.saving import Checkpointer, save_session_weights, session_time_maps
 from sync4dgs.train.session import Session
+from sync4dgs.train.setup import build_session
+from sync4dgs.train.trainer import Trainer
 from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -34,15 +38,6 @@ class TrainResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def save_session_weights(session: Session, iteration: int) -> Path:
-    """Weights + time_maps.json of ``session`` at ``iteration``."""
-    from sync4dgs.train.saving import learned_time_maps, save_weights  # noqa: PLC0415
-    from sync4dgs.train.setup import meta_for  # noqa: PLC0415
-
-    maps = learned_time_maps(session.time.time_maps(), list(session.scene.test_cameras))
-    return save_weights(session.model_path, iteration, session.model, maps, meta_for(session))
-
-
 def train(source_path: str | Path, model_path: str | Path, config: ExperimentConfig, *, offsets_path=None,
           no_align: bool = False, time_maps_override: TimeMaps | None = None, start_checkpoint=None,
           progress: bool = True) -> TrainResult:
@@ -59,9 +54,6 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         start_checkpoint: resume from this checkpoint instead of M's latest.
         progress: show progress bars.
     """
-    from sync4dgs.train.setup import build_session  # noqa: PLC0415
-    from sync4dgs.train.trainer import Trainer  # noqa: PLC0415
-
     model_path = Path(model_path)
     model_path.mkdir(parents=True, exist_ok=True)
     scene = load_scene(source_path)
@@ -71,7 +63,9 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
                             time_maps_override=time_maps_override, resuming=ckpt_path is not None,
                             progress=progress)
     if ckpt_path is not None:
-        session.load_state_dict(load_checkpoint(ckpt_path, session.device))
+        ckpt = load_checkpoint(ckpt_path, session.device)
+        _warn_config_changes(ckpt.get("config", {}), config.to_dict(), ckpt_path)
+        session.load_state_dict(ckpt)
         log.info("resumed from %s (iteration %d)", ckpt_path, session.state.step)
     start = session.state.step
     trainer = Trainer(session)
@@ -85,17 +79,23 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     it = session.state.step
     final = save_session_weights(session, it)
     if it > start:
-        from sync4dgs.train.saving import Checkpointer  # noqa: PLC0415
-
         next(cb for cb in session.callbacks if isinstance(cb, Checkpointer)).checkpoint(it)
     stats = _stats(session, trainer, start)
     write_json(model_path / STATS_FILE, stats)
-    return TrainResult(model_path, it, session.time.time_maps(), final, stats)
+    return TrainResult(model_path, it, session_time_maps(session), final, stats)
 
 
-def _stats(session: Session, trainer, start: int) -> dict[str, Any]:
-    from sync4dgs.train.monitor import Monitor  # noqa: PLC0415
+def _warn_config_changes(old: dict[str, Any], new: dict[str, Any], where: Path, prefix: str = "") -> None:
+    """Log (not fail) settings that differ between a checkpoint and the run resuming it."""
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            _warn_config_changes(a, b, where, f"{prefix}{k}.")
+        elif a != b and f"{prefix}{k}" != "train.iterations":
+            log.warning("resuming %s with %s%s = %r (checkpoint: %r)", where, prefix, k, b, a)
 
+
+def _stats(session: Session, trainer: Trainer, start: int) -> dict[str, Any]:
     monitor = next((cb for cb in session.callbacks if isinstance(cb, Monitor)), None)
     last = monitor.last if monitor is not None else {}
     n_its = session.state.step - start

@@ -102,6 +102,9 @@ class TimeConfig:
     warmup_iterations: int = 1000              # time gradients are enabled after this many iterations
     freeze_after: int = 0                      # stop learning time maps after this iteration (0 = never)
     sync_every: int = 50                       # check the model's time domain / log offsets every N iterations
+    hold_mean_offset: bool = True              # reference camera held out (not trained): keep the mean offset (and
+                                               # rate) of the trained cameras at their initial values, since the
+                                               # photometric loss cannot see a common time shift
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.checkpoint import save_checkpoint
 from sync4dgs.train.config import TrainConfig
+from sync4dgs.train.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,19 @@ def save_weights(model_path: Path, iteration: int, model, time_maps: TimeMaps, m
     time_maps.save(Path(model_path) / TIME_MAPS_FILE)
     log.info("saved model at iteration %d: %s", iteration, path)
     return path
+
+
+def session_time_maps(session: Session) -> TimeMaps:
+    """The session's current time maps, held-out cameras marked (see :func:`learned_time_maps`)."""
+    return learned_time_maps(session.time.time_maps(), list(session.scene.test_cameras))
+
+
+def save_session_weights(session: Session, iteration: int) -> Path:
+    """Weights + time_maps.json of ``session`` at ``iteration`` (meta: scene, config, camera split)."""
+    meta = {"scene": str(session.scene.root), "config": session.cfg.to_dict(),
+            "train_cameras": [c.name for c in session.scene.train_cameras],
+            "test_cameras": list(session.scene.test_cameras)}
+    return save_weights(session.model_path, iteration, session.model, session_time_maps(session), meta)
 
 
 class Checkpointer(Callback):

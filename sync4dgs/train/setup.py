@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from sync4dgs.train.monitor import Monitor
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule
 from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
-from sync4dgs.train.saving import Checkpointer
+from sync4dgs.train.saving import Checkpointer, save_session_weights
 from sync4dgs.train.session import Session
 from sync4dgs.train.strategy import DynamicDensifier, StaticDensifier, StaticToDynamic
 from sync4dgs.train.timectl import TimeController
@@ -149,7 +148,8 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     time_model = CameraTimeModel(scene.camera_names, scene.reference_camera, init=maps,
                                  learn_rate=cfg.time.learn_rate).to(device)
     tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])
-    time_ctl = TimeController(time_model, cfg.time, tau_first_last, fixed=fixed)
+    time_ctl = TimeController(time_model, cfg.time, tau_first_last,
+                              trained=[time_model.index(c.name) for c in train_cams], fixed=fixed)
 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)
@@ -188,17 +188,9 @@ def default_callbacks(session: Session, progress: bool) -> list:
     def watched() -> list[torch.Tensor]:
         return [*session.model.parameters(), *session.time.time_model.parameters()]
 
-    from sync4dgs.train.api import save_session_weights  # noqa: PLC0415
-
     return [static, dynamic, convert,
             Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),
             NaNGuard(cfg.guard, lambda: session.state_dict(with_rng=False), session.load_state_dict,
                      scale_lrs, watched),
             Checkpointer(cfg.train, session.model_path, lambda: session.state_dict(),
                          lambda it: save_session_weights(session, it))]
-
-
-def meta_for(session: Session) -> dict[str, Any]:
-    return {"scene": str(session.scene.root), "config": session.cfg.to_dict(),
-            "train_cameras": [c.name for c in session.scene.train_cameras],
-            "test_cameras": list(session.scene.test_cameras)}

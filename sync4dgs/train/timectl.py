@@ -25,21 +25,35 @@ log = logging.getLogger(__name__)
 class TimeController(Callback):
     """Learns (or holds fixed) the per-camera time maps.
 
+    Only the cameras in ``trained`` receive gradients (held-out cameras keep their initial maps). When the
+    reference camera is not among them, a common shift of every trained camera's clock is invisible to the
+    photometric loss (the scene's time axis would drift along); with ``cfg.hold_mean_offset`` the mean offset
+    (and mean rate) of the trained cameras is then held at its initial value after every step.
+
     Args:
         time_model: CameraTimeModel over ALL scene cameras (camera_names order).
         cfg: TimeConfig.
         tau_first_last_s: [C, 2] float, first and last local capture time (s) of each time-model camera.
+        trained: time-model indices of the training cameras (None = all).
         fixed: True = never learn (oracle/naive benchmark modes, or time.learn = false).
     """
 
     name = "time"
 
     def __init__(self, time_model: torch.nn.Module, cfg: TimeConfig, tau_first_last_s: np.ndarray,
-                 fixed: bool = False):
+                 trained: list[int] | None = None, fixed: bool = False):
         self.time_model = time_model
         self.cfg = cfg
         self.fixed = fixed or not cfg.learn
         self.tau_first_last_s = np.asarray(tau_first_last_s, dtype=np.float64)
+        n = len(time_model.camera_names)
+        trained = list(range(n)) if trained is None else sorted(set(trained))
+        mask = torch.zeros(n, dtype=time_model.offsets_s.dtype, device=time_model.offsets_s.device)
+        mask[trained] = 1.0
+        self._trained_mask = mask                      # [C] 1 for cameras whose maps are learned
+        self._hold_mean = cfg.hold_mean_offset and time_model.reference_index not in trained and len(trained) > 0
+        with torch.no_grad():
+            self._mean0 = (self._mean(time_model.offsets_s), self._mean(time_model.rates))
         groups = [{"params": [time_model.offsets_s], "lr": cfg.offset_lr}]
         if cfg.learn_rate and time_model.rates.requires_grad:
             groups.append({"params": [time_model.rates], "lr": cfg.rate_lr})
@@ -78,9 +92,19 @@ class TimeController(Callback):
         if state.step == 0:      # a resumed run continues with the domain it checkpointed
             self.sync_domain(state)
 
+    def _mean(self, v: Tensor) -> Tensor:
+        return (v * self._trained_mask).sum() / self._trained_mask.sum().clamp_min(1.0)
+
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step):
+            for p in (self.time_model.offsets_s, self.time_model.rates):
+                if p.grad is not None:
+                    p.grad.mul_(self._trained_mask)     # held-out cameras keep their maps
             self.optimizer.step()
+            if self._hold_mean:
+                with torch.no_grad():
+                    for p, m0 in zip((self.time_model.offsets_s, self.time_model.rates), self._mean0):
+                        p.sub_((self._mean(p) - m0) * self._trained_mask)
         self.optimizer.zero_grad(set_to_none=True)
 
     def after_step(self, state: TrainState, info: StepInfo) -> None:
@@ -101,8 +125,11 @@ class TimeController(Callback):
             g["lr"] *= factor
 
     def state_dict(self) -> dict[str, Any]:
-        return {"time_model": self.time_model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"time_model": self.time_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "mean0": torch.stack(self._mean0)}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.time_model.load_state_dict(d["time_model"])
         self.optimizer.load_state_dict(d["optimizer"])
+        if "mean0" in d:
+            self._mean0 = tuple(d["mean0"].to(self._trained_mask).unbind(0))

@@ -51,13 +51,13 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     summary = json.loads((out_dir / "summary.json").read_text())
     assert {q["run"] for q in summary["quality"]} == {"naive", "learned"}
     for q in summary["quality"]:
-        assert math.isfinite(q["psnr"]) and 0 < q["ssim"] <= 1 and q["n_images"] == 24
+        assert math.isfinite(q["psnr"]) and 0 < q["ssim"] <= 1 and q["n_images"] == demo.QUICK_EVAL_FRAMES
     truth = {r["camera"]: r["truth_s"] for r in summary["offsets"]}
     gt = json.loads((out_dir / "scene" / "gt_sync.json").read_text())["cameras"]
     assert truth == pytest.approx({n: m["offset_s"] for n, m in gt.items()})
     for run in ("learned", "naive"):
         res = json.loads((out_dir / run / "results.json").read_text())
-        assert res["images"]["test"]["n_images"] == 24
+        assert res["images"]["test"]["n_images"] == demo.QUICK_EVAL_FRAMES
         assert res["offsets"]["status"] == "computed"
         assert list((out_dir / run / "test").glob("ours_*/videos/cam00.mp4"))
     assert (out_dir / "offsets.png").stat().st_size > 1000

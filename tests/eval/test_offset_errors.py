@@ -87,3 +87,13 @@ def test_missing_cameras_listed():
     est_noref = _maps("cam01", {"cam01": 0.0, "cam02": 0.1})
     r2 = offset_errors(est_noref, truth, FPS)
     assert r2["summary"] == {"n_cameras": 0} and "cannot compare" in r2["note"]
+
+
+def test_unaligned_cameras_are_counted_not_scored():
+    truth = _maps("cam00", {"cam00": 0.0, "cam01": 0.5, "cam02": 0.2})
+    est = _maps("cam00", {"cam00": 0.0, "cam01": 0.5, "cam02": 0.0})
+    est.cameras["cam02"].status = "unaligned"
+    r = offset_errors(est, truth, FPS)
+    assert r["unaligned"] == ["cam02"] and "cam02" not in r["per_camera"]
+    assert r["summary"]["n_cameras"] == 1 and r["summary"]["n_unaligned"] == 1
+    assert r["summary"]["max_frames"] == pytest.approx(0.0)

@@ -164,3 +164,14 @@ def test_cli_reports_bad_settings_cleanly(tmp_path, capsys):
     rc = cli_main(["synth", "--preset", "tiny", "--res", "95x72", "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 1 and "even" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_metadata_rebuilds_the_exact_plan(tiny_canonical):
+    root, cfg = tiny_canonical
+    loaded, fresh = load_synth(root), plan_synth(cfg)
+    assert loaded.scene.to_dict() == fresh.scene.to_dict()
+    for a, b, ca, cb in zip(loaded.cameras, fresh.cameras, loaded.clocks, fresh.clocks):
+        assert a.name == b.name and np.array_equal(a.R, b.R) and np.array_equal(a.t, b.t)
+        assert np.array_equal(a.K, b.K) and ca == cb
+    with pytest.raises(DataFormatError, match="synth_meta"):
+        load_synth(root / "frames")

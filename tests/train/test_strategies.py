@@ -14,7 +14,8 @@ from sync4dgs.train.trainer import Trainer
 AGGRESSIVE = {
     "densify.static.refine_start_iter": "1", "densify.static.refine_every": "4", "densify.static.grow_grad2d": "2e-5",
     "densify.static.prune_opa": "0.2",
-    "densify.dynamic.refine_start_iter": "1", "densify.dynamic.refine_every": "3", "densify.dynamic.grow_grad2d": "1e-6",
+    "densify.dynamic.refine_start_iter": "1", "densify.dynamic.refine_every": "3",
+    "densify.dynamic.grow_grad2d": "1e-6",
     "densify.dynamic.prune_opa": "0.05", "densify.dynamic.temporal_jitter": "true",
     "densify.convert.start_iter": "1", "densify.convert.every": "5", "densify.convert.fraction": "0.1",
     "time.warmup_iterations": "0", "time.offset_lr": "0.05", "time.sync_every": "2",

@@ -1,8 +1,12 @@
 """Vectorised ray casting of a :class:`SceneDef` (pure torch; CPU or CUDA).
 
 Rays are batched as ``[B, P]``: B frames (each with its own camera centre and capture time) times P rays.
-Every operation is elementwise (rotations are written as explicit sums, not matmuls), so a ray's result does
-not depend on which batch or tile it was cast in.
+Every operation is elementwise (rotations are written as explicit sums, not matmuls, and reductions over
+sub-pixels are explicit sums), so a ray's result does not depend on which batch or tile it was cast in, up to
+last-bit differences of vectorised math kernels (sin, pow) at tensor tails.
+
+Pipeline: ``closest_hits`` (ray parameter and primitive id per ray, for any subset of primitives) ->
+``resolve_hits`` (object-frame hit point and world normal, for a flat list of rays) -> ``shade``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ BACKGROUND_RGB = (0.0, 0.0, 0.0)  # only visible if a ray leaves the room
 
 @dataclass
 class Hits:
-    """Closest hits of a ray batch.
+    """Closest hits of rays; fields have the rays' leading shape (``[B, P]`` or a flat ``[N]``).
 
     t: [B, P] float32 ray parameter = distance in metres along unit directions (inf where nothing was hit).
     prim: [B, P] int64 primitive index into ``SceneDef.primitives`` (-1 where nothing was hit).

@@ -66,7 +66,8 @@ class PairReport:
 
 @dataclass
 class AlignResult:
-    """Stage-1 output: time maps (status per camera), pair reports, 3D trajectories, timings (seconds)."""
+    """Stage-1 output: time maps (status per camera), pair reports, 3D trajectories, timings (seconds),
+    moving tracks per camera, camera centres [C, 3] and the rig's mean "up" direction [3] (for plots)."""
 
     time_maps: TimeMaps
     pairs: list[PairReport]
@@ -74,6 +75,8 @@ class AlignResult:
     config: AlignConfig
     timings_s: dict[str, float] = field(default_factory=dict)
     n_tracks: dict[str, int] = field(default_factory=dict)
+    camera_centers: np.ndarray | None = None
+    up: np.ndarray | None = None
 
 
 def _ratios(spec: RateSpec, fps_a: float, fps_b: float, true_fps: tuple[float, ...]) -> list[float]:
@@ -184,14 +187,16 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
              "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     tm = TimeMaps(names[ref], cams, extra)
-    return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)})
+    centers = np.stack([c.center for c in scene.cameras])
+    up = -np.mean([c.R[1] for c in scene.cameras], axis=0)  # image "up" (-y) in world coordinates
+    return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)},
+                       centers, up)
 
 
 def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[PairReport], sol: GlobalSolution,
             cfg: AlignConfig, spec: RateSpec, device: torch.device) -> GlobalSolution:
     """Sub-frame refinement of every pair around the coarse global solution, then a tight global solve."""
     meas: list[PairMeasurement] = []
-    refine_rate = spec.mode != "fixed"
     coarse_inliers = {k for k, _ in sol.inliers}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
         if k not in coarse_inliers or not (sol.aligned[p.a] and sol.aligned[p.b]):
@@ -199,6 +204,9 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
             continue
         rho0 = sol.rates[p.b] / sol.rates[p.a]
         d0 = (sol.offsets_s[p.b] - sol.offsets_s[p.a]) / sol.rates[p.a]
+        # continuous rates: for "list", always; for "auto", only where a non-unit rate was adopted
+        refine_rate = spec.mode == "list" or (spec.mode == "auto" and
+                                              max(abs(sol.rates[p.a] - 1), abs(sol.rates[p.b] - 1)) > 1e-6)
         fe = fine_pair(p.profiles, rho0, d0, refine_rate, device) if p.profiles is not None else None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness

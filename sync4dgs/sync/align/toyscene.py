@@ -35,9 +35,10 @@ class ToySceneConfig:
     """Everything that determines a toy capture.
 
     n_cameras: cameras (cam00 is the reference). width, height: pixels. n_frames: frames per camera.
-    fps: metadata frame rate written in scene.json (frames/s). true_fps: per-camera true capture rate
-    (None = fps). offsets_s: per-camera start offsets in seconds (cam00's is forced to 0; None = random in
-    ±max_offset_s). n_spheres, sphere_radius: moving objects (world units). arc_deg, cam_distance: rig.
+    fps: metadata frame rate written in scene.json (frames/s); meta_fps: per-camera metadata rates (None =
+    fps). true_fps: per-camera true capture rate (None = the metadata rate). offsets_s: per-camera start
+    offsets in seconds (cam00's is forced to 0; None = random in ±max_offset_s). n_spheres, sphere_radius:
+    moving objects (world units); speed scales their motion. arc_deg, cam_distance, hfov_deg: rig.
     supersample: S x S rays per pixel. seed: every random choice.
     """
 
@@ -46,6 +47,7 @@ class ToySceneConfig:
     height: int = 120
     n_frames: int = 60
     fps: float = 30.0
+    meta_fps: list[float] | None = None
     true_fps: list[float] | None = None
     offsets_s: list[float] | None = None
     max_offset_s: float = 0.5
@@ -194,14 +196,15 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
     root = Path(root)
     rng = np.random.default_rng(cfg.seed)
     n = cfg.n_cameras
-    true_fps = list(cfg.true_fps) if cfg.true_fps is not None else [cfg.fps] * n
+    meta = list(cfg.meta_fps) if cfg.meta_fps is not None else [cfg.fps] * n
+    true_fps = list(cfg.true_fps) if cfg.true_fps is not None else list(meta)
     if cfg.offsets_s is not None:
         offsets = np.asarray(cfg.offsets_s, dtype=np.float64).copy()
     else:
         offsets = rng.uniform(-cfg.max_offset_s, cfg.max_offset_s, n)
     offsets[0] = 0.0
     # ground-truth rate relative to the reference clock (metadata fps / true fps, normalised by cam00's)
-    rates = np.array([(cfg.fps / f) / (cfg.fps / true_fps[0]) for f in true_fps])
+    rates = np.array([(m / f) / (meta[0] / true_fps[0]) for m, f in zip(meta, true_fps)])
     motion = _make_motion(cfg, rng)
     focal = 0.5 * cfg.width / np.tan(np.radians(cfg.hfov_deg) / 2)
     K = np.array([[focal, 0, cfg.width / 2], [0, focal, cfg.height / 2], [0, 0, 1.0]])
@@ -215,7 +218,7 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
             target = 2 * c - target  # look away from the scene
         R, t = _look_at(c, target)
         cams.append(CameraSpec(name=f"cam{k:02d}", width=cfg.width, height=cfg.height, K=K.copy(), R=R, t=t,
-                               fps=cfg.fps, n_frames=cfg.n_frames,
+                               fps=meta[k], n_frames=cfg.n_frames,
                                frames=FrameSource("images", f"frames/cam{k:02d}", "{:05d}.png")))
     tables = rng.uniform(0.05, 1.0, (cfg.n_spheres, 8, 8, 8, 3))
     ground = rng.uniform(0.0, 1.0, (16, 16, 3))
@@ -230,7 +233,7 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
         img = None
         for i in range(cfg.n_frames):
             if img is None or k not in cfg.frozen_cameras:
-                t_s = offsets[k] + rates[k] * i / cfg.fps
+                t_s = offsets[k] + rates[k] * i / meta[k]
                 col = _render_frame(dirs, cam.center, bg, motion, t_s, tables, light)
                 col = col.reshape(cam.height, ss, cam.width, ss, 3).mean(axis=(1, 3))
                 img = np.clip(col * 255 + 0.5, 0, 255).astype(np.uint8)

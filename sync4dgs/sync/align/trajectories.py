@@ -120,10 +120,11 @@ def _groups(n_cams: int, sizes: list[int], matches: dict[tuple[int, int], np.nda
 
 def triangulate_groups(scene: SceneSpec, tracks: list[CameraTracks], groups: list[list[tuple[int, int]]],
                        offsets: np.ndarray, rates: np.ndarray, times_s: np.ndarray, gate_px: float,
-                       device: torch.device) -> np.ndarray:
+                       device: torch.device, min_angle_deg: float = 2.0) -> np.ndarray:
     """[G, T, 3] float64 triangulated positions of each group at global times ``times_s`` (NaN = unknown).
 
-    gate_px: maximum reprojection error (full-resolution pixels) of a view kept in a point."""
+    gate_px: maximum reprojection error (full-resolution pixels) of a view kept in a point. A point must lie
+    within [near, far] of every view used and be seen under rays at least ``min_angle_deg`` apart."""
     dt = torch.float64
     n_cams = len(scene.cameras)
     g_count, t_count = len(groups), len(times_s)
@@ -142,14 +143,22 @@ def triangulate_groups(scene: SceneSpec, tracks: list[CameraTracks], groups: lis
     flat = uv.permute(0, 2, 1, 3).reshape(-1, n_cams, 2)                      # [G*T, C, 2]
     mask = torch.isfinite(flat).all(-1)
     pts = triangulate_dlt(proj, flat, mask)
-    for _ in range(2):  # gate views by reprojection error, re-triangulate
+    for _ in range(2):  # gate views by reprojection error and depth range, re-triangulate
         rep, depth = project(proj[None], pts[:, None, :].expand(-1, n_cams, -1))
         err = (rep - flat).norm(dim=-1)
-        mask = mask & torch.nan_to_num(err, nan=float("inf")).le(gate_px) & (depth > 0)
+        mask = mask & torch.nan_to_num(err, nan=float("inf")).le(gate_px) & (depth >= scene.near) & (depth <= scene.far)
         pts = triangulate_dlt(proj, flat, mask)
     rep, _ = project(proj[None], pts[:, None, :].expand(-1, n_cams, -1))
     err = torch.where(mask, (rep - flat).norm(dim=-1), torch.zeros((), dtype=dt, device=device))
-    bad = (mask.sum(1) < 2) | (err.amax(1) > gate_px)
+    # widest angle between the viewing rays of the views used
+    centers = torch.as_tensor(np.stack([c.center for c in scene.cameras]), dtype=dt, device=device)
+    rays = pts[:, None, :] - centers[None]
+    rays = rays / rays.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    cos = torch.einsum("nad,nbd->nab", rays, rays)
+    both = mask[:, :, None] & mask[:, None, :]
+    min_cos = torch.where(both, cos, torch.ones_like(cos)).flatten(1).amin(1)
+    narrow = torch.nan_to_num(min_cos, nan=1.0) > np.cos(np.radians(min_angle_deg))
+    bad = (mask.sum(1) < 2) | (err.amax(1) > gate_px) | narrow
     pts[bad] = float("nan")
     return pts.reshape(g_count, t_count, 3).cpu().numpy()
 

@@ -1,25 +1,14 @@
-"""Helpers for keeping per-Gaussian parameters, optimiser states and running statistics in lock-step.
+"""Consistency checks for per-Gaussian parameters, optimiser states and running statistics.
 
 The surgery itself (select / append / clone / split / extend keyframes, moments included) is
-sync4dgs.model.ops; this module adds row re-indexing of statistics and a consistency check.
+sync4dgs.model.ops (and gsplat.strategy.ops for the static set); this module checks the result.
 Each parameter has its own single-group optimiser (gsplat's convention: ``optimizers[name]``).
-
-Row maps: a LongTensor ``row_map`` [N_new]: new row i takes old row ``row_map[i]``; ``-1`` = a brand-new row.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-
-def remap_rows(v: Tensor, row_map: Tensor, fill: float = 0.0) -> Tensor:
-    """Return ``v`` re-indexed along dim 0 by ``row_map`` ([N_new]; -1 -> ``fill``)."""
-    row_map = row_map.to(v.device)
-    out = torch.full((row_map.numel(), *v.shape[1:]), fill, dtype=v.dtype, device=v.device)
-    ok = row_map >= 0
-    out[ok] = v[row_map[ok]]
-    return out
 
 
 def optimizer_param(opt: torch.optim.Optimizer) -> Tensor:

@@ -10,13 +10,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from gsplat.strategy import DefaultStrategy
 from torch import Tensor
 
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import StaticDensifyConfig
-from sync4dgs.train.strategy.ops import remap_rows
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +71,6 @@ class StaticDensifier(Callback):
                                          info.step, sinfo, packed=False)
         if state.model.n_static != n_before:
             log.debug("step %d: static %d -> %d", info.step, n_before, state.model.n_static)
-
-    def remap(self, row_map: Tensor) -> None:
-        """Follow an external re-indexing of the static set (e.g. static -> dynamic conversion)."""
-        for k, v in self.state.items():
-            if isinstance(v, torch.Tensor):
-                self.state[k] = remap_rows(v, row_map)
 
     def state_dict(self) -> dict[str, Any]:
         return {"state": dict(self.state)}
