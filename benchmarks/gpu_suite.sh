@@ -39,7 +39,7 @@ for part in $PARTS; do
       python3 -m pytest -q -m gpu tests -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
       summary "gpu tests: $(tail -1 "$OUT/gpu_tests.log")" ;;
     parity)
-      python3 benchmarks/render_parity.py --out "$OUT/parity.json" 2>&1 | tee "$OUT/parity.log" | tail -30
+      python3 benchmarks/render_parity.py --out "$OUT/parity.json" ${PARITY_ARGS:-} 2>&1 | tee "$OUT/parity.log" | tail -30
       summary "parity: see parity.log" ;;
     bench)
       python3 benchmarks/render_bench.py --out "$OUT/render_bench.json" 2>&1 | tee "$OUT/render_bench.log" | tail -20 ;;
