@@ -22,7 +22,7 @@ export PYTHONPATH=$PWD:${PYTHONPATH:-}
 summary() { echo "$1" >> "$OUT/summary.txt"; }
 : > "$OUT/summary.txt"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-summary "card: $(head -1 "$OUT/gpu.txt")  date: $(date -u +%F)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo n/a)"
+summary "card: $(head -1 "$OUT/gpu.txt")  date: $(date -u +%F)  commit: ${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo n/a)}"
 
 t0=$(date +%s)
 python3 - <<'EOF' 2>&1 | tail -5 | tee "$OUT/compile.log"
@@ -36,7 +36,7 @@ summary "gsplat JIT compile: $(( $(date +%s) - t0 )) s"
 for part in $PARTS; do
   case $part in
     tests)
-      python3 -m pytest -q -m gpu tests -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+      python3 -m pytest -q -m gpu tests/render tests/model tests/synth -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
       summary "gpu tests: $(tail -1 "$OUT/gpu_tests.log")" ;;
     parity)
       python3 benchmarks/render_parity.py --out "$OUT/parity.json" ${PARITY_ARGS:-} 2>&1 | tee "$OUT/parity.log" | tail -30

@@ -100,7 +100,8 @@ def _select_backend(backend: str, ref: Tensor) -> str:
         if ok:
             return "gsplat"
         if not _warned_auto_fallback:
-            log.warning("gsplat CUDA backend unavailable (%s); rendering with the slow torch reference", reason)
+            log.warning("gsplat CUDA backend unavailable (%s); rendering with the slow torch reference",
+                        reason)
             _warned_auto_fallback = True
     return "torch"
 
@@ -128,7 +129,8 @@ def _check_inputs(g: Gaussians, cams: RenderCameras, sh_degree: int | None) -> N
                              f"with N={n}, got {tuple(colors.shape)}")
     c = cams.viewmats.shape[0] if cams.viewmats.dim() == 3 else -1
     if tuple(cams.viewmats.shape) != (c, 4, 4) or c < 1:
-        raise ValueError(f"RenderCameras.viewmats must be [C, 4, 4] with C >= 1, got {tuple(cams.viewmats.shape)}")
+        raise ValueError(f"RenderCameras.viewmats must be [C, 4, 4] with C >= 1, "
+                         f"got {tuple(cams.viewmats.shape)}")
     if tuple(cams.Ks.shape) != (c, 3, 3):
         raise ValueError(f"RenderCameras.Ks must be [C, 3, 3] = {(c, 3, 3)}, got {tuple(cams.Ks.shape)}")
     if int(cams.width) < 1 or int(cams.height) < 1:

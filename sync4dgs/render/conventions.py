@@ -41,11 +41,12 @@ MAX_ALPHA = 0.999
 MIN_TRANSMITTANCE = 1e-4
 MAX_EXTENT_SIGMA = 3.33
 PIXEL_CENTER_OFFSET = 0.5
-FOV_CLAMP_MARGIN = 0.3  # x/z is clamped to [-(cx/fx + 0.3 tan_fovx), (W-cx)/fx + 0.3 tan_fovx] in the Jacobian
+# x/z is clamped to [-(cx/fx + 0.3 tan_fovx), (W - cx)/fx + 0.3 tan_fovx] in the projection Jacobian
+FOV_CLAMP_MARGIN = 0.3
 DEFAULT_EPS2D = 0.3
 TILE_SIZE = 16
 
-# --- real spherical harmonics constants (3DGS / gsplat) ------------------------------------------------------
+# --- real spherical harmonics constants (3DGS / gsplat) ---------------------------------------------
 SH_C0 = 0.28209479177387814
 SH_C1 = 0.4886025119029199
 SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,

@@ -149,11 +149,12 @@ def dense_means2d_radii(out) -> tuple[Tensor, Tensor, Tensor | None]:
 
 def _loss_weights(shape_img: tuple[int, ...], seed: int, device, dtype) -> tuple[Tensor, Tensor, Tensor]:
     gen = torch.Generator().manual_seed(seed + 12345)
-    w_img = (2 * torch.rand(shape_img, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
     alpha_shape = shape_img[:-1] + (1,)
-    w_alpha = (2 * torch.rand(alpha_shape, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
-    w_depth = (2 * torch.rand(alpha_shape, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
-    return w_img, w_alpha, w_depth
+
+    def uniform(shape: tuple[int, ...]) -> Tensor:
+        return (2 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1).to(device=device, dtype=dtype)
+
+    return uniform(shape_img), uniform(alpha_shape), uniform(alpha_shape)
 
 
 def run_backend(cfg: RandomSceneConfig, backend: str, *, device, antialiased: bool = False,
@@ -191,7 +192,8 @@ def _sync(device) -> None:
 def compare_runs(ref: dict, test: dict, depth_scale: float = 1.0, tol: float = 1e-3) -> dict:
     """Statistics of ``test`` against ``ref`` (both from :func:`run_backend` on the same scene)."""
     a, b = ref["out"], test["out"]
-    res: dict = {"image": image_diff_stats(a.image, b.image, tol), "alpha": image_diff_stats(a.alpha, b.alpha, tol)}
+    res: dict = {"image": image_diff_stats(a.image, b.image, tol),
+                 "alpha": image_diff_stats(a.alpha, b.alpha, tol)}
     both = (a.alpha > 0.5) & (b.alpha > 0.5)
     res["depth"] = image_diff_stats(torch.where(both, a.depth, 0) / depth_scale,
                                     torch.where(both, b.depth, 0) / depth_scale, tol)
@@ -201,7 +203,8 @@ def compare_runs(ref: dict, test: dict, depth_scale: float = 1.0, tol: float = 1
     vis_a, vis_b = (ra > 0).all(-1), (rb > 0).all(-1)
     both_vis = vis_a & vis_b
     res["visible_mismatch_frac"] = float((vis_a != vis_b).double().mean())
-    res["radii_mismatch_frac"] = float((ra != rb).any(-1)[both_vis].double().mean()) if both_vis.any() else 0.0
+    any_vis = bool(both_vis.any())
+    res["radii_mismatch_frac"] = float((ra != rb).any(-1)[both_vis].double().mean()) if any_vis else 0.0
     res["means2d_max_abs"] = float((ma - mb).abs()[both_vis].max()) if both_vis.any() else 0.0
     if ga is not None and gb is not None and both_vis.any():
         res["grads"]["means2d"] = grad_diff_stats(ga[both_vis], gb[both_vis])

@@ -96,15 +96,16 @@ class CompositeChunk(torch.autograd.Function):
         loss_t = (grad_trans * trans_final)[:, :, None]
         for bi in reversed(range(carries.shape[0])):
             sl = slice(bi * block, (bi + 1) * block)
-            alpha, dx, dy, vis, grad_ok, _ = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl], pixels,
-                                                          entry_ok[:, sl], carries[bi], dones[bi])
+            alpha, dx, dy, vis, grad_ok, _ = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl],
+                                                          pixels, entry_ok[:, sl], carries[bi], dones[bi])
             one_minus, trans, weights = _weights(alpha, carries[bi])
             grad_feat[:, sl] = weights.transpose(1, 2) @ grad_acc
             g = grad_acc @ features[:, sl].transpose(1, 2)  # [T, P, B]: dL/dacc . feature
             wg = weights * g
             after = wg.flip(-1).cumsum(-1).flip(-1) - wg + behind[:, :, None]  # sum over entries behind
             behind = behind + wg.sum(-1)
-            # d acc/d alpha_l = T_before f_l - sum_{j>l} w_j f_j / (1 - alpha_l); d T_final/d alpha_l = -T_final/(1-alpha_l)
+            # d acc / d alpha_l = T_before f_l - sum_{j>l} w_j f_j / (1 - alpha_l)
+            # d T_final / d alpha_l = -T_final / (1 - alpha_l)
             grad_alpha = (trans * g - after - loss_t) / one_minus
             grad_alpha.masked_fill_(~grad_ok, 0.0)
 
@@ -113,7 +114,8 @@ class CompositeChunk(torch.autograd.Function):
             gsdx, gsdy = grad_sigma * dx, grad_sigma * dy
             ca, cb, cc = conics[:, sl].unbind(-1)
             sx, sy = gsdx.sum(dim=1), gsdy.sum(dim=1)
-            grad_means[:, sl] = torch.stack([ca * sx + cb * sy, cb * sx + cc * sy], dim=-1)  # d delta/d mean = 1
+            # delta = mean - pixel, so d delta / d mean = identity
+            grad_means[:, sl] = torch.stack([ca * sx + cb * sy, cb * sx + cc * sy], dim=-1)
             grad_conics[:, sl] = torch.stack([0.5 * (gsdx * dx).sum(dim=1), (gsdx * dy).sum(dim=1),
                                               0.5 * (gsdy * dy).sum(dim=1)], dim=-1)
             grad_opac[:, sl] = grad_opac_pix.sum(dim=1)

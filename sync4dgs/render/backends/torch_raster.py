@@ -36,7 +36,7 @@ class RasterConfig:
         cuda = torch.device(device).type == "cuda"
         return RasterConfig(tile_size=self.tile_size or (16 if cuda else 8),
                             chunk_elements=self.chunk_elements or (1 << 22 if cuda else 1 << 18),
-                            block_entries=self.block_entries or (256 if cuda else 64))
+                            block_entries=self.block_entries or (256 if cuda else 128))
 
 
 @dataclass
@@ -57,7 +57,10 @@ class TileBins:
 @torch.no_grad()
 def bin_tiles(image_ids: Tensor, means2d: Tensor, radii: Tensor, depths: Tensor, n_images: int,
               width: int, height: int, tile_size: int) -> TileBins:
-    """Bin K visible entries into tiles. image_ids [K] long, means2d [K, 2] px, radii [K, 2] px, depths [K]."""
+    """Bin K visible entries into tiles.
+
+    image_ids [K] long, means2d [K, 2] px, radii [K, 2] px, depths [K] (camera z).
+    """
     device = means2d.device
     tiles_x = (width + tile_size - 1) // tile_size
     tiles_y = (height + tile_size - 1) // tile_size
@@ -142,8 +145,9 @@ def rasterize_tiles(
 
     means2d_src: the projected-centre tensor exposed to callers ([C, N, 2] or [K, 2]); entry k uses row
         ``flat_idx[k]`` of ``means2d_src.reshape(-1, 2)`` (gradients and absgrad land on means2d_src).
-    image_ids [K] long, radii [K, 2] int px, depths [K] (sorting key), conics [K, 3], opacities [K] (effective),
-    features [K, D] (colour channels, optionally depth last). backgrounds: [n_images, D] or None.
+    image_ids [K] long, radii [K, 2] int px, depths [K] (sorting key), conics [K, 3], opacities [K]
+    (effective), features [K, D] (colour channels, optionally depth last). backgrounds: [n_images, D] or
+    None.
     Returns (features image [n_images, H, W, D], alpha [n_images, H, W, 1]); background composited.
     """
     cfg = (config or RasterConfig()).resolved(features.device)
@@ -174,8 +178,8 @@ def rasterize_tiles(
 
         rows = flat_idx[ent]
         sink = (means2d_src, rows) if absgrad else None
-        acc, trans = CompositeChunk.apply(flat_means[rows], conics[ent], opacities[ent], features[ent], pixels,
-                                          entry_ok, sink, cfg.block_entries)
+        acc, trans = CompositeChunk.apply(flat_means[rows], conics[ent], opacities[ent], features[ent],
+                                          pixels, entry_ok, sink, cfg.block_entries)
         inside = (px < width) & (py < height)
         pix_ids.append((img[:, None] * (height * width) + py * width + px)[inside])
         pix_feats.append(acc[inside])

@@ -72,9 +72,11 @@ class AlignConfig:
     Global solve: min_pair_confidence, inlier_tol_frames (offset residual, frames of the later camera),
     inlier_tol_rate (relative), ransac_trees.
 
-    Refinement: refine (continuous sub-frame refinement), match_ratio (SIFT ratio test),
-    epipolar_gate_px, min_matches (track correspondences a pair needs), robust_px (Cauchy scale of
-    epipolar/reprojection residuals), reproj_gate_px (triangulation gating), refine_iters.
+    Refinement: refine (continuous sub-frame refinement of every pair).
+
+    3D trajectories: desc_gate (largest squared distance of unit SIFT descriptors of matched tracks),
+    epipolar_gate_px (2x the largest RMS epipolar distance of matched tracks), min_views (cameras a
+    trajectory must be matched in, when that many are aligned), reproj_gate_px (triangulation gating).
     """
 
     max_offset_s: float = 3.0
@@ -112,6 +114,8 @@ class AlignConfig:
     # refinement and triangulation
     refine: bool = True
     match_ratio: float = 0.8
+    desc_gate: float = 0.3
+    min_views: int = 3
     epipolar_gate_px: float = 2.5
     min_matches: int = 4
     robust_px: float = 1.0

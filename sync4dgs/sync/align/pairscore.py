@@ -92,7 +92,7 @@ def _normalise(xy: torch.Tensor, t: np.ndarray) -> torch.Tensor:
 
 
 def lag_scores(xa: torch.Tensor, xb: torch.Tensor, f_n: torch.Tensor, px_a: float, px_b: float, max_lag: int,
-               min_overlap: int, trunc_px: float, compat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               min_overlap: int, trunc_px: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of all integer lags -max_lag..max_lag for tracks resampled on a common grid.
 
     Args:
@@ -125,10 +125,7 @@ def lag_scores(xa: torch.Tensor, xb: torch.Tensor, f_n: torch.Tensor, px_a: floa
         c = torch.fft.irfft(torch.einsum("ipf,jpf->ijf", x_f[s:e], y_f), n=nfft)[..., idx]     # [c, MB, L]
         n = torch.fft.irfft(va_f[s:e, None, :] * vb_f[None], n=nfft)[..., idx].round()
         d = c / (2 * n.clamp_min(1))
-        ok = n >= min_overlap
-        if compat is not None:
-            ok &= compat[s:e, :, None]
-        d = torch.where(ok, d.clamp_min(0), torch.full_like(d, float("inf")))
+        d = torch.where(n >= min_overlap, d.clamp_min(0), torch.full_like(d, float("inf")))
         best_a[s:e] = d.min(1).values
         best_b = torch.minimum(best_b, d.min(0).values)
     has_a, has_b = torch.isfinite(best_a), torch.isfinite(best_b)
@@ -141,42 +138,6 @@ def lag_scores(xa: torch.Tensor, xb: torch.Tensor, f_n: torch.Tensor, px_a: floa
     return score, coverage
 
 
-def appearance_compatibility(ta: CameraTracks, tb: CameraTracks, k: int, per_track: int = 4) -> np.ndarray | None:
-    """[MA, MB] bool: j is among i's ``k`` most similar B tracks or i among j's (SIFT, best of a few samples).
-
-    None when either camera has no descriptors."""
-    if ta.desc is None or tb.desc is None or not len(ta.desc.track) or not len(tb.desc.track):
-        return None
-
-    def few(tr: CameraTracks) -> tuple[np.ndarray, np.ndarray]:
-        d = tr.desc
-        order = np.lexsort((d.frame, d.track))
-        tk, ds = d.track[order], d.desc[order]
-        starts = np.searchsorted(tk, np.arange(tr.n_tracks))
-        counts = np.bincount(tk, minlength=tr.n_tracks)
-        pick = []
-        for m in range(tr.n_tracks):
-            if counts[m]:
-                pick.extend(starts[m] + np.unique(np.linspace(0, counts[m] - 1, min(per_track, counts[m])).round().astype(int)))
-        pick = np.asarray(pick, np.int64)
-        return tk[pick], ds[pick]
-
-    ia, da = few(ta)
-    ib, db = few(tb)
-    dist = 2.0 - 2.0 * (da @ db.T)                       # squared L2 of unit vectors, [RA, RB]
-    big = np.full((ta.n_tracks, tb.n_tracks), np.inf, np.float32)
-    np.minimum.at(big, (ia[:, None], ib[None, :]), dist)
-    ka, kb = min(k, tb.n_tracks), min(k, ta.n_tracks)
-    compat = np.zeros(big.shape, bool)
-    if ka:
-        nn = np.argpartition(big, ka - 1, axis=1)[:, :ka]
-        np.put_along_axis(compat, nn, True, axis=1)
-    if kb:
-        nn = np.argpartition(big, kb - 1, axis=0)[:kb]
-        np.put_along_axis(compat, nn, True, axis=0)
-    return compat & np.isfinite(big)
-
-
 def select_tracks(tr: CameraTracks, k: int) -> CameraTracks:
     """The ``k`` tracks with the longest image paths (most timing information)."""
     order = np.argsort(-tr.motion_px(), kind="stable")[:k]
@@ -185,7 +146,7 @@ def select_tracks(tr: CameraTracks, k: int) -> CameraTracks:
 
 def score_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
                ratios: list[float], max_offset_s: float, min_overlap: int, trunc_px: float,
-               window_s: float, device: torch.device, compat: np.ndarray | None = None) -> PairScore:
+               window_s: float, device: torch.device) -> PairScore:
     """Score every candidate (ratio, offset) of cameras A and B (see module docstring).
 
     f: [3, 3] pixel fundamental matrix (x_B^T F x_A = 0); norm_a/norm_b: [3, 3] pixel normalisers.
@@ -209,8 +170,7 @@ def score_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: np.nda
         grid_b = torch.arange(int(np.floor(rho * tb.tau_s[-1] / h + 1e-9)) + 1, dtype=dt, device=device) * h
         xb = _normalise(sample_linear(xb_px, tau_b, grid_b / rho), norm_b)
         # grids are in A-clock seconds: B's sample m sits at rho * tau_B = m h
-        s, c = lag_scores(xa, xb, f_n, px_a, px_b, max_lag, min_overlap, trunc_px,
-                          None if compat is None else torch.as_tensor(compat, device=device))
+        s, c = lag_scores(xa, xb, f_n, px_a, px_b, max_lag, min_overlap, trunc_px)
         curves[r], coverage[r] = s.cpu().numpy(), c.cpu().numpy()
     # lags where few tracks find partners are unreliable: require half the best coverage
     curves[coverage < 0.5 * np.nanmax(coverage, initial=0.0)] = np.nan

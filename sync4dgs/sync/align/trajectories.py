@@ -29,7 +29,7 @@ from sync4dgs.sync.align.tracks import CameraTracks
 
 log = logging.getLogger(__name__)
 
-_RATIO = 0.5  # a match's mean squared distance must be below this fraction of the runner-up's
+_RATIO = 0.7  # a match's combined score must be below this fraction of the runner-up's (both directions)
 
 
 @dataclass
@@ -67,6 +67,35 @@ def _pair_distances(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: floa
     return num / (2 * cnt.clamp_min(1)), cnt
 
 
+def _grouped_samples(tr: CameraTracks, per_track: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``per_track`` descriptor rows per track, grouped by track: (track id [R], desc [R, D])."""
+    d = tr.desc
+    order = np.lexsort((d.frame, d.track))
+    tk, ds = d.track[order], d.desc[order]
+    starts = np.searchsorted(tk, np.arange(tr.n_tracks))
+    counts = np.bincount(tk, minlength=tr.n_tracks)
+    pick = [starts[m] + np.unique(np.linspace(0, counts[m] - 1, min(per_track, counts[m])).round().astype(int))
+            for m in range(tr.n_tracks) if counts[m]]
+    pick = np.concatenate(pick) if pick else np.zeros(0, np.int64)
+    return tk[pick], ds[pick]
+
+
+def descriptor_distances(ta: CameraTracks, tb: CameraTracks, per_track: int = 4) -> np.ndarray:
+    """[MA, MB] smallest squared distance between unit SIFT descriptors of two tracks (a few samples each);
+    inf where a track has no descriptor. Values are in [0, 4]; same points are typically below 0.3."""
+    out = np.full((ta.n_tracks, tb.n_tracks), np.inf, np.float32)
+    if ta.desc is None or tb.desc is None or not len(ta.desc.track) or not len(tb.desc.track):
+        return out
+    ia, da = _grouped_samples(ta, per_track)
+    ib, db = _grouped_samples(tb, per_track)
+    dist = np.maximum(2.0 - 2.0 * (da @ db.T), 0.0).astype(np.float32)
+    ua, sa = np.unique(ia, return_index=True)
+    ub, sb = np.unique(ib, return_index=True)
+    red = np.minimum.reduceat(np.minimum.reduceat(dist, sa, axis=0), sb, axis=1)
+    out[np.ix_(ua, ub)] = red
+    return out
+
+
 def match_tracks(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float, cfg: AlignConfig,
                  device: torch.device) -> np.ndarray:
     """[K, 2] index pairs (i in A, j in B) of tracks that are the same point (see module docstring)."""
@@ -74,8 +103,9 @@ def match_tracks(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, 
         return np.zeros((0, 2), np.int64)
     dist, cnt = _pair_distances(ta, tb, f, rho, d, device)
     gate2 = cfg.epipolar_gate_px ** 2 / 4.0
-    ok = cnt >= max(cfg.min_overlap_frames, 8)
-    dd = torch.where(ok, dist, torch.full_like(dist, float("inf")))
+    desc = torch.as_tensor(descriptor_distances(ta, tb), dtype=dist.dtype, device=dist.device)
+    ok = (cnt >= max(cfg.min_overlap_frames, 8)) & (dist < gate2) & (desc < cfg.desc_gate)
+    dd = torch.where(ok, dist / gate2 + desc / cfg.desc_gate, torch.full_like(dist, float("inf")))
     if dd.shape[1] < 2 or dd.shape[0] < 2:
         return np.zeros((0, 2), np.int64)
     two_a = dd.topk(2, dim=1, largest=False)
@@ -86,7 +116,7 @@ def match_tracks(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, 
     mutual = two_b.indices[0, j] == i
     clear_a = best < _RATIO * two_a.values[:, 1]
     clear_b = best < _RATIO * two_b.values[1, j]
-    keep = mutual & clear_a & clear_b & (best < gate2)
+    keep = mutual & clear_a & clear_b & torch.isfinite(best)
     return torch.stack([i[keep], j[keep]], 1).cpu().numpy()
 
 
