@@ -13,6 +13,7 @@ repeats, the two implementations interleaved. Overhead % = (render - raw) / raw 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import platform
 import statistics
 import sys
@@ -59,7 +60,8 @@ def _time_once(fn, g: Gaussians, cams: RenderCameras, backward: bool) -> float:
     return start.elapsed_time(end)
 
 
-def bench_case(n: int, width: int, height: int, warmup: int, repeats: int, footprint: float, seed: int) -> dict:
+def bench_case(n: int, width: int, height: int, warmup: int, repeats: int, footprint: float,
+               seed: int) -> dict:
     cfg = RandomSceneConfig(n_gaussians=n, width=width, height=height, n_cameras=1, sh_degree=3,
                             footprint_px=footprint, seed=seed)
     g, cams = random_scene(cfg, device="cuda", requires_grad=True)
@@ -74,7 +76,8 @@ def bench_case(n: int, width: int, height: int, warmup: int, repeats: int, footp
             ours_ms.append(_time_once(_ours, g, cams, backward))
         key = "fwd_bwd" if backward else "fwd"
         raw_med, ours_med = statistics.median(raw_ms), statistics.median(ours_ms)
-        result[key] = {"raw_ms": raw_med, "render_ms": ours_med, "overhead_pct": 100.0 * (ours_med - raw_med) / raw_med,
+        result[key] = {"raw_ms": raw_med, "render_ms": ours_med,
+                       "overhead_pct": 100.0 * (ours_med - raw_med) / raw_med,
                        "raw_all_ms": raw_ms, "render_all_ms": ours_ms}
     torch.cuda.reset_peak_memory_stats()
     _ours(g, cams, True)
@@ -105,7 +108,8 @@ def cpu_reference(repeats: int, threads: int) -> dict:
                 "fwd_s": statistics.median(fwd[1:]), "fwd_bwd_s": statistics.median(bwd[1:]),
                 "mean_alpha": float(r.alpha.detach().mean())}
         out["cases"].append(case)
-        print(f"{name:<7} 5000 @ 128x96  forward {case['fwd_s']:.3f} s   forward+backward {case['fwd_bwd_s']:.3f} s "
+        print(f"{name:<7} 5000 @ 128x96  forward {case['fwd_s']:.3f} s   "
+              f"forward+backward {case['fwd_bwd_s']:.3f} s "
               f"(mean alpha {case['mean_alpha']:.2f}, {threads} threads)")
     return out
 
@@ -139,15 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     cases = []
     for i, n in enumerate(sizes):
         for w, h in res:
-            fp = args.footprint if args.footprint is not None else max(0.5, 2.0 * (100_000 / n) ** 0.5 * w / 1352)
+            fp = args.footprint
+            if fp is None:  # smaller Gaussians in denser scenes, as in trained models
+                fp = max(0.5, 2.0 * (100_000 / n) ** 0.5 * w / 1352)
             c = bench_case(n, w, h, args.warmup, args.repeats, fp, seed=i)
             cases.append(c)
             f, fb = c["fwd"], c["fwd_bwd"]
-            print(f"{n:>8} {w:>4}x{h:<5} {f['raw_ms']:8.2f}ms {f['render_ms']:8.2f}ms {f['overhead_pct']:6.1f} "
-                  f"{fb['raw_ms']:8.2f}ms {fb['render_ms']:8.2f}ms {fb['overhead_pct']:6.1f} "
+            print(f"{n:>8} {w:>4}x{h:<5} {f['raw_ms']:8.2f}ms {f['render_ms']:8.2f}ms "
+                  f"{f['overhead_pct']:6.1f} {fb['raw_ms']:8.2f}ms {fb['render_ms']:8.2f}ms "
+                  f"{fb['overhead_pct']:6.1f} "
                   f"{c['peak_mem_gib_fwd_bwd']:8.2f}", flush=True)
     report = {**meta, "mode": "gpu", "device": torch.cuda.get_device_name(0),
-              "gsplat": __import__("gsplat").__version__, "warmup": args.warmup, "repeats": args.repeats,
+              "gsplat": importlib.metadata.version("gsplat"), "warmup": args.warmup, "repeats": args.repeats,
               "cases": cases}
     write_json(args.out, report)
     print(f"report written to {args.out}")

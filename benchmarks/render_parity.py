@@ -16,7 +16,7 @@ backend is unavailable.
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.metadata
 import platform
 import sys
 import time
@@ -50,18 +50,19 @@ def passed(stats: dict) -> bool:
 
 
 def run_case(n: int, width: int, height: int, antialiased: bool, sh_degree: int | None, packed: bool,
-             seed: int) -> dict:
+             seed: int, device: str = "cuda", test_backend: str = "gsplat") -> dict:
     cfg = RandomSceneConfig(n_gaussians=n, width=width, height=height, n_cameras=2, sh_degree=sh_degree,
                             footprint_px=footprint_for(n, width), seed=seed)
     bg = (0.1, 0.2, 0.3)
-    ref = run_backend(cfg, "torch", device="cuda", antialiased=antialiased, background=bg)
-    test = run_backend(cfg, "gsplat", device="cuda", antialiased=antialiased, background=bg, packed=packed)
+    ref = run_backend(cfg, "torch", device=device, antialiased=antialiased, background=bg)
+    test = run_backend(cfg, test_backend, device=device, antialiased=antialiased, background=bg, packed=packed)
     stats = compare_runs(ref, test, depth_scale=cfg.cam_distance)
     del ref, test
-    torch.cuda.empty_cache()
-    return {"n_gaussians": n, "width": width, "height": height, "mode": "antialiased" if antialiased else "classic",
-            "sh_degree": sh_degree, "packed": packed, "footprint_px": cfg.footprint_px, "stats": stats,
-            "pass": passed(stats)}
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return {"n_gaussians": n, "width": width, "height": height,
+            "mode": "antialiased" if antialiased else "classic", "sh_degree": sh_degree, "packed": packed,
+            "footprint_px": cfg.footprint_px, "stats": stats, "pass": passed(stats)}
 
 
 def row(case: dict) -> str:
@@ -90,12 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--res", type=str, default=None, help="comma-separated WxH, e.g. 256x192,640x480")
     ap.add_argument("--rgb", action="store_true", help="plain RGB colours instead of SH degree 3")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--test-backend", default="gsplat", choices=("gsplat", "torch"),
+                    help="backend checked against the reference ('torch' + --device cpu: a dry run of this script)")
+    ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     args = ap.parse_args(argv)
 
-    if not has_cuda_backend():
+    if args.test_backend == "gsplat" and not has_cuda_backend():
         print(f"gsplat CUDA backend unavailable: {cuda_backend_status()[1]}", file=sys.stderr)
         return 2
-    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
+    sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
+             else (QUICK_SIZES if args.quick else FULL_SIZES))
     res = (tuple(tuple(int(v) for v in r.lower().split("x")) for r in args.res.split(",")) if args.res
            else (QUICK_RES if args.quick else FULL_RES))
     sh = None if args.rgb else 3
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, (n, w, h, aa, packed) in enumerate(plan):
         t0 = time.perf_counter()
         try:
-            case = run_case(n, w, h, aa, sh, packed, args.seed + i)
+            case = run_case(n, w, h, aa, sh, packed, args.seed + i, args.device, args.test_backend)
         except torch.cuda.OutOfMemoryError as exc:
             case = {"n_gaussians": n, "width": w, "height": h, "mode": "antialiased" if aa else "classic",
                     "packed": packed, "error": f"CUDA out of memory: {exc}", "pass": False}
@@ -121,11 +126,13 @@ def main(argv: list[str] | None = None) -> int:
 
     n_pass = sum(c["pass"] for c in cases)
     report = {
-        "device": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or "cpu",
+        "test_backend": args.test_backend,
         "torch": torch.__version__,
-        "gsplat": __import__("gsplat").__version__,
+        "gsplat": importlib.metadata.version("gsplat"),
         "python": platform.python_version(),
-        "criteria": "image/alpha p99.9 < 1e-3 and frac>1e-3 < 1e-3; per-Gaussian grad rel. error median < 1e-2",
+        "criteria": ("image/alpha p99.9 < 1e-3 and frac>1e-3 < 1e-3; "
+                     "per-Gaussian grad rel. error median < 1e-2"),
         "cases": cases,
         "passed": n_pass,
         "total": len(cases),

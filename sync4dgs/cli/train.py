@@ -22,7 +22,8 @@ class _Ambiguous(argparse.Action):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from sync4dgs.train.config import config_leaves, flat_aliases  # noqa: PLC0415
+    from sync4dgs.train.config import ExperimentConfig  # noqa: PLC0415
+    from sync4dgs.train.configio import config_leaves, flat_aliases  # noqa: PLC0415
 
     p.allow_abbrev = False   # "--iter" must not silently mean "--iterations"
     p.add_argument("--config", default=None, help="JSON experiment config (may 'extends' another)")
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not learn time maps: use FILE (e.g. gt_sync.json, 'oracle') or 'identity' ('naive')")
     p.add_argument("--start_checkpoint", default=None, help="resume from this checkpoint (default: M's latest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    leaves = config_leaves()
+    leaves = config_leaves(ExperimentConfig)
     group = p.add_argument_group("config overrides (any key of the experiment config)")
     for path in leaves:
         group.add_argument(f"--{path}", dest=_OVERRIDE_PREFIX + path, default=argparse.SUPPRESS, metavar="V")

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 
 from sync4dgs.errors import BackendUnavailableError
+from sync4dgs.render.backends.gsplat_cuda import render_gsplat
+from sync4dgs.render.backends.torch_ref import render_torch
 from sync4dgs.render.capability import cuda_backend_status
 from sync4dgs.render.conventions import DEFAULT_EPS2D, num_sh_bases
 from sync4dgs.render.types import Gaussians, RenderCameras, RenderOutput
@@ -67,11 +69,7 @@ def render(
                   antialiased=bool(antialiased), eps2d=float(eps2d), absgrad=bool(absgrad),
                   packed=bool(packed), render_depth=bool(render_depth))
     if name == "gsplat":
-        from sync4dgs.render.backends.gsplat_cuda import render_gsplat
-
         return render_gsplat(gaussians, cameras, **kwargs)
-    from sync4dgs.render.backends.torch_ref import render_torch
-
     return render_torch(gaussians, cameras, **kwargs)
 
 

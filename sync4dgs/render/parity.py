@@ -6,12 +6,14 @@ Used by tests/render/test_gsplat_parity.py, benchmarks/render_parity.py and benc
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from sync4dgs.render.api import render
 from sync4dgs.render.conventions import fov_to_focal, look_at_viewmat, num_sh_bases, pinhole_K
 from sync4dgs.render.types import Gaussians, RenderCameras
 
@@ -165,11 +167,7 @@ def run_backend(cfg: RandomSceneConfig, backend: str, *, device, antialiased: bo
     The loss (same weights for every backend) is sum(W1 * image) + sum(W2 * alpha) + sum(W3 * depth * alpha)
     / cam_distance. Returns {"out": RenderOutput, "grads": {param: grad}, "seconds": wall time}.
     """
-    import time
-
     g, cams = random_scene(cfg, device=device, dtype=dtype, requires_grad=True)
-    from sync4dgs.render.api import render
-
     bg = None if background is None else torch.tensor(background, device=device, dtype=dtype)
     _sync(device)
     t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Training frames on the device: preloaded as uint8 when they fit, else streamed from host memory.
+"""Training frames on the device: preloaded as uint8 when they fit, else streamed from host memory (through
+pinned double buffers on CUDA, so the copy does not stall the training loop).
 
 ``FrameBank.get(cam_pos, frame_idx) -> float [H, W, 3] in [0, 1]`` on the training device. ``cam_pos`` is the
 position of the camera in the list given to the bank (not the scene's camera index).
@@ -59,6 +60,9 @@ class FrameBank:
         need = frames_nbytes(cameras)
         self.preloaded = mode == "always" or (mode == "auto" and need <= device_budget_bytes(device, budget_gb))
         self._resident: list[Tensor] = []
+        self._staging: dict[tuple[int, ...], list[Tensor]] = {}     # pinned host buffers (CUDA streaming)
+        self._events: dict[tuple[int, ...], list] = {}
+        self._slot = 0
         if self.preloaded:
             log.info("preloading %d frames (%.2f GB uint8) onto %s", sum(c.n_frames for c in cameras),
                      need / 1024 ** 3, device)
@@ -86,10 +90,30 @@ class FrameBank:
         """uint8 [H, W, 3] on the device."""
         if self.preloaded:
             return self._resident[cam_pos][frame_idx]
-        host = torch.from_numpy(np.ascontiguousarray(self._sources[cam_pos][frame_idx]))
-        if self.device.type == "cuda":
-            return host.pin_memory().to(self.device, non_blocking=True)
-        return host.to(self.device)
+        host = np.ascontiguousarray(self._sources[cam_pos][frame_idx])
+        if self.device.type != "cuda":
+            return torch.from_numpy(host).to(self.device)
+        return self._to_cuda(host)
+
+    def _to_cuda(self, host: np.ndarray) -> Tensor:
+        """Copy through one of two pinned staging buffers without blocking the host (double buffering: a
+        buffer is reused only once the copy issued from it two calls ago has finished)."""
+        key = tuple(host.shape)
+        if key not in self._staging:
+            self._staging[key] = [torch.empty(key, dtype=torch.uint8).pin_memory() for _ in range(2)]
+            self._events[key] = [None, None]
+        slot = self._slot
+        self._slot ^= 1
+        event = self._events[key][slot]
+        if event is not None:
+            event.synchronize()
+        buf = self._staging[key][slot]
+        buf.numpy()[...] = host
+        out = buf.to(self.device, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self._events[key][slot] = event
+        return out
 
     def get(self, cam_pos: int, frame_idx: int) -> Tensor:
         """float32 [H, W, 3] in [0, 1] on the device."""

@@ -38,8 +38,8 @@ def test_sh_basis_is_orthonormal_on_the_sphere():
 def test_sh_basis_matches_gsplat_reference_order_and_signs():
     from gsplat.cuda._torch_impl import _eval_sh_bases_fast
 
-    dirs = torch.nn.functional.normalize(torch.randn(500, 3, dtype=F64, generator=torch.Generator().manual_seed(0)),
-                                         dim=-1)
+    gen = torch.Generator().manual_seed(0)
+    dirs = torch.nn.functional.normalize(torch.randn(500, 3, dtype=F64, generator=gen), dim=-1)
     for deg in range(4):
         torch.testing.assert_close(sh_bases(deg, dirs), _eval_sh_bases_fast(num_sh_bases(deg), dirs),
                                    atol=1e-14, rtol=0)
@@ -62,7 +62,8 @@ def test_quaternion_wxyz_convention():
     # 90 degrees about +z: x axis -> y axis; unnormalised input is normalised
     q = torch.tensor([[2 * math.cos(math.pi / 4), 0.0, 0.0, 2 * math.sin(math.pi / 4)]], dtype=F64)
     rot = quat_to_rotmat(q)[0]
-    torch.testing.assert_close(rot @ torch.tensor([1.0, 0, 0], dtype=F64), torch.tensor([0.0, 1, 0], dtype=F64))
+    x_axis, y_axis = torch.tensor([1.0, 0, 0], dtype=F64), torch.tensor([0.0, 1, 0], dtype=F64)
+    torch.testing.assert_close(rot @ x_axis, y_axis)
     assert torch.det(rot).item() == pytest.approx(1.0)
 
 

@@ -68,7 +68,8 @@ def test_compare_runs_reports_float32_vs_float64_reference_differences():
 
     cfg = RandomSceneConfig(n_gaussians=400, width=40, height=30, n_cameras=2, seed=2)
     ref = run_backend(cfg, "torch", device="cpu", dtype=torch.float64, background=(0.1, 0.2, 0.3))
-    test = run_backend(cfg, "torch", device="cpu", dtype=torch.float32, background=(0.1, 0.2, 0.3), packed=True)
+    test = run_backend(cfg, "torch", device="cpu", dtype=torch.float32, background=(0.1, 0.2, 0.3),
+                       packed=True)
     stats = compare_runs(ref, test, depth_scale=cfg.cam_distance)
     assert 0 < stats["image"]["max"] < 1e-4
     assert stats["image"]["frac_above_tol"] == 0.0
@@ -76,3 +77,23 @@ def test_compare_runs_reports_float32_vs_float64_reference_differences():
     for name, s in stats["grads"].items():
         assert s["rows"] > 100 and s["median"] < 1e-4, (name, s)
     assert stats["visible_mismatch_frac"] < 0.01
+
+
+def test_parity_script_dry_run_on_cpu(tmp_path, capsys):
+    """benchmarks/render_parity.py end to end with the reference on both sides (the GPU run uses gsplat)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "render_parity.py"
+    spec = importlib.util.spec_from_file_location("render_parity_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "parity.json"
+    rc = module.main(["--out", str(out), "--sizes", "150", "--res", "24x16", "--device", "cpu",
+                      "--test-backend", "torch"])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["total"] == 3 and report["passed"] == 3  # classic, antialiased, packed
+    assert {c["mode"] for c in report["cases"]} == {"classic", "antialiased"}
+    assert "PASS" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Gradients of the torch reference: finite differences (float64), absgrad, packed mode, gsplat strategy use."""
+"""Gradients of the torch reference: finite differences (float64), absgrad, packed mode, gsplat strategy."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def _tiny_scene():
     opacities = torch.tensor([0.7, 0.55, 0.8], dtype=F64)
     colors = torch.tensor([[[0.3, -0.2, 0.5], [0.1, 0.2, -0.1], [-0.2, 0.1, 0.1], [0.05, 0.0, 0.2]],
                            [[-0.4, 0.6, 0.1], [0.2, -0.1, 0.0], [0.0, 0.1, 0.3], [-0.1, 0.2, 0.1]],
-                           [[0.5, 0.5, -0.3], [0.0, 0.0, 0.2], [0.1, -0.2, 0.0], [0.2, 0.1, -0.1]]], dtype=F64)
+                           [[0.5, 0.5, -0.3], [0.0, 0.0, 0.2], [0.1, -0.2, 0.0], [0.2, 0.1, -0.1]]],
+                          dtype=F64)
     eye = torch.tensor([0.3, -0.2, -3.0], dtype=F64)
     viewmat = look_at_viewmat(eye, torch.zeros(3, dtype=F64), up=torch.tensor([0.0, -1.0, 0.0], dtype=F64))
     K = torch.tensor([[[14.0, 0.0, 6.0], [0.0, 14.0, 5.0], [0.0, 0.0, 1.0]]], dtype=F64)
@@ -36,7 +37,7 @@ def test_gradients_match_finite_differences_float64():
                      background=bg)
         return torch.cat([out.image.flatten(), out.alpha.flatten(), 0.1 * out.depth.flatten()])
 
-    inputs = tuple(p.clone().requires_grad_(True) for p in params) + (cams.viewmats.clone().requires_grad_(True),)
+    inputs = tuple(p.clone().requires_grad_(True) for p in params + (cams.viewmats,))
     assert f(*inputs)[: 12 * 10 * 3].abs().sum() > 1.0  # something is rendered
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
 
@@ -69,7 +70,8 @@ def test_packed_mode_gives_same_images_and_gradients_as_dense():
     g_packed, packed = _render_random(packed=True)
     torch.testing.assert_close(packed.image, dense.image, rtol=0, atol=1e-13)
     for name in ("means", "quats", "scales", "opacities", "colors"):
-        torch.testing.assert_close(getattr(g_packed, name).grad, getattr(g_dense, name).grad, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(getattr(g_packed, name).grad, getattr(g_dense, name).grad, rtol=1e-9,
+                                   atol=1e-12)
     cam_ids, gids = packed.info["camera_ids"], packed.info["gaussian_ids"]
     assert packed.means2d.shape == (cam_ids.numel(), 2) and packed.radii.shape == (cam_ids.numel(), 2)
     torch.testing.assert_close(packed.means2d.grad, dense.means2d.grad[cam_ids, gids])
@@ -94,7 +96,7 @@ def test_absgrad_is_sum_of_per_pixel_absolute_gradients():
 def test_info_drives_gsplat_default_strategy_on_cpu():
     from gsplat.strategy import DefaultStrategy
 
-    g, cams = random_scene(RandomSceneConfig(n_gaussians=200, width=32, height=24, seed=5), requires_grad=False)
+    g, cams = random_scene(RandomSceneConfig(n_gaussians=200, width=32, height=24, seed=5))
     params = torch.nn.ParameterDict({k: torch.nn.Parameter(getattr(g, k).clone())
                                      for k in ("means", "quats", "scales", "opacities", "colors")})
     optimizers = {k: torch.optim.Adam([p], lr=1e-3) for k, p in params.items()}
@@ -143,7 +145,8 @@ def test_analytic_chunk_backward_matches_autograd_with_clamping_and_early_stop(b
         # the forward rules written out sequentially (independent of the module), then autograd
         delta = means[:, None] - pixels[:, :, None]
         dx, dy = delta[..., 0], delta[..., 1]
-        sigma = 0.5 * (conics[:, None, :, 0] * dx**2 + conics[:, None, :, 2] * dy**2) + conics[:, None, :, 1] * dx * dy
+        ca, cb, cc = (conics[:, None, :, i] for i in range(3))
+        sigma = 0.5 * (ca * dx**2 + cc * dy**2) + cb * dx * dy
         raw = opac[:, None] * torch.exp(-sigma)
         alpha = torch.clamp_max(raw, 0.999)
         with torch.no_grad():

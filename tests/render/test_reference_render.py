@@ -27,16 +27,17 @@ def test_one_gaussian_2d_covariance_matches_hand_derivation(npref):
     # cov2d = diag((f sx / z)^2, (f sy / z)^2) and the conic is its inverse after adding 0.3 px^2.
     viewmat, K = npref.identity_camera(32, 24, focal=30.0)
     sx, sy, z, f = 0.2, 0.1, 5.0, 30.0
-    proj = project_gaussians(torch.tensor([[0.0, 0.0, z]], dtype=F64), torch.tensor([[1.0, 0, 0, 0]], dtype=F64),
-                             torch.tensor([[sx, sy, 0.3]], dtype=F64), torch.tensor([0.8], dtype=F64),
-                             viewmat, K, 32, 24, eps2d=0.3, near=0.01, far=1e10, antialiased=False)
+    one = lambda v: torch.tensor([v], dtype=F64)  # noqa: E731
+    proj = project_gaussians(one([0.0, 0.0, z]), one([1.0, 0, 0, 0]), one([sx, sy, 0.3]), one(0.8), viewmat, K,
+                             32, 24, eps2d=0.3, near=0.01, far=1e10, antialiased=False)
     var_x, var_y = (f * sx / z) ** 2 + 0.3, (f * sy / z) ** 2 + 0.3
     np.testing.assert_allclose(proj.conics[0, 0].numpy(), [1 / var_x, 0.0, 1 / var_y], rtol=1e-12)
     np.testing.assert_allclose(proj.means2d[0, 0].numpy(), [16.0, 12.0], rtol=1e-12)
     assert proj.depths[0, 0].item() == pytest.approx(z)
     # opacity-aware radius: ceil(sqrt(2 ln(0.8 * 255)) * sigma)
     ext = np.sqrt(2 * np.log(0.8 * 255))
-    assert proj.radii[0, 0].tolist() == [int(np.ceil(ext * np.sqrt(var_x))), int(np.ceil(ext * np.sqrt(var_y)))]
+    expected = [int(np.ceil(ext * np.sqrt(var_x))), int(np.ceil(ext * np.sqrt(var_y)))]
+    assert proj.radii[0, 0].tolist() == expected
 
 
 def test_rotated_gaussian_projection_matches_numpy(npref):
@@ -134,8 +135,10 @@ def test_gaussian_behind_camera_or_outside_near_far_contributes_nothing(npref, z
     viewmat, K = npref.identity_camera(16, 16, focal=20.0)
     g = _gaussians([[0.0, 0.0, z]], [[1.0, 0, 0, 0]], [[0.3, 0.3, 0.3]], [0.9], [[1.0, 1.0, 1.0]])
     g.means.requires_grad_(True)
-    out = render(g, _cams(viewmat, K, 16, 16), backend="torch", near=near, far=far, background=[0.2, 0.3, 0.4])
+    out = render(g, _cams(viewmat, K, 16, 16), backend="torch", near=near, far=far,
+                 background=[0.2, 0.3, 0.4])
     assert out.alpha.abs().max().item() == 0.0
+    assert out.depth.abs().max().item() == 0.0  # expected depth is 0 where nothing was hit
     torch.testing.assert_close(out.image, torch.tensor([0.2, 0.3, 0.4], dtype=F64).expand(1, 16, 16, 3))
     assert out.radii.abs().sum().item() == 0
     out.image.sum().backward()
@@ -173,12 +176,14 @@ def test_sh_degree3_higher_bands_follow_view_direction(npref):
     colours = []
     for eye in ([0.0, 0.0, -4.0], [4.0, 1.0, 0.5], [-2.0, 3.0, 2.0]):
         eye_t = torch.tensor(eye, dtype=F64)
-        viewmat = look_at_viewmat(eye_t, torch.tensor(mean, dtype=F64), up=torch.tensor([0.0, -1.0, 0.3], dtype=F64))
+        up = torch.tensor([0.0, -1.0, 0.3], dtype=F64)
+        viewmat = look_at_viewmat(eye_t, torch.tensor(mean, dtype=F64), up=up)
         K = torch.tensor([[[20.0, 0, 8], [0, 20.0, 8], [0, 0, 1]]], dtype=F64)
         out = render(g, _cams(viewmat[None], K, 16, 16), backend="torch", sh_degree=3)
         a = out.alpha[0, 8, 8, 0].item()
         colour = out.image[0, 8, 8].numpy() / a
-        np.testing.assert_allclose(colour, npref.sh_deg3_color(mean - np.array(eye), sh[0]), rtol=1e-9, atol=1e-12)
+        expected = npref.sh_deg3_color(mean - np.array(eye), sh[0])
+        np.testing.assert_allclose(colour, expected, rtol=1e-9, atol=1e-12)
         colours.append(colour)
     assert np.abs(colours[0] - colours[1]).max() > 0.05
 
@@ -254,3 +259,27 @@ def test_tiling_chunking_and_blocking_do_not_change_the_result():
         torch.testing.assert_close(out.depth, ref_out.depth, rtol=1e-10, atol=1e-10)
         for a, b in zip(grads, ref_grads):
             torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_projection_matches_gsplat_pure_torch_projection():
+    from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci
+
+    from sync4dgs.render.parity import RandomSceneConfig, random_scene
+
+    g, cams = random_scene(RandomSceneConfig(n_gaussians=400, width=64, height=48, n_cameras=2, seed=8),
+                           dtype=F64)
+    for aa in (False, True):
+        ours = project_gaussians(g.means, g.quats, g.scales, g.opacities, cams.viewmats, cams.Ks, 64, 48,
+                                 eps2d=0.3, near=0.01, far=1e10, antialiased=aa)
+        covars, _ = _quat_scale_to_covar_preci(g.quats, g.scales, compute_preci=False)
+        radii, means2d, depths, conics, comp = _fully_fused_projection(
+            g.means, covars, cams.viewmats, cams.Ks, 64, 48, eps2d=0.3, calc_compensations=aa)
+        vis = (ours.radii > 0).all(-1)
+        assert vis.sum() > 700
+        assert ((radii > 0).all(-1) | ~vis).all()  # gsplat's fixed 3.33-sigma boxes are never smaller
+        torch.testing.assert_close(ours.means2d[vis], means2d[vis], rtol=1e-12, atol=1e-10)
+        torch.testing.assert_close(ours.conics[vis], conics[vis], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(ours.depths, depths, rtol=1e-12, atol=1e-12)
+        if aa:
+            torch.testing.assert_close(ours.opacities[vis], (g.opacities[None] * comp)[vis], rtol=1e-10,
+                                       atol=1e-12)

@@ -136,3 +136,12 @@ def test_gsplat_call_matches_the_installed_gsplat_signature():
         assert bound.arguments["render_mode"] == ("RGB+ED" if depth else "RGB")
         assert bound.arguments["rasterize_mode"] == ("antialiased" if aa else "classic")
         assert bound.arguments["packed"] is packed and bound.arguments["near_plane"] == 0.1
+
+
+def test_zero_gaussians_render_the_background():
+    g, cams = _scene()
+    empty = Gaussians(g.means[:0], g.quats[:0], g.scales[:0], g.opacities[:0], g.colors[:0])
+    out = render(empty, cams, sh_degree=3, background=[0.1, 0.2, 0.3])
+    torch.testing.assert_close(out.image, torch.tensor([0.1, 0.2, 0.3]).expand(1, 18, 24, 3))
+    assert out.radii.shape == (1, 0, 2) and out.depth.abs().max().item() == 0.0
+    assert render(empty, cams, sh_degree=3, packed=True).visible.shape == (1, 0)

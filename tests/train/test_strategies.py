@@ -110,3 +110,24 @@ def test_dynamic_refine_clones_splits_and_prunes(gaussian_scene, make_cfg, offse
     assert near(0.0) == 2                             # #0 and its clone
     assert near(4.0) == 0                             # #4 pruned
     assert near(1.0) == 0 and near(2.0) == 1          # #1 replaced by two children offset ~ N(0, 2 x 0.5)
+
+
+def test_sync_free_statistics_match_gsplat():
+    """Our masked-sum statistics equal gsplat DefaultStrategy's index_add version."""
+    from gsplat.strategy import DefaultStrategy
+
+    from sync4dgs.train.strategy.static import SyncFreeDefaultStrategy, _GradView
+
+    g = torch.Generator().manual_seed(0)
+    n = 50
+    params = {"means": torch.zeros(n, 3)}
+    grad = torch.randn(2, n, 2, generator=g)
+    radii = (torch.rand(2, n, 2, generator=g) > 0.3).int() * 3
+    info = {"means2d": _GradView(grad), "radii": radii, "width": 40, "height": 30, "n_cameras": 2,
+            "gaussian_ids": None}
+    ref, ours = {"grad2d": None, "count": None}, {"grad2d": None, "count": None}
+    for _ in range(2):
+        DefaultStrategy()._update_state(params, ref, info)
+        SyncFreeDefaultStrategy()._update_state(params, ours, info)
+    torch.testing.assert_close(ours["grad2d"], ref["grad2d"])
+    torch.testing.assert_close(ours["count"], ref["count"])

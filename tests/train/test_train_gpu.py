@@ -39,3 +39,15 @@ def test_resume_on_cuda(gaussian_scene, make_cfg, tmp_path):
     train(gaussian_scene.root, tmp_path / "m", make_cfg({**over, "train.iterations": "6"}), progress=False)
     r = train(gaussian_scene.root, tmp_path / "m", make_cfg({**over, "train.iterations": "12"}), progress=False)
     assert r.iteration == 12 and r.stats["iterations_this_run"] == 6
+
+
+def test_streamed_frames_equal_preloaded_on_cuda(gaussian_scene):
+    import torch
+
+    from sync4dgs.train.framebank import FrameBank
+
+    cams, dev = gaussian_scene.train_cameras, torch.device("cuda")
+    pre = FrameBank(gaussian_scene, cams, dev, "always", progress=False)
+    stream = FrameBank(gaussian_scene, cams, dev, "never", progress=False)
+    for cam_pos, frame in [(0, 0), (1, 5), (2, 7), (3, 11), (0, 1)]:
+        torch.testing.assert_close(stream.get(cam_pos, frame), pre.get(cam_pos, frame))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from sync4dgs.render.types import Gaussians, RenderCameras, RenderOutput
@@ -43,7 +44,7 @@ def rasterization_kwargs(
         eps2d=eps2d,
         sh_degree=sh_degree,
         packed=packed,
-        backgrounds=backgrounds,
+        backgrounds=None,  # composited in render_gsplat: gsplat 1.5.3 packed mode rejects [C, 3] with RGB+ED
         render_mode="RGB+ED" if render_depth else "RGB",
         absgrad=absgrad,
         rasterize_mode="antialiased" if antialiased else "classic",
@@ -59,7 +60,8 @@ def render_gsplat(gaussians: Gaussians, cameras: RenderCameras, **options: Any) 
     """
     from gsplat import rasterization  # lazy: needs CUDA + the compiled extension
 
-    colors_out, alphas, meta = rasterization(**rasterization_kwargs(gaussians, cameras, **options))
+    with torch.cuda.device(gaussians.means.device):  # gsplat launches on the current device
+        colors_out, alphas, meta = rasterization(**rasterization_kwargs(gaussians, cameras, **options))
     means2d = meta["means2d"]
     if means2d.requires_grad:
         means2d.retain_grad()
@@ -69,5 +71,8 @@ def render_gsplat(gaussians: Gaussians, cameras: RenderCameras, **options: Any) 
         image, depth = colors_out[..., :3], colors_out[..., 3:4]
     else:
         image, depth = colors_out, None
+    bg = options.get("backgrounds")
+    if bg is not None:  # same maths as gsplat's kernel: pixel = sum_i w_i c_i + T_final * background
+        image = image + (1.0 - alphas) * bg[:, None, None, :]
     return RenderOutput(image=image, alpha=alphas, depth=depth, means2d=means2d, radii=meta["radii"],
                         info=meta)

@@ -57,7 +57,8 @@ class AlignConfig:
 
     Tracking (pixels of the tracking resolution): track_max_side (longer side of the frames tracked),
     max_tracks (active tracks per camera at once), min_track_frames, min_track_motion_px (tracks moving
-    less are dropped as static), fb_max_err_px (forward-backward KLT check), klt_win, klt_levels,
+    less are dropped as static), fb_max_err_px (forward-backward KLT check), template_ncc (a track ends when
+    its patch correlates less than this with its seed patch: bounds drift), klt_win, klt_levels,
     reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
     background), bg_frames (frames sampled for the background), desc_every_frames (SIFT descriptors of
     active tracks are taken every that many frames), desc_size_px.
@@ -89,6 +90,7 @@ class AlignConfig:
     min_track_frames: int = 6
     min_track_motion_px: float = 2.0
     fb_max_err_px: float = 0.5
+    template_ncc: float = 0.8
     klt_win: int = 15
     klt_levels: int = 3
     reseed_every_frames: int = 2

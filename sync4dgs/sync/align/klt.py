@@ -24,7 +24,9 @@ from sync4dgs.sync.align.tracks import CameraTracks, TrackDescriptors
 
 log = logging.getLogger(__name__)
 
-_OFF_FG_FRAMES = 3  # a track ends after this many consecutive frames off the foreground
+_OFF_FG_FRAMES = 1  # a track ends after this many consecutive frames off the foreground
+_SEED_MARGIN_PX = 3  # seeds keep this far inside the foreground (windows straddling a silhouette slide)
+_PATCH = 9           # side of the appearance template compared with each track's seed patch (pixels)
 
 
 @dataclass
@@ -92,11 +94,25 @@ def _describe(sift, gray: np.ndarray, pts: np.ndarray, size: float) -> tuple[np.
     return idx, desc
 
 
+def _patches(gray: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Zero-mean unit-norm patches [K, _PATCH^2] around sub-pixel points ``pts`` [K, 2] (bilinear)."""
+    import cv2  # noqa: PLC0415
+
+    r = (_PATCH - 1) / 2
+    off = np.stack(np.meshgrid(np.arange(_PATCH) - r, np.arange(_PATCH) - r), -1).reshape(-1, 2).astype(np.float32)
+    grid = pts[:, None, :].astype(np.float32) + off[None]
+    vals = cv2.remap(gray, np.ascontiguousarray(grid[..., 0]), np.ascontiguousarray(grid[..., 1]), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    vals -= vals.mean(1, keepdims=True)
+    return vals / (np.linalg.norm(vals, axis=1, keepdims=True) + 1e-6)
+
+
 def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.ndarray, TrackDescriptors]:
     """KLT over a whole video at tracking resolution.
 
     Returns (xy [M, T, 2] float32 OpenCV pixel coords at tracking resolution, NaN = invisible,
-    rgb [M, 3] uint8 seed colours, descriptors).
+    rgb [M, 3] uint8 seed colours, descriptors). A track also ends when its patch no longer correlates
+    (NCC < ``cfg.template_ncc``) with the patch it was seeded on, which bounds KLT drift.
     """
     import cv2  # noqa: PLC0415
 
@@ -111,6 +127,7 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
     active = np.zeros(0, np.int64)    # track ids
     pts = np.zeros((0, 2), np.float32)
     off_fg = np.zeros(0, np.int64)
+    templates = np.zeros((0, _PATCH * _PATCH), np.float32)
     for i in range(t_count):
         if i > 0 and len(active):
             p1, st, _ = cv2.calcOpticalFlowPyrLK(gray[i - 1], gray[i], pts.reshape(-1, 1, 2), None, **lk)
@@ -123,11 +140,12 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
             yi = np.clip(np.round(p1[:, 1]).astype(int), 0, h - 1)
             off_fg = np.where(masks[i, yi, xi], 0, off_fg + 1)
             ok &= off_fg <= _OFF_FG_FRAMES
+            ok &= (_patches(gray[i], p1) * templates).sum(1) >= cfg.template_ncc
             for k in np.nonzero(ok)[0]:
                 rows[active[k]][i] = p1[k]
-            active, pts, off_fg = active[ok], p1[ok].astype(np.float32), off_fg[ok]
+            active, pts, off_fg, templates = active[ok], p1[ok].astype(np.float32), off_fg[ok], templates[ok]
         if i % cfg.reseed_every_frames == 0 and len(active) < cfg.max_tracks:
-            seed_mask = cv2.dilate(masks[i].astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+            seed_mask = cv2.erode(masks[i].astype(np.uint8) * 255, np.ones((2 * _SEED_MARGIN_PX + 1,) * 2, np.uint8))
             for x, y in pts:
                 cv2.circle(seed_mask, (int(round(x)), int(round(y))), cfg.feature_min_distance_px, 0, -1)
             new = cv2.goodFeaturesToTrack(gray[i], maxCorners=cfg.max_tracks - len(active), qualityLevel=0.01,
@@ -146,6 +164,7 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
                 active = np.concatenate([active, ids])
                 pts = np.concatenate([pts, new])
                 off_fg = np.concatenate([off_fg, np.zeros(len(new), np.int64)])
+                templates = np.concatenate([templates, _patches(gray[i], new)])
         if i % cfg.desc_every_frames == 0 and len(active):
             kept, desc = _describe(sift, gray[i], pts, cfg.desc_size_px)
             d_track.append(active[kept])

@@ -34,6 +34,7 @@ def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any],
     """Add one iteration's screen-space gradient norms (gsplat normalisation) to ``stats`` in place.
 
     stats: {"grad2d": [n], "count": [n]} (created on first use). binfo: block_info() of these rows.
+    Masked sums instead of index lists, so there is no host-device sync.
     """
     grads = binfo["means2d"].grad.clone()                                  # [C, n, 2]
     grads[..., 0] *= binfo["width"] / 2.0 * binfo["n_cameras"]
@@ -41,10 +42,9 @@ def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any],
     if stats.get("grad2d") is None or stats["grad2d"].shape[0] != n_rows:
         stats["grad2d"] = torch.zeros(n_rows, device=grads.device)
         stats["count"] = torch.zeros(n_rows, device=grads.device)
-    sel = (binfo["radii"] > 0).all(dim=-1)                                  # [C, n]
-    ids = torch.where(sel)[1]
-    stats["grad2d"].index_add_(0, ids, grads[sel].norm(dim=-1))
-    stats["count"].index_add_(0, ids, torch.ones_like(ids, dtype=torch.float32))
+    visible = (binfo["radii"] > 0).all(dim=-1)                              # [C, n]
+    stats["grad2d"] += (grads.norm(dim=-1) * visible).sum(dim=0)
+    stats["count"] += visible.sum(dim=0).to(stats["count"].dtype)
 
 
 class DynamicDensifier(Callback):

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from gsplat.strategy import DefaultStrategy
 from torch import Tensor
 
@@ -43,6 +44,29 @@ def block_info(info: StepInfo, start: int, stop: int) -> dict[str, Any] | None:
     }
 
 
+class SyncFreeDefaultStrategy(DefaultStrategy):
+    """gsplat's DefaultStrategy with its per-step statistics update written as masked sums (non-packed
+    layout): identical numbers, but no ``nonzero`` and hence no host-device sync on every iteration."""
+
+    def _update_state(self, params, state: dict[str, Any], info: dict[str, Any], packed: bool = False) -> None:
+        if packed:
+            super()._update_state(params, state, info, packed=True)
+            return
+        grads = info[self.key_for_gradient].grad.clone()                   # [C, N, 2]
+        grads[..., 0] *= info["width"] / 2.0 * info["n_cameras"]
+        grads[..., 1] *= info["height"] / 2.0 * info["n_cameras"]
+        n = len(next(iter(params.values())))
+        for key in ("grad2d", "count") + (("radii",) if self.refine_scale2d_stop_iter > 0 else ()):
+            if state.get(key) is None:
+                state[key] = torch.zeros(n, device=grads.device)
+        visible = (info["radii"] > 0).all(dim=-1)                           # [C, N]
+        state["grad2d"] += (grads.norm(dim=-1) * visible).sum(dim=0)
+        state["count"] += visible.sum(dim=0).to(state["count"].dtype)
+        if self.refine_scale2d_stop_iter > 0:
+            r = info["radii"].max(dim=-1).values * visible / float(max(info["width"], info["height"]))
+            state["radii"] = torch.maximum(state["radii"], r.max(dim=0).values)
+
+
 class StaticDensifier(Callback):
     """3DGS adaptive density control of the static set via gsplat's DefaultStrategy."""
 
@@ -50,7 +74,7 @@ class StaticDensifier(Callback):
 
     def __init__(self, cfg: StaticDensifyConfig, extent: float):
         self.cfg = cfg
-        self.strategy = DefaultStrategy(
+        self.strategy = SyncFreeDefaultStrategy(
             prune_opa=cfg.prune_opa, grow_grad2d=cfg.grow_grad2d, grow_scale3d=cfg.grow_scale3d,
             prune_scale3d=cfg.prune_scale3d, refine_start_iter=cfg.refine_start_iter,
             refine_stop_iter=cfg.refine_stop_iter, refine_every=cfg.refine_every,
