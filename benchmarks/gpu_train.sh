@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# End-to-end GPU benchmark at N3V scale (issue 7): synth (on the GPU) -> align -> train -> render -> metrics.
+# Called by benchmarks/gpu_suite.sh as part "train"; writes timings and JSON under $1 (default $OUT).
+# Environment knobs: N3V_PRESET (default n3v), ITERS (default from configs/synth_gpu.json), WORK (scratch dir).
+set -uo pipefail
+OUT=${1:-${OUT:-$PWD/gpu_out}}
+WORK=${WORK:-/tmp/sync4dgs_bench}
+PRESET=${N3V_PRESET:-n3v}
+ITERS=${ITERS:-}
+mkdir -p "$OUT" "$WORK"
+S4=(python3 -m sync4dgs)
+NOTB=(--log.tensorboard false)   # the GPU machine has no tensorboard package
+iters=(); [ -n "$ITERS" ] && iters=(--train.iterations "$ITERS")
+timeit() { local name=$1; shift; local t0; t0=$(date +%s%N); "$@"; local rc=$?;
+  echo "$name $(( ($(date +%s%N) - t0) / 1000000 )) ms (rc $rc)" | tee -a "$OUT/timings.txt"; return $rc; }
+
+: > "$OUT/timings.txt"
+SCENE=$WORK/scene_$PRESET
+[ -f "$SCENE/scene.json" ] || timeit synth "${S4[@]}" synth --preset "$PRESET" --layout canonical --device cuda --out "$SCENE"
+timeit align "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tail -30
+M=$WORK/model_$PRESET
+rm -rf "$M"
+/usr/bin/time -v -o "$OUT/train_time_v.txt" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
+  --offsets "$SCENE/offsets.json" --quiet "${NOTB[@]}" "${iters[@]}" 2>&1 | tail -40
+grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
+timeit render "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tail -5
+timeit metrics "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tail -40
+cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
+cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
+cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null
+cat "$OUT/timings.txt"
