@@ -20,9 +20,10 @@ SCENE=$WORK/scene_$PRESET
 timeit align "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tail -30
 M=$WORK/model_$PRESET
 rm -rf "$M"
-/usr/bin/time -v -o "$OUT/train_time_v.txt" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
+TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.txt")
+timeit train "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
   --offsets "$SCENE/offsets.json" --quiet "${NOTB[@]}" "${iters[@]}" 2>&1 | tail -40
-grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
+[ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
 timeit render "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tail -5
 timeit metrics "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tail -40
 cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null

@@ -78,6 +78,14 @@ _MARKERS = {"truth": None, "stage1": "MARKER_TILTED_CROSS", "stage2": "MARKER_SQ
 _SHIFT = {"truth": 0, "stage1": -8, "stage2": 8}
 
 
+def nice_ticks(lo: float, hi: float, target: int = 5) -> np.ndarray:
+    """Round tick values (steps of 1, 2 or 5 x 10^k) inside [lo, hi], about ``target`` of them."""
+    raw = (hi - lo) / max(target, 1)
+    mag = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return np.arange(np.ceil(lo / step), np.floor(hi / step) + 1) * step
+
+
 def _draw_mark(cv2, img: np.ndarray, key: str, x: int, y: int) -> None:
     if _MARKERS[key] is None:
         cv2.circle(img, (x, y), 7, _COLORS_BGR[key], 2, cv2.LINE_AA)
@@ -103,10 +111,10 @@ def _panel(cv2, img: np.ndarray, box: tuple[int, int, int, int], rows: list[Offs
         return int(y0 + (hi - v) / (hi - lo) * (y1 - y0))
 
     cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 0), 1)
-    for tick in np.linspace(lo, hi, 5):
+    for tick in nice_ticks(lo, hi):
         y = py(tick)
         cv2.line(img, (x0 - 4, y), (x1, y), (225, 225, 225), 1)
-        cv2.putText(img, f"{tick:.1f}" if "frames" in ylabel else f"{tick:.0f}", (8, y + 4), font, 0.4,
+        cv2.putText(img, f"{tick:g}", (8, y + 4), font, 0.4,
                     (0, 0, 0), 1, cv2.LINE_AA)
     cv2.line(img, (x0, py(0.0)), (x1, py(0.0)), (150, 150, 150), 1)
     cv2.putText(img, ylabel, (8, y0 - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
@@ -176,10 +175,12 @@ def compute_results(model_path: str | Path, options: MetricsOptions | None = Non
                                           f"{[str(layout.renders_dir(model_path, s, it)) for s in options.splits]}); "
                                           f"run `sync4dgs render --model_path {model_path}` first")
     lpips_net, lpips_entry = lpips_section(options.lpips_weights)
+    if lpips_net is not None:
+        lpips_net = lpips_net.to(opened.device)
     images, per_view = {}, {}
     for s in splits:
-        r = evaluate_split_images(layout.split_dir(model_path, s, it), lpips=lpips_net, use_flip=options.use_flip,
-                                  progress=options.progress)
+        r = evaluate_split_images(layout.split_dir(model_path, s, it), lpips=lpips_net,
+                                  use_flip=options.use_flip, device=opened.device, progress=options.progress)
         per_view[s] = r.pop("per_image")
         if "lpips_note" in r:
             lpips_entry.setdefault("skipped", {})[s] = r.pop("lpips_note")

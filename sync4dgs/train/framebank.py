@@ -8,6 +8,8 @@ position of the camera in the list given to the bank (not the scene's camera ind
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CPU_DEFAULT_BUDGET_GB = 4.0
 CUDA_FREE_FRACTION = 0.6
+PRELOAD_WORKERS = 8
 
 
 def frames_nbytes(cameras: list[CameraSpec]) -> int:
@@ -71,12 +74,16 @@ class FrameBank:
             log.info("streaming frames from host (%.2f GB would not fit the device budget)", need / 1024 ** 3)
 
     def _preload(self, progress: bool) -> None:
+        """Decode every frame (a thread pool: image decoding and file reads release the GIL) into one uint8
+        tensor per camera on the device."""
         total = sum(len(s) for s in self._sources)
-        with tqdm(total=total, desc="loading frames", disable=not progress, leave=False) as bar:
+        workers = max(1, min(PRELOAD_WORKERS, os.cpu_count() or 1))
+        with tqdm(total=total, desc="loading frames", disable=not progress, leave=False) as bar, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
             for src in self._sources:
                 arr = torch.empty((len(src), src.height, src.width, 3), dtype=torch.uint8, device=self.device)
-                for i in range(len(src)):
-                    arr[i] = torch.from_numpy(np.ascontiguousarray(src[i])).to(self.device)
+                for i, img in enumerate(pool.map(src.__getitem__, range(len(src)))):
+                    arr[i] = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
                     bar.update(1)
                 self._resident.append(arr)
 

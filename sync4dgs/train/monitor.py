@@ -46,9 +46,13 @@ class Monitor(Callback):
         self._bar = tqdm(total=self.iterations, initial=state.step, desc="train", disable=not self.progress,
                          dynamic_ncols=True)
         if self.cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
-
-            self._tb = SummaryWriter(str(self.model_path / TB_DIR), purge_step=state.step + 1 if state.step else None)
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
+            except ImportError as e:   # tensorboard is optional at run time: keep training, say so once
+                log.warning("TensorBoard logging disabled (%s); offsets still go to %s", e, OFFSETS_CSV)
+            else:
+                self._tb = SummaryWriter(str(self.model_path / TB_DIR),
+                                         purge_step=state.step + 1 if state.step else None)
         self._init_csv(state.step)
         if state.step == 0:
             self._log_offsets(0)

@@ -148,3 +148,18 @@ def make_cfg():
 @pytest.fixture
 def offsets_file():
     return write_offsets
+
+
+@pytest.fixture(scope="session")
+def held_out_reference_scene(gaussian_scene, tmp_path_factory) -> SceneSpec:
+    """The same capture with the reference camera cam00 held out as the test camera (as N3V's cam00)."""
+    import shutil
+
+    from sync4dgs.data.scene import load_scene
+
+    root = tmp_path_factory.mktemp("gscene_heldout") / "scene"
+    shutil.copytree(gaussian_scene.root, root)
+    scene = load_scene(root)
+    scene.test_cameras = ["cam00"]
+    scene.save()
+    return scene

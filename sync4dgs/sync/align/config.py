@@ -90,7 +90,7 @@ class AlignConfig:
     min_track_frames: int = 6
     min_track_motion_px: float = 2.0
     fb_max_err_px: float = 0.5
-    template_ncc: float = 0.8
+    template_ncc: float = 0.9
     klt_win: int = 15
     klt_levels: int = 3
     reseed_every_frames: int = 2
