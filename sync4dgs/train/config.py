@@ -1,11 +1,11 @@
 """Typed experiment configuration: nested dataclasses, JSON files with ``"extends"``, dotted CLI overrides.
 
 A config file is a JSON object whose top-level keys are the sections of :class:`ExperimentConfig`
-(``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``). A file may say
-``"extends": "base.json"`` (a path relative to itself, or a list of them); the parent is loaded first and the
-child's keys are merged over it, section by section. Overrides are ``{"train.iterations": "100"}`` (dotted
-path) or ``{"iterations": "100"}`` when the leaf name is unique across the whole config. Unknown keys and
-values of the wrong type raise :class:`ConfigError` naming the key.
+(``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``, ``guard``,
+``distributed``). A file may say ``"extends": "base.json"`` (a path relative to itself, or a list of them); the
+parent is loaded first and the child's keys are merged over it, section by section. Overrides are
+``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf name is unique across
+the whole config. Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
 
 Units: every time is in SECONDS unless the field name says ``_frames`` or ``_iterations``/``_every``
 (training iterations). Learning rates of positions are multiplied by the scene extent (``*_lr`` documented).
@@ -194,6 +194,16 @@ class GuardConfig:
 
 
 @dataclass
+class DistributedConfig:
+    """Multi-process (torchrun) data-parallel training; ignored by a single process (WORLD_SIZE unset)."""
+
+    check_every: int = 1000                    # parameter checksum across ranks every N iterations (0 = never)
+    check_tolerance: float = 0.0               # max |difference| allowed between ranks (they should be bit-identical)
+    comm_backend: str = "auto"                 # "auto" (nccl on CUDA, gloo on CPU) | "nccl" | "gloo"
+    timeout_s: float = 1800.0                  # collective timeout (s) before a stuck rank fails the run
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -204,6 +214,7 @@ class ExperimentConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     log: LogConfig = field(default_factory=LogConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

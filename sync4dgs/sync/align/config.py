@@ -75,9 +75,9 @@ class AlignConfig:
 
     Refinement: refine (continuous sub-frame refinement of every pair).
 
-    3D trajectories: desc_gate (largest squared distance of unit SIFT descriptors of matched tracks),
-    epipolar_gate_px (2x the largest RMS epipolar distance of matched tracks), min_views (cameras a
-    trajectory must be matched in, when that many are aligned), reproj_gate_px (triangulation gating).
+    3D trajectories: epipolar_gate_px (2x the largest RMS epipolar distance of linked tracks), min_views
+    (cameras a trajectory must be linked in, when that many are aligned), match_max_angle_deg (cameras
+    further apart are not linked directly), reproj_gate_px (triangulation gating).
     """
 
     max_offset_s: float = 3.0
@@ -115,14 +115,10 @@ class AlignConfig:
     ransac_trees: int = 48
     # refinement and triangulation
     refine: bool = True
-    match_ratio: float = 0.8
-    desc_gate: float = 0.3
     min_views: int = 3
-    epipolar_gate_px: float = 2.5
-    min_matches: int = 4
-    robust_px: float = 1.0
+    match_max_angle_deg: float = 75.0
+    epipolar_gate_px: float = 1.2
     reproj_gate_px: float = 2.0
-    refine_iters: int = 3
 
     def rate_spec(self) -> RateSpec:
         return parse_rates(self.rates)
@@ -134,17 +130,15 @@ class AlignConfig:
         self.rate_spec()
         for name in ("track_max_side", "max_tracks", "min_track_frames", "klt_win", "klt_levels",
                      "reseed_every_frames", "bg_frames", "desc_every_frames", "score_tracks", "min_overlap_frames",
-                     "max_pairs_per_camera", "ransac_trees", "min_matches"):
+                     "max_pairs_per_camera", "ransac_trees", "min_views"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"align: {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("fb_max_err_px", "score_truncate_px", "epipolar_gate_px", "robust_px", "reproj_gate_px",
+        for name in ("fb_max_err_px", "score_truncate_px", "epipolar_gate_px", "reproj_gate_px",
                      "inlier_tol_frames", "inlier_tol_rate"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"align: {name} must be positive, got {getattr(self, name)}")
         if self.track_cue not in ("fallback", "always", "never"):
             raise ConfigError(f"align: track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
-        if not 0 < self.match_ratio <= 1:
-            raise ConfigError(f"align: match_ratio must be in (0, 1], got {self.match_ratio}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

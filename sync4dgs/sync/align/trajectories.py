@@ -1,12 +1,8 @@
-"""3D trajectories from aligned 2D tracks: cross-view track matching, multi-view grouping, DLT triangulation.
+"""3D trajectories from aligned 2D tracks: multi-view track groups (matching.py) triangulated over time.
 
-With the time maps known, a track i of camera A and a track j of camera B are the same physical point when
-j (interpolated at A's capture instants) stays on i's epipolar lines over a long common stretch. Candidates are
-scored for all track pairs at once (the mean squared symmetric epipolar distance is a bilinear form of
-per-frame line/point moments, so it is one matrix product per pair); a match must be clearly better than the
-runner-up in both directions. Matches are grouped across cameras (union-find; groups holding two tracks of
-one camera are dropped) and triangulated on a uniform grid of global time (the reference camera's frame
-rate) by DLT over the views that see the point at that instant, gated by reprojection error.
+Each group is triangulated on a uniform grid of global time (the reference camera's frame rate) by DLT over
+the views that see the point at that instant (tracks interpolated linearly in time with the final time
+maps); views are gated by reprojection error, depth range and ray angle.
 
 Output contract (stage 2 initialises dynamic Gaussians from it): ``times_s`` [T] float64 global seconds,
 ``xyz`` [M, T, 3] float32 world coordinates (NaN where unknown), ``rgb`` [M, 3] uint8.
@@ -22,14 +18,12 @@ import torch
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.sync.align.config import AlignConfig
-from sync4dgs.sync.align.geometry import fundamental_matrix, projection_matrices, project, triangulate_dlt
-from sync4dgs.sync.align.pairscore import _line_channels, _point_channels
+from sync4dgs.sync.align.geometry import projection_matrices, project, triangulate_dlt
+from sync4dgs.sync.align.matching import best_links, consistent_links, group_links
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.tracks import CameraTracks
 
 log = logging.getLogger(__name__)
-
-_RATIO = 0.7  # a match's combined score must be below this fraction of the runner-up's (both directions)
 
 
 @dataclass
@@ -45,107 +39,6 @@ class Trajectories:
     @property
     def n(self) -> int:
         return int(self.xyz.shape[0])
-
-
-def _pair_distances(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float,
-                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean squared symmetric epipolar distance (tracking px^2) of every track pair over their common instants,
-    B interpolated at A's frames under ``tau_B = (tau_A - d) / rho``. Returns (D [MA, MB], count [MA, MB])."""
-    dt = torch.float64
-    xa = torch.as_tensor(ta.xy, dtype=dt, device=device)
-    tau_b = torch.as_tensor(tb.tau_s, dtype=dt, device=device)
-    q = (torch.as_tensor(ta.tau_s, dtype=dt, device=device) - d) / rho
-    xb = sample_linear(torch.as_tensor(tb.xy, dtype=dt, device=device), tau_b, q)        # [MB, TA, 2]
-    f_t = torch.as_tensor(f, dtype=dt, device=device)
-    # px units: lines scaled so that l.b is a full-resolution pixel distance; converted to tracking px below
-    la, pb = _line_channels(xa, f_t, 1.0), _point_channels(xb)
-    lb, pa = _line_channels(xb, f_t.T, 1.0), _point_channels(xa)
-    num = torch.einsum("ipn,jpn->ij", la, pb) * tb.track_scale ** 2 + torch.einsum("ipn,jpn->ij", pa, lb) * ta.track_scale ** 2
-    va = torch.isfinite(xa).all(-1).to(dt)
-    vb = torch.isfinite(xb).all(-1).to(dt)
-    cnt = va @ vb.T
-    return num / (2 * cnt.clamp_min(1)), cnt
-
-
-def _grouped_samples(tr: CameraTracks, per_track: int) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``per_track`` descriptor rows per track, grouped by track: (track id [R], desc [R, D])."""
-    d = tr.desc
-    order = np.lexsort((d.frame, d.track))
-    tk, ds = d.track[order], d.desc[order]
-    starts = np.searchsorted(tk, np.arange(tr.n_tracks))
-    counts = np.bincount(tk, minlength=tr.n_tracks)
-    pick = [starts[m] + np.unique(np.linspace(0, counts[m] - 1, min(per_track, counts[m])).round().astype(int))
-            for m in range(tr.n_tracks) if counts[m]]
-    pick = np.concatenate(pick) if pick else np.zeros(0, np.int64)
-    return tk[pick], ds[pick]
-
-
-def descriptor_distances(ta: CameraTracks, tb: CameraTracks, per_track: int = 4) -> np.ndarray:
-    """[MA, MB] smallest squared distance between unit SIFT descriptors of two tracks (a few samples each);
-    inf where a track has no descriptor. Values are in [0, 4]; same points are typically below 0.3."""
-    out = np.full((ta.n_tracks, tb.n_tracks), np.inf, np.float32)
-    if ta.desc is None or tb.desc is None or not len(ta.desc.track) or not len(tb.desc.track):
-        return out
-    ia, da = _grouped_samples(ta, per_track)
-    ib, db = _grouped_samples(tb, per_track)
-    dist = np.maximum(2.0 - 2.0 * (da @ db.T), 0.0).astype(np.float32)
-    ua, sa = np.unique(ia, return_index=True)
-    ub, sb = np.unique(ib, return_index=True)
-    red = np.minimum.reduceat(np.minimum.reduceat(dist, sa, axis=0), sb, axis=1)
-    out[np.ix_(ua, ub)] = red
-    return out
-
-
-def match_tracks(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float, cfg: AlignConfig,
-                 device: torch.device) -> np.ndarray:
-    """[K, 2] index pairs (i in A, j in B) of tracks that are the same point (see module docstring)."""
-    if ta.n_tracks == 0 or tb.n_tracks == 0:
-        return np.zeros((0, 2), np.int64)
-    dist, cnt = _pair_distances(ta, tb, f, rho, d, device)
-    gate2 = cfg.epipolar_gate_px ** 2 / 4.0
-    desc = torch.as_tensor(descriptor_distances(ta, tb), dtype=dist.dtype, device=dist.device)
-    ok = (cnt >= max(cfg.min_overlap_frames, 8)) & (dist < gate2) & (desc < cfg.desc_gate)
-    dd = torch.where(ok, dist / gate2 + desc / cfg.desc_gate, torch.full_like(dist, float("inf")))
-    if dd.shape[1] < 2 or dd.shape[0] < 2:
-        return np.zeros((0, 2), np.int64)
-    two_a = dd.topk(2, dim=1, largest=False)
-    two_b = dd.topk(2, dim=0, largest=False)
-    i = torch.arange(dd.shape[0], device=dd.device)
-    j = two_a.indices[:, 0]
-    best = two_a.values[:, 0]
-    mutual = two_b.indices[0, j] == i
-    clear_a = best < _RATIO * two_a.values[:, 1]
-    clear_b = best < _RATIO * two_b.values[1, j]
-    keep = mutual & clear_a & clear_b & torch.isfinite(best)
-    return torch.stack([i[keep], j[keep]], 1).cpu().numpy()
-
-
-def _groups(n_cams: int, sizes: list[int], matches: dict[tuple[int, int], np.ndarray]) -> list[list[tuple[int, int]]]:
-    """Union-find over (camera, track) nodes; drops groups with two tracks of one camera."""
-    base = np.concatenate([[0], np.cumsum(sizes)])
-    parent = np.arange(base[-1])
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for (a, b), m in matches.items():
-        for i, j in m:
-            ra, rb = find(base[a] + i), find(base[b] + j)
-            if ra != rb:
-                parent[ra] = rb
-    groups: dict[int, list[tuple[int, int]]] = {}
-    for c in range(n_cams):
-        for t in range(sizes[c]):
-            groups.setdefault(find(base[c] + t), []).append((c, t))
-    out = []
-    for g in groups.values():
-        cams = [c for c, _ in g]
-        if len(g) >= 2 and len(set(cams)) == len(cams):
-            out.append(g)
-    return out
 
 
 def triangulate_groups(scene: SceneSpec, tracks: list[CameraTracks], groups: list[list[tuple[int, int]]],
@@ -198,16 +91,10 @@ def build_trajectories(scene: SceneSpec, tracks: list[CameraTracks], offsets: np
     """Match, group and triangulate the tracks of all aligned cameras (see module docstring)."""
     ref = scene.camera_index(scene.reference_camera)
     cams = [k for k in range(len(scene.cameras)) if aligned[k] and tracks[k].n_tracks > 0]
-    matches: dict[tuple[int, int], np.ndarray] = {}
-    for x, a in enumerate(cams):
-        for b in cams[x + 1:]:
-            rho = rates[b] / rates[a]
-            d = (offsets[b] - offsets[a]) / rates[a]
-            m = match_tracks(tracks[a], tracks[b], fundamental_matrix(scene.cameras[a], scene.cameras[b]), rho, d,
-                             cfg, device)
-            if len(m):
-                matches[(a, b)] = m
-    groups = _groups(len(scene.cameras), [t.n_tracks for t in tracks], matches)
+    votes = consistent_links(scene, tracks, cams, offsets, rates, 0.5 * cfg.epipolar_gate_px,
+                             max(cfg.min_overlap_frames, 8), cfg.match_max_angle_deg, device)
+    links = best_links(votes)
+    groups = [g for g in group_links([t.n_tracks for t in tracks], links) if len(g) >= min(cfg.min_views, len(cams))]
     fps = scene.cameras[ref].fps
     starts = [offsets[k] + rates[k] * tracks[k].tau_s[0] for k in cams] or [0.0]
     ends = [offsets[k] + rates[k] * tracks[k].tau_s[-1] for k in cams] or [0.0]
@@ -226,6 +113,5 @@ def build_trajectories(scene: SceneSpec, tracks: list[CameraTracks], offsets: np
         rgb.append(col)
     names = scene.camera_names
     members = [[(names[c], int(t)) for c, t in g] for g, k in zip(groups, keep) if k]
-    log.info("trajectories: %d matched track pairs, %d groups, %d triangulated", sum(len(m) for m in matches.values()),
-             len(groups), int(keep.sum()))
+    log.info("trajectories: %d track links, %d groups, %d triangulated", len(links), len(groups), int(keep.sum()))
     return Trajectories(times, xyz[keep].astype(np.float32), np.asarray(rgb, np.uint8).reshape(-1, 3)[keep], members)
