@@ -7,6 +7,7 @@ checkpoints, NaN guard) implements. The loop calls, in order, per iteration:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +55,21 @@ class StepInfo:
     losses: dict[str, Tensor]
 
 
+# {statistic key: "sum" | "max"}: how per-sample running statistics combine across samples (and ranks)
+StatOps = dict[str, str]
+
+
 class Callback:
-    """Base class: override the hooks you need. ``state_dict``/``load_state_dict`` go into checkpoints."""
+    """Base class: override the hooks you need. ``state_dict``/``load_state_dict`` go into checkpoints.
+
+    A feature that accumulates per-sample running statistics and decides from them (densification) lists them
+    in :meth:`running_stats` and calls :meth:`combine_stats` right before deciding. In a single process that is
+    a no-op; multi-process training (sync4dgs.train.distributed) sets ``stats_sync`` so every rank decides from
+    the statistics of all ranks' samples.
+    """
 
     name: str = "callback"
+    stats_sync: Callable[[dict[str, Any], StatOps], None] | None = None
 
     def on_train_start(self, state: TrainState) -> None:
         pass
@@ -82,3 +94,12 @@ class Callback:
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         pass
+
+    def running_stats(self) -> list[tuple[dict[str, Any], StatOps]]:
+        """[(dict holding running statistics, {key: "sum" | "max"})] accumulated per rendered sample."""
+        return []
+
+    def combine_stats(self, state: dict[str, Any], ops: StatOps) -> None:
+        """Make ``state[key]`` (for each key of ``ops``) the statistic over every rank's samples, in place."""
+        if self.stats_sync is not None:
+            self.stats_sync(state, ops)

@@ -43,11 +43,12 @@ class Trajectories:
 
 def triangulate_groups(scene: SceneSpec, tracks: list[CameraTracks], groups: list[list[tuple[int, int]]],
                        offsets: np.ndarray, rates: np.ndarray, times_s: np.ndarray, gate_px: float,
-                       device: torch.device, min_angle_deg: float = 2.0) -> np.ndarray:
+                       device: torch.device, min_angle_deg: float = 2.0, min_views: int = 2) -> np.ndarray:
     """[G, T, 3] float64 triangulated positions of each group at global times ``times_s`` (NaN = unknown).
 
-    gate_px: maximum reprojection error (full-resolution pixels) of a view kept in a point. A point must lie
-    within [near, far] of every view used and be seen under rays at least ``min_angle_deg`` apart."""
+    gate_px: maximum reprojection error (full-resolution pixels) of a view kept in a point. A point needs
+    ``min_views`` agreeing views (but at most as many as its group has), must lie within [near, far] of every
+    view used and be seen under rays at least ``min_angle_deg`` apart."""
     dt = torch.float64
     n_cams = len(scene.cameras)
     g_count, t_count = len(groups), len(times_s)
@@ -81,7 +82,9 @@ def triangulate_groups(scene: SceneSpec, tracks: list[CameraTracks], groups: lis
     both = mask[:, :, None] & mask[:, None, :]
     min_cos = torch.where(both, cos, torch.ones_like(cos)).flatten(1).amin(1)
     narrow = torch.nan_to_num(min_cos, nan=1.0) > np.cos(np.radians(min_angle_deg))
-    bad = (mask.sum(1) < 2) | (err.amax(1) > gate_px) | narrow
+    need = torch.as_tensor([max(2, min(min_views, len(g))) for g in groups], device=device)
+    need = need[:, None].expand(g_count, t_count).reshape(-1)
+    bad = (mask.sum(1) < need) | (err.amax(1) > gate_px) | narrow
     pts[bad] = float("nan")
     return pts.reshape(g_count, t_count, 3).cpu().numpy()
 
@@ -103,7 +106,7 @@ def build_trajectories(scene: SceneSpec, tracks: list[CameraTracks], offsets: np
     gate = cfg.reproj_gate_px / max(min(t.track_scale for t in tracks), 1e-6)
     if not groups:
         return Trajectories(times, np.zeros((0, len(times), 3), np.float32), np.zeros((0, 3), np.uint8), [])
-    xyz = triangulate_groups(scene, tracks, groups, offsets, rates, times, gate, device)
+    xyz = triangulate_groups(scene, tracks, groups, offsets, rates, times, gate, device, min_views=cfg.min_views)
     keep = np.isfinite(xyz).all(-1).sum(1) >= 2
     rgb = []
     for g in groups:

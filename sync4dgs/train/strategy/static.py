@@ -7,6 +7,7 @@ The renderer draws static then dynamic Gaussians in one call, so the static bloc
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sync4dgs.train.config import StaticDensifyConfig
 log = logging.getLogger(__name__)
 
 NEVER = 10 ** 12
+REFINE_STAT_OPS = {"grad2d": "sum", "count": "sum", "radii": "max"}   # what gsplat's refinement reads
 
 
 @dataclass
@@ -46,7 +48,13 @@ def block_info(info: StepInfo, start: int, stop: int) -> dict[str, Any] | None:
 
 class SyncFreeDefaultStrategy(DefaultStrategy):
     """gsplat's DefaultStrategy with its per-step statistics update written as masked sums (non-packed
-    layout): identical numbers, but no ``nonzero`` and hence no host-device sync on every iteration."""
+    layout): identical numbers, but no ``nonzero`` and hence no host-device sync on every iteration.
+
+    ``before_refine(state)``, when set, runs right before each clone/split/prune decision (multi-process
+    training combines the running statistics of every rank there).
+    """
+
+    before_refine: Callable[[dict[str, Any]], None] | None = None
 
     def _update_state(self, params, state: dict[str, Any], info: dict[str, Any], packed: bool = False) -> None:
         if packed:
@@ -66,6 +74,11 @@ class SyncFreeDefaultStrategy(DefaultStrategy):
             r = info["radii"].max(dim=-1).values * visible / float(max(info["width"], info["height"]))
             state["radii"] = torch.maximum(state["radii"], r.max(dim=0).values)
 
+    def _grow_gs(self, params, optimizers, state: dict[str, Any], step: int) -> tuple[int, int]:
+        if self.before_refine is not None:
+            self.before_refine(state)
+        return super()._grow_gs(params, optimizers, state, step)
+
 
 class StaticDensifier(Callback):
     """3DGS adaptive density control of the static set via gsplat's DefaultStrategy."""
@@ -80,6 +93,14 @@ class StaticDensifier(Callback):
             refine_stop_iter=cfg.refine_stop_iter, refine_every=cfg.refine_every,
             reset_every=cfg.reset_every if cfg.reset_every > 0 else NEVER)
         self.state = self.strategy.initialize_state(scene_scale=extent)
+        self.strategy.before_refine = lambda st: self.combine_stats(st, self._refine_ops(st))
+
+    @staticmethod
+    def _refine_ops(state: dict[str, Any]) -> dict[str, str]:
+        return {k: op for k, op in REFINE_STAT_OPS.items() if state.get(k) is not None}
+
+    def running_stats(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        return [(self.state, self._refine_ops(self.state))]
 
     def on_train_start(self, state: TrainState) -> None:
         self.strategy.check_sanity(state.model.static, state.optimizers["static"])
