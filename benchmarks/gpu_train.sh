@@ -18,16 +18,16 @@ timeit() { local name=$1; shift; local t0; t0=$(date +%s%N); "$@"; local rc=$?;
 SCENE=$WORK/scene_$PRESET
 [ -f "$SCENE/scene.json" ] || timeit synth "${S4[@]}" synth --preset "$PRESET" --layout canonical --device cuda --out "$SCENE"
 rm -f "$SCENE/offsets.json"
-timeit align "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tail -30
+timeit align timeout "${ALIGN_TIMEOUT:-300}" "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tee "$OUT/align.log" | tail -30
 offs=(); [ -f "$SCENE/offsets.json" ] && offs=(--offsets "$SCENE/offsets.json")   # else train runs stage 1 itself
 M=$WORK/model_$PRESET
 rm -rf "$M"
 TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.txt")
 timeit train "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
-  "${offs[@]}" --quiet "${NOTB[@]}" "${iters[@]}" 2>&1 | tail -40
+  "${offs[@]}" "${NOTB[@]}" "${iters[@]}" 2>&1 | tee "$OUT/train_full.log" | tail -40
 [ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
-timeit render "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tail -5
-timeit metrics "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tail -40
+timeit render "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tee "$OUT/render.log" | tail -5
+timeit metrics "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tee "$OUT/metrics.log" | tail -40
 cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
 cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
 cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null

@@ -10,14 +10,17 @@ from typing import Any
 
 import torch
 
+from sync4dgs.data.frames import open_frames
 from sync4dgs.data.scene import load_scene
+from sync4dgs.model.io import model_file
 from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.distributed.launch import distributed_requested
 from sync4dgs.train.monitor import Monitor
 from sync4dgs.train.saving import Checkpointer, save_session_weights, session_time_maps
 from sync4dgs.train.session import Session
-from sync4dgs.train.setup import build_session
+from sync4dgs.train.setup import STAGE1_DIR, build_session, needs_stage1, run_stage1
 from sync4dgs.train.trainer import Trainer
 from sync4dgs.utils.atomic import write_json
 
@@ -53,20 +56,54 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         time_maps_override: fixed time maps (not learned): "oracle" (ground truth) or "naive" (identity) runs.
         start_checkpoint: resume from this checkpoint instead of M's latest.
         progress: show progress bars.
+
+    Under torchrun (``WORLD_SIZE`` set) this process is one rank of a data-parallel job
+    (sync4dgs.train.distributed): each rank renders its own sample of every iteration, gradients and
+    densification statistics are combined over ranks, rank 0 alone writes M. Without ``WORLD_SIZE`` nothing
+    of torch.distributed is used.
     """
     model_path = Path(model_path)
     model_path.mkdir(parents=True, exist_ok=True)
+    runtime = None
+    if distributed_requested():        # launched by torchrun: this process is one rank of a data-parallel job
+        from sync4dgs.train.distributed import DistributedRuntime  # noqa: PLC0415
+
+        runtime = DistributedRuntime.init(config)
+    try:
+        return _train(source_path, model_path, config, offsets_path=offsets_path, no_align=no_align,
+                      time_maps_override=time_maps_override, start_checkpoint=start_checkpoint, progress=progress,
+                      runtime=runtime)
+    finally:
+        if runtime is not None:
+            runtime.close()
+
+
+def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
+           time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime) -> TrainResult:
+    """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes)."""
+    writer = runtime is None or runtime.is_main
     scene = load_scene(source_path)
     ckpt_path = Path(start_checkpoint) if start_checkpoint is not None else latest_checkpoint(model_path)
-    config.save(model_path / CONFIG_FILE)
+    if writer:
+        config.save(model_path / CONFIG_FILE)
+    stage1 = None
+    if runtime is not None:
+        stage1 = _prepare_on_main(runtime, scene, model_path, config, offsets_path=offsets_path, no_align=no_align,
+                                  override=time_maps_override, resuming=ckpt_path is not None)
     session = build_session(scene, model_path, config, offsets_path=offsets_path, no_align=no_align,
                             time_maps_override=time_maps_override, resuming=ckpt_path is not None,
-                            progress=progress)
+                            progress=progress and writer, device=None if runtime is None else runtime.device,
+                            stage1=stage1)
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, session.device)
-        _warn_config_changes(ckpt.get("config", {}), config.to_dict(), ckpt_path)
+        if writer:
+            _warn_config_changes(ckpt.get("config", {}), config.to_dict(), ckpt_path)
         session.load_state_dict(ckpt)
         log.info("resumed from %s (iteration %d)", ckpt_path, session.state.step)
+    if runtime is not None:
+        from sync4dgs.train.distributed import attach  # noqa: PLC0415
+
+        attach(session, runtime, resumed=ckpt_path is not None)
     start = session.state.step
     trainer = Trainer(session)
     threads = torch.get_num_threads()
@@ -77,12 +114,27 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     finally:
         torch.set_num_threads(threads)
     it = session.state.step
-    final = save_session_weights(session, it)
+    if runtime is not None:
+        session.distributed.check_replicas(it, config.distributed.check_tolerance)
+    final = save_session_weights(session, it) if writer else model_file(model_path, it)
     if it > start:
         next(cb for cb in session.callbacks if isinstance(cb, Checkpointer)).checkpoint(it)
-    stats = _stats(session, trainer, start)
-    write_json(model_path / STATS_FILE, stats)
+    stats = _stats(session, trainer, start, 1 if runtime is None else runtime.world_size)
+    if writer:
+        write_json(model_path / STATS_FILE, stats)
+    if runtime is not None:
+        runtime.barrier()              # every rank returns once rank 0's files exist
     return TrainResult(model_path, it, session_time_maps(session), final, stats)
+
+
+def _prepare_on_main(runtime, scene, model_path: Path, config: ExperimentConfig, **how) -> tuple | None:
+    """Work done once per job, on rank 0, before the ranks build their sessions: decode video frame caches
+    and run stage-1 alignment when needed (its result is shared with every rank)."""
+    def prepare():
+        for cam in scene.train_cameras:
+            open_frames(scene, cam)                   # builds the on-disk frame cache of video sources
+        return run_stage1(scene, model_path / STAGE1_DIR) if needs_stage1(config, **how) else None
+    return runtime.from_main(prepare)
 
 
 def _warn_config_changes(old: dict[str, Any], new: dict[str, Any], where: Path, prefix: str = "") -> None:
@@ -95,13 +147,19 @@ def _warn_config_changes(old: dict[str, Any], new: dict[str, Any], where: Path, 
             log.warning("resuming %s with %s%s = %r (checkpoint: %r)", where, prefix, k, b, a)
 
 
-def _stats(session: Session, trainer: Trainer, start: int) -> dict[str, Any]:
+def _stats(session: Session, trainer: Trainer, start: int, world_size: int = 1) -> dict[str, Any]:
+    """train_stats.json; images/s counts every rank's images (``world_size`` per iteration). Under torchrun the
+    final train loss/PSNR are rank 0's samples only."""
     monitor = next((cb for cb in session.callbacks if isinstance(cb, Monitor)), None)
     last = monitor.last if monitor is not None else {}
     n_its = session.state.step - start
-    return {"iterations": session.state.step, "iterations_this_run": n_its,
-            "train_seconds": trainer.train_seconds, "images_per_second": n_its / max(trainer.train_seconds, 1e-9),
-            "n_static": session.model.n_static, "n_dynamic": session.model.n_dynamic,
-            "num_keyframes": session.model.num_keyframes, "final_train_psnr": last.get("psnr"),
-            "final_train_loss": last.get("loss"), "device": str(session.device),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    stats = {"iterations": session.state.step, "iterations_this_run": n_its,
+             "train_seconds": trainer.train_seconds,
+             "images_per_second": n_its * world_size / max(trainer.train_seconds, 1e-9),
+             "n_static": session.model.n_static, "n_dynamic": session.model.n_dynamic,
+             "num_keyframes": session.model.num_keyframes, "final_train_psnr": last.get("psnr"),
+             "final_train_loss": last.get("loss"), "device": str(session.device),
+             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if world_size > 1 or session.distributed is not None:
+        stats["world_size"] = world_size
+    return stats

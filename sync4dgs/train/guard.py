@@ -40,6 +40,9 @@ class NaNGuard(Callback):
         restore: loads such a dict back.
         scale_lrs: multiplies every learning rate by a factor (Gaussians and time maps).
         watched: returns the tensors to check (parameters of the model and the time model).
+
+    ``agree(ok) -> bool``, when set (multi-process training), turns this rank's verdict into the verdict of
+    all ranks, so that every rank restores (or not) together.
     """
 
     name = "guard"
@@ -51,6 +54,7 @@ class NaNGuard(Callback):
         self.snapshot: dict[str, Any] | None = None
         self.n_restores = 0
         self._loss_acc: torch.Tensor | None = None
+        self.agree: Callable[[bool], bool] | None = None
 
     def on_train_start(self, state: TrainState) -> None:
         if self.cfg.enabled:
@@ -65,6 +69,8 @@ class NaNGuard(Callback):
             return
         ok = bool(torch.isfinite(self._loss_acc) & all_finite(self.watched()).to(self._loss_acc.device))
         self._loss_acc = None
+        if self.agree is not None:
+            ok = self.agree(ok)
         if ok:
             self.snapshot = clone_tree(self.capture())
             return

@@ -11,7 +11,7 @@ from typing import Any
 from sync4dgs.model.io import model_file, save_model
 from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
-from sync4dgs.train.checkpoint import save_checkpoint
+from sync4dgs.train.checkpoint import checkpoint_path, save_checkpoint
 from sync4dgs.train.config import TrainConfig
 from sync4dgs.train.session import Session
 
@@ -52,7 +52,11 @@ def save_session_weights(session: Session, iteration: int) -> Path:
 
 class Checkpointer(Callback):
     """Saves resume checkpoints every ``train.checkpoint_every`` iterations and weights at
-    ``train.save_iterations`` (the final save is done by the caller)."""
+    ``train.save_iterations`` (the final save is done by the caller).
+
+    Multi-process training sets ``prepare`` (run on every rank before a checkpoint is captured: it gathers the
+    ranks' running statistics) and ``is_writer`` (True on rank 0 only: the others capture but do not write).
+    """
 
     name = "checkpointer"
 
@@ -62,6 +66,8 @@ class Checkpointer(Callback):
         self.model_path = Path(model_path)
         self.capture = capture
         self.save_weights_at = save_weights_at
+        self.prepare: Callable[[], None] | None = None
+        self.is_writer = True
 
     def after_step(self, state: TrainState, info: StepInfo) -> None:
         if info.step in self.cfg.save_iterations:
@@ -70,4 +76,9 @@ class Checkpointer(Callback):
             self.checkpoint(info.step)
 
     def checkpoint(self, step: int) -> Path:
+        """Write ``ckpt_<step>.pt`` (its path; on a non-writing rank nothing is written)."""
+        if self.prepare is not None:
+            self.prepare()
+        if not self.is_writer:
+            return checkpoint_path(self.model_path, step)
         return save_checkpoint(self.model_path, step, self.capture(), keep=self.cfg.keep_checkpoints)

@@ -28,6 +28,8 @@ class Session:
 
     cameras: one RenderCameras (C=1) per training camera; tau_s: per training camera, each frame's local
     capture time (s); time_index: training camera position -> index in the time model.
+    distributed: None in a single process; under torchrun the rank's hooks
+    (sync4dgs.train.distributed.DistributedHooks: gradient averaging, statistics, replica checks).
     """
 
     cfg: ExperimentConfig
@@ -45,6 +47,7 @@ class Session:
     schedule: LRSchedule
     objective: Objective
     callbacks: list[Callback] = field(default_factory=list)
+    distributed: Any = None
 
     @property
     def model(self):

@@ -76,11 +76,19 @@ def run_stage1(scene: SceneSpec, out_dir: Path) -> tuple[TimeMaps | None, dict |
     return result.time_maps, traj
 
 
+def needs_stage1(cfg: ExperimentConfig, *, offsets_path=None, no_align: bool = False,
+                 override: TimeMaps | None = None, resuming: bool = False) -> bool:
+    """True when :func:`initial_time_maps` would run stage-1 alignment."""
+    return override is None and not resuming and offsets_path is None and not no_align and cfg.time.align
+
+
 def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path, *, offsets_path=None,
-                      no_align: bool = False, override: TimeMaps | None = None, resuming: bool = False
+                      no_align: bool = False, override: TimeMaps | None = None, resuming: bool = False,
+                      stage1: tuple[TimeMaps | None, dict | None] | None = None
                       ) -> tuple[TimeMaps, dict | None, bool]:
     """(initial maps, stage-1 trajectories or None, fixed?) following the precedence
-    override > resume > --offsets FILE > --no_align / time.align=false > stage 1."""
+    override > resume > --offsets FILE > --no_align / time.align=false > stage 1.
+    ``stage1``: an already computed run_stage1() result to use instead of running it here."""
     if override is not None:
         return override, None, True
     if resuming:
@@ -90,7 +98,7 @@ def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path,
         return load_time_maps(offsets_path), load_trajectories(offsets_path.parent / TRAJECTORIES_FILE), False
     if no_align or not cfg.time.align:
         return scene_time_maps(scene), None, False
-    maps, traj = run_stage1(scene, model_path / STAGE1_DIR)
+    maps, traj = stage1 if stage1 is not None else run_stage1(scene, model_path / STAGE1_DIR)
     return (maps if maps is not None else scene_time_maps(scene)), traj, False
 
 
@@ -133,9 +141,14 @@ def render_camera(cam, device: torch.device) -> RenderCameras:
 # ------------------------------------------------------------------------------------------ session
 def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, offsets_path=None,
                   no_align: bool = False, time_maps_override: TimeMaps | None = None, resuming: bool = False,
-                  progress: bool = True) -> Session:
-    """Everything a run needs, freshly initialised (a checkpoint, if any, is loaded by the caller)."""
-    device = resolve_device(cfg.train.device)
+                  progress: bool = True, device: torch.device | None = None,
+                  stage1: tuple[TimeMaps | None, dict | None] | None = None) -> Session:
+    """Everything a run needs, freshly initialised (a checkpoint, if any, is loaded by the caller).
+
+    ``device`` overrides ``train.device`` (a torchrun rank's GPU); ``stage1`` is a stage-1 result computed
+    elsewhere (rank 0 of a torchrun job), see :func:`initial_time_maps`.
+    """
+    device = resolve_device(cfg.train.device) if device is None else torch.device(device)
     model_path = Path(model_path)
     model_path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.train.seed)
@@ -144,7 +157,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
         raise ConfigError(f"scene {scene.root} has no training cameras (all are test cameras)")
     maps, trajectories, fixed = initial_time_maps(scene, cfg, model_path, offsets_path=offsets_path,
                                                   no_align=no_align, override=time_maps_override,
-                                                  resuming=resuming)
+                                                  resuming=resuming, stage1=stage1)
     time_model = CameraTimeModel(scene.camera_names, scene.reference_camera, init=maps,
                                  learn_rate=cfg.time.learn_rate).to(device)
     tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])

@@ -50,6 +50,8 @@ class Trainer:
         for cb in callbacks:
             cb.pre_backward(state, info)
         losses["total"].backward()
+        if s.distributed is not None:          # multi-process: average gradients over ranks (one bucket)
+            s.distributed.average_gradients()
         for cb in callbacks:
             cb.post_backward(state, info)
         for opt in state.optimizers_flat():

@@ -60,8 +60,7 @@ class AlignConfig:
     less are dropped as static), fb_max_err_px (forward-backward KLT check), template_ncc (a track ends when
     its patch correlates less than this with its seed patch: bounds drift), klt_win, klt_levels,
     reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
-    background), bg_frames (frames sampled for the background), desc_every_frames (SIFT descriptors of
-    active tracks are taken every that many frames), desc_size_px.
+    background), bg_frames (frames sampled for the background).
 
     Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
     pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse score, the most moving ones),
@@ -90,15 +89,13 @@ class AlignConfig:
     min_track_frames: int = 6
     min_track_motion_px: float = 2.0
     fb_max_err_px: float = 0.5
-    template_ncc: float = 0.9
-    klt_win: int = 15
+    template_ncc: float = 0.8
+    klt_win: int = 9
     klt_levels: int = 3
     reseed_every_frames: int = 2
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
     bg_frames: int = 60
-    desc_every_frames: int = 3
-    desc_size_px: float = 12.0
     # pair scoring
     track_cue: str = "fallback"
     pencil_trusted_confidence: float = 0.3
@@ -129,7 +126,7 @@ class AlignConfig:
             raise ConfigError(f"align: max_offset_s must be positive, got {self.max_offset_s}")
         self.rate_spec()
         for name in ("track_max_side", "max_tracks", "min_track_frames", "klt_win", "klt_levels",
-                     "reseed_every_frames", "bg_frames", "desc_every_frames", "score_tracks", "min_overlap_frames",
+                     "reseed_every_frames", "bg_frames", "score_tracks", "min_overlap_frames",
                      "max_pairs_per_camera", "ransac_trees", "min_views"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"align: {name} must be >= 1, got {getattr(self, name)}")

@@ -5,8 +5,7 @@ Frames are read through :func:`sync4dgs.data.frames.open_frames` and tracked at 
 foreground and re-seeded as tracks die; each KLT step is checked forward-backward. A track ends when KLT
 loses it, when the check fails, or when it stays on background for a few frames. Output coordinates are
 full-resolution pixels in the scene convention (pixel j spans [j, j+1)); OpenCV's are pixel-centre based,
-hence the +0.5 on conversion. Every ``desc_every_frames`` frames, SIFT descriptors of the active tracks are
-recorded (upright, fixed size), for cross-view matching later.
+hence the +0.5 on conversion.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from sync4dgs.data.frames import open_frames
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.align.pencil import PackedMasks
-from sync4dgs.sync.align.tracks import CameraTracks, TrackDescriptors
+from sync4dgs.sync.align.tracks import CameraTracks
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +79,6 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
     return masks
 
 
-def _describe(sift, gray: np.ndarray, pts: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
-    """SIFT descriptors [K', 128] of points ``pts`` [K, 2] (OpenCV pixel coords); returns (kept index, desc)."""
-    import cv2  # noqa: PLC0415
-
-    kps = [cv2.KeyPoint(float(x), float(y), size, 0.0, 0, 0, int(k)) for k, (x, y) in enumerate(pts)]
-    kps, desc = sift.compute(gray, kps)
-    if desc is None or not kps:
-        return np.zeros(0, np.int64), np.zeros((0, 128), np.float32)
-    idx = np.array([k.class_id for k in kps], np.int64)
-    desc = desc.astype(np.float32)
-    desc /= np.linalg.norm(desc, axis=1, keepdims=True) + 1e-12
-    return idx, desc
-
-
 def _patches(gray: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Zero-mean unit-norm patches [K, _PATCH^2] around sub-pixel points ``pts`` [K, 2] (bilinear)."""
     import cv2  # noqa: PLC0415
@@ -107,11 +92,11 @@ def _patches(gray: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return vals / (np.linalg.norm(vals, axis=1, keepdims=True) + 1e-6)
 
 
-def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.ndarray, TrackDescriptors]:
+def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.ndarray]:
     """KLT over a whole video at tracking resolution.
 
     Returns (xy [M, T, 2] float32 OpenCV pixel coords at tracking resolution, NaN = invisible,
-    rgb [M, 3] uint8 seed colours, descriptors). A track also ends when its patch no longer correlates
+    rgb [M, 3] uint8 seed colours). A track also ends when its patch no longer correlates
     (NCC < ``cfg.template_ncc``) with the patch it was seeded on, which bounds KLT drift.
     """
     import cv2  # noqa: PLC0415
@@ -120,10 +105,8 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
     t_count, h, w = gray.shape
     lk = dict(winSize=(cfg.klt_win, cfg.klt_win), maxLevel=cfg.klt_levels,
               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
-    sift = cv2.SIFT_create()
     rows: list[np.ndarray] = []       # per track: [T, 2]
     colors: list[np.ndarray] = []
-    d_track, d_frame, d_desc = [], [], []
     active = np.zeros(0, np.int64)    # track ids
     pts = np.zeros((0, 2), np.float32)
     off_fg = np.zeros(0, np.int64)
@@ -165,42 +148,21 @@ def track_frames(small: SmallFrames, masks: np.ndarray, cfg: AlignConfig) -> tup
                 pts = np.concatenate([pts, new])
                 off_fg = np.concatenate([off_fg, np.zeros(len(new), np.int64)])
                 templates = np.concatenate([templates, _patches(gray[i], new)])
-        if i % cfg.desc_every_frames == 0 and len(active):
-            kept, desc = _describe(sift, gray[i], pts, cfg.desc_size_px)
-            d_track.append(active[kept])
-            d_frame.append(np.full(len(kept), i, np.int64))
-            d_desc.append(desc)
     xy = np.stack(rows) if rows else np.zeros((0, t_count, 2), np.float32)
     rgb = np.stack(colors).astype(np.uint8) if colors else np.zeros((0, 3), np.uint8)
-    desc = TrackDescriptors(np.concatenate(d_track), np.concatenate(d_frame), np.concatenate(d_desc)) \
-        if d_track else TrackDescriptors.empty()
-    return xy, rgb, desc
+    return xy, rgb
 
 
-def describe_tracks(small: SmallFrames, xy_small: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, TrackDescriptors]:
-    """Colours [M, 3] and descriptors of externally supplied tracks (OpenCV coords at tracking resolution)."""
-    import cv2  # noqa: PLC0415
-
-    sift = cv2.SIFT_create()
+def track_colors(small: SmallFrames, xy_small: np.ndarray) -> np.ndarray:
+    """Colour [M, 3] uint8 of each track at its first visible frame (OpenCV coords at tracking resolution)."""
     t_count, h, w = small.gray.shape
     valid = np.isfinite(xy_small).all(-1)
-    m = xy_small.shape[0]
-    rgb = np.zeros((m, 3), np.uint8)
+    rgb = np.zeros((xy_small.shape[0], 3), np.uint8)
     first = np.where(valid.any(1), valid.argmax(1), -1)
     for k in np.nonzero(first >= 0)[0]:
         x, y = xy_small[k, first[k]]
         rgb[k] = small.rgb[first[k], int(np.clip(round(y), 0, h - 1)), int(np.clip(round(x), 0, w - 1))]
-    d_track, d_frame, d_desc = [], [], []
-    for i in range(0, t_count, cfg.desc_every_frames):
-        ids = np.nonzero(valid[:, i])[0]
-        if len(ids):
-            kept, desc = _describe(sift, small.gray[i], xy_small[ids, i], cfg.desc_size_px)
-            d_track.append(ids[kept])
-            d_frame.append(np.full(len(kept), i, np.int64))
-            d_desc.append(desc)
-    desc = TrackDescriptors(np.concatenate(d_track), np.concatenate(d_frame), np.concatenate(d_desc)) \
-        if d_track else TrackDescriptors.empty()
-    return rgb, desc
+    return rgb
 
 
 def to_full_res(xy_small: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -221,18 +183,18 @@ def to_small_res(xy_full: np.ndarray, sx: float, sy: float) -> np.ndarray:
 
 def observe_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
                    external: CameraTracks | None = None) -> tuple[CameraTracks, PackedMasks]:
-    """Moving-point tracks (own KLT, or ``external`` tracks with appearance sampled here) and foreground masks
+    """Moving-point tracks (own KLT, or ``external`` tracks with colours sampled here) and foreground masks
     of one camera."""
     small = load_small_frames(scene, cam, cfg.track_max_side)
     scale = 0.5 * (small.sx + small.sy)
     masks = foreground_masks(small.rgb, cfg.fg_threshold, cfg.bg_frames)
     packed = PackedMasks.pack(masks, small.sx, small.sy)
     if external is not None:
-        rgb, desc = describe_tracks(small, to_small_res(external.xy, small.sx, small.sy), cfg)
-        out = CameraTracks(cam.name, external.xy, cam.tau_s(), scale, external.depth, rgb, desc)
+        rgb = track_colors(small, to_small_res(external.xy, small.sx, small.sy))
+        out = CameraTracks(cam.name, external.xy, cam.tau_s(), scale, external.depth, rgb)
     else:
-        xy, rgb, desc = track_frames(small, masks, cfg)
-        out = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), scale, None, rgb, desc)
+        xy, rgb = track_frames(small, masks, cfg)
+        out = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), scale, None, rgb)
     n_all = out.n_tracks
     out = out.filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
     log.info("camera %s: %d moving tracks (of %d), foreground in %.0f%% of frames", cam.name, out.n_tracks, n_all,

@@ -152,37 +152,18 @@ class FineEstimate:
     cost_px: float
 
 
-def fine_pair(pp: PairProfiles, rho0: float, d0: float, refine_rate: bool, device: torch.device,
-              window_frames: float = 1.5, step_frames: float = 0.02) -> FineEstimate | None:
-    """Sub-frame (and, if asked, continuous-rate) refinement of one pair's map around (rho0, d0)."""
+def fine_pair(pp: PairProfiles, rho: float, d0: float, device: torch.device, window_frames: float = 1.5,
+              step_frames: float = 0.02) -> FineEstimate | None:
+    """Sub-frame refinement of a pair's offset around d0 (seconds of A's clock) at the rate ratio ``rho``.
+
+    The exact pencil cost is evaluated on a grid of +-window_frames (A frames) in steps of step_frames and its
+    minimum refined by a local parabola; sharpness = 1 - min / (mean cost one frame either side)."""
     h = float(np.median(np.diff(pp.tau_a)))
-    # parametrise at the centre of B's frames that overlap A, so offset and rate decouple
-    ta = (pp.tau_b * rho0 + d0)
-    inside = (ta >= pp.tau_a[0]) & (ta <= pp.tau_a[-1])
-    if inside.sum() < 3:
+    grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
+    cost = fine_costs(pp, grid, np.array([rho]), PENCIL_CAP_PX, device)[0][0]
+    d, best = _refine_1d(grid, cost)
+    if not np.isfinite(d):
         return None
-    tc = float(np.median(pp.tau_b[inside]))
-    dc0 = d0 + rho0 * tc
-
-    def costs(rhos: np.ndarray, dcs: np.ndarray) -> np.ndarray:
-        out = np.empty((len(rhos), len(dcs)))
-        for i, r in enumerate(rhos):
-            out[i] = fine_costs(pp, dcs - r * tc, np.array([r]), PENCIL_CAP_PX, device)[0][0]
-        return out
-
-    rho = rho0
-    grid = dc0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
-    c = costs(np.array([rho]), grid)[0]
-    dc, best = _refine_1d(grid, c)
-    if not np.isfinite(dc):
-        return None
-    if refine_rate:
-        for rel in (0.01, 0.002):
-            rgrid = rho * (1 + np.linspace(-rel, rel, 21))
-            rc = costs(rgrid, np.array([dc]))[:, 0]
-            rho, _ = _refine_1d(rgrid, rc)
-            fgrid = dc + np.arange(-0.3, 0.3 + 1e-9, step_frames) * h
-            dc, best = _refine_1d(fgrid, costs(np.array([rho]), fgrid)[0])
-    around = costs(np.array([rho]), np.array([dc - h, dc + h]))[0]
+    around = fine_costs(pp, np.array([d - h, d + h]), np.array([rho]), PENCIL_CAP_PX, device)[0][0]
     sharp = float(np.clip(1 - best / max(np.nanmean(around), 1e-12), 0, 1)) if np.isfinite(around).all() else 0.0
-    return FineEstimate(float(rho), float(dc - rho * tc), sharp, best)
+    return FineEstimate(float(rho), float(d), sharp, best)

@@ -6,7 +6,7 @@ Steps (see docs/align.md):
 2. Camera pairs sharing a view; every candidate (rate ratio, offset) scored by two epipolar cues.
 3. Robust global solve (RANSAC over spanning trees + weighted least squares), reference pinned to (0, 1).
    ``rates="auto"``: cameras left unaligned at rate 1 are re-scored with rates of common frame rates.
-4. Sub-frame (and continuous-rate) refinement per pair around the global solution; global solve again.
+4. Sub-frame refinement of every pair's offset around the global solution; global solve again.
 5. 3D trajectories: cross-view track matches triangulated with the final time maps.
 The method never reads ground truth.
 """
@@ -107,9 +107,9 @@ def _measurements(data: list[PairData]) -> list[PairMeasurement]:
 
 
 def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignConfig, tol_frames: float,
-           tol_rate: float, fix_rates: bool, min_weight: float | None = None) -> GlobalSolution:
+           tol_rate: float, known_rates: np.ndarray | None, min_weight: float | None = None) -> GlobalSolution:
     h = float(np.median([1.0 / c.fps for c in scene.cameras]))
-    return solve_global(len(scene.cameras), ref, meas, tol_frames * h, tol_rate, fix_rates, cfg.ransac_trees,
+    return solve_global(len(scene.cameras), ref, meas, tol_frames * h, tol_rate, known_rates, cfg.ransac_trees,
                         cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
 
 
@@ -148,8 +148,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
         ratios = _ratios(spec, scene.cameras[a].fps, scene.cameras[b].fps, first_true)
         data.append(coarse_pair(scene.cameras[a], scene.cameras[b], a, b, masks[a], masks[b], tracks[a], tracks[b],
                                 ratios, cfg, device))
+    ones = np.ones(len(names))
     sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
-                 fixed or spec.mode == "auto")
+                 ones if fixed or spec.mode == "auto" else None)
     if spec.mode == "auto" and not sol.aligned[moving].all():
         lost = {k for k in moving if not sol.aligned[k]}
         log.info("auto rates: %s unaligned at rate 1; trying common frame rates", [names[k] for k in lost])
@@ -158,14 +159,14 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
                 ratios = _ratios(spec, scene.cameras[p.a].fps, scene.cameras[p.b].fps, COMMON_FPS)
                 data[i] = coarse_pair(scene.cameras[p.a], scene.cameras[p.b], p.a, p.b, masks[p.a], masks[p.b],
                                       tracks[p.a], tracks[p.b], ratios, cfg, device, p.profiles)
-        sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, False)
+        sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, None)
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
         p.score.ratios - p.score.best_ratio)))], p.score.best_ratio, p.score.best_lag_s, p.score.confidence,
         p.cue_confidence) for p in data]
-    if cfg.refine:
-        sol = _refine(scene, ref, data, reports, sol, cfg, spec, device)
+    if cfg.refine:  # rates are products of discrete candidates: keep them, refine offsets
+        sol = _refine(scene, ref, data, reports, sol, cfg, sol.rates.copy(), device)
     inlier_pairs = {k for k, _ in sol.inliers}
     for k, rep in enumerate(reports):
         rep.inlier = k in inlier_pairs
@@ -194,8 +195,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
 
 
 def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[PairReport], sol: GlobalSolution,
-            cfg: AlignConfig, spec: RateSpec, device: torch.device) -> GlobalSolution:
-    """Sub-frame refinement of every pair around the coarse global solution, then a tight global solve."""
+            cfg: AlignConfig, rates: np.ndarray, device: torch.device) -> GlobalSolution:
+    """Sub-frame refinement of every pair's offset around the global solution ``sol`` (at ``rates``), then a
+    tight global solve of the offsets."""
     meas: list[PairMeasurement] = []
     coarse_inliers = {k for k, _ in sol.inliers}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
@@ -204,10 +206,7 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
             continue
         rho0 = sol.rates[p.b] / sol.rates[p.a]
         d0 = (sol.offsets_s[p.b] - sol.offsets_s[p.a]) / sol.rates[p.a]
-        # continuous rates: for "list", always; for "auto", only where a non-unit rate was adopted
-        refine_rate = spec.mode == "list" or (spec.mode == "auto" and
-                                              max(abs(sol.rates[p.a] - 1), abs(sol.rates[p.b] - 1)) > 1e-6)
-        fe = fine_pair(p.profiles, rho0, d0, refine_rate, device) if p.profiles is not None else None
+        fe = fine_pair(p.profiles, rho0, d0, device) if p.profiles is not None else None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * p.score.confidence, 1e-3))]))
@@ -215,7 +214,7 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
             # no pencil cue: keep the coarse estimate if it agrees with the coarse solution
             rho, d, w = p.score.candidates[0] if p.score.candidates else (1.0, 0.0, 0.0)
             meas.append(PairMeasurement(p.a, p.b, [(rho, d, max(0.3 * w, 1e-4))]))
-    fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, spec.mode == "fixed", min_weight=0.0)
+    fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, rates, min_weight=0.0)
     # cameras the fine stage could not keep fall back to their coarse estimates
     keep = fine.aligned | ~sol.aligned
     if not keep.all():

@@ -109,11 +109,12 @@ def _agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reach
     return score, inl
 
 
-def _least_squares(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[int, int]], fix_rates: bool,
-                   reached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted LS over the inlier graph: log rates, then offsets (reference pinned to (0, 1))."""
+def _least_squares(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[int, int]],
+                   known_rates: np.ndarray | None, reached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted LS over the inlier graph: log rates (unless known), then offsets (reference pinned to (0, 1))."""
     idx = {c: i for i, c in enumerate([c for c in range(n) if reached[c] and c != ref])}
-    o, r = np.zeros(n), np.ones(n)
+    o = np.zeros(n)
+    r = np.ones(n) if known_rates is None else np.asarray(known_rates, float).copy()
     if not idx:
         return o, r
     rows_a, rows_b, wts, rhos, ds = [], [], [], [], []
@@ -136,7 +137,7 @@ def _least_squares(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tup
         x, *_ = np.linalg.lstsq(a_mat * sw[:, None], rhs * sw, rcond=None)
         return x
 
-    if not fix_rates:
+    if known_rates is None:
         x = solve(np.log(np.asarray(rhos)), np.ones(m))
         for c, i in idx.items():
             r[c] = float(np.exp(x[i]))
@@ -153,9 +154,12 @@ def _connected(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[i
     return _propagate(n, ref, edges)[2]
 
 
-def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, tol_rate: float, fix_rates: bool,
-                 n_trees: int = 48, min_weight: float = 0.0, seed: int = 0) -> GlobalSolution:
-    """Robust global time maps for ``n`` cameras (see module docstring). Pairs below ``min_weight`` are ignored."""
+def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, tol_rate: float,
+                 known_rates: np.ndarray | None = None, n_trees: int = 48, min_weight: float = 0.0,
+                 seed: int = 0) -> GlobalSolution:
+    """Robust global time maps for ``n`` cameras (see module docstring). Pairs below ``min_weight`` are ignored.
+
+    known_rates: [n] rates to keep fixed (e.g. all ones when frame rates are trusted); None = estimate them."""
     keep = [k for k, p in enumerate(pairs) if p.candidates and p.candidates[0][2] >= min_weight]
     pairs = [pairs[k] for k in keep]
     rng = np.random.default_rng(seed)
@@ -163,7 +167,8 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
         aligned = np.zeros(n, bool)
         aligned[ref] = True
         conf = aligned.astype(float)
-        return GlobalSolution(np.zeros(n), np.ones(n), aligned, conf)
+        return GlobalSolution(np.zeros(n), np.ones(n) if known_rates is None else np.asarray(known_rates, float),
+                              aligned, conf)
     base_w = np.array([p.candidates[0][2] for p in pairs])
     best: tuple[float, list[tuple[int, int]]] = (-1.0, [])
     for trial in range(n_trees + 1):
@@ -182,7 +187,7 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
     o, r = np.zeros(n), np.ones(n)
     for _ in range(4):
         reached = _connected(n, ref, pairs, inl)
-        o, r = _least_squares(n, ref, pairs, inl, fix_rates, reached)
+        o, r = _least_squares(n, ref, pairs, inl, known_rates, reached)
         _, new_inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
         if new_inl == inl:
             break

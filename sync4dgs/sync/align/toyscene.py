@@ -38,7 +38,8 @@ class ToySceneConfig:
     fps: metadata frame rate written in scene.json (frames/s); meta_fps: per-camera metadata rates (None =
     fps). true_fps: per-camera true capture rate (None = the metadata rate). offsets_s: per-camera start
     offsets in seconds (cam00's is forced to 0; None = random in ±max_offset_s). n_spheres, sphere_radius:
-    moving objects (world units); speed scales their motion. arc_deg, cam_distance, hfov_deg: rig.
+    moving objects (world units); speed scales their motion, spin their rotation; texture_cells: texture cells per unit of the
+    sphere's local coordinates (finer = more corners). arc_deg, cam_distance, hfov_deg: rig.
     supersample: S x S rays per pixel. seed: every random choice.
     """
 
@@ -57,6 +58,8 @@ class ToySceneConfig:
     arc_deg: float = 140.0
     cam_distance: float = 5.0
     hfov_deg: float = 55.0
+    texture_cells: float = 3.0
+    spin: float = 1.0
     supersample: int = 2
     seed: int = 0
     static: bool = False
@@ -127,7 +130,7 @@ def _make_motion(cfg: ToySceneConfig, rng: np.random.Generator) -> ToyMotion:
     axis = rng.normal(size=(s, 3))
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     return ToyMotion(base=base, amp=amp, omega=omega, phase=rng.uniform(0, 2 * np.pi, (s, 3)), spin_axis=axis,
-                     spin_rate=rng.uniform(0.8, 2.0, s) * rng.choice([-1, 1], s) * cfg.speed,
+                     spin_rate=rng.uniform(0.3, 1.0, s) * rng.choice([-1, 1], s) * cfg.speed * cfg.spin,
                      radius=np.full(s, cfg.sphere_radius) * rng.uniform(0.85, 1.15, s), static=cfg.static)
 
 
@@ -153,7 +156,7 @@ def _render_background(cam: CameraSpec, dirs: np.ndarray, table: np.ndarray) -> 
 
 
 def _render_frame(cam_dirs: np.ndarray, center: np.ndarray, bg: np.ndarray, motion: ToyMotion, t_s: float,
-                  table: np.ndarray, light: np.ndarray) -> np.ndarray:
+                  table: np.ndarray, light: np.ndarray, cells: float) -> np.ndarray:
     """Colour [P, 3] of the rays ``cam_dirs`` [P, 3] (unit, world) from ``center`` at global time ``t_s``."""
     col = bg.copy()
     depth = np.full(len(cam_dirs), np.inf)
@@ -172,7 +175,7 @@ def _render_frame(cam_dirs: np.ndarray, center: np.ndarray, bg: np.ndarray, moti
         p = center + tt[:, None] * cam_dirs[cand]
         n = (p - cs[k]) / motion.radius[k]
         u = n @ rots[k]  # object frame
-        tex = _cell_colors(u, table[k], 3.0)
+        tex = _cell_colors(u, table[k], cells)
         shade = 0.45 + 0.55 * np.clip(n @ light, 0, 1)
         col[cand] = tex * shade[:, None]
         depth[cand] = tt
@@ -234,7 +237,7 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
         for i in range(cfg.n_frames):
             if img is None or k not in cfg.frozen_cameras:
                 t_s = offsets[k] + rates[k] * i / meta[k]
-                col = _render_frame(dirs, cam.center, bg, motion, t_s, tables, light)
+                col = _render_frame(dirs, cam.center, bg, motion, t_s, tables, light, cfg.texture_cells)
                 col = col.reshape(cam.height, ss, cam.width, ss, 3).mean(axis=(1, 3))
                 img = np.clip(col * 255 + 0.5, 0, 255).astype(np.uint8)
             cv2.imwrite(str(out / cam.frames.pattern.format(i)), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

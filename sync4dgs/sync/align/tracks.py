@@ -10,9 +10,8 @@ Track file format (``--tracks DIR``; one file per camera, ``DIR/<camera name>.np
                                        validated and carried along, not used by the current method.
 
 Only tracks of *moving* points help; static ones are dropped (motion below ``min_track_motion_px``).
-Frame ``i`` of a track is at the camera's local time ``CameraSpec.tau_s()[i]``. Appearance (SIFT
-descriptors and colours) is always sampled from the scene's frames at the track positions, whatever
-produced the tracks.
+Frame ``i`` of a track is at the camera's local time ``CameraSpec.tau_s()[i]``. Track colours are sampled
+from the scene's frames; foreground masks (the silhouette cue) are always computed from the frames too.
 """
 
 from __future__ import annotations
@@ -30,37 +29,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrackDescriptors:
-    """Appearance samples of tracks: row r describes track ``track[r]`` at frame ``frame[r]``.
-
-    track: [R] int64; frame: [R] int64; desc: [R, D] float32 (L2-normalised SIFT, D = 128).
-    """
-
-    track: np.ndarray
-    frame: np.ndarray
-    desc: np.ndarray
-
-    @staticmethod
-    def empty(dim: int = 128) -> "TrackDescriptors":
-        return TrackDescriptors(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
-
-    def subset(self, keep_tracks: np.ndarray) -> "TrackDescriptors":
-        """Rows of the tracks ``keep_tracks`` ([K] old indices), renumbered to 0..K-1."""
-        remap = -np.ones(max(int(self.track.max(initial=-1)) + 1, int(np.max(keep_tracks, initial=-1)) + 1), np.int64)
-        remap[keep_tracks] = np.arange(len(keep_tracks))
-        new = remap[self.track] if len(self.track) else self.track
-        ok = new >= 0
-        return TrackDescriptors(new[ok], self.frame[ok], self.desc[ok])
-
-
-@dataclass
 class CameraTracks:
     """One camera's tracks.
 
     camera: camera name. xy: [M, T, 2] float32 pixel coordinates at the camera's full resolution (scene
     convention, NaN = invisible). tau_s: [T] float64 local capture times (seconds). depth: optional [M, T].
     rgb: optional [M, 3] uint8 colour of each track. track_scale: tracking resolution / full resolution
-    (multiply full-resolution pixels by it to get tracking pixels). desc: optional appearance samples.
+    (multiply full-resolution pixels by it to get tracking pixels).
     """
 
     camera: str
@@ -69,7 +44,6 @@ class CameraTracks:
     track_scale: float = 1.0
     depth: np.ndarray | None = None
     rgb: np.ndarray | None = None
-    desc: TrackDescriptors | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -90,8 +64,7 @@ class CameraTracks:
         keep = np.asarray(keep, dtype=np.int64)
         return CameraTracks(self.camera, self.xy[keep], self.tau_s, self.track_scale,
                             None if self.depth is None else self.depth[keep],
-                            None if self.rgb is None else self.rgb[keep],
-                            None if self.desc is None else self.desc.subset(keep))
+                            None if self.rgb is None else self.rgb[keep])
 
     def filter_moving(self, min_frames: int, min_motion_px: float) -> "CameraTracks":
         """Keep tracks visible in >= ``min_frames`` frames whose positions spread >= ``min_motion_px``."""

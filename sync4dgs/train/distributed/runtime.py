@@ -77,8 +77,9 @@ def _unflatten_into(flat: Tensor, tensors: Sequence[Tensor], idx: list[int]) -> 
 class DistributedRuntime:
     """Process groups and device of this rank. Build with :meth:`init`; call :meth:`close` at the end.
 
-    ``group``: the training group (NCCL on CUDA, gloo on CPU); ``meta_group``: a gloo group for small host-side
-    checks and Python objects (the training group itself when that is gloo).
+    Training tensors travel on the default process group (``backend``: NCCL on CUDA, gloo on CPU);
+    ``meta_group`` is a gloo group for small host-side checks and Python objects (None = the default group,
+    when that is gloo already), so those never force a device synchronisation.
     """
 
     def __init__(self, info: RankInfo, device: torch.device, backend: str, meta_group: Any, owns_group: bool):
@@ -125,7 +126,8 @@ class DistributedRuntime:
             raise ConfigError(f"an initialised process group (rank {dist.get_rank()} of {dist.get_world_size()}) "
                               f"disagrees with the environment (rank {info.rank} of {info.world_size})")
         backend = dist.get_backend()
-        meta = None if backend == "gloo" else dist.new_group(backend="gloo")
+        meta = None if backend == "gloo" else dist.new_group(
+            backend="gloo", timeout=datetime.timedelta(seconds=cfg.distributed.timeout_s))
         log.info("rank %d/%d on %s (%s)", info.rank, info.world_size, device, backend)
         return cls(info, device, backend, meta, owns)
 
@@ -143,6 +145,12 @@ class DistributedRuntime:
         t = torch.tensor([0 if flag else 1], dtype=torch.int64)
         dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self.meta_group)
         return int(t) == 0
+
+    def any_(self, flags: Sequence[bool]) -> list[bool]:
+        """Element-wise OR over ranks. Every rank must pass the same number of flags (check the layout first)."""
+        t = torch.tensor([bool(f) for f in flags], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self.meta_group)
+        return [bool(v) for v in t.tolist()]
 
     def check_layout(self, named: Sequence[tuple[str, Tensor | None]], what: str) -> None:
         """Raise DistributedError on every rank unless all ranks hold tensors of the same names/shapes/dtypes.
@@ -179,9 +187,12 @@ class DistributedRuntime:
         return value
 
     # ------------------------------------------------------------------------------------ tensor collectives
-    def all_reduce_(self, named: Sequence[tuple[str, Tensor]], op: str = "sum", what: str = "tensors") -> None:
-        """In-place all-reduce (``op`` "sum" | "max") of named tensors, one flattened bucket per dtype."""
-        self.check_layout(named, what)
+    def all_reduce_(self, named: Sequence[tuple[str, Tensor]], op: str = "sum", what: str = "tensors",
+                    check: bool = True) -> None:
+        """In-place all-reduce (``op`` "sum" | "max") of named tensors, one flattened bucket per dtype.
+        ``check=False`` skips the layout check (only when the caller has just checked it)."""
+        if check:
+            self.check_layout(named, what)
         tensors = [t for _, t in named]
         for idx in _buckets(tensors).values():
             flat = torch.cat([tensors[i].reshape(-1) for i in idx])

@@ -29,6 +29,7 @@ from sync4dgs.train.strategy.static import StaticDensifier, block_info
 log = logging.getLogger(__name__)
 
 SCORE, COUNT = "motion_score", "motion_count"
+STAT_OPS = {SCORE: "sum", COUNT: "sum"}
 
 
 def select_top_fraction(score: torch.Tensor, eligible: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -71,9 +72,10 @@ class StaticToDynamic(Callback):
         if not self._active(info.step) or info.step % self.cfg.every != 0 or info.step == 0:
             return
         model = state.model
-        score, count = self.static.state.get(SCORE), self.static.state.get(COUNT)
-        if score is None or score.shape[0] != model.n_static:
+        if self.static.state.get(SCORE) is None or self.static.state[SCORE].shape[0] != model.n_static:
             return
+        self.combine_stats(self.static.state, STAT_OPS)
+        score, count = self.static.state[SCORE], self.static.state[COUNT]
         if model.config.static_motion:
             score = model.static[STATIC_MOTION_KEY].detach().norm(dim=-1)
         else:
@@ -94,3 +96,7 @@ class StaticToDynamic(Callback):
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.n_converted_total = int(d["n_converted_total"])
+
+    def running_stats(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """The motion accumulators (kept in the static densifier's state)."""
+        return [(self.static.state, {k: op for k, op in STAT_OPS.items() if self.static.state.get(k) is not None})]

@@ -28,6 +28,7 @@ from sync4dgs.train.strategy.static import block_info
 log = logging.getLogger(__name__)
 
 RESET_WIDTH_KEYFRAMES = 7.4   # Ex4DGS resets children's log-widths to 2 keyframe units: e^2 ~ 7.4 keyframes
+STAT_OPS = {"grad2d": "sum", "count": "sum"}
 
 
 def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any], n_rows: int) -> None:
@@ -77,6 +78,7 @@ class DynamicDensifier(Callback):
         if self.state["grad2d"].shape[0] != model.n_dynamic:   # the set changed size since accumulation
             self.reset()
             return
+        self.combine_stats(self.state, STAT_OPS)
         n_clone, n_split, n_prune = self.refine(model, state.optimizers["dynamic"])
         log.debug("step %d dynamic: +%d clone, +%d split, -%d pruned -> %d", info.step, n_clone, n_split,
                   n_prune, model.n_dynamic)
@@ -123,3 +125,6 @@ class DynamicDensifier(Callback):
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.state = dict(d["state"])
+
+    def running_stats(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        return [(self.state, {k: op for k, op in STAT_OPS.items() if self.state.get(k) is not None})]
