@@ -9,7 +9,8 @@ from sync4dgs.cli.main import main as cli_main
 from sync4dgs.data.scene import load_scene
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align import AlignConfig, align_scene, load_trajectories, save_alignment
-from sync4dgs.sync.align.toyscene import ToySceneConfig, make_toy_scene
+from sync4dgs.sync.align.toyscene import ToySceneConfig, make_toy_scene, toy_tracks
+from sync4dgs.sync.align.tracks import CameraTracks, save_camera_tracks
 from sync4dgs.sync.timemap import load_time_maps
 
 FPS = 30.0
@@ -48,7 +49,8 @@ def test_outputs_round_trip(main_run, tmp_path):
     assert back.reference_camera == "cam00"
     for name, m in result.time_maps.cameras.items():
         b = back.cameras[name]
-        assert (b.offset_s, b.rate, b.confidence, b.status) == pytest.approx((m.offset_s, m.rate, m.confidence, m.status))
+        assert b.status == m.status
+        assert (b.offset_s, b.rate, b.confidence) == pytest.approx((m.offset_s, m.rate, m.confidence))
     traj = load_trajectories(paths["trajectories"])
     assert traj.xyz.shape == result.trajectories.xyz.shape and traj.rgb.dtype == np.uint8
     np.testing.assert_array_equal(np.isnan(traj.xyz), np.isnan(result.trajectories.xyz))
@@ -62,11 +64,11 @@ def test_triangulated_trajectories_lie_on_the_moving_spheres(main_run):
     assert traj.n >= 5
     centers = toy.motion.centers(traj.times_s)                                  # [T, S, 3]
     surf = np.linalg.norm(traj.xyz[:, :, None, :] - centers[None], axis=-1) - toy.motion.radius
-    err = np.nanmin(np.abs(surf), axis=-1)                                       # [M, T] world units
-    ok = np.isfinite(err)
+    ok = np.isfinite(traj.xyz).all(-1)                                           # [M, T]
+    err = np.abs(surf[ok]).min(-1)                                               # distance to nearest sphere
     assert ok.sum() >= 50
     # sphere radius ~0.45, cameras ~5 units away: 0.05 units is ~2 px at this resolution
-    assert np.median(err[ok]) < 0.03 and np.percentile(err[ok], 90) < 0.15
+    assert np.median(err) < 0.03 and np.percentile(err, 90) < 0.15
 
 
 def test_mixed_frame_rates_are_recovered(tmp_path):
@@ -79,6 +81,33 @@ def test_mixed_frame_rates_are_recovered(tmp_path):
         assert m.status in ("aligned", "reference")
         assert abs(m.rate / g.rate - 1) < 0.002, (c.name, m.rate, g.rate)
         assert abs(m.offset_s - g.offset_s) * c.fps < 0.5, (c.name, m.offset_s, g.offset_s)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(main_run):
+    toy, cpu = main_run
+    gpu = align_scene(toy.scene, AlignConfig(max_offset_s=1.0, rates="1", device="cuda"))
+    for c in toy.scene.cameras:
+        a, b = cpu.time_maps.cameras[c.name], gpu.time_maps.cameras[c.name]
+        assert a.status == b.status and abs(a.offset_s - b.offset_s) * c.fps < 0.05
+
+
+def test_external_tracks_and_variable_frame_rate(tmp_path):
+    toy = make_toy_scene(tmp_path / "scene", ToySceneConfig(n_cameras=5, width=200, height=150, n_frames=50,
+                                                            offsets_s=[0.0, 0.12, -0.2, 0.31, -0.05], arc_deg=100,
+                                                            vfr_jitter=0.3, seed=9))
+    assert toy.scene.cameras[1].frame_times_s is not None
+    for name, xy in toy_tracks(toy).items():
+        save_camera_tracks(tmp_path / "tracks" / f"{name}.npz", CameraTracks(name, xy, toy.scene.camera(name).tau_s()))
+    result = align_scene(load_scene(tmp_path / "scene"), AlignConfig(max_offset_s=1.0, rates="1", track_cue="always"),
+                         tracks_dir=tmp_path / "tracks")
+    errs = _frame_errors(toy.scene, result, toy.gt)
+    assert all(abs(e) < 0.5 for e in errs.values()), errs
+    traj = result.trajectories
+    ok = np.isfinite(traj.xyz).all(-1)
+    assert traj.n >= 10 and ok.sum() >= 100
+    surf = np.linalg.norm(traj.xyz[:, :, None, :] - toy.motion.centers(traj.times_s)[None], axis=-1) - toy.motion.radius
+    assert np.median(np.abs(surf[ok]).min(-1)) < 0.01     # exact tracks: triangulation error from timing only
 
 
 def _small(root, **kw):

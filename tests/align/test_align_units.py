@@ -9,7 +9,7 @@ from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.sync.align.config import AlignConfig, parse_rates
 from sync4dgs.sync.align.geometry import epipolar_distance, fundamental_matrix, triangulate_dlt, projection_matrices
 from sync4dgs.sync.align.pencil import signed_distance
-from sync4dgs.sync.align.resample import sample_cubic, sample_linear
+from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.solve import PairMeasurement, solve_global
 from sync4dgs.sync.align.tracks import load_camera_tracks
 
@@ -66,7 +66,7 @@ def test_triangulation_is_exact_and_needs_two_views():
     assert np.isnan(out[0]).all()
 
 
-def test_linear_and_cubic_resampling():
+def test_linear_resampling_respects_visibility():
     tau = torch.arange(10, dtype=torch.float64) / 10
     xy = torch.stack([tau * 10, (tau * 10) ** 2], -1)[None]          # x = frame, y = frame^2
     xy[0, 7] = float("nan")
@@ -74,8 +74,6 @@ def test_linear_and_cubic_resampling():
     lin = sample_linear(xy, tau, q)[0]
     assert lin[0, 0].item() == pytest.approx(2.5) and lin[0, 1].item() == pytest.approx(6.5)
     assert torch.isnan(lin[2]).all() and torch.isnan(lin[3]).all()   # next to an invisible frame / outside
-    cub = sample_cubic(xy, tau, torch.zeros(1, dtype=torch.long), torch.tensor([0.35], dtype=torch.float64))
-    assert cub[0, 1].item() == pytest.approx(3.5 ** 2, abs=1e-9)     # Catmull-Rom is exact on quadratics
 
 
 def test_signed_distance_marks_border_runs_untrusted():

@@ -63,16 +63,17 @@ class AlignConfig:
     background), bg_frames (frames sampled for the background).
 
     Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
-    pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse score, the most moving ones),
-    score_truncate_px (robust truncation of epipolar distances), min_overlap_frames (samples two
-    tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
+    pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse
+    score, the most moving ones), score_truncate_px (robust truncation of epipolar distances),
+    min_overlap_frames (samples two tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
     min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a
     score curve is the best score outside ±window of the minimum).
 
-    Global solve: min_pair_confidence, inlier_tol_frames (offset residual, frames of the later camera),
+    Global solve: min_pair_confidence, inlier_tol_frames (offset residual, in median frame intervals),
     inlier_tol_rate (relative), ransac_trees.
 
-    Refinement: refine (continuous sub-frame refinement of every pair).
+    Refinement: refine (continuous sub-frame refinement of every pair), reproj_refine (then correct each
+    camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
 
     3D trajectories: epipolar_gate_px (2x the largest RMS epipolar distance of linked tracks), min_views
     (cameras a trajectory must be linked in, when that many are aligned), match_max_angle_deg (cameras
@@ -95,7 +96,7 @@ class AlignConfig:
     reseed_every_frames: int = 2
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
-    bg_frames: int = 60
+    bg_frames: int = 40
     # pair scoring
     track_cue: str = "fallback"
     pencil_trusted_confidence: float = 0.3
@@ -112,6 +113,7 @@ class AlignConfig:
     ransac_trees: int = 48
     # refinement and triangulation
     refine: bool = True
+    reproj_refine: bool = False
     min_views: int = 3
     match_max_angle_deg: float = 75.0
     epipolar_gate_px: float = 1.2

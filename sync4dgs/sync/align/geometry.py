@@ -41,7 +41,9 @@ def epipolar_distance(f: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor) -> to
     la = ha @ f.T            # lines in B
     lb = hb @ f              # lines in A
     e = (hb * la).sum(-1)
-    d2 = 0.5 * e * e * (1 / (la[..., 0] ** 2 + la[..., 1] ** 2 + 1e-30) + 1 / (lb[..., 0] ** 2 + lb[..., 1] ** 2 + 1e-30))
+    na = la[..., 0] ** 2 + la[..., 1] ** 2 + 1e-30
+    nb = lb[..., 0] ** 2 + lb[..., 1] ** 2 + 1e-30
+    d2 = 0.5 * e * e * (1 / na + 1 / nb)
     return torch.sqrt(d2 + 1e-20)
 
 

@@ -2,8 +2,9 @@
 
 Frames are read through :func:`sync4dgs.data.frames.open_frames` and tracked at reduced resolution
 (longer side <= ``AlignConfig.track_max_side``). Seeds (Shi-Tomasi corners) are restricted to the
-foreground and re-seeded as tracks die; each KLT step is checked forward-backward. A track ends when KLT
-loses it, when the check fails, or when it stays on background for a few frames. Output coordinates are
+foreground (a few pixels inside it) and re-seeded as tracks die; each KLT step is checked forward-backward.
+A track ends when KLT loses it, when the check fails, after a frame off the foreground, or when its patch no
+longer correlates with the patch it was seeded on (which bounds drift). Output coordinates are
 full-resolution pixels in the scene convention (pixel j spans [j, j+1)); OpenCV's are pixel-centre based,
 hence the +0.5 on conversion.
 """
@@ -48,7 +49,8 @@ def load_small_frames(scene: SceneSpec, cam: CameraSpec, max_side: int) -> Small
     rgb = np.empty((len(frames), h, w, 3), np.uint8)
     for i in range(len(frames)):
         img = frames[i]
-        rgb[i] = img if (w, h) == (img.shape[1], img.shape[0]) else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        same = (w, h) == (img.shape[1], img.shape[0])
+        rgb[i] = img if same else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])
     return SmallFrames(rgb, gray, w / cam.width, h / cam.height)
 
@@ -64,14 +66,15 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
 
     t = len(rgb)
     sample = np.linspace(0, t - 1, min(t, bg_frames)).round().astype(int)
-    bg = np.median(rgb[sample], axis=0).astype(np.int16)
+    bg = np.median(rgb[sample], axis=0).round().astype(np.uint8)
     diffs = np.empty(rgb.shape[:3], np.uint8)
     for i in range(t):
-        d = np.abs(rgb[i].astype(np.int16) - bg).max(axis=-1)
-        diffs[i] = np.clip(d, 0, 255)
-    med = np.median(diffs[sample])
-    mad = np.median(np.abs(diffs[sample].astype(np.float32) - med))
-    thr = max(threshold, float(med + 4 * 1.4826 * mad))
+        d = cv2.absdiff(rgb[i], bg)
+        diffs[i] = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])
+    sub = diffs[sample[:: max(1, len(sample) // 10)]]
+    med = float(np.median(sub))
+    mad = float(np.median(np.abs(sub.astype(np.float32) - med)))
+    thr = max(threshold, med + 4 * 1.4826 * mad)
     kernel = np.ones((3, 3), np.uint8)
     masks = np.empty(diffs.shape, bool)
     for i in range(t):

@@ -8,8 +8,9 @@ linking i and k. Triples vote for pairwise links; each track keeps, per other ca
 partner; links are joined into multi-view groups (union-find), and groups holding two tracks of one camera
 are dropped.
 
-The mean squared symmetric epipolar distance of all track pairs is one matrix product per camera pair (a
-squared point-line distance is a bilinear form of per-frame line and point second moments).
+The mean squared symmetric epipolar distance of all track pairs is a matrix product per chunk of frames (a
+squared point-line distance is a bilinear form of per-frame line and point second moments); only tracks
+active in a chunk enter it, and the consistent pairs are kept as sparse matrices.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.sync.align.geometry import fundamental_matrix, viewing_angle_deg
@@ -31,24 +33,46 @@ log = logging.getLogger(__name__)
 _TRIANGLES_PER_PAIR = 4
 
 
-def pair_distances(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float,
-                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean squared symmetric epipolar distance (tracking px^2) of every track pair over their common instants,
-    B interpolated at A's frames under ``tau_B = (tau_A - d) / rho``. Returns (D [MA, MB], count [MA, MB])."""
+def consistent_pairs(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float, gate_px: float,
+                     min_overlap: int, device: torch.device, chunk_frames: int = 48) -> sparse.csr_matrix:
+    """[MA, MB] sparse 0/1 matrix of track pairs whose RMS symmetric epipolar distance (tracking px) over their
+    common instants is below ``gate_px``, with at least ``min_overlap`` common frames. B is interpolated at A's
+    frames under ``tau_B = (tau_A - d) / rho``. Sums are accumulated over chunks of A's frames, each with only
+    the tracks active in it, so cost and memory follow the tracks' actual overlaps."""
     dt = torch.float64
-    xa = torch.as_tensor(ta.xy, dtype=dt, device=device)
-    tau_b = torch.as_tensor(tb.tau_s, dtype=dt, device=device)
+    xa_all = torch.as_tensor(ta.xy, dtype=dt, device=device)
     q = (torch.as_tensor(ta.tau_s, dtype=dt, device=device) - d) / rho
-    xb = sample_linear(torch.as_tensor(tb.xy, dtype=dt, device=device), tau_b, q)        # [MB, TA, 2]
+    xb_all = sample_linear(torch.as_tensor(tb.xy, dtype=dt, device=device),
+                           torch.as_tensor(tb.tau_s, dtype=dt, device=device), q)     # [MB, TA, 2]
+    va_all, vb_all = torch.isfinite(xa_all).all(-1), torch.isfinite(xb_all).all(-1)
     f_t = torch.as_tensor(f, dtype=dt, device=device)
-    la, pb = _line_channels(xa, f_t, 1.0), _point_channels(xb)                            # full-res px
-    lb, pa = _line_channels(xb, f_t.T, 1.0), _point_channels(xa)
-    num = torch.einsum("ipn,jpn->ij", la, pb) * tb.track_scale ** 2 + \
-        torch.einsum("ipn,jpn->ij", pa, lb) * ta.track_scale ** 2
-    va = torch.isfinite(xa).all(-1).to(dt)
-    vb = torch.isfinite(xb).all(-1).to(dt)
-    cnt = va @ vb.T
-    return num / (2 * cnt.clamp_min(1)), cnt
+    keys, nums, cnts = [], [], []
+    mb = xb_all.shape[0]
+    for s0 in range(0, xa_all.shape[1], chunk_frames):
+        sl = slice(s0, s0 + chunk_frames)
+        ia = torch.nonzero(va_all[:, sl].any(1)).ravel()
+        ib = torch.nonzero(vb_all[:, sl].any(1)).ravel()
+        if not len(ia) or not len(ib):
+            continue
+        xa, xb = xa_all[ia, sl], xb_all[ib, sl]
+        la, pa = _line_channels(xa, f_t, 1.0), _point_channels(xa)                      # full-resolution px
+        lb, pb = _line_channels(xb, f_t.T, 1.0), _point_channels(xb)
+        num = (la.reshape(len(ia), -1) @ pb.reshape(len(ib), -1).T) * tb.track_scale ** 2 + \
+            (pa.reshape(len(ia), -1) @ lb.reshape(len(ib), -1).T) * ta.track_scale ** 2
+        cnt = va_all[ia, sl].to(dt) @ vb_all[ib, sl].to(dt).T
+        r, c = torch.nonzero(cnt > 0, as_tuple=True)
+        keys.append((ia[r] * mb + ib[c]).cpu().numpy())
+        nums.append(num[r, c].cpu().numpy())
+        cnts.append(cnt[r, c].cpu().numpy())
+    out = sparse.csr_matrix((ta.n_tracks, tb.n_tracks), dtype=np.float32)
+    if not keys:
+        return out
+    uniq, inv = np.unique(np.concatenate(keys), return_inverse=True)
+    num = np.bincount(inv, weights=np.concatenate(nums))
+    cnt = np.bincount(inv, weights=np.concatenate(cnts))
+    ok = (cnt >= min_overlap) & (num / (2 * np.maximum(cnt, 1)) < gate_px ** 2)
+    rows, cols = uniq[ok] // mb, uniq[ok] % mb
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(ta.n_tracks, tb.n_tracks))
 
 
 def consistent_links(scene: SceneSpec, tracks: list[CameraTracks], cams: list[int], offsets: np.ndarray,
@@ -59,28 +83,29 @@ def consistent_links(scene: SceneSpec, tracks: list[CameraTracks], cams: list[in
     gate_px: largest RMS epipolar distance (tracking pixels) of a consistent pair; min_overlap: frames.
     """
     cs = scene.cameras
-    near: dict[tuple[int, int], torch.Tensor] = {}
+    near: dict[tuple[int, int], sparse.csr_matrix] = {}
     for a, b in itertools.combinations(cams, 2):
         if viewing_angle_deg(cs[a], cs[b]) > max_angle_deg or not tracks[a].n_tracks or not tracks[b].n_tracks:
             continue
-        dist, cnt = pair_distances(tracks[a], tracks[b], fundamental_matrix(cs[a], cs[b]), rates[b] / rates[a],
-                                   (offsets[b] - offsets[a]) / rates[a], device)
-        near[(a, b)] = ((dist < gate_px ** 2) & (cnt >= min_overlap)).to(torch.float32)
+        near[(a, b)] = consistent_pairs(tracks[a], tracks[b], fundamental_matrix(cs[a], cs[b]), rates[b] / rates[a],
+                                        (offsets[b] - offsets[a]) / rates[a], gate_px, min_overlap, device)
+
+    def edge(x: int, y: int) -> sparse.csr_matrix:
+        return near[(x, y)] if x < y else near[(y, x)].T.tocsr()
+
     votes: dict[tuple[int, int, int, int], int] = {}
     for (a, b), e_ab in near.items():
-        thirds = [c for c in cams if c not in (a, b) and (min(a, c), max(a, c)) in near and (min(b, c), max(b, c)) in near]
+        thirds = [c for c in cams
+                  if c not in (a, b) and (min(a, c), max(a, c)) in near and (min(b, c), max(b, c)) in near]
         thirds.sort(key=lambda c: viewing_angle_deg(cs[a], cs[c]) + viewing_angle_deg(cs[b], cs[c]))
         for c in thirds[:_TRIANGLES_PER_PAIR]:
-            e_ac = near[(a, c)] if a < c else near[(c, a)].T
-            e_bc = near[(b, c)] if b < c else near[(c, b)].T
-            paths = e_ab @ e_bc                                   # [MA, MC]: number of linking j
-            ok = (paths == 1) & (e_ac > 0)
-            ii, kk = torch.nonzero(ok, as_tuple=True)
-            if not len(ii):
-                continue
-            jj = (e_ab[ii] * e_bc[:, kk].T).argmax(1)
-            for i, j in zip(ii.tolist(), jj.tolist()):
-                votes[(a, i, b, j)] = votes.get((a, i, b, j), 0) + 1
+            e_bc = edge(b, c).tocsc()
+            paths = (e_ab @ e_bc).multiply(edge(a, c)).tocoo()   # [MA, MC]: linking j's where (i, k) consistent
+            for i, k in zip(paths.row[paths.data == 1], paths.col[paths.data == 1]):
+                js = np.intersect1d(e_ab.indices[e_ab.indptr[i]:e_ab.indptr[i + 1]],
+                                    e_bc.indices[e_bc.indptr[k]:e_bc.indptr[k + 1]])
+                key = (a, int(i), b, int(js[0]))
+                votes[key] = votes.get(key, 0) + 1
     return votes
 
 

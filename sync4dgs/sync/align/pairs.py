@@ -21,12 +21,14 @@ from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer, shared_view_fraction, viewing_angle_deg
 from sync4dgs.sync.align.pairscore import PairScore, score_pair, select_tracks, summarise
 from sync4dgs.sync.align.pencil import PackedMasks, PairProfiles, pair_profiles
-from sync4dgs.sync.align.silscore import coarse_curves, fine_costs
+from sync4dgs.sync.align.silscore import coarse_curves, drift_ratio, fine_costs
 from sync4dgs.sync.align.tracks import CameraTracks
 
 log = logging.getLogger(__name__)
 
 PENCIL_CAP_PX = 6.0     # clamp of boundary distances (tracking pixels)
+AUTO_MARGIN = 0.85      # "auto": a ratio other than 1 must score below this fraction of ratio 1's best score
+AUTO_MIN_DRIFT = 0.01   # "auto": relative rate difference the drift probe must suggest before others are scored
 MIN_SCORE_TRACKS = 5    # a camera with fewer moving tracks gives no track cue
 
 
@@ -78,49 +80,74 @@ def _relative(curves: np.ndarray) -> np.ndarray:
     return curves / med if np.isfinite(med) and med > 0 else np.full_like(curves, np.nan)
 
 
+def _confidence(name_a: str, name_b: str, ratios: list[float], lags_s: np.ndarray, curves: np.ndarray,
+                window_s: float) -> float:
+    probe = PairScore(name_a, name_b, np.asarray(ratios, float), lags_s, curves)
+    summarise(probe, window_s)
+    return probe.confidence
+
+
+def _combine(cues: dict[str, np.ndarray], conf: dict[str, float]) -> np.ndarray | None:
+    """Confidence-weighted mean of the cues' median-normalised curves (NaN-aware); None if no cue is usable."""
+    num, den = None, None
+    for name, cur in cues.items():
+        if conf[name] <= 0:
+            continue
+        rel = _relative(cur)
+        ok = np.isfinite(rel)
+        n, d = np.where(ok, conf[name] * rel, 0.0), ok * conf[name]
+        num, den = (n, d) if num is None else (num + n, den + d)
+    if num is None:
+        return None
+    return np.where(den > 0, num / np.maximum(den, 1e-12), np.nan)
+
+
+def _auto_ratios(profiles: PairProfiles | None, ratios: list[float], cfg: AlignConfig,
+                 device: torch.device) -> list[float]:
+    """Rates "auto": ratio 1, plus the allowed ratios within ±6% of what the rate-1 lag's drift suggests."""
+    est = drift_ratio(profiles, cfg.max_offset_s, PENCIL_CAP_PX, device) if profiles is not None else None
+    if est is None or abs(est - 1) <= AUTO_MIN_DRIFT:
+        return [1.0]
+    return [1.0] + [r for r in ratios if abs(r / est - 1) < 0.06 and abs(r - 1) > 1e-9]
+
+
 def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: PackedMasks, masks_b: PackedMasks,
                 tracks_a: CameraTracks, tracks_b: CameraTracks, ratios: list[float], cfg: AlignConfig,
-                device: torch.device, profiles: PairProfiles | None = None) -> PairData:
-    """Score every (ratio, offset) of a pair with both cues and combine them."""
-    if profiles is None:
-        profiles = pair_profiles(cam_a, cam_b, masks_a, masks_b, PENCIL_CAP_PX)
-    cues: list[tuple[str, np.ndarray, np.ndarray]] = []
+                device: torch.device, auto: bool = False) -> PairData:
+    """Score every (ratio, offset) of a pair with both cues and combine them.
+
+    auto (rates "auto"): ``ratios`` are the allowed alternatives; only those within ±6% of the ratio that the
+    drift of the rate-1 lag suggests (silscore.drift_ratio) are scored, next to 1, and a ratio other than 1 is
+    kept only if its best combined score is below AUTO_MARGIN times the best score at ratio 1."""
+    profiles = pair_profiles(cam_a, cam_b, masks_a, masks_b, PENCIL_CAP_PX)
+    if auto:
+        ratios = _auto_ratios(profiles, ratios, cfg, device)
+    cues: dict[str, np.ndarray] = {}
+    conf: dict[str, float] = {}
     lags_s = None
     if profiles is not None:
         lags_s, cost, weight = coarse_curves(profiles, ratios, cfg.max_offset_s, PENCIL_CAP_PX, device)
         cost[weight < 0.5] = np.nan
-        cues.append(("pencil", cost, lags_s))
-    pencil_conf = 0.0
-    if cues:
-        probe = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), cues[0][2], cues[0][1])
-        summarise(probe, cfg.confidence_window_s)
-        pencil_conf = probe.confidence
-    use_tracks = cfg.track_cue == "always" or (cfg.track_cue == "fallback" and pencil_conf < cfg.pencil_trusted_confidence)
+        cues["pencil"] = cost
+        conf["pencil"] = _confidence(cam_a.name, cam_b.name, ratios, lags_s, cost, cfg.confidence_window_s)
+    use_tracks = cfg.track_cue == "always" or (cfg.track_cue == "fallback" and
+                                              conf.get("pencil", 0.0) < cfg.pencil_trusted_confidence)
     if use_tracks and tracks_a.n_tracks >= MIN_SCORE_TRACKS and tracks_b.n_tracks >= MIN_SCORE_TRACKS:
         ta, tb = select_tracks(tracks_a, cfg.score_tracks), select_tracks(tracks_b, cfg.score_tracks)
         ps = score_pair(ta, tb, fundamental_matrix(cam_a, cam_b), normalizer(cam_a), normalizer(cam_b), ratios,
                         cfg.max_offset_s, cfg.min_overlap_frames, cfg.score_truncate_px, cfg.confidence_window_s,
                         device)
-        cues.append(("tracks", ps.curves, ps.lags_s))
-        lags_s = ps.lags_s if lags_s is None else lags_s
-    conf: dict[str, float] = {}
-    combined = None
-    total = 0.0
-    for name, cur, lg in cues:
-        probe = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lg, cur)
-        summarise(probe, cfg.confidence_window_s)
-        conf[name] = probe.confidence
-        if probe.confidence <= 0 or len(lg) != len(lags_s):
-            continue
-        rel = _relative(cur) * probe.confidence
-        combined = rel if combined is None else np.where(np.isfinite(combined) & np.isfinite(rel), combined + rel,
-                                                          np.nan)
-        total += probe.confidence
+        lags_s = ps.lags_s if lags_s is None else lags_s      # both cues use A's frame step and range
+        cues["tracks"], conf["tracks"] = ps.curves, ps.confidence
+    combined = _combine(cues, conf)
     if combined is None:
-        combined = np.full((len(ratios), 1 if lags_s is None else len(lags_s)), np.nan)
-        lags_s = np.zeros(combined.shape[1]) if lags_s is None else lags_s
-    else:
-        combined = combined / total
+        lags_s = np.zeros(1) if lags_s is None else lags_s
+        combined = np.full((len(ratios), len(lags_s)), np.nan)
+    elif auto and len(ratios) > 1 and np.isfinite(combined[0]).any():   # ratios[0] == 1
+        best_unit = np.nanmin(combined[0])
+        for r in range(1, len(ratios)):
+            if not np.nanmin(combined[r], initial=np.inf) < AUTO_MARGIN * best_unit:
+                combined[r] = np.nan
     score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
     summarise(score, cfg.confidence_window_s)
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s", cam_a.name, cam_b.name, score.best_lag_s,

@@ -37,7 +37,8 @@ class PairScore:
     """The coarse score of one camera pair.
 
     ratios: [R] candidate rate ratios r_B / r_A. lags_s: [L] candidate offsets d (seconds, A's clock).
-    curves: [R, L] robust mean squared epipolar distance (tracking px^2), NaN where overlap is too small.
+    curves: [R, L] scores, lower = more consistent (here: robust mean squared epipolar distance in tracking
+    px^2; pairs.py also stores combined, median-normalised curves), NaN where overlap is too small.
     best_ratio, best_lag_s: the minimum (lag refined to sub-step by a parabola). confidence: in [0, 1],
     1 - best / (best score outside ±window of the minimum). candidates: (ratio, lag_s, weight) of the best
     few local minima, best first (for robust global solving). n_a, n_b: tracks scored.

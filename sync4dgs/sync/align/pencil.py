@@ -142,16 +142,20 @@ def occupancy(pm: PackedMasks, bins: np.ndarray, border: np.ndarray, n_bins: int
     bord = np.zeros((t, n_bins), bool)
     usable = bins[:, 0] >= 0
 
-    def cover(sel: np.ndarray) -> np.ndarray:
-        diff = np.bincount(bins[sel, 0], minlength=n_bins + 1) - np.bincount(bins[sel, 1] + 1, minlength=n_bins + 1)
+    def cover(idx: np.ndarray) -> np.ndarray:
+        b = bins[idx]
+        diff = np.bincount(b[:, 0], minlength=n_bins + 1) - np.bincount(b[:, 1] + 1, minlength=n_bins + 1)
         return np.cumsum(diff[:n_bins]) > 0
 
     for i in range(t):
-        m = pm.frame(i) & usable
-        occ[i] = cover(m)
-        mb = m & border
-        if mb.any():
-            bord[i] = cover(mb)
+        idx = np.flatnonzero(pm.frame(i))
+        idx = idx[usable[idx]]
+        if not len(idx):
+            continue
+        occ[i] = cover(idx)
+        on_border = idx[border[idx]]
+        if len(on_border):
+            bord[i] = cover(on_border)
     return occ, bord
 
 

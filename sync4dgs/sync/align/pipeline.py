@@ -5,7 +5,9 @@ Steps (see docs/align.md):
    from ``tracks_dir``), at tracking resolution.
 2. Camera pairs sharing a view; every candidate (rate ratio, offset) scored by two epipolar cues.
 3. Robust global solve (RANSAC over spanning trees + weighted least squares), reference pinned to (0, 1).
-   ``rates="auto"``: cameras left unaligned at rate 1 are re-scored with rates of common frame rates.
+   Rates: "1" scores ratio 1 only; a list scores every ratio the listed true frame rates allow; "auto" scores
+   ratio 1 and, where the rate-1 lag drifts along the video, the nearby ratios of common frame rates, keeping
+   ratio 1 unless another scores clearly better.
 4. Sub-frame refinement of every pair's offset around the global solution; global solve again.
 5. 3D trajectories: cross-view track matches triangulated with the final time maps.
 The method never reads ground truth.
@@ -24,13 +26,14 @@ from tqdm import tqdm
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.errors import SyncError
-from sync4dgs.sync.align.config import COMMON_FPS, AlignConfig, RateSpec
+from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, solve_global
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
-from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories
+from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
+from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.device import resolve_device
 
@@ -79,15 +82,26 @@ class AlignResult:
     up: np.ndarray | None = None
 
 
-def _ratios(spec: RateSpec, fps_a: float, fps_b: float, true_fps: tuple[float, ...]) -> list[float]:
-    """Candidate rate ratios r_B / r_A when each camera's true rate is one of ``true_fps``."""
-    if spec.mode == "fixed" or not true_fps:
+_MERGE_REL = 0.003  # candidate ratios closer than this are not told apart by the coarse search
+
+
+def _ratios(spec: RateSpec, fps_a: float, fps_b: float) -> list[float]:
+    """Candidate rate ratios r_B / r_A when each camera's true rate is one of the allowed frame rates
+    (nearly equal ratios merged, 1 kept exactly)."""
+    if spec.mode == "fixed" or not spec.true_fps:
         return [1.0]
-    vals = {round((fps_b / fb) / (fps_a / fa), 9) for fa in true_fps for fb in true_fps}
-    return sorted(v for v in vals if 0.5 <= v <= 2.0)
+    # integer frame rates first, so that merged near-duplicates (30 vs 29.97) keep the plain value
+    rates = sorted(spec.true_fps, key=lambda f: (f != round(f), f))
+    vals = [(fps_b / fb) / (fps_a / fa) for fa in rates for fb in rates]
+    out = [1.0] if any(abs(v - 1) < _MERGE_REL for v in vals) else []
+    for v in vals:
+        if 0.5 <= v <= 2.0 and all(abs(v / o - 1) >= _MERGE_REL for o in out):
+            out.append(v)
+    return sorted(out)
 
 
-def _observe(scene: SceneSpec, cfg: AlignConfig, tracks_dir: Path | None) -> tuple[list[CameraTracks], list[PackedMasks]]:
+def _observe(scene: SceneSpec, cfg: AlignConfig,
+             tracks_dir: Path | None) -> tuple[list[CameraTracks], list[PackedMasks]]:
     tracks, masks = [], []
     for cam in tqdm(scene.cameras, desc="align: tracking", unit="cam", leave=False):
         external = load_camera_tracks(tracks_dir / f"{cam.name}.npz", cam) if tracks_dir is not None else None
@@ -113,7 +127,8 @@ def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignCo
                         cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
 
 
-def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir: str | Path | None = None) -> AlignResult:
+def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
+                tracks_dir: str | Path | None = None) -> AlignResult:
     """Estimate every camera's time map (offset_s, rate) relative to ``scene.reference_camera``.
 
     Raises SyncError when alignment is impossible (fewer than two cameras, no motion anywhere, a reference
@@ -140,26 +155,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
     if still:
         log.warning("cameras without moving content (will be unaligned): %s", still)
     t1 = time.perf_counter()
-    pair_idx = select_pairs(scene, moving, cfg)
-    fixed = spec.mode == "fixed"
-    first_true = spec.true_fps if spec.mode == "list" else ()
-    data: list[PairData] = []
-    for a, b in tqdm(pair_idx, desc="align: scoring pairs", unit="pair", leave=False):
-        ratios = _ratios(spec, scene.cameras[a].fps, scene.cameras[b].fps, first_true)
-        data.append(coarse_pair(scene.cameras[a], scene.cameras[b], a, b, masks[a], masks[b], tracks[a], tracks[b],
-                                ratios, cfg, device))
-    ones = np.ones(len(names))
+    data = _score_pairs(scene, select_pairs(scene, moving, cfg), tracks, masks, cfg, spec, device)
     sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
-                 ones if fixed or spec.mode == "auto" else None)
-    if spec.mode == "auto" and not sol.aligned[moving].all():
-        lost = {k for k in moving if not sol.aligned[k]}
-        log.info("auto rates: %s unaligned at rate 1; trying common frame rates", [names[k] for k in lost])
-        for i, p in enumerate(data):
-            if p.a in lost or p.b in lost:
-                ratios = _ratios(spec, scene.cameras[p.a].fps, scene.cameras[p.b].fps, COMMON_FPS)
-                data[i] = coarse_pair(scene.cameras[p.a], scene.cameras[p.b], p.a, p.b, masks[p.a], masks[p.b],
-                                      tracks[p.a], tracks[p.b], ratios, cfg, device, p.profiles)
-        sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, None)
+                 np.ones(len(names)) if spec.mode == "fixed" else None)
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
@@ -172,9 +170,36 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
         rep.inlier = k in inlier_pairs
     timings["refine"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    traj = build_trajectories(scene, tracks, sol.offsets_s, sol.rates, sol.aligned, cfg, device)
+    groups = link_groups(scene, tracks, sol.offsets_s, sol.rates, sol.aligned, cfg, device)
+    if cfg.reproj_refine and groups:
+        gate = cfg.reproj_gate_px / max(min(t.track_scale for t in tracks), 1e-6)
+        sol.offsets_s = refine_offsets_by_reprojection(
+            scene, tracks, groups, sol.offsets_s, sol.rates, sol.aligned,
+            time_grid(scene, tracks, sol.offsets_s, sol.rates, sol.aligned), gate, device)
+    traj = build_trajectories(scene, tracks, sol.offsets_s, sol.rates, sol.aligned, cfg, device, groups)
     timings["trajectories"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
+    extra = {"method": "sync4dgs.align (epipolar pencil + KLT tracks)", "rates": cfg.rates,
+             "max_offset_s": cfg.max_offset_s, "pairs": [r.to_dict() for r in reports],
+             "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
+             "timings_s": {k: round(v, 3) for k, v in timings.items()}}
+    tm = _time_maps(names, ref, sol, extra)
+    centers = np.stack([c.center for c in scene.cameras])
+    up = -np.mean([c.R[1] for c in scene.cameras], axis=0)  # image "up" (-y) in world coordinates
+    return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)},
+                       centers, up)
+
+
+def _score_pairs(scene: SceneSpec, pair_idx: list[tuple[int, int]], tracks: list[CameraTracks],
+                 masks: list[PackedMasks], cfg: AlignConfig, spec: RateSpec, device: torch.device) -> list[PairData]:
+    """Coarse scores of every selected pair (all candidate ratios and offsets)."""
+    cs = scene.cameras
+    return [coarse_pair(cs[a], cs[b], a, b, masks[a], masks[b], tracks[a], tracks[b],
+                        _ratios(spec, cs[a].fps, cs[b].fps), cfg, device, auto=spec.mode == "auto")
+            for a, b in tqdm(pair_idx, desc="align: scoring pairs", unit="pair", leave=False)]
+
+
+def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict) -> TimeMaps:
     cams = {}
     for k, n in enumerate(names):
         if k == ref:
@@ -183,15 +208,7 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None, tracks_dir:
             cams[n] = TimeMap(float(sol.offsets_s[k]), float(sol.rates[k]), float(sol.confidence[k]), "aligned")
         else:
             cams[n] = TimeMap(0.0, 1.0, 0.0, "unaligned")
-    extra = {"method": "sync4dgs.align (epipolar pencil + KLT tracks)", "rates": cfg.rates,
-             "max_offset_s": cfg.max_offset_s, "pairs": [r.to_dict() for r in reports],
-             "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
-             "timings_s": {k: round(v, 3) for k, v in timings.items()}}
-    tm = TimeMaps(names[ref], cams, extra)
-    centers = np.stack([c.center for c in scene.cameras])
-    up = -np.mean([c.R[1] for c in scene.cameras], axis=0)  # image "up" (-y) in world coordinates
-    return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)},
-                       centers, up)
+    return TimeMaps(names[ref], cams, extra)
 
 
 def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[PairReport], sol: GlobalSolution,

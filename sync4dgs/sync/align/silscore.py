@@ -25,7 +25,8 @@ import torch
 from sync4dgs.sync.align.pencil import PairProfiles
 
 
-def _resample(sdf: np.ndarray, unknown: np.ndarray, tau: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _resample(sdf: np.ndarray, unknown: np.ndarray, tau: np.ndarray,
+              query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear-in-time resampling of sdf [T, E] at local times ``query`` [N]; unknown where out of range or
     either neighbouring frame is unknown. Returns (sdf [N, E], unknown [N, E])."""
     t = len(tau)
@@ -47,37 +48,83 @@ def _xcorr_sum(x: torch.Tensor, y: torch.Tensor, nfft: int, idx: torch.Tensor) -
     return torch.fft.irfft((xf * yf.conj()).sum(1), n=nfft)[idx]
 
 
+def _grid_arrays(sdf: np.ndarray, unknown: np.ndarray, tau: np.ndarray, query: np.ndarray, cap: float,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Boundary indicator E, clamped distance D (0 where unknown) and known-mask W on a time grid ([N, E] each)."""
+    s, u = _resample(sdf, unknown, tau, query)
+    dt = torch.float64
+    e = torch.as_tensor((np.abs(s) <= 0.5) & ~u, dtype=dt, device=device)
+    w = torch.as_tensor(~u, dtype=dt, device=device)
+    d = torch.as_tensor(np.minimum(np.abs(s), cap), dtype=dt, device=device) * w
+    return e, d, w
+
+
+def _curve(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...], lags: np.ndarray, px_per_bin: float,
+           device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Cost [L] (px, NaN = no data) and boundaries counted [L] of integer lags for gridded (E, D, W) of A and B."""
+    ea, da, wa = a
+    eb, db, wb = b
+    nfft = max(ea.shape[0], eb.shape[0]) + int(np.abs(lags).max()) + 1
+    idx = torch.as_tensor(lags % nfft, device=device)
+    num = _xcorr_sum(ea, db, nfft, idx) + _xcorr_sum(da, eb, nfft, idx)
+    den = _xcorr_sum(ea, wb, nfft, idx) + _xcorr_sum(wa, eb, nfft, idx)
+    num, den = num.cpu().numpy(), den.cpu().numpy().round()
+    return np.where(den > 0, num / np.maximum(den, 1) * px_per_bin, np.nan), den
+
+
 def coarse_curves(pp: PairProfiles, ratios: list[float], max_offset_s: float, cap_px: float,
                   device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Costs of every (ratio, integer lag): returns (lags_s [L], cost [R, L] px (NaN = no data), weight [R, L]
     = boundaries counted, normalised by the maximum)."""
     h = float(np.median(np.diff(pp.tau_a))) if len(pp.tau_a) > 1 else 1.0
-    max_lag = int(np.ceil(max_offset_s / h))
-    lags = np.arange(-max_lag, max_lag + 1)
+    lags = np.arange(-int(np.ceil(max_offset_s / h)), int(np.ceil(max_offset_s / h)) + 1)
     cap = cap_px / pp.px_per_bin
-    dt = torch.float64
     grid_a = np.arange(int(np.floor(pp.tau_a[-1] / h + 1e-9)) + 1) * h
-    sa, ua = _resample(pp.sdf_a, pp.unknown_a, pp.tau_a, grid_a)
-    ea = torch.as_tensor((np.abs(sa) <= 0.5) & ~ua, dtype=dt, device=device)
-    wa = torch.as_tensor(~ua, dtype=dt, device=device)
-    da = torch.as_tensor(np.minimum(np.abs(sa), cap), dtype=dt, device=device) * wa
+    ga = _grid_arrays(pp.sdf_a, pp.unknown_a, pp.tau_a, grid_a, cap, device)
     cost = np.full((len(ratios), len(lags)), np.nan)
     weight = np.zeros_like(cost)
     for r, rho in enumerate(ratios):
         grid_b = np.arange(int(np.floor(rho * pp.tau_b[-1] / h + 1e-9)) + 1) * h
-        sb, ub = _resample(pp.sdf_b, pp.unknown_b, pp.tau_b, grid_b / rho)
-        eb = torch.as_tensor((np.abs(sb) <= 0.5) & ~ub, dtype=dt, device=device)
-        wb = torch.as_tensor(~ub, dtype=dt, device=device)
-        db = torch.as_tensor(np.minimum(np.abs(sb), cap), dtype=dt, device=device) * wb
-        nfft = max(len(grid_a), len(grid_b)) + max_lag + 1
-        idx = torch.as_tensor(lags % nfft, device=device)
-        num = _xcorr_sum(ea, db, nfft, idx) + _xcorr_sum(da, eb, nfft, idx)
-        den = _xcorr_sum(ea, wb, nfft, idx) + _xcorr_sum(wa, eb, nfft, idx)
-        num, den = num.cpu().numpy(), den.cpu().numpy().round()
-        cost[r] = np.where(den > 0, num / np.maximum(den, 1) * pp.px_per_bin, np.nan)
-        weight[r] = den
+        gb = _grid_arrays(pp.sdf_b, pp.unknown_b, pp.tau_b, grid_b / rho, cap, device)
+        cost[r], weight[r] = _curve(ga, gb, lags, pp.px_per_bin, device)
     weight = weight / max(np.nanmax(weight), 1.0)
     return lags * h, cost, weight
+
+
+def drift_ratio(pp: PairProfiles, max_offset_s: float, cap_px: float, device: torch.device, n_windows: int = 4,
+                min_confidence: float = 0.15) -> float | None:
+    """Estimate the rate ratio rho of a pair from how the best rate-1 lag drifts along A's video.
+
+    A's frames are split into ``n_windows`` windows; each gives a best lag l (seconds) at its centre time t.
+    With ``tau_A = d + rho tau_B``, the rate-1 lag is ``l(t) = (1 - 1/rho) t + d/rho``, so the slope s of a
+    weighted line fit gives ``rho = 1 / (1 - s)``. None when fewer than three windows have a confident minimum.
+    """
+    h = float(np.median(np.diff(pp.tau_a))) if len(pp.tau_a) > 1 else 1.0
+    lags = np.arange(-int(np.ceil(max_offset_s / h)), int(np.ceil(max_offset_s / h)) + 1)
+    cap = cap_px / pp.px_per_bin
+    grid_a = np.arange(int(np.floor(pp.tau_a[-1] / h + 1e-9)) + 1) * h
+    ea, da, wa = _grid_arrays(pp.sdf_a, pp.unknown_a, pp.tau_a, grid_a, cap, device)
+    gb = _grid_arrays(pp.sdf_b, pp.unknown_b, pp.tau_b, pp.tau_b[0] + np.arange(
+        int(np.floor((pp.tau_b[-1] - pp.tau_b[0]) / h + 1e-9)) + 1) * h, cap, device)
+    ts, ls, ws = [], [], []
+    window = max(1, int(round(0.2 / h)))
+    for part in np.array_split(np.arange(len(grid_a)), n_windows):
+        m = torch.zeros(len(grid_a), 1, dtype=ea.dtype, device=device)
+        m[part] = 1.0
+        cur, _ = _curve((ea * m, da * m, wa * m), gb, lags, pp.px_per_bin, device)
+        if not np.isfinite(cur).any():
+            continue
+        k = int(np.nanargmin(cur))
+        outside = np.ones(len(cur), bool)
+        outside[max(0, k - window): k + window + 1] = False
+        runner = np.nanmin(cur[outside], initial=np.inf)
+        conf = 1 - cur[k] / runner if np.isfinite(runner) and runner > 0 else 0.0
+        if conf >= min_confidence:
+            ts.append(grid_a[part].mean()), ls.append(lags[k] * h), ws.append(conf)
+    if len(ts) < 3:
+        return None
+    slope = np.polyfit(np.asarray(ts), np.asarray(ls), 1, w=np.sqrt(ws))[0]
+    return float(1.0 / (1.0 - slope)) if slope < 0.9 else None
 
 
 @dataclass
@@ -109,7 +156,9 @@ def _distance_at(sdf: torch.Tensor, unknown: torch.Tensor, tau: torch.Tensor, qu
 
 def fine_costs(pp: PairProfiles, offsets_s: np.ndarray, ratios: np.ndarray, cap_px: float,
                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Exact costs of candidate maps (offsets_s [D] x ratios [R]): returns (cost [R, D] px, boundaries counted [R, D])."""
+    """Exact costs of candidate maps (offsets_s [D] x ratios [R]).
+
+    Returns (cost [R, D] in px, boundaries counted [R, D])."""
     dt = torch.float64
     cap = cap_px / pp.px_per_bin
     ea, eb = EdgeSamples.of(pp.sdf_a, pp.unknown_a), EdgeSamples.of(pp.sdf_b, pp.unknown_b)

@@ -43,7 +43,8 @@ class GlobalSolution:
     residuals_s: list[float] = field(default_factory=list)
 
 
-def _propagate(n: int, ref: int, edges: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _propagate(n: int, ref: int,
+               edges: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maps along tree edges (a, b, rho, d) from ``ref``: returns (offsets, rates, reached)."""
     adj: dict[int, list[tuple[int, int, float, float]]] = {}
     for a, b, rho, d in edges:
@@ -68,7 +69,8 @@ def _propagate(n: int, ref: int, edges: list[tuple[int, int, float, float]]) -> 
     return o, r, reached
 
 
-def _spanning_tree(n: int, pairs: list[PairMeasurement], weights: np.ndarray, choice: np.ndarray) -> list[tuple[int, int, float, float]]:
+def _spanning_tree(n: int, pairs: list[PairMeasurement], weights: np.ndarray,
+                   choice: np.ndarray) -> list[tuple[int, int, float, float]]:
     """Maximum spanning forest (Kruskal) with edge weights ``weights`` and candidate ``choice`` per pair."""
     parent = list(range(n))
 
@@ -185,13 +187,14 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
             best = (score, inl)
     inl = best[1]
     o, r = np.zeros(n), np.ones(n)
-    for _ in range(4):
+    for _ in range(6):
         reached = _connected(n, ref, pairs, inl)
         o, r = _least_squares(n, ref, pairs, inl, known_rates, reached)
         _, new_inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
         if new_inl == inl:
             break
         inl = new_inl
+    _, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)  # the inliers of the final maps
     reached = _connected(n, ref, pairs, inl)
     conf = np.zeros(n)
     fail = np.ones(n)

@@ -38,9 +38,10 @@ class ToySceneConfig:
     fps: metadata frame rate written in scene.json (frames/s); meta_fps: per-camera metadata rates (None =
     fps). true_fps: per-camera true capture rate (None = the metadata rate). offsets_s: per-camera start
     offsets in seconds (cam00's is forced to 0; None = random in ±max_offset_s). n_spheres, sphere_radius:
-    moving objects (world units); speed scales their motion, spin their rotation; texture_cells: texture cells per unit of the
-    sphere's local coordinates (finer = more corners). arc_deg, cam_distance, hfov_deg: rig.
-    supersample: S x S rays per pixel. seed: every random choice.
+    moving objects (world units); speed scales their motion, spin their rotation; texture_cells: texture
+    cells per unit of the sphere's local coordinates (finer = more corners). arc_deg, cam_distance, hfov_deg: rig.
+    supersample: S x S rays per pixel. seed: every random choice. vfr_jitter: variable frame rate - each
+    frame's timestamp moves by up to this fraction of a frame interval (written as CameraSpec.frame_times_s).
     """
 
     n_cameras: int = 8
@@ -63,6 +64,7 @@ class ToySceneConfig:
     supersample: int = 2
     seed: int = 0
     static: bool = False
+    vfr_jitter: float = 0.0
     frozen_cameras: tuple[int, ...] = ()
     blind_cameras: tuple[int, ...] = ()
 
@@ -220,9 +222,13 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
         if k in cfg.blind_cameras:
             target = 2 * c - target  # look away from the scene
         R, t = _look_at(c, target)
+        times = None
+        if cfg.vfr_jitter > 0:
+            times = (np.arange(cfg.n_frames) + rng.uniform(-cfg.vfr_jitter, cfg.vfr_jitter, cfg.n_frames)) / meta[k]
+            times -= times[0]
         cams.append(CameraSpec(name=f"cam{k:02d}", width=cfg.width, height=cfg.height, K=K.copy(), R=R, t=t,
                                fps=meta[k], n_frames=cfg.n_frames,
-                               frames=FrameSource("images", f"frames/cam{k:02d}", "{:05d}.png")))
+                               frames=FrameSource("images", f"frames/cam{k:02d}", "{:05d}.png"), frame_times_s=times))
     tables = rng.uniform(0.05, 1.0, (cfg.n_spheres, 8, 8, 8, 3))
     ground = rng.uniform(0.0, 1.0, (16, 16, 3))
     light = np.array([0.3, -0.4, 0.87])
@@ -234,9 +240,10 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
         out = root / cam.frames.path
         out.mkdir(parents=True, exist_ok=True)
         img = None
+        tau = cam.tau_s()
         for i in range(cfg.n_frames):
             if img is None or k not in cfg.frozen_cameras:
-                t_s = offsets[k] + rates[k] * i / meta[k]
+                t_s = offsets[k] + rates[k] * tau[i]
                 col = _render_frame(dirs, cam.center, bg, motion, t_s, tables, light, cfg.texture_cells)
                 col = col.reshape(cam.height, ss, cam.width, ss, 3).mean(axis=(1, 3))
                 img = np.clip(col * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -249,3 +256,39 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
     gt.save(root / "gt_sync.json")
     write_json(root / "toy_config.json", {"seed": cfg.seed, "true_fps": true_fps})
     return ToyScene(scene=scene, gt=gt, motion=motion, true_fps=true_fps)
+
+
+def toy_tracks(toy: ToyScene, points_per_sphere: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
+    """Exact 2D tracks of surface points of the toy spheres, per camera: name -> [M, T, 2] float32 pixel
+    coordinates (scene convention), NaN where the point faces away, is occluded or leaves the image."""
+    rng = np.random.default_rng(seed)
+    m = toy.motion
+    u = rng.normal(size=(len(m.radius), points_per_sphere, 3))
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)                          # object-frame unit vectors
+    out = {}
+    for k, cam in enumerate(toy.scene.cameras):
+        tm = toy.gt.cameras[cam.name]
+        t_glob = tm.offset_s + tm.rate * cam.tau_s()
+        xy = np.full((u.shape[0] * u.shape[1], len(t_glob), 2), np.nan, np.float32)
+        for i, t in enumerate(t_glob):
+            cs, rots = m.centers(t), m.rotations(t)
+            n = np.einsum("sij,spj->spi", rots, u)                            # world normals [S, P, 3]
+            x = cs[:, None, :] + m.radius[:, None, None] * n
+            to_cam = cam.center - x
+            dist = np.linalg.norm(to_cam, axis=-1)
+            vis = (n * to_cam).sum(-1) > 0
+            d = to_cam / dist[..., None]
+            for s2 in range(len(cs)):                                         # occlusion by the other spheres
+                oc = x - cs[s2]
+                b = (d * oc).sum(-1)
+                disc = b * b - ((oc * oc).sum(-1) - m.radius[s2] ** 2)
+                root = np.sqrt(np.maximum(disc, 0))
+                hit = (disc > 0) & (-b + root > 1e-6) & (-b - root < dist)
+                hit &= np.arange(len(cs))[:, None] != s2
+                vis &= ~hit
+            p = cam.project(x.reshape(-1, 3))
+            inside = (p[:, 0] >= 0) & (p[:, 0] < cam.width) & (p[:, 1] >= 0) & (p[:, 1] < cam.height)
+            ok = vis.reshape(-1) & inside
+            xy[ok, i] = p[ok]
+        out[cam.name] = xy
+    return out

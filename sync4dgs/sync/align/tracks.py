@@ -70,9 +70,10 @@ class CameraTracks:
         """Keep tracks visible in >= ``min_frames`` frames whose positions spread >= ``min_motion_px``."""
         v = self.valid
         n = v.sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            spread = np.nanmax(self.xy, axis=1) - np.nanmin(self.xy, axis=1) if self.n_tracks else np.zeros((0, 2))
-        spread = np.nan_to_num(np.linalg.norm(spread, axis=-1)) * self.track_scale
+        hi = np.where(v[..., None], self.xy, -np.inf).max(axis=1, initial=-np.inf)
+        lo = np.where(v[..., None], self.xy, np.inf).min(axis=1, initial=np.inf)
+        extent = np.linalg.norm(np.where(n[:, None] > 0, hi - lo, 0.0), axis=-1)
+        spread = np.where(n > 0, extent, 0.0) * self.track_scale
         return self.subset(np.nonzero((n >= min_frames) & (spread >= min_motion_px))[0])
 
 
