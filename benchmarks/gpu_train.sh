@@ -26,8 +26,8 @@ TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.
 timeit train "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
   "${offs[@]}" "${NOTB[@]}" "${iters[@]}" 2>&1 | tee "$OUT/train_full.log" | tail -40
 [ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
-timeit render "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tee "$OUT/render.log" | tail -5
-timeit metrics "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tee "$OUT/metrics.log" | tail -40
+timeit render timeout "${RENDER_TIMEOUT:-150}" "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tee "$OUT/render.log" | tail -5
+timeit metrics timeout "${METRICS_TIMEOUT:-150}" "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tee "$OUT/metrics.log" | tail -40
 cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
 cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
 cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null

@@ -15,16 +15,20 @@ The method never reads ground truth.
 
 from __future__ import annotations
 
+
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
 from tqdm import tqdm
 
-from sync4dgs.data.scene import SceneSpec
+from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
@@ -102,13 +106,18 @@ def _ratios(spec: RateSpec, fps_a: float, fps_b: float) -> list[float]:
 
 def _observe(scene: SceneSpec, cfg: AlignConfig,
              tracks_dir: Path | None) -> tuple[list[CameraTracks], list[PackedMasks]]:
-    tracks, masks = [], []
-    for cam in tqdm(scene.cameras, desc="align: tracking", unit="cam", leave=False):
+    """Track every camera; cameras are independent, so they run in a thread pool (OpenCV's KLT and image
+    decoding release the GIL). Results are in camera order and identical to a sequential run."""
+
+    def one(cam: CameraSpec) -> tuple[CameraTracks, PackedMasks]:
         external = load_camera_tracks(tracks_dir / f"{cam.name}.npz", cam) if tracks_dir is not None else None
-        tr, pm = observe_camera(scene, cam, cfg, external)
-        tracks.append(tr)
-        masks.append(pm)
-    return tracks, masks
+        return observe_camera(scene, cam, cfg, external)
+
+    workers = max(1, min(len(scene.cameras), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(tqdm(pool.map(one, scene.cameras), total=len(scene.cameras), desc="align: tracking",
+                            unit="cam", leave=False))
+    return [r[0] for r in results], [r[1] for r in results]
 
 
 def _has_motion(tr: CameraTracks, pm: PackedMasks) -> bool:
