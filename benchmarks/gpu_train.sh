@@ -19,7 +19,7 @@ SCENE=$WORK/scene_$PRESET
 [ -f "$SCENE/scene.json" ] || timeit synth "${S4[@]}" synth --preset "$PRESET" --layout canonical --device cuda --out "$SCENE"
 rm -f "$SCENE/offsets.json"
 timeit align timeout "${ALIGN_TIMEOUT:-300}" "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tee "$OUT/align.log" | tail -30
-offs=(); [ -f "$SCENE/offsets.json" ] && offs=(--offsets "$SCENE/offsets.json")   # else train runs stage 1 itself
+offs=(--no_align); [ -f "$SCENE/offsets.json" ] && offs=(--offsets "$SCENE/offsets.json") || echo "stage 1 did not finish: training from identity time maps (--no_align)" | tee -a "$OUT/timings.txt"
 M=$WORK/model_$PRESET
 rm -rf "$M"
 TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.txt")
