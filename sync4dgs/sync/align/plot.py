@@ -82,20 +82,25 @@ def _trajectory_panel(img: np.ndarray, result, x0: int, x1: int) -> None:
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(up, e1)
     uv = np.stack([allp @ e1, allp @ e2], -1)
-    lo, hi = uv.min(0), uv.max(0)
+    lo, hi = np.percentile(uv, 0.5, axis=0), np.percentile(uv, 99.5, axis=0)   # a few stray points don't squash it
+    if centers is not None:
+        cuv = np.stack([np.asarray(centers) @ e1, np.asarray(centers) @ e2], -1)
+        lo, hi = np.minimum(lo, cuv.min(0)), np.maximum(hi, cuv.max(0))
     scale = min((x1 - x0 - 40) / max(hi[0] - lo[0], 1e-9), (y1 - y0 - 40) / max(hi[1] - lo[1], 1e-9))
 
     def to_px(p: np.ndarray) -> np.ndarray:
         q = np.stack([p @ e1, p @ e2], -1)
         return np.stack([x0 + 20 + (q[:, 0] - lo[0]) * scale, y1 - 20 - (q[:, 1] - lo[1]) * scale], -1)
 
+    img_view = img[y0 + 1:y1, x0 + 1:x1]   # draw clipped to the panel
+    off = np.array([x0 + 1, y0 + 1])
     if traj is not None:
         for m in range(traj.n):
             ok = np.isfinite(traj.xyz[m]).all(-1)
             if ok.sum() < 2:
                 continue
-            pts = to_px(traj.xyz[m][ok].astype(np.float64)).round().astype(np.int32)
-            cv2.polylines(img, [pts], False, tuple(int(c) for c in traj.rgb[m]), 1, cv2.LINE_AA)
+            pts = (to_px(traj.xyz[m][ok].astype(np.float64)) - off).round().astype(np.int32)
+            cv2.polylines(img_view, [pts], False, tuple(int(c) for c in traj.rgb[m]), 1, cv2.LINE_AA)
     if centers is not None:
         for p in to_px(np.asarray(centers)).round().astype(int):
             tri = np.array([[p[0], p[1] - 6], [p[0] - 5, p[1] + 4], [p[0] + 5, p[1] + 4]], np.int32)
