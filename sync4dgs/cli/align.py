@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-offset-s", type=float, default=3.0, help="search offsets in +-this many seconds (default 3)")
     p.add_argument("--rates", default="auto",
                    help="'1': trust the frame rates in scene.json; '30,25,24': each camera's true rate is one of "
-                        "these; 'auto' (default): rate 1 unless a camera only aligns with a common frame rate")
+                        "these; 'auto' (default): rate 1 unless the best offset drifts along the video and a "
+                        "ratio of common frame rates fits clearly better")
     p.add_argument("--tracks", default=None, help="folder of per-camera <camera>.npz point tracks to use instead of "
                                                   "the built-in KLT tracker (format: docs/align.md)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")

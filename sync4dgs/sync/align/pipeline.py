@@ -15,7 +15,6 @@ The method never reads ground truth.
 
 from __future__ import annotations
 
-
 import logging
 import os
 import time
@@ -25,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from tqdm import tqdm
 
 from sync4dgs.data.scene import CameraSpec, SceneSpec
@@ -34,9 +32,9 @@ from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
+from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, solve_global
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
-from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.device import resolve_device
