@@ -26,6 +26,15 @@ def _av():
     return av
 
 
+def have_pyav() -> bool:
+    """True when PyAV can be imported (video decode/encode available)."""
+    try:
+        import av  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass
 class VideoInfo:
     """Stream metadata.

@@ -7,6 +7,9 @@ time map chosen by :func:`sync4dgs.eval.frame_times.eval_time_map`.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +21,7 @@ from tqdm import tqdm
 
 from sync4dgs.data.frames import open_frames, read_image
 from sync4dgs.data.scene import CameraSpec, SceneSpec
-from sync4dgs.data.video import write_video
+from sync4dgs.data.video import have_pyav, write_video
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_times_s, select_frames
@@ -163,7 +166,11 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
                             "time_convention": "t_global_s = offset_s + rate * tau_s (model's reference clock)",
                             "cameras": {}}
     result = SplitRender(split, iteration, out_dir, total)
-    with atomic_dir(out_dir) as tmp:
+    if write_videos and not have_pyav():
+        log.warning("PyAV is not installed: writing PNGs only, no mp4 per camera (pip install av)")
+        write_videos = False
+    with atomic_dir(out_dir) as tmp, ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        pending: list[Future] = []
         rdir, gdir, vdir = tmp / "renders", tmp / "gt", tmp / "videos"
         rdir.mkdir()
         if write_gt:
@@ -174,10 +181,14 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             for i, t in zip(idx, times):
                 img, used_backend = render_frame(model, cam, t, settings, device)
                 info["backend_used"] = used_backend
-                write_png(rdir / layout.image_name(cam.name, int(i)), to_uint8(img))
+                # PNG encoding dominates at N3V resolution: encode in a thread pool (cv2 releases the GIL)
+                pending.append(pool.submit(write_png, rdir / layout.image_name(cam.name, int(i)), to_uint8(img)))
                 if frames is not None:
-                    write_png(gdir / layout.image_name(cam.name, int(i)), frames[int(i)])
+                    pending.append(pool.submit(write_png, gdir / layout.image_name(cam.name, int(i)), frames[int(i)]))
                 bar.update(1)
+            for fut in pending:
+                fut.result()  # re-raises a failed write
+            pending.clear()
             entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
             if write_videos and len(idx) > 0:
                 vdir.mkdir(exist_ok=True)
