@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from sync4dgs.data.readers.base import rel_to_scene
-from sync4dgs.data.readers.common import import_av, rebase_time_maps, shift_time_maps, video_timing
+from sync4dgs.data.readers.common import rebase_time_maps, shift_time_maps
+from sync4dgs.data.video import import_av, video_timing
 from sync4dgs.data.readers.n3v import POSES_FILE, find_videos
 from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, SCENE_FILE, SceneSpec, load_scene
 from sync4dgs.errors import ConfigError, DataFormatError

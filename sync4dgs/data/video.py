@@ -7,6 +7,7 @@ that code paths working on image folders (e.g. on the GPU machine) do not need i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,13 +18,9 @@ import numpy as np
 from sync4dgs.errors import DataFormatError
 from sync4dgs.utils.atomic import atomic_path
 
+log = logging.getLogger(__name__)
 
-def _av():
-    try:
-        import av  # noqa: PLC0415
-    except ImportError as e:  # pragma: no cover - depends on the installation
-        raise DataFormatError(None, "reading/writing video needs PyAV: pip install av") from e
-    return av
+CFR_TOLERANCE_FRAMES = 0.05  # a frame more than 5% of a period off the regular grid means variable frame rate
 
 
 def have_pyav() -> bool:
@@ -35,28 +32,49 @@ def have_pyav() -> bool:
     return True
 
 
-@dataclass
-class VideoInfo:
-    """Stream metadata.
+def import_av():
+    """PyAV, imported lazily (DataFormatError with the install hint if it is missing)."""
+    try:
+        import av  # noqa: PLC0415
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise DataFormatError(None, "reading/writing video needs PyAV: pip install av") from e
+    return av
 
-    width, height: pixels; fps: average frame rate (frames/s) from the container; n_frames: frame count as
-    decoded (None if not counted); start_s: pts of the first frame in seconds (container clock).
+
+@dataclass
+class VideoTiming:
+    """A video's geometry and per-frame clock.
+
+    width, height: pixels; fps: nominal frame rate (frames/s); tau_s: float64 [n_frames] presentation times
+    relative to the first frame (seconds, this camera's clock); constant: True if tau_s == i / fps.
     """
 
     path: Path
     width: int
     height: int
     fps: float
-    n_frames: int | None
-    start_s: float | None
+    tau_s: np.ndarray
+    constant: bool
+    start_s: float = 0.0     # container pts of the first frame (s); tau_s is relative to it
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.tau_s)
 
 
-def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
-    """Read a video's size and frame rate; with ``count_frames`` also decode-free count packets' frames.
+def is_constant_rate(tau_s: np.ndarray, fps: float) -> bool:
+    """True if every time in ``tau_s`` [n] (s) is within CFR_TOLERANCE_FRAMES of ``i / fps``."""
+    grid = np.arange(len(tau_s)) / fps
+    return bool(np.all(np.abs(tau_s - grid) <= CFR_TOLERANCE_FRAMES / fps))
 
-    Raises DataFormatError when the file is missing, unreadable or has no video stream.
+
+def video_timing(path: str | Path) -> VideoTiming:
+    """Probe a video without decoding it: size, nominal fps and the exact presentation time of every frame.
+
+    Times come from the container's packet timestamps (exact, also for variable frame rate). Raises
+    DataFormatError for a missing, corrupt or empty video.
     """
-    av = _av()
+    av = import_av()
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "video file not found")
@@ -67,15 +85,38 @@ def probe_video(path: str | Path, count_frames: bool = True) -> VideoInfo:
             s = c.streams.video[0]
             rate = s.average_rate or s.guessed_rate
             fps = float(rate) if rate else 0.0
-            n, start = None, None
-            if count_frames:
-                pts = [p.pts for p in c.demux(s) if p.pts is not None and p.size > 0]
-                n = len(pts)
-                if pts:
-                    start = float(min(pts) * s.time_base)
-            return VideoInfo(path, s.codec_context.width, s.codec_context.height, fps, n, start)
+            # presentation times of the packets (containers without pts, e.g. some AVI files, give dts)
+            pts = sorted(p.pts if p.pts is not None else p.dts for p in c.demux(s)
+                         if (p.pts is not None or p.dts is not None) and p.size > 0)
+            width, height, tb = s.codec_context.width, s.codec_context.height, s.time_base
     except av.error.FFmpegError as e:
-        raise DataFormatError(path, f"cannot read video: {e}") from e
+        raise DataFormatError(path, f"corrupt or unreadable video: {e}") from e
+    if not pts:
+        raise DataFormatError(path, "video contains no frames")
+    if width <= 0 or height <= 0:
+        raise DataFormatError(path, f"video has invalid size {width}x{height}")
+    tau = np.array([float(p * tb) for p in pts], dtype=np.float64)
+    start_s = float(tau[0])
+    tau -= start_s
+    if len(tau) > 1 and np.any(np.diff(tau) <= 0):
+        raise DataFormatError(path, "video has duplicate frame timestamps")
+    if fps <= 0:
+        if len(tau) < 2:
+            raise DataFormatError(path, "cannot determine the frame rate of a one-frame video without metadata")
+        fps = (len(tau) - 1) / tau[-1]
+    constant = is_constant_rate(tau, fps)
+    if not constant and len(tau) > 1:
+        fps_fit = (len(tau) - 1) / tau[-1]
+        if is_constant_rate(tau, fps_fit):
+            log.warning("%s: container says %.4f fps but frames are regularly spaced at %.4f fps; using the latter",
+                        path, fps, fps_fit)
+            fps, constant = fps_fit, True
+    return VideoTiming(path, int(width), int(height), float(fps), tau, constant, start_s)
+
+
+def probe_video(path: str | Path) -> VideoTiming:
+    """Size, frame rate, frame count and per-frame times of a video, without decoding it (see video_timing)."""
+    return video_timing(path)
 
 
 def iter_video_frames(path: str | Path) -> Iterator[tuple[np.ndarray, float]]:
@@ -84,7 +125,7 @@ def iter_video_frames(path: str | Path) -> Iterator[tuple[np.ndarray, float]]:
     ``pts_s`` is the container timestamp in seconds (not shifted to start at 0).
     Raises DataFormatError for missing or corrupt files.
     """
-    av = _av()
+    av = import_av()
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "video file not found")
@@ -137,7 +178,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray] | np.ndarray, fps
         crf: x264 quality (0 = lossless, 18 = visually lossless).
     Width and height must be even for yuv420p; odd sizes are padded by one pixel (edge replicated).
     """
-    av = _av()
+    av = import_av()
     path = Path(path)
     tb = Fraction(1, 90000)
     pts_iter = iter(pts_s) if pts_s is not None else None

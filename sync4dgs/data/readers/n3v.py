@@ -30,7 +30,8 @@ from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         rel_to_scene)
 from sync4dgs.data.readers.common import (check_rotation, grab_frames, rebase_time_maps, shift_time_maps,
-                                          subset_time_maps, video_timing)
+                                          subset_time_maps)
+from sync4dgs.data.video import video_timing
 from sync4dgs.data.scene import GT_SYNC_FILE, CameraSpec, FrameSource
 from sync4dgs.errors import DataFormatError
 from sync4dgs.sync.timemap import load_time_maps

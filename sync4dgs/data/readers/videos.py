@@ -28,7 +28,8 @@ import numpy as np
 from sync4dgs.data.calibrate import Undistortion, calibrate_static_cameras, max_distortion_px, undistortion_maps
 from sync4dgs.data.points import PointCloud
 from sync4dgs.data.readers.base import PrepareOptions, RawScene, choose_reference, choose_test_cameras, rel_to_scene
-from sync4dgs.data.readers.common import VideoTiming, grab_frames, video_timing
+from sync4dgs.data.readers.common import grab_frames
+from sync4dgs.data.video import VideoTiming, video_timing
 from sync4dgs.data.readers.n3v import camera_sort_key
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.data.video import downscale_image, iter_video_frames, write_video
