@@ -4,10 +4,83 @@ Every config key is also a flag: ``--train.iterations 100`` (dotted) or ``--iter
 name is unique. Values are parsed by the key's type (lists as JSON or comma-separated). ``--gpus N`` trains on
 N local GPUs through torchrun. The arguments and the action live in sync4dgs.train.command, shared with
 ``python -m sync4dgs.train`` (the module torchrun launches).
+
+``--viewer`` attaches the browser viewer (sync4dgs.viewer) to the running training: the trainer knows nothing
+of the viewer; this command layer hands train() a callback factory (:class:`LiveViewer`).
 """
 
 from __future__ import annotations
 
-from sync4dgs.train.command import add_arguments, overrides_from_args, run
+import argparse
+import logging
+from typing import Any
 
-__all__ = ["add_arguments", "overrides_from_args", "run"]
+from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.command import add_arguments as _add_train_arguments
+from sync4dgs.train.command import overrides_from_args
+from sync4dgs.train.command import run as _run_train
+
+__all__ = ["LiveViewer", "add_arguments", "overrides_from_args", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    _add_train_arguments(p)
+    g = p.add_argument_group("live viewer")
+    g.add_argument("--viewer", action="store_true",
+                   help="show the training live in the browser viewer (needs viser)")
+    g.add_argument("--viewer_port", type=int, default=8080, help="viewer TCP port (default 8080)")
+    g.add_argument("--viewer_host", default="127.0.0.1",
+                   help="viewer bind address (default 127.0.0.1: this machine only)")
+    g.add_argument("--viewer_every", type=int, default=100,
+                   help="refresh the viewer's model at most every this many iterations (default 100)")
+
+
+class LiveViewer(Callback):
+    """Training callback that keeps a :func:`sync4dgs.viewer.callback.start_training_viewer` viewer fresh.
+
+    The viewer starts with the training (on a snapshot of the initial model) and stops when it ends. Every
+    ``every`` iterations (and at most once per ``min_interval_s`` seconds) it is offered the current model and
+    time maps; it takes them only while a browser is connected (one device-side copy, rendering happens in the
+    viewer's thread).
+    """
+
+    name = "viewer"
+
+    def __init__(self, session: Any, host: str = "127.0.0.1", port: int = 8080, every: int = 100,
+                 min_interval_s: float = 1.0):
+        self.session, self.host, self.port, self.every = session, host, port, max(int(every), 1)
+        self.min_interval_s = float(min_interval_s)
+        self.handle = None
+
+    def on_train_start(self, state: TrainState) -> None:
+        from sync4dgs.viewer.callback import start_training_viewer  # noqa: PLC0415
+        from sync4dgs.viewer.overlays import load_trajectories  # noqa: PLC0415
+
+        s = self.session
+        traj_file = s.model_path / "stage1" / "trajectories.npz"
+        trajectories = load_trajectories(traj_file) if traj_file.is_file() else None
+        self.handle = start_training_viewer(state.model, s.time.time_maps(), scene=s.scene,
+                                            trajectories=trajectories, host=self.host, port=self.port,
+                                            every=self.every)
+        self.handle.min_interval_s = self.min_interval_s
+        print(f"training viewer: {self.handle.viewer.url}", flush=True)
+
+    def after_step(self, state: TrainState, info: StepInfo) -> None:
+        if self.handle is not None and info.step % self.every == 0 and self.handle.viewer.n_clients > 0:
+            self.handle.update(state.model, self.session.time.time_maps(), info.step)
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def run(args: argparse.Namespace) -> int:
+    factories = []
+    if getattr(args, "viewer", False):
+        def factory(session):
+            return LiveViewer(session, host=args.viewer_host, port=args.viewer_port, every=args.viewer_every)
+        factories.append(factory)
+    return _run_train(args, extra_callbacks=factories)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sync4dgs.data.frames import open_frames
 from sync4dgs.data.scene import load_scene
 from sync4dgs.model.io import model_file
 from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.train.callbacks import Callback
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.distributed.launch import distributed_requested
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 STATS_FILE = "train_stats.json"
 
+CallbackFactory = Callable[[Session], Callback]
+
 
 @dataclass
 class TrainResult:
@@ -43,7 +47,7 @@ class TrainResult:
 
 def train(source_path: str | Path, model_path: str | Path, config: ExperimentConfig, *, offsets_path=None,
           no_align: bool = False, time_maps_override: TimeMaps | None = None, start_checkpoint=None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, extra_callbacks: Sequence[CallbackFactory] = ()) -> TrainResult:
     """Train the 4D Gaussians of the scene at ``source_path`` jointly with per-camera time maps.
 
     Args:
@@ -56,6 +60,9 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         time_maps_override: fixed time maps (not learned): "oracle" (ground truth) or "naive" (identity) runs.
         start_checkpoint: resume from this checkpoint instead of M's latest.
         progress: show progress bars.
+        extra_callbacks: factories ``session -> Callback`` for features that live outside the trainer (e.g. the
+            live viewer of ``sync4dgs train --viewer``, built in sync4dgs.cli). They run after the built-in
+            callbacks, on rank 0 only under torchrun, and are not part of checkpoints unless they return state.
 
     Under torchrun (``WORLD_SIZE`` set) this process is one rank of a data-parallel job
     (sync4dgs.train.distributed): each rank renders its own sample of every iteration, gradients and
@@ -72,14 +79,15 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     try:
         return _train(source_path, model_path, config, offsets_path=offsets_path, no_align=no_align,
                       time_maps_override=time_maps_override, start_checkpoint=start_checkpoint, progress=progress,
-                      runtime=runtime)
+                      runtime=runtime, extra_callbacks=extra_callbacks)
     finally:
         if runtime is not None:
             runtime.close()
 
 
 def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
-           time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime) -> TrainResult:
+           time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime,
+           extra_callbacks: Sequence[CallbackFactory] = ()) -> TrainResult:
     """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes)."""
     writer = runtime is None or runtime.is_main
     scene = load_scene(source_path)
@@ -104,6 +112,8 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
         from sync4dgs.train.distributed import attach  # noqa: PLC0415
 
         attach(session, runtime, resumed=ckpt_path is not None)
+    if writer:
+        session.callbacks.extend(factory(session) for factory in extra_callbacks)
     start = session.state.step
     trainer = Trainer(session)
     threads = torch.get_num_threads()
@@ -160,6 +170,23 @@ def _stats(session: Session, trainer: Trainer, start: int, world_size: int = 1) 
              "num_keyframes": session.model.num_keyframes, "final_train_psnr": last.get("psnr"),
              "final_train_loss": last.get("loss"), "device": str(session.device),
              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    stats.update(_memory_stats(session.device))
     if world_size > 1 or session.distributed is not None:
         stats["world_size"] = world_size
     return stats
+
+
+def _memory_stats(device: torch.device) -> dict[str, float]:
+    """Peak memory of this process in GiB: CUDA allocated/reserved on ``device`` (since process start or the
+    last reset) and host resident set size."""
+    out: dict[str, float] = {}
+    if device.type == "cuda":
+        out["peak_gpu_allocated_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        out["peak_gpu_reserved_gib"] = torch.cuda.max_memory_reserved(device) / 2**30
+    try:
+        import resource  # noqa: PLC0415  (POSIX only)
+
+        out["peak_host_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB on Linux
+    except ImportError:
+        pass
+    return out

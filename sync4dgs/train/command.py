@@ -77,12 +77,16 @@ def argv_from_args(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, extra_callbacks=()) -> int:
+    """Run the command. ``extra_callbacks``: factories ``session -> Callback`` passed to train() (the CLI layer
+    adds the live viewer through it; they are not available under ``--gpus``)."""
     from sync4dgs.sync.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
     from sync4dgs.train.distributed.launch import distributed_requested, env_rank, relaunch  # noqa: PLC0415
 
     cfg = load_config(args.config, overrides_from_args(args))   # validate before launching anything
+    if args.gpus and extra_callbacks:
+        raise ConfigError("--viewer cannot be combined with --gpus (attach `sync4dgs view` to the saved model)")
     if args.gpus and not distributed_requested():
         module_args = argv_from_args(args)
         if logging.getLogger().isEnabledFor(logging.DEBUG):
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--fixed_time_maps cannot be combined with --offsets / --no_align")
     result = train(args.source_path, args.model_path, cfg, offsets_path=args.offsets, no_align=args.no_align,
                    time_maps_override=fixed, start_checkpoint=args.start_checkpoint,
-                   progress=not args.quiet and main_rank)
+                   progress=not args.quiet and main_rank, extra_callbacks=extra_callbacks)
     if main_rank:
         _print_summary(result)
     return 0
