@@ -2,7 +2,7 @@
 
 A config file is a JSON object whose top-level keys are the sections of :class:`ExperimentConfig`
 (``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``, ``guard``,
-``distributed``). A file may say ``"extends": "base.json"`` (a path relative to itself, or a list of them); the
+``distributed``, ``camera``, ``progressive``). A file may say ``"extends": "base.json"`` (a path relative to itself, or a list of them); the
 parent is loaded first and the child's keys are merged over it, section by section. Overrides are
 ``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf name is unique across
 the whole config. Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
@@ -97,7 +97,14 @@ class TimeConfig:
     learn_rate: bool = False                   # also learn each camera's clock rate
     align: bool = True                         # run stage 1 (align_scene) to initialise, unless --offsets/--no_align
     offset_lr: float = 2e-4                    # Adam lr of offsets, seconds per step
+    offset_lr_final: float = 0.0               # > 0: offset lr decays log-linearly from offset_lr (at the end of
+                                               # the warm-up) to this at the last iteration; 0 = constant
     rate_lr: float = 1e-5                      # Adam lr of rates
+    evidence_z: float = 3.0                    # a camera's time gradient is applied only when its recent
+                                               # gradients agree: |mean| >= evidence_z x standard error over
+                                               # that camera's last samples (0 = every gradient is applied)
+    evidence_beta: float = 0.8                 # EMA factor of those per-camera gradient statistics (per sample
+                                               # of the camera: about (1+b)/(1-b) = 9 samples)
     warmup_iterations: int = 1000              # time gradients are enabled after this many iterations
     freeze_after: int = 0                      # stop learning time maps after this iteration (0 = never)
     sync_every: int = 50                       # check the model's time domain / log offsets every N iterations
@@ -204,6 +211,66 @@ class DistributedConfig:
 
 
 @dataclass
+class CameraConfig:
+    """Optional per-training-camera pose / focal refinement (sync4dgs.train.camrefine); off for calibrated data.
+
+    Pose deltas (axis-angle rotation, radians, and translation, scene units; camera frame) and a focal
+    log-scale per training camera, learned by Adam between ``start_iter`` and ``stop_iter``. Start it at or
+    before ``time.warmup_iterations`` so that poses settle before the time maps learn.
+    """
+
+    refine_pose: bool = False
+    refine_focal: bool = False
+    pose_lr: float = 1e-4                      # Adam lr: rotation rad/step; translation pose_lr x scene extent/step
+    focal_lr: float = 1e-4                     # Adam lr of log(focal scale) per step
+    start_iter: int = 500                      # deltas learn after this iteration
+    stop_iter: int = 0                         # ... until this iteration (0 = until the end); kept afterwards
+
+    def __post_init__(self):
+        if self.pose_lr < 0 or self.focal_lr < 0:
+            raise ValueError(f"camera.pose_lr / camera.focal_lr must be >= 0, got {self.pose_lr}, {self.focal_lr}")
+        if self.start_iter < 0:
+            raise ValueError(f"camera.start_iter must be >= 0, got {self.start_iter}")
+        if self.stop_iter != 0 and self.stop_iter <= self.start_iter:
+            raise ValueError(f"camera.stop_iter ({self.stop_iter}) must be 0 (never) or > camera.start_iter "
+                             f"({self.start_iter})")
+
+    @property
+    def enabled(self) -> bool:
+        return self.refine_pose or self.refine_focal
+
+
+@dataclass
+class ProgressiveConfig:
+    """Ex4DGS progressive training window (sync4dgs.train.progressive): views are sampled only from global
+    times <= a window end that grows during training. Lengths are in FRAMES of the reference camera.
+
+    The window is ``[.., start + window_frames / fps_ref]`` where ``start`` is the first global time at which
+    every training camera records; ``window_frames = start_frames + step_frames x (number of growth steps)``,
+    growth steps happen after iterations that are multiples of ``grow_every`` strictly greater than
+    ``max(grow_from_iter, grow_every)`` (Ex4DGS: 10 / 10 / 400 (N3V) / 500).
+    """
+
+    enabled: bool = False
+    start_frames: int = 10                     # Ex4DGS start_duration (inclusive: 11 frames of the reference)
+    step_frames: int = 10                      # Ex4DGS time_interval x progressive_step
+    grow_every: int = 400                      # Ex4DGS progressive_growing_steps (iterations)
+    grow_from_iter: int = 500                  # Ex4DGS extract_from_iter: no growth at or before this iteration
+    refresh_every: int = 0                     # re-evaluate the eligible views under the moving time maps every N
+                                               # iterations (0 = time.sync_every); growth steps always refresh
+
+    def __post_init__(self):
+        if self.start_frames < 0 or self.step_frames < 0:
+            raise ValueError(f"progressive.start_frames / step_frames must be >= 0, got {self.start_frames}, "
+                             f"{self.step_frames}")
+        if self.grow_every <= 0:
+            raise ValueError(f"progressive.grow_every must be > 0, got {self.grow_every}")
+        if self.grow_from_iter < 0 or self.refresh_every < 0:
+            raise ValueError(f"progressive.grow_from_iter / refresh_every must be >= 0, got {self.grow_from_iter}, "
+                             f"{self.refresh_every}")
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -215,6 +282,8 @@ class ExperimentConfig:
     log: LogConfig = field(default_factory=LogConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

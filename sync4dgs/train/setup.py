@@ -162,7 +162,8 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
                                  learn_rate=cfg.time.learn_rate).to(device)
     tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])
     time_ctl = TimeController(time_model, cfg.time, tau_first_last,
-                              trained=[time_model.index(c.name) for c in train_cams], fixed=fixed)
+                              trained=[time_model.index(c.name) for c in train_cams], fixed=fixed,
+                              total_iterations=cfg.train.iterations)
 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)

@@ -2,8 +2,16 @@
 
 Wraps a :class:`sync4dgs.sync.timemodel.CameraTimeModel` (per-camera ``offset_s``/``rate``, reference fixed)
 with its own Adam optimiser, a warm-up (time gradients are discarded until geometry has settled), an optional
-late freeze, and keeps the model's keyframed time domain covering every camera's capture times under the
-current maps (growing keyframes when offsets move; optimiser moments are padded in lock-step).
+late freeze and log-linear learning-rate decay, and keeps the model's keyframed time domain covering every
+camera's capture times under the current maps (growing keyframes when offsets move; optimiser moments are
+padded in lock-step).
+
+Evidence gate: one iteration renders one camera, so each camera's time gradient is a noisy sample. Adam
+normalises step sizes, so zero-mean noise alone walks an offset by a fraction of ``offset_lr`` per step (over a
+15k-iteration run that is ~0.1-0.2 frame at the default lr). With ``evidence_z > 0`` Adam still sees every
+gradient, but a camera's Adam update is applied only while the exponential moving mean of that camera's recent
+gradients is at least ``evidence_z`` standard errors from zero: a consistent pull (a wrong offset) moves it,
+noise around the optimum mostly does not. All on the device, no host synchronisation.
 """
 
 from __future__ import annotations
@@ -36,14 +44,17 @@ class TimeController(Callback):
         tau_first_last_s: [C, 2] float, first and last local capture time (s) of each time-model camera.
         trained: time-model indices of the training cameras (None = all).
         fixed: True = never learn (oracle/naive benchmark modes, or time.learn = false).
+        total_iterations: the run's last iteration (end of the learning-rate decay).
     """
 
     name = "time"
 
     def __init__(self, time_model: torch.nn.Module, cfg: TimeConfig, tau_first_last_s: np.ndarray,
-                 trained: list[int] | None = None, fixed: bool = False):
+                 trained: list[int] | None = None, fixed: bool = False, total_iterations: int = 0):
         self.time_model = time_model
         self.cfg = cfg
+        self.total_iterations = int(total_iterations)
+        self._lr_scale = 1.0                           # lowered by the NaN guard
         self.fixed = fixed or not cfg.learn
         self.tau_first_last_s = np.asarray(tau_first_last_s, dtype=np.float64)
         n = len(time_model.camera_names)
@@ -58,6 +69,9 @@ class TimeController(Callback):
         if cfg.learn_rate and time_model.rates.requires_grad:
             groups.append({"params": [time_model.rates], "lr": cfg.rate_lr})
         self.optimizer = torch.optim.Adam(groups, lr=cfg.offset_lr)
+        self._base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        zeros = torch.zeros(n, dtype=torch.float64, device=time_model.offsets_s.device)
+        self._evidence = {"mean": zeros.clone(), "sq": zeros.clone(), "count": zeros.clone()}   # [C] each
         if self.fixed:
             for p in time_model.parameters():
                 p.requires_grad_(False)
@@ -95,12 +109,52 @@ class TimeController(Callback):
     def _mean(self, v: Tensor) -> Tensor:
         return (v * self._trained_mask).sum() / self._trained_mask.sum().clamp_min(1.0)
 
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the base learning rates at ``step``: log-linear decay from 1 at the end of the warm-up
+        to offset_lr_final / offset_lr at the last iteration (1 without decay), times the NaN guard's scale."""
+        cfg = self.cfg
+        if cfg.offset_lr_final <= 0 or self.total_iterations <= cfg.warmup_iterations:
+            return self._lr_scale
+        u = (step - cfg.warmup_iterations) / (self.total_iterations - cfg.warmup_iterations)
+        u = min(max(u, 0.0), 1.0)
+        return self._lr_scale * float(np.exp(u * np.log(cfg.offset_lr_final / cfg.offset_lr)))
+
+    def evidence_gate(self, grad: Tensor) -> Tensor:
+        """[C] 1.0 where a camera's recent time gradients agree (see module docstring), else 0.0.
+
+        ``grad``: [C] this step's offset gradient; cameras with a non-zero entry were rendered and update their
+        statistics (exponential moving mean / mean square with bias correction, over that camera's samples)."""
+        ev, beta = self._evidence, self.cfg.evidence_beta
+        g = grad.detach().to(torch.float64)
+        seen = g != 0
+        ev["mean"] = torch.where(seen, beta * ev["mean"] + (1 - beta) * g, ev["mean"])
+        ev["sq"] = torch.where(seen, beta * ev["sq"] + (1 - beta) * g * g, ev["sq"])
+        ev["count"] = ev["count"] + seen
+        debias = (1 - beta ** ev["count"]).clamp_min(1e-12)
+        mean, sq = ev["mean"] / debias, ev["sq"] / debias
+        n_eff = torch.minimum(ev["count"], torch.full_like(ev["count"], (1 + beta) / (1 - beta)))
+        sem = ((sq - mean * mean).clamp_min(0) / n_eff.clamp_min(1.0)).sqrt()
+        agree = (mean.abs() >= self.cfg.evidence_z * sem) & (ev["count"] >= 3)
+        return agree.to(grad.dtype)
+
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step):
-            for p in (self.time_model.offsets_s, self.time_model.rates):
+            offsets, rates = self.time_model.offsets_s, self.time_model.rates
+            for p in (offsets, rates):
                 if p.grad is not None:
                     p.grad.mul_(self._trained_mask)     # held-out cameras keep their maps
-            self.optimizer.step()
+            gate = None
+            if self.cfg.evidence_z > 0 and offsets.grad is not None:
+                gate = self.evidence_gate(offsets.grad)
+                before = [offsets.detach().clone(), rates.detach().clone()]
+            factor = self.lr_factor(info.step)
+            for g, base in zip(self.optimizer.param_groups, self._base_lrs):
+                g["lr"] = base * factor
+            self.optimizer.step()                       # Adam's moments see every gradient ...
+            if gate is not None:                        # ... but only cameras with agreeing evidence move
+                with torch.no_grad():
+                    for p, b in zip((offsets, rates), before):
+                        p.copy_(b + (p - b) * gate)
             if self._hold_mean:
                 with torch.no_grad():
                     for p, m0 in zip((self.time_model.offsets_s, self.time_model.rates), self._mean0):
@@ -121,15 +175,18 @@ class TimeController(Callback):
         return grew
 
     def scale_lr(self, factor: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] *= factor
+        self._lr_scale *= factor
 
     def state_dict(self) -> dict[str, Any]:
         return {"time_model": self.time_model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "mean0": torch.stack(self._mean0)}
+                "mean0": torch.stack(self._mean0), "lr_scale": self._lr_scale,
+                "evidence": {k: v.clone() for k, v in self._evidence.items()}}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.time_model.load_state_dict(d["time_model"])
         self.optimizer.load_state_dict(d["optimizer"])
         if "mean0" in d:
             self._mean0 = tuple(d["mean0"].to(self._trained_mask).unbind(0))
+        self._lr_scale = float(d.get("lr_scale", 1.0))
+        for k, v in d.get("evidence", {}).items():
+            self._evidence[k] = v.to(self._evidence[k])

@@ -13,7 +13,7 @@ from sync4dgs.train.trainer import Trainer
 
 AGGRESSIVE = {
     "densify.static.refine_start_iter": "1", "densify.static.refine_every": "4", "densify.static.grow_grad2d": "2e-5",
-    "densify.static.prune_opa": "0.2",
+    "densify.static.prune_opa": "0.2", "time.evidence_z": "0",  # every time gradient moves offsets
     "densify.dynamic.refine_start_iter": "1", "densify.dynamic.refine_every": "3",
     "densify.dynamic.grow_grad2d": "1e-6",
     "densify.dynamic.prune_opa": "0.05", "densify.dynamic.temporal_jitter": "true",

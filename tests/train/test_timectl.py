@@ -13,6 +13,7 @@ from sync4dgs.train.config import TimeConfig
 from sync4dgs.train.timectl import TimeController
 
 NAMES = ["cam00", "cam01", "cam02", "cam03"]
+INIT_OFFSETS = np.array([0.0, 0.5, -0.2, 0.1])
 INIT = TimeMaps("cam00", {"cam00": TimeMap(0, 1, 1, "reference"), "cam01": TimeMap(0.5), "cam02": TimeMap(-0.2),
                           "cam03": TimeMap(0.1)})
 
@@ -23,10 +24,10 @@ def _step(ctl, step, grad):
     ctl.post_backward(None, info)
 
 
-def _ctl(trained, **cfg):
+def _ctl(trained, total=0, **cfg):
     tm = CameraTimeModel(NAMES, "cam00", INIT)
-    return TimeController(tm, TimeConfig(**{"offset_lr": 0.01, "warmup_iterations": 5, **cfg}),
-                          np.tile([0.0, 1.0], (4, 1)), trained=trained)
+    return TimeController(tm, TimeConfig(**{"offset_lr": 0.01, "warmup_iterations": 5, "evidence_z": 0.0, **cfg}),
+                          np.tile([0.0, 1.0], (4, 1)), trained=trained, total_iterations=total)
 
 
 def test_warmup_and_freeze_gate_learning():
@@ -63,3 +64,57 @@ def test_held_out_camera_keeps_its_map():
     _step(ctl, 1, [0.0, 1.0, 1.0, 1.0])
     off = ctl.offsets_rates()[0]
     assert off[2] == pytest.approx(-0.2) and off[1] < 0.5 and off[3] < 0.1
+
+
+def _walk(ctl, grads):
+    """Feed one camera per step (as training does: one rendered view per iteration); returns offsets [steps, 4]."""
+    out = []
+    for step, (cam, g) in enumerate(grads, start=1):
+        vec = [0.0] * 4
+        vec[cam] = g
+        _step(ctl, step, vec)
+        out.append(ctl.offsets_rates()[0].copy())
+    return np.array(out)
+
+
+def _visits(rng, n, mean):
+    """n (camera, gradient) samples: cameras 1..3 in turn, gradient = mean[cam] + unit Gaussian noise."""
+    return [(1 + i % 3, float(mean[1 + i % 3] + rng.normal())) for i in range(n)]
+
+
+def test_evidence_gate_stops_the_noise_walk_but_follows_a_consistent_pull():
+    rng = np.random.default_rng(0)
+    noise = _visits(rng, 600, [0, 0, 0, 0])                    # offsets already right: zero-mean gradients
+    free = _walk(_ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=0.0), noise)
+    gated = _walk(_ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=3.0), noise)
+    drift_free = np.abs(free[-1, 1:] - INIT_OFFSETS[1:]).mean()
+    drift_gated = np.abs(gated[-1, 1:] - INIT_OFFSETS[1:]).mean()
+    assert drift_gated < 0.35 * drift_free, (drift_gated, drift_free)
+    # a wrong offset (positive mean gradient, 1 noise sigma) still moves down nearly as fast as without the gate
+    pull = _visits(np.random.default_rng(1), 300, [0, 1.0, 0, 0])
+    free = _walk(_ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=0.0), pull)
+    gated = _walk(_ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=3.0), pull)
+    assert gated[-1, 1] < INIT_OFFSETS[1] - 0.5 * (INIT_OFFSETS[1] - free[-1, 1])
+    assert (INIT_OFFSETS[1] - free[-1, 1]) > 0.3
+
+
+def test_evidence_statistics_resume_exactly():
+    rng = np.random.default_rng(2)
+    visits = _visits(rng, 40, [0, 0.5, -0.5, 0])
+    a = _ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=3.0)
+    _walk(a, visits[:20])
+    b = _ctl([0, 1, 2, 3], warmup_iterations=0, evidence_z=3.0)
+    b.load_state_dict(a.state_dict())
+    ra, rb = _walk(a, visits[20:]), _walk(b, visits[20:])
+    np.testing.assert_array_equal(ra, rb)
+
+
+def test_offset_learning_rate_decays_log_linearly_after_warmup():
+    ctl = _ctl([0, 1, 2, 3], total=105, warmup_iterations=5, offset_lr=1e-2, offset_lr_final=1e-4)
+    assert ctl.lr_factor(5) == pytest.approx(1.0)
+    assert ctl.lr_factor(55) == pytest.approx(0.1)
+    assert ctl.lr_factor(105) == pytest.approx(0.01)
+    ctl.scale_lr(0.5)                                          # the NaN guard's cut multiplies the schedule
+    assert ctl.lr_factor(105) == pytest.approx(0.005)
+    const = _ctl([0, 1, 2, 3], total=105, offset_lr_final=0.0)
+    assert const.lr_factor(80) == 1.0
