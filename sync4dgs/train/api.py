@@ -47,7 +47,8 @@ class TrainResult:
 
 def train(source_path: str | Path, model_path: str | Path, config: ExperimentConfig, *, offsets_path=None,
           no_align: bool = False, time_maps_override: TimeMaps | None = None, start_checkpoint=None,
-          progress: bool = True, extra_callbacks: Sequence[CallbackFactory] = ()) -> TrainResult:
+          progress: bool = True, extra_callbacks: Sequence[CallbackFactory] = (),
+          trajectories_path=None) -> TrainResult:
     """Train the 4D Gaussians of the scene at ``source_path`` jointly with per-camera time maps.
 
     Args:
@@ -60,6 +61,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         time_maps_override: fixed time maps (not learned): "oracle" (ground truth) or "naive" (identity) runs.
         start_checkpoint: resume from this checkpoint instead of M's latest.
         progress: show progress bars.
+        trajectories_path: stage-1 trajectories.npz to initialise dynamic Gaussians from, whatever the source of
+            the time maps (default: the one next to ``offsets_path`` / written by stage 1).
         extra_callbacks: factories ``session -> Callback`` for features that live outside the trainer (e.g. the
             live viewer of ``sync4dgs train --viewer``, built in sync4dgs.cli). They run after the built-in
             callbacks, on rank 0 only under torchrun, and are not part of checkpoints unless they return state.
@@ -79,7 +82,7 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     try:
         return _train(source_path, model_path, config, offsets_path=offsets_path, no_align=no_align,
                       time_maps_override=time_maps_override, start_checkpoint=start_checkpoint, progress=progress,
-                      runtime=runtime, extra_callbacks=extra_callbacks)
+                      runtime=runtime, extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
     finally:
         if runtime is not None:
             runtime.close()
@@ -87,7 +90,7 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
 
 def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
            time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime,
-           extra_callbacks: Sequence[CallbackFactory] = ()) -> TrainResult:
+           extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None) -> TrainResult:
     """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes)."""
     writer = runtime is None or runtime.is_main
     scene = load_scene(source_path)
@@ -101,7 +104,7 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
     session = build_session(scene, model_path, config, offsets_path=offsets_path, no_align=no_align,
                             time_maps_override=time_maps_override, resuming=ckpt_path is not None,
                             progress=progress and writer, device=None if runtime is None else runtime.device,
-                            stage1=stage1)
+                            stage1=stage1, trajectories_path=trajectories_path)
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, session.device)
         if writer:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sync4dgs.errors import ConfigError
 
-_FIXED_DESTS = ("config", "model_path", "source_path", "offsets", "no_align", "fixed_time_maps",
+_FIXED_DESTS = ("config", "model_path", "source_path", "offsets", "no_align", "fixed_time_maps", "trajectories",
                 "start_checkpoint", "quiet", "gpus")
 _OVERRIDE_PREFIX = "cfg__"
 
@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no_align", action="store_true", help="skip stage 1: start from the scene's maps / identity")
     p.add_argument("--fixed_time_maps", default=None, metavar="FILE|identity",
                    help="do not learn time maps: use FILE (e.g. gt_sync.json, 'oracle') or 'identity' ('naive')")
+    p.add_argument("--trajectories", default=None, metavar="FILE",
+                   help="stage-1 trajectories.npz initialising dynamic Gaussians (default: the one next to "
+                        "--offsets / written by stage 1); lets --fixed_time_maps runs start like sync4dgs runs")
     p.add_argument("--start_checkpoint", default=None, help="resume from this checkpoint (default: M's latest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--gpus", type=int, default=0, metavar="N",
@@ -68,7 +71,8 @@ def argv_from_args(args: argparse.Namespace) -> list[str]:
     argv: list[str] = []
     for flag, value in (("--config", args.config), ("--model_path", args.model_path),
                         ("--source_path", args.source_path), ("--offsets", args.offsets),
-                        ("--fixed_time_maps", args.fixed_time_maps), ("--start_checkpoint", args.start_checkpoint)):
+                        ("--fixed_time_maps", args.fixed_time_maps), ("--start_checkpoint", args.start_checkpoint),
+                        ("--trajectories", args.trajectories)):
         if value is not None:
             argv += [flag, str(value)]
     argv += [flag for flag, on in (("--no_align", args.no_align), ("--quiet", args.quiet)) if on]
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace, extra_callbacks=()) -> int:
         raise ConfigError("--fixed_time_maps cannot be combined with --offsets / --no_align")
     result = train(args.source_path, args.model_path, cfg, offsets_path=args.offsets, no_align=args.no_align,
                    time_maps_override=fixed, start_checkpoint=args.start_checkpoint,
-                   progress=not args.quiet and main_rank, extra_callbacks=extra_callbacks)
+                   progress=not args.quiet and main_rank, extra_callbacks=extra_callbacks,
+                   trajectories_path=args.trajectories)
     if main_rank:
         _print_summary(result)
     return 0

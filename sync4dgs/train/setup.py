@@ -142,7 +142,8 @@ def render_camera(cam, device: torch.device) -> RenderCameras:
 def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, offsets_path=None,
                   no_align: bool = False, time_maps_override: TimeMaps | None = None, resuming: bool = False,
                   progress: bool = True, device: torch.device | None = None,
-                  stage1: tuple[TimeMaps | None, dict | None] | None = None) -> Session:
+                  stage1: tuple[TimeMaps | None, dict | None] | None = None,
+                  trajectories_path: str | Path | None = None) -> Session:
     """Everything a run needs, freshly initialised (a checkpoint, if any, is loaded by the caller).
 
     ``device`` overrides ``train.device`` (a torchrun rank's GPU); ``stage1`` is a stage-1 result computed
@@ -158,6 +159,10 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     maps, trajectories, fixed = initial_time_maps(scene, cfg, model_path, offsets_path=offsets_path,
                                                   no_align=no_align, override=time_maps_override,
                                                   resuming=resuming, stage1=stage1)
+    if trajectories_path is not None and not resuming:   # explicit stage-1 trajectories win (e.g. oracle runs)
+        trajectories = load_trajectories(Path(trajectories_path))
+        if trajectories is None:
+            raise DataFormatError(Path(trajectories_path), "trajectories file not found")
     time_model = CameraTimeModel(scene.camera_names, scene.reference_camera, init=maps,
                                  learn_rate=cfg.time.learn_rate).to(device)
     tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sync4dgs.cli.main import main
+from sync4dgs.errors import DataFormatError
 from sync4dgs.model.io import load_trained
 from sync4dgs.sync.timemap import load_time_maps
 from sync4dgs.train import train
@@ -127,3 +128,20 @@ def test_held_out_reference_learns_relative_offsets_and_holds_the_mean(held_out_
     assert rel_error_frames("cam01", "cam02") < 0.8          # started 2 frames off (slower to converge than
     assert rel_error_frames("cam01", "cam03") < 0.8          # with the reference trained: ~0.3 after 700 its)
     assert rel_error_frames("cam03", "cam02") < 0.3          # started right, stays right
+
+
+def test_fixed_time_map_runs_can_start_from_stage1_trajectories(gaussian_scene, make_cfg, tmp_path):
+    """Oracle/naive benchmark runs get the same dynamic-Gaussian initialisation as a sync4dgs run."""
+    traj = gaussian_scene.root / "stage1" / "trajectories.npz"
+    maps = load_time_maps(gaussian_scene.gt_sync_path)
+    cfg = make_cfg({"train.iterations": "1"})
+    bare = build_session(gaussian_scene, tmp_path / "a", cfg, time_maps_override=maps, progress=False)
+    seeded = build_session(gaussian_scene, tmp_path / "b", cfg, time_maps_override=maps, progress=False,
+                           trajectories_path=traj)
+    via_offsets = build_session(gaussian_scene, tmp_path / "c", cfg, offsets_path=gaussian_scene.gt_sync_path,
+                                progress=False, trajectories_path=traj)
+    assert bare.model.n_dynamic == 0 < seeded.model.n_dynamic == via_offsets.model.n_dynamic
+    assert torch.equal(seeded.model.dynamic["key_means"], via_offsets.model.dynamic["key_means"])
+    with pytest.raises(DataFormatError, match="not found"):
+        build_session(gaussian_scene, tmp_path / "d", cfg, time_maps_override=maps, progress=False,
+                      trajectories_path=tmp_path / "missing.npz")
