@@ -4,7 +4,7 @@
 #
 # Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
 # benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
-# parts: any of  tests parity bench train quality  (default: tests parity bench train)
+# parts: any of  tests parity bench train quality viewer  (default: tests parity bench train)
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
@@ -18,6 +18,7 @@ if [ -d .whl ] && ! python3 -c "import gsplat" 2>/dev/null; then
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
 export PYTHONPATH=$PWD:${PYTHONPATH:-}
+bash benchmarks/gsplat_prebuilt.sh install   # a saved extension (.whl/gsplat_cuda.so.gz) skips the JIT build
 
 summary() { echo "$1" >> "$OUT/summary.txt"; }
 : > "$OUT/summary.txt"
@@ -32,6 +33,9 @@ from gsplat.cuda._backend import _C  # triggers the JIT build
 print(f"gsplat CUDA extension ready: {_C is not None} in {time.time() - t:.1f} s")
 EOF
 summary "gsplat JIT compile: $(( $(date +%s) - t0 )) s"
+if [ ! -f "${SITE:-/tmp/site}/gsplat/csrc.py" ] && [ -n "${SAVE_GSPLAT:-1}" ]; then
+  bash benchmarks/gsplat_prebuilt.sh save "$OUT"   # copy $OUT/gsplat_cuda.* into .whl/ to skip the next build
+fi
 
 for part in $PARTS; do
   case $part in
@@ -47,6 +51,9 @@ for part in $PARTS; do
       bash benchmarks/gpu_train.sh "$OUT" 2>&1 | tee "$OUT/train.log" | tail -40 ;;
     quality)
       bash benchmarks/gpu_quality.sh "$OUT" 2>&1 | tee "$OUT/quality.log" | tail -40 ;;
+    viewer)   # needs the viser wheels (viser, msgspec, websockets, trimesh, zstandard) in .whl/
+      python3 benchmarks/viewer_overhead.py --out "$OUT/viewer_overhead.json" 2>&1 | tee "$OUT/viewer.log" | tail -12
+      summary "viewer overhead: $(python3 -c "import json;d=json.load(open('$OUT/viewer_overhead.json'));print(f\"{d['overhead_pct']:.1f} % (noise {d['noise_pct']:.1f} %), viewer {d['viewer_fps_during_training']:.1f} FPS\")" 2>&1)" ;;
     *) echo "unknown part $part" ;;
   esac
 done

@@ -325,7 +325,7 @@ class Sync4DViewer:
                     log.exception("viewer: rendering for client %s failed", client.client_id)
                     time.sleep(0.5)
             spare = min_dt - (time.perf_counter() - start)
-            if spare > 0 and self.controls.play.value:
+            if spare > 0:               # at most max_fps renders per second, whatever wakes the loop
                 self._stop.wait(spare)
 
     def _render_client(self, client: Any, t_s: float) -> None:
