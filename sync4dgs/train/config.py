@@ -2,10 +2,11 @@
 
 A config file is a JSON object whose top-level keys are the sections of :class:`ExperimentConfig`
 (``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``, ``guard``,
-``distributed``, ``camera``, ``progressive``). A file may say ``"extends": "base.json"`` (a path relative to itself, or a list of them); the
-parent is loaded first and the child's keys are merged over it, section by section. Overrides are
-``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf name is unique across
-the whole config. Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+``distributed``, ``camera``, ``progressive``). A file may say ``"extends": "base.json"`` (a path relative to
+itself, or a list of them); the parent is loaded first and the child's keys are merged over it, section by
+section. Overrides are ``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf
+name is unique across the whole config (``start_iter`` / ``stop_iter`` are not: ``densify.convert`` and
+``camera`` both have them). Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
 
 Units: every time is in SECONDS unless the field name says ``_frames`` or ``_iterations``/``_every``
 (training iterations). Learning rates of positions are multiplied by the scene extent (``*_lr`` documented).

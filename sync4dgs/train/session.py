@@ -30,6 +30,7 @@ class Session:
     capture time (s); time_index: training camera position -> index in the time model.
     distributed: None in a single process; under torchrun the rank's hooks
     (sync4dgs.train.distributed.DistributedHooks: gradient averaging, statistics, replica checks).
+    camera_refiner: None, or the CameraRefiner (camera.refine_pose / refine_focal) that is also in ``callbacks``.
     """
 
     cfg: ExperimentConfig
@@ -48,6 +49,14 @@ class Session:
     objective: Objective
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
+    camera_refiner: Any = None
+
+    def render_camera(self, cam_pos: int, step: int) -> RenderCameras:
+        """RenderCameras (C=1) of training camera ``cam_pos`` at iteration ``step``: the calibrated one, or the
+        refined one when camera refinement is on (sync4dgs.train.camrefine.CameraRefiner, also a callback)."""
+        if self.camera_refiner is None:
+            return self.cameras[cam_pos]
+        return self.camera_refiner.camera(cam_pos, step)
 
     @property
     def model(self):

@@ -16,13 +16,15 @@ from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.sync.timemodel import CameraTimeModel
-from sync4dgs.train.callbacks import TrainState
+from sync4dgs.train.callbacks import Callback, TrainState
+from sync4dgs.train.camrefine import build_camera_refiner
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule
+from sync4dgs.train.progressive import build_progressive_window
 from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
 from sync4dgs.train.saving import Checkpointer, save_session_weights
 from sync4dgs.train.session import Session
@@ -187,10 +189,27 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
         time_index=[time_model.index(c.name) for c in train_cams],
         schedule=LRSchedule(cfg.optim, extent), objective=Objective(cfg.loss))
     session.build_optimizers()
-    session.callbacks = default_callbacks(session, progress)
+    session.callbacks = [*optional_features(session), *default_callbacks(session, progress)]
     log.info("model: %d static + %d dynamic Gaussians, %d keyframes; extent %.3g; device %s",
              model.n_static, model.n_dynamic, model.num_keyframes, extent, device)
     return session
+
+
+def optional_features(session: Session) -> list[Callback]:
+    """Camera refinement (camera.refine_pose / refine_focal) and the progressive time window
+    (progressive.enabled), when configured; the refiner is also set as ``session.camera_refiner``."""
+    cfg, scene, out = session.cfg, session.scene, []
+    train_names = [c.name for c in scene.train_cameras]
+    if cfg.camera.enabled:
+        session.camera_refiner = build_camera_refiner(
+            cfg.camera, train_names, scene.reference_camera, session.cameras, session.state.extent,
+            session.model_path, cfg.train.save_iterations, cfg.time.warmup_iterations)
+        out.append(session.camera_refiner)
+    if cfg.progressive.enabled:
+        out.append(build_progressive_window(cfg.progressive, session.sampler, session.time, session.time_index,
+                                            session.tau_s, scene.camera(scene.reference_camera).fps,
+                                            cfg.progressive.refresh_every or cfg.time.sync_every))
+    return out
 
 
 def default_callbacks(session: Session, progress: bool) -> list:
@@ -203,9 +222,12 @@ def default_callbacks(session: Session, progress: bool) -> list:
     def scale_lrs(factor: float) -> None:
         session.schedule.scale *= factor
         session.time.scale_lr(factor)
+        if session.camera_refiner is not None:
+            session.camera_refiner.scale_lr(factor)
 
     def watched() -> list[torch.Tensor]:
-        return [*session.model.parameters(), *session.time.time_model.parameters()]
+        cams = session.camera_refiner.parameters() if session.camera_refiner is not None else []
+        return [*session.model.parameters(), *session.time.time_model.parameters(), *cams]
 
     return [static, dynamic, convert,
             Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),

@@ -39,7 +39,7 @@ class Trainer:
         sh_degree = self.active_sh_degree(step)
         n_static = model.n_static
         gaussians = model.at_time(t_global, sh_degree=sh_degree)
-        out = render(gaussians, s.cameras[cam_pos], backend=cfg.render.backend, sh_degree=sh_degree,
+        out = render(gaussians, s.render_camera(cam_pos, step), backend=cfg.render.backend, sh_degree=sh_degree,
                      background=s.background.next(), near=cfg.render.near or s.scene.near,
                      far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased,
                      render_depth=False)

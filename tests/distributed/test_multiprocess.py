@@ -29,7 +29,7 @@ ACTIVE = {
     "densify.static.refine_start_iter": "2", "densify.static.refine_every": "3", "densify.static.grow_grad2d": "1e-5",
     "densify.dynamic.refine_start_iter": "2", "densify.dynamic.refine_every": "3",
     "densify.dynamic.grow_grad2d": "1e-6", "densify.convert.start_iter": "1", "densify.convert.every": "5",
-    "densify.convert.fraction": "0.1", "time.warmup_iterations": "3", "time.sync_every": "2",
+    "densify.convert.fraction": "0.1", "time.warmup_iterations": "3", "time.evidence_z": "0", "time.sync_every": "2",
     "distributed.check_every": "4", "train.iterations": str(N),
 }
 INITIAL_STATIC = 45      # the fixture's points3d.ply
