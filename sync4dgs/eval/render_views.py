@@ -8,6 +8,7 @@ time map chosen by :func:`sync4dgs.eval.frame_times.eval_time_map`.
 from __future__ import annotations
 
 import os
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import logging
@@ -78,24 +79,83 @@ def render_cameras_for(cam: CameraSpec, device: torch.device, dtype: torch.dtype
     return RenderCameras(viewmats=viewmat, Ks=K, width=int(cam.width), height=int(cam.height))
 
 
-@torch.no_grad()
+class FrameRenderer:
+    """Renders frames of one model with fixed settings, caching everything that does not change per frame: the
+    model's time-invariant part (``model.inference_view()``, rebuilt automatically when parameters change), the
+    camera tensors and the background (so a frame costs no host-to-device copy and no host sync of ours).
+
+    ``model`` is a Gaussians4D (or anything with ``at_time(t_global_s, sh_degree)``, evaluated plainly).
+    """
+
+    def __init__(self, model: Any, settings: ViewRenderSettings, device: torch.device):
+        self.settings = settings
+        self.device = torch.device(device)
+        self._model_ref = weakref.ref(model)
+        self.view = model.inference_view() if hasattr(model, "inference_view") else None
+        self._cameras: dict[tuple, RenderCameras] = {}
+        self._background: torch.Tensor | None = None
+
+    def cameras(self, cam: CameraSpec, dtype: torch.dtype) -> RenderCameras:
+        """``cam`` as a renderer camera (cached by its calibration, size and dtype)."""
+        viewmat, K = np.asarray(cam.viewmat, dtype=np.float64), np.asarray(cam.K, dtype=np.float64)
+        key = (viewmat.tobytes(), K.tobytes(), int(cam.width), int(cam.height), dtype)
+        rc = self._cameras.get(key)
+        if rc is None:
+            if len(self._cameras) >= MAX_CACHED_CAMERAS:
+                self._cameras.clear()
+            rc = self._cameras[key] = render_cameras_for(cam, self.device, dtype)
+        return rc
+
+    def background(self, dtype: torch.dtype) -> torch.Tensor:
+        if self._background is None or self._background.dtype != dtype:
+            self._background = torch.tensor(self.settings.background, dtype=dtype, device=self.device)
+        return self._background
+
+    def __call__(self, cam: CameraSpec, t_global_s: float) -> tuple[torch.Tensor, str]:
+        """(image [H, W, 3] float in [0, 1] on the device, backend name) of ``cam`` at ``t_global_s`` seconds."""
+        from sync4dgs.render import render  # noqa: PLC0415  (heavy backends load only when rendering)
+
+        settings = self.settings
+        with torch.inference_mode():
+            if self.view is not None:
+                gaussians = self.view.at_time(float(t_global_s), sh_degree=settings.sh_degree)
+            else:
+                model = self._model_ref()
+                if model is None:
+                    raise ReferenceError("the model of this FrameRenderer no longer exists")
+                gaussians = model.at_time(float(t_global_s), sh_degree=settings.sh_degree)
+            sh_degree = settings.sh_degree
+            if sh_degree is None and gaussians.colors.ndim == 3:
+                sh_degree = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
+            dtype = gaussians.means.dtype
+            out = render(gaussians, self.cameras(cam, dtype), backend=settings.backend, sh_degree=sh_degree,
+                         background=self.background(dtype), near=settings.near, far=settings.far,
+                         antialiased=settings.antialiased, render_depth=False)
+            return out.image[0].clamp(0.0, 1.0), str(out.info.get("backend", settings.backend))
+
+
+MAX_CACHED_CAMERAS = 256
+_RENDERERS: "weakref.WeakKeyDictionary[Any, FrameRenderer]" = weakref.WeakKeyDictionary()
+
+
+def frame_renderer(model: Any, settings: ViewRenderSettings, device: torch.device) -> FrameRenderer:
+    """The cached :class:`FrameRenderer` of ``model`` for these settings/device (created on first use; the cache
+    holds the model weakly)."""
+    device = torch.device(device)
+    r = _RENDERERS.get(model)
+    if r is None or r.settings != settings or r.device != device:
+        r = _RENDERERS[model] = FrameRenderer(model, settings, device)
+    return r
+
+
 def render_frame(model: Any, cam: CameraSpec, t_global_s: float, settings: ViewRenderSettings,
                  device: torch.device) -> tuple[torch.Tensor, str]:
     """Render ``model`` (a Gaussians4D) seen by ``cam`` at global time ``t_global_s`` (seconds).
 
-    Returns (image [H, W, 3] float in [0, 1] on ``device``, name of the backend that rendered it).
+    Returns (image [H, W, 3] float in [0, 1] on ``device``, name of the backend that rendered it). The image is a
+    fresh tensor created under inference mode. Repeated calls reuse :func:`frame_renderer`'s caches.
     """
-    from sync4dgs.render import render  # noqa: PLC0415  (heavy backends load only when rendering)
-
-    gaussians = model.at_time(float(t_global_s), sh_degree=settings.sh_degree)
-    sh_degree = settings.sh_degree
-    if sh_degree is None and gaussians.colors.ndim == 3:
-        sh_degree = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
-    bg = torch.tensor(settings.background, dtype=gaussians.means.dtype, device=device)
-    out = render(gaussians, render_cameras_for(cam, device, gaussians.means.dtype), backend=settings.backend,
-                 sh_degree=sh_degree, background=bg, near=settings.near, far=settings.far,
-                 antialiased=settings.antialiased, render_depth=False)
-    return out.image[0].clamp(0.0, 1.0), str(out.info.get("backend", settings.backend))
+    return frame_renderer(model, settings, device)(cam, t_global_s)
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -176,10 +236,11 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
         if write_gt:
             gdir.mkdir()
         bar = tqdm(total=total, desc=f"render {split}", unit="img", disable=not progress)
+        renderer = FrameRenderer(model, settings, device)
         for cam, tm, idx, times in plan:
             frames = open_frames(scene, cam) if write_gt else None
             for i, t in zip(idx, times):
-                img, used_backend = render_frame(model, cam, t, settings, device)
+                img, used_backend = renderer(cam, t)
                 info["backend_used"] = used_backend
                 # PNG encoding dominates at N3V resolution: encode in a thread pool (cv2 releases the GIL)
                 pending.append(pool.submit(write_png, rdir / layout.image_name(cam.name, int(i)), to_uint8(img)))

@@ -167,6 +167,15 @@ class Gaussians4D(torch.nn.Module):
         t = self._time(t_global_s)
         return Gaussians.concat([self.static_at(t, sh_degree), self.dynamic_at(t, sh_degree)])
 
+    def inference_view(self) -> "InferenceView":
+        """A fast, no-grad ``at_time`` for rendering (eval, export, viewer): see sync4dgs/model/inference.py.
+
+        The view precomputes everything time-invariant once per model version (rebuilt automatically after any
+        in-place or structural parameter change) and writes each frame into a reused output buffer.
+        """
+        from sync4dgs.model.inference import InferenceView  # noqa: PLC0415  (inference imports this module's users)
+        return InferenceView(self)
+
     # ------------------------------------------------------------------------------------- time domain
     def ensure_time_domain(self, t_min_s: float, t_max_s: float, optimizers: ops.Optimizers = None) -> bool:
         """Grow the keyframe grid so that [t_min_s, t_max_s] lies inside its interior.

@@ -18,6 +18,8 @@ Quaternions are wxyz.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -96,7 +98,30 @@ def hermite(P: Tensor, u: Tensor, n: Tensor) -> Tensor:
     if K == 1:
         return P[:, 0]
     q = gather_keys(P, neighbour_indices(n, K))
+    if u.dim() == 0:          # one time for all rows: 4 weights, one batched product (few launches)
+        return torch.matmul(catmull_rom_basis(u), q)
     return catmull_rom(q[:, 0], q[:, 1], q[:, 2], q[:, 3], u)
+
+
+@functools.lru_cache(maxsize=16)
+def _catmull_rom_matrix(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """[4, 4] M with weights (n-1, n, n+1, n+2) = M @ [1, u, u^2, u^3] (cached per device: no copy per call)."""
+    m = [[0.0, -0.5, 1.0, -0.5],      # p_prev: -h10/2
+         [1.0, 0.0, -2.5, 1.5],       # p0: h00 - h11/2
+         [0.0, 0.5, 2.0, -1.5],       # p1: h01 + h10/2
+         [0.0, 0.0, -0.5, 0.5]]       # p_next: h11/2
+    with torch.inference_mode(False):  # a normal tensor even if first built under inference mode
+        return torch.tensor(m, dtype=dtype, device=device)
+
+
+def catmull_rom_basis(u: Tensor) -> Tensor:
+    """[4] weights of keyframes (n-1, n, n+1, n+2) at local parameter u [] (differentiable in u).
+
+    Same curve as :func:`catmull_rom`: h00 p0 + h10 (p1 - p_prev)/2 + h01 p1 + h11 (p_next - p0)/2.
+    """
+    u2 = u * u
+    powers = torch.stack([torch.ones_like(u), u, u2, u2 * u])
+    return _catmull_rom_matrix(u.device, u.dtype) @ powers
 
 
 def lerp_segment(P: Tensor, u: Tensor, n: Tensor) -> Tensor:
@@ -127,15 +152,13 @@ def catmull_rom_eval(key: Tensor, t_s: Tensor, t0_s: Tensor | float, dt_s: Tenso
 def _short_arc(q0: Tensor, q1: Tensor) -> tuple[Tensor, Tensor]:
     """Flip q1 where needed so that q0 . q1 >= 0. Returns (q1', dot) with dot [..., 1] >= 0."""
     dot = (q0 * q1).sum(-1, keepdim=True)
-    sign = torch.where(dot < 0, -torch.ones_like(dot), torch.ones_like(dot))
-    return q1 * sign, dot * sign
+    flip = dot < 0
+    return torch.where(flip, -q1, q1), torch.where(flip, -dot, dot)
 
 
 def nlerp(q0: Tensor, q1: Tensor, u: Tensor | float) -> Tensor:
     """Normalised linear blend of quaternions (short arc). q0, q1 [..., 4]; u broadcastable to [..., 1]."""
-    q0 = F.normalize(q0, dim=-1)
-    q1, _ = _short_arc(q0, F.normalize(q1, dim=-1))
-    return F.normalize(q0 + u * (q1 - q0), dim=-1)
+    return _nlerp_unit(F.normalize(q0, dim=-1), F.normalize(q1, dim=-1), u)
 
 
 def slerp(q0: Tensor, q1: Tensor, u: Tensor | float) -> Tensor:
@@ -145,8 +168,18 @@ def slerp(q0: Tensor, q1: Tensor, u: Tensor | float) -> Tensor:
     Exact at u=0 / u=1 up to rounding. Near omega=0 the normalised linear blend is used; both branches are
     finite so gradients are never NaN.
     """
-    q0 = F.normalize(q0, dim=-1)
-    q1, dot = _short_arc(q0, F.normalize(q1, dim=-1))
+    return _slerp_unit(F.normalize(q0, dim=-1), F.normalize(q1, dim=-1), u)
+
+
+def _nlerp_unit(q0: Tensor, q1: Tensor, u: Tensor | float) -> Tensor:
+    """:func:`nlerp` of unit quaternions."""
+    q1, _ = _short_arc(q0, q1)
+    return F.normalize(q0 + u * (q1 - q0), dim=-1)
+
+
+def _slerp_unit(q0: Tensor, q1: Tensor, u: Tensor | float) -> Tensor:
+    """:func:`slerp` of unit quaternions."""
+    q1, dot = _short_arc(q0, q1)
     small = dot > _SLERP_SMALL_ANGLE_COS
     omega = torch.acos(dot.clamp(-1.0, _SLERP_SMALL_ANGLE_COS))
     sin_omega = torch.sin(omega)
@@ -171,13 +204,13 @@ def rotation_segment(key_quats: Tensor, u: Tensor, n: Tensor, mode: str = "slerp
     K = key_quats.shape[1]
     if K == 1:
         return F.normalize(key_quats[:, 0], dim=-1)
-    q = gather_keys(key_quats, neighbour_indices(n, K, 0, 2))
+    if mode not in ROTATION_MODES:
+        raise ValueError(f"unknown rotation interpolation {mode!r}; expected one of {ROTATION_MODES}")
+    q = F.normalize(gather_keys(key_quats, neighbour_indices(n, K, 0, 2)), dim=-1)   # one normalise for both
     uu = _expand_u(u, q[:, 0])
     if mode == "slerp":
-        return slerp(q[:, 0], q[:, 1], uu)
-    if mode == "nlerp":
-        return nlerp(q[:, 0], q[:, 1], uu)
-    raise ValueError(f"unknown rotation interpolation {mode!r}; expected one of {ROTATION_MODES}")
+        return _slerp_unit(q[:, 0], q[:, 1], uu)
+    return _nlerp_unit(q[:, 0], q[:, 1], uu)
 
 
 def quat_to_rotmat(q: Tensor) -> Tensor:

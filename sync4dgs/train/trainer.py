@@ -9,6 +9,7 @@ import time
 
 from sync4dgs.render import render
 from sync4dgs.train.callbacks import StepInfo
+from sync4dgs.train.optim import step_all
 from sync4dgs.train.session import Session
 
 
@@ -54,9 +55,7 @@ class Trainer:
             s.distributed.average_gradients()
         for cb in callbacks:
             cb.post_backward(state, info)
-        for opt in state.optimizers_flat():
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+        step_all(state.optimizers_flat())   # one foreach update for all Gaussian optimisers (same maths)
         state.step = step
         for cb in callbacks:
             cb.after_step(state, info)
