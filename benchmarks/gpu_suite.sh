@@ -4,7 +4,8 @@
 #
 # Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
 # benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
-# parts: any of  tests parity bench train quality viewer  (default: tests parity bench train)
+# parts: any of  tests parity bench train quality fps profile viewer  (default: tests parity bench train)
+# At the end every log is packed into $OUT/logs.tgz (the device tool returns at most 8 files).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
@@ -48,9 +49,16 @@ for part in $PARTS; do
     bench)
       python3 benchmarks/render_bench.py --out "$OUT/render_bench.json" 2>&1 | tee "$OUT/render_bench.log" | tail -20 ;;
     train)
-      bash benchmarks/gpu_train.sh "$OUT" 2>&1 | tee "$OUT/train.log" | tail -40 ;;
+      bash benchmarks/gpu_train.sh "$OUT" 2>&1 | tee "$OUT/train.log" | tail -40
+      cat "$OUT/timings.txt" >> "$OUT/summary.txt" ;;
     quality)
       bash benchmarks/gpu_quality.sh "$OUT" 2>&1 | tee "$OUT/quality.log" | tail -40 ;;
+    fps)      # random models of N3V-like size (a trained model's FPS is measured by the train part)
+      python3 benchmarks/fps_bench.py --random "${FPS_RANDOM:-113000,22000,31}" --out "$OUT/fps_random" 2>&1 | tee "$OUT/fps.log" | tail -12 ;;
+    profile)  # where a training iteration's time goes, on the quality part's scene (run quality first) or PROFILE_SCENE
+      sc=${PROFILE_SCENE:-/tmp/sync4dgs_quality/scene}
+      python3 benchmarks/profile_train.py --scene "$sc" --config configs/synth_gpu.json --offsets "$sc/offsets.json" \
+        --out "$OUT/profile" --warmup 300 --timed 200 --iters 20 --no-trace 2>&1 | tee "$OUT/profile.log" | tail -30 ;;
     viewer)   # needs the viser wheels (viser, msgspec, websockets, trimesh, zstandard) in .whl/
       python3 benchmarks/viewer_overhead.py --out "$OUT/viewer_overhead.json" 2>&1 | tee "$OUT/viewer.log" | tail -12
       summary "viewer overhead: $(python3 -c "import json;d=json.load(open('$OUT/viewer_overhead.json'));print(f\"{d['overhead_pct']:.1f} % (noise {d['noise_pct']:.1f} %), viewer {d['viewer_fps_during_training']:.1f} FPS\")" 2>&1)" ;;
@@ -60,3 +68,5 @@ done
 echo "================ summary ================"
 cat "$OUT/summary.txt"
 for f in parity.log render_bench.log; do [ -f "$OUT/$f" ] && { echo "--- $f (table)"; grep -E '^\|' "$OUT/$f" | tail -25; }; done
+
+bash benchmarks/pack_out.sh "$OUT"   # the device tool returns at most 8 files: logs go into logs.tgz

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end GPU benchmark at N3V scale (issue 7): synth (on the GPU) -> align -> train -> render -> metrics.
 # Called by benchmarks/gpu_suite.sh as part "train"; writes timings and JSON under $1 (default $OUT).
-# Environment knobs: N3V_PRESET (default n3v), ITERS (default from configs/synth_gpu.json), WORK (scratch dir).
+# Environment knobs: N3V_PRESET (default n3v), ITERS (default from configs/synth_gpu.json), WORK (scratch dir),
+# ALIGN_TIMEOUT / TRAIN_TIMEOUT / RENDER_TIMEOUT / METRICS_TIMEOUT (seconds per step).
 set -uo pipefail
 OUT=${1:-${OUT:-$PWD/gpu_out}}
 WORK=${WORK:-/tmp/sync4dgs_bench}
@@ -23,11 +24,13 @@ offs=(--no_align); [ -f "$SCENE/offsets.json" ] && offs=(--offsets "$SCENE/offse
 M=$WORK/model_$PRESET
 rm -rf "$M"
 TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.txt")
-timeit train "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
+timeit train timeout "${TRAIN_TIMEOUT:-400}" "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
   "${offs[@]}" "${NOTB[@]}" "${iters[@]}" 2>&1 | tee "$OUT/train_full.log" | tail -40
 [ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
 timeit render timeout "${RENDER_TIMEOUT:-150}" "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tee "$OUT/render.log" | tail -5
 timeit metrics timeout "${METRICS_TIMEOUT:-150}" "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tee "$OUT/metrics.log" | tail -40
+timeit fps timeout "${FPS_TIMEOUT:-90}" python3 benchmarks/fps_bench.py --model "$M" --source_path "$SCENE" \
+  --out "$OUT/fps_$PRESET" 2>&1 | tail -12
 cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
 cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
 cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null
