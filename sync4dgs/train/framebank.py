@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 CPU_DEFAULT_BUDGET_GB = 4.0
 CUDA_FREE_FRACTION = 0.6
-PRELOAD_WORKERS = 8
+PRELOAD_WORKERS = 32                  # capped by the CPU count
 
 
 def frames_nbytes(cameras: list[CameraSpec]) -> int:
@@ -74,18 +74,21 @@ class FrameBank:
             log.info("streaming frames from host (%.2f GB would not fit the device budget)", need / 1024 ** 3)
 
     def _preload(self, progress: bool) -> None:
-        """Decode every frame (a thread pool: image decoding and file reads release the GIL) into one uint8
-        tensor per camera on the device."""
+        """Decode every frame (a thread pool: image decoding and file reads release the GIL) into a host uint8
+        array per camera, then copy it to the device in one transfer (no per-frame synchronous copies)."""
         total = sum(len(s) for s in self._sources)
         workers = max(1, min(PRELOAD_WORKERS, os.cpu_count() or 1))
         with tqdm(total=total, desc="loading frames", disable=not progress, leave=False) as bar, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
             for src in self._sources:
-                arr = torch.empty((len(src), src.height, src.width, 3), dtype=torch.uint8, device=self.device)
-                for i, img in enumerate(pool.map(src.__getitem__, range(len(src)))):
-                    arr[i] = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
+                host = np.empty((len(src), src.height, src.width, 3), dtype=np.uint8)
+
+                def load(i: int, src: CameraFrames = src, host: np.ndarray = host) -> None:
+                    host[i] = src[i]
+
+                for _ in pool.map(load, range(len(src))):
                     bar.update(1)
-                self._resident.append(arr)
+                self._resident.append(torch.from_numpy(host).to(self.device))
 
     def __len__(self) -> int:
         return len(self._sources)
