@@ -8,6 +8,7 @@ Gaussians first, then dynamic), ``n_static``, ``n_dynamic``. Rendering goes thro
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,11 +33,30 @@ def select_parts(g: Gaussians, n_static: int, static: bool = True, dynamic: bool
     return Gaussians(g.means[sl], g.quats[sl], g.scales[sl], g.opacities[sl], g.colors[sl])
 
 
+_VIEWS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def inference_view_of(model: Any) -> Any | None:
+    """The model's cached fast evaluator (``model.inference_view()``, sync4dgs/model/inference.py), or None for
+    models without one. The view rebuilds itself when the model's parameters change; the cache holds models weakly."""
+    if not hasattr(model, "inference_view"):
+        return None
+    view = _VIEWS.get(model)
+    if view is None:
+        view = _VIEWS[model] = model.inference_view()
+    return view
+
+
 @torch.no_grad()
 def gaussians_at(model: Any, t_global_s: float, sh_degree: int | None = None, *, static: bool = True,
                  dynamic: bool = True) -> Gaussians:
-    """The model's Gaussians at global time ``t_global_s`` (seconds), optionally only its static/dynamic part."""
-    g = model.at_time(float(t_global_s), sh_degree=sh_degree)
+    """The model's Gaussians at global time ``t_global_s`` (seconds), optionally only its static/dynamic part.
+
+    Uses the model's inference view when it has one (same values as ``at_time``; the returned tensors are
+    reused by the next call for the same model, so render them before asking for another time)."""
+    view = inference_view_of(model)
+    with torch.inference_mode():
+        g = (view if view is not None else model).at_time(float(t_global_s), sh_degree=sh_degree)
     return select_parts(g, int(model.n_static), static, dynamic)
 
 
