@@ -29,7 +29,7 @@ from sync4dgs.utils.atomic import write_json
 ArrayT = TypeVar("ArrayT")
 
 TIME_MAP_VERSION = 1
-STATUSES = ("reference", "aligned", "unaligned", "fixed")
+STATUSES = ("reference", "aligned", "low_confidence", "unaligned", "fixed")
 
 
 def global_time_s(offset_s: Any, rate: Any, tau_s: ArrayT) -> ArrayT:
@@ -52,7 +52,8 @@ class TimeMap:
     """One camera's map from local to global time.
 
     offset_s: seconds; rate: dimensionless (1 = same clock speed as the reference);
-    confidence: in [0, 1]; status: one of "reference", "aligned", "unaligned", "fixed".
+    confidence: in [0, 1]; status: one of "reference", "aligned", "low_confidence" (estimated, but little
+    evidence links it to the reference: may be wrong), "unaligned", "fixed".
     """
 
     offset_s: float = 0.0

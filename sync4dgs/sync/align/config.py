@@ -70,7 +70,10 @@ class AlignConfig:
     score curve is the best score outside ±window of the minimum).
 
     Global solve: min_pair_confidence, inlier_tol_frames (offset residual, in median frame intervals),
-    inlier_tol_rate (relative), ransac_trees.
+    inlier_tol_rate (relative), ransac_trees. Evidence (support.py): a pair candidate under which the two
+    cameras share fewer than min_shared_frames frames gets weight 0; its weight is scaled linearly up to full
+    at full_shared_frames. A camera's confidence is the min-cut of pair weights between it and the reference;
+    below min_aligned_confidence its status is "low_confidence" (offset still reported) instead of "aligned".
 
     Refinement: refine (continuous sub-frame refinement of every pair), reproj_refine (then correct each
     camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
@@ -108,6 +111,9 @@ class AlignConfig:
     confidence_window_s: float = 0.2
     # global solve
     min_pair_confidence: float = 0.15
+    min_shared_frames: float = 6.0
+    full_shared_frames: float = 20.0
+    min_aligned_confidence: float = 0.5
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -136,6 +142,11 @@ class AlignConfig:
                      "inlier_tol_frames", "inlier_tol_rate"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"align: {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.min_shared_frames <= self.full_shared_frames:
+            raise ConfigError(f"align: need 0 <= min_shared_frames <= full_shared_frames, got "
+                              f"{self.min_shared_frames}, {self.full_shared_frames}")
+        if not 0 <= self.min_aligned_confidence <= 1:
+            raise ConfigError(f"align: min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
         if self.track_cue not in ("fallback", "always", "never"):
             raise ConfigError(f"align: track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         return self

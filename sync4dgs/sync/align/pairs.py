@@ -22,6 +22,7 @@ from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer, shared_
 from sync4dgs.sync.align.pairscore import PairScore, score_pair, select_tracks, summarise
 from sync4dgs.sync.align.pencil import PackedMasks, PairProfiles, pair_profiles
 from sync4dgs.sync.align.silscore import coarse_curves, drift_ratio, fine_costs
+from sync4dgs.sync.align.support import overlap_factor, shared_frames
 from sync4dgs.sync.align.tracks import CameraTracks
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class PairData:
     profiles: PairProfiles | None
     score: PairScore
     cue_confidence: dict[str, float]
+    shared_frames: int = 0      # frames both cameras record under the best candidate (after the overlap discount)
 
 
 def _relative(curves: np.ndarray) -> np.ndarray:
@@ -150,9 +152,32 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
                 combined[r] = np.nan
     score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
     summarise(score, cfg.confidence_window_s)
-    log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s", cam_a.name, cam_b.name, score.best_lag_s,
-              score.best_ratio, score.confidence, conf)
-    return PairData(a, b, profiles, score, conf)
+    n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
+                                   cfg.full_shared_frames)
+    log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,
+              score.best_lag_s, score.best_ratio, score.confidence, conf, n_shared)
+    return PairData(a, b, profiles, score, conf, n_shared)
+
+
+def discount_by_overlap(score: PairScore, tau_a: np.ndarray, tau_b: np.ndarray, min_frames: float,
+                        full_frames: float) -> int:
+    """Scale every candidate's weight of ``score`` by the overlap factor of the frames the two cameras share
+    under it (support.overlap_factor), drop candidates that fall to 0 and re-sort the rest (in place); the
+    best remaining candidate becomes best_ratio / best_lag_s / confidence (0 and no candidates if none is
+    left). tau_a [TA], tau_b [TB]: local capture times (s). Returns the shared frames of the best candidate."""
+    kept: list[tuple[float, float, float, int]] = []
+    for rho, d, w in score.candidates:
+        n = shared_frames(tau_a, tau_b, rho, d)
+        f = overlap_factor(n, min_frames, full_frames)
+        if w * f > 0:
+            kept.append((rho, d, w * f, n))
+    kept.sort(key=lambda c: -c[2])
+    score.candidates = [(rho, d, w) for rho, d, w, _ in kept]
+    if not kept:
+        score.confidence = 0.0
+        return 0
+    score.best_ratio, score.best_lag_s, score.confidence = kept[0][0], kept[0][1], kept[0][2]
+    return kept[0][3]
 
 
 def _refine_1d(values: np.ndarray, costs: np.ndarray) -> tuple[float, float]:

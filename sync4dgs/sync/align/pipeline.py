@@ -33,7 +33,8 @@ from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
-from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, solve_global
+from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, solve_global
+from sync4dgs.sync.align.support import graph_confidence
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
@@ -61,12 +62,13 @@ class PairReport:
     fine_lag_s: float | None = None
     fine_sharpness: float | None = None
     inlier: bool = False
+    shared_frames: int = 0
 
     def to_dict(self) -> dict:
         return {"cam_a": self.cam_a, "cam_b": self.cam_b, "coarse_ratio": self.coarse_ratio,
                 "coarse_lag_s": self.coarse_lag_s, "confidence": self.confidence, "cues": self.cues,
-                "fine_ratio": self.fine_ratio, "fine_lag_s": self.fine_lag_s, "fine_sharpness": self.fine_sharpness,
-                "inlier": self.inlier}
+                "shared_frames": self.shared_frames, "fine_ratio": self.fine_ratio, "fine_lag_s": self.fine_lag_s,
+                "fine_sharpness": self.fine_sharpness, "inlier": self.inlier}
 
 
 @dataclass
@@ -169,7 +171,7 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
         p.score.ratios - p.score.best_ratio)))], p.score.best_ratio, p.score.best_lag_s, p.score.confidence,
-        p.cue_confidence) for p in data]
+        p.cue_confidence, shared_frames=p.shared_frames) for p in data]
     if cfg.refine:  # rates are products of discrete candidates: keep them, refine offsets
         sol = _refine(scene, ref, data, reports, sol, cfg, sol.rates.copy(), device)
     inlier_pairs = {k for k, _ in sol.inliers}
@@ -189,8 +191,13 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     extra = {"method": "sync4dgs.align (epipolar pencil + KLT tracks)", "rates": cfg.rates,
              "max_offset_s": cfg.max_offset_s, "pairs": [r.to_dict() for r in reports],
              "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
+             "support_paths": {n: int(sol.paths[k]) for k, n in enumerate(names)} if sol.paths is not None else {},
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
-    tm = _time_maps(names, ref, sol, extra)
+    tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence)
+    weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
+    if weak:
+        log.warning("cameras aligned with low confidence (little independent evidence links them to the "
+                    "reference; their offsets may be wrong): %s", weak)
     centers = np.stack([c.center for c in scene.cameras])
     up = -np.mean([c.R[1] for c in scene.cameras], axis=0)  # image "up" (-y) in world coordinates
     return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)},
@@ -206,15 +213,16 @@ def _score_pairs(scene: SceneSpec, pair_idx: list[tuple[int, int]], tracks: list
             for a, b in tqdm(pair_idx, desc="align: scoring pairs", unit="pair", leave=False)]
 
 
-def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict) -> TimeMaps:
+def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict, min_confidence: float) -> TimeMaps:
     cams = {}
     for k, n in enumerate(names):
-        if k == ref:
-            cams[n] = TimeMap(0.0, 1.0, 1.0, "reference")
-        elif sol.aligned[k]:
-            cams[n] = TimeMap(float(sol.offsets_s[k]), float(sol.rates[k]), float(sol.confidence[k]), "aligned")
+        status = camera_status(bool(sol.aligned[k]), float(sol.confidence[k]), k == ref, min_confidence)
+        if status == "reference":
+            cams[n] = TimeMap(0.0, 1.0, 1.0, status)
+        elif status == "unaligned":
+            cams[n] = TimeMap(0.0, 1.0, 0.0, status)
         else:
-            cams[n] = TimeMap(0.0, 1.0, 0.0, "unaligned")
+            cams[n] = TimeMap(float(sol.offsets_s[k]), float(sol.rates[k]), float(sol.confidence[k]), status)
     return TimeMaps(names[ref], cams, extra)
 
 
@@ -223,9 +231,10 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
     """Sub-frame refinement of every pair's offset around the global solution ``sol`` (at ``rates``), then a
     tight global solve of the offsets."""
     meas: list[PairMeasurement] = []
-    coarse_inliers = {k for k, _ in sol.inliers}
+    chosen = dict(sol.inliers)                  # pair index -> candidate index agreeing with the coarse solution
+    coarse_w = {k: data[k].score.candidates[c][2] for k, c in chosen.items()}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
-        if k not in coarse_inliers or not (sol.aligned[p.a] and sol.aligned[p.b]):
+        if k not in chosen or not (sol.aligned[p.a] and sol.aligned[p.b]):
             meas.append(PairMeasurement(p.a, p.b, []))
             continue
         rho0 = sol.rates[p.b] / sol.rates[p.a]
@@ -233,12 +242,18 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         fe = fine_pair(p.profiles, rho0, d0, device) if p.profiles is not None else None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
-            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * p.score.confidence, 1e-3))]))
+            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * coarse_w[k], 1e-3))]))
         else:
-            # no pencil cue: keep the coarse estimate if it agrees with the coarse solution
-            rho, d, w = p.score.candidates[0] if p.score.candidates else (1.0, 0.0, 0.0)
+            # no pencil cue: keep the coarse candidate that agrees with the coarse solution
+            rho, d, w = p.score.candidates[chosen[k]]
             meas.append(PairMeasurement(p.a, p.b, [(rho, d, max(0.3 * w, 1e-4))]))
     fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, rates, min_weight=0.0)
+    # confidence = support of the coarse evidence (candidate weights, overlap-discounted) over the pairs that
+    # agree with the fine solution: sharpness measures sub-frame precision, not whether the lag is right
+    support = graph_confidence(len(scene.cameras), ref, [(data[k].a, data[k].b, coarse_w[k])
+                                                         for k, _ in fine.inliers if k in coarse_w])
+    fine.confidence = np.where(fine.aligned, support.confidence, 0.0)
+    fine.paths = support.paths
     # cameras the fine stage could not keep fall back to their coarse estimates
     keep = fine.aligned | ~sol.aligned
     if not keep.all():

@@ -7,8 +7,12 @@ may carry a few candidate (rho, d) - the best local minima of its score - with w
 Algorithm: hypotheses are spanning trees of the camera graph (the maximum-weight tree, then random trees
 with randomly chosen candidates); a hypothesis propagates maps from the reference (o = 0, r = 1) and is
 scored by the total weight of pairs that agree with it (|offset residual| <= tol_s, |log-rate residual|
-<= tol_rate). The best one's inliers are refit by weighted least squares (log rates first, then offsets),
+<= tol_rate). A local search then moves single cameras to where more of their own pairs agree. The best
+hypothesis' inliers are refit by weighted least squares (log rates first, then offsets),
 re-selecting inliers a few times. Cameras not connected to the reference through inliers are "unaligned".
+A camera's confidence is the strength of the evidence linking it to the reference: the min-cut of the inlier
+pairs' weights between the two (support.graph_confidence), so a group of cameras attached through one pair
+gets at most that pair's weight, however well connected it is inside.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from sync4dgs.sync.align.support import graph_confidence
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +38,10 @@ class PairMeasurement:
 
 @dataclass
 class GlobalSolution:
-    """offsets_s [C], rates [C], aligned [C] bool, confidence [C] in [0, 1], inliers: (pair index, candidate
-    index) of every pair that agrees with the solution, residuals_s: offset residual of each inlier pair."""
+    """offsets_s [C], rates [C], aligned [C] bool, confidence [C] in [0, 1] (min-cut support, see the module
+    docstring), inliers: (pair index, candidate index) of every pair that agrees with the solution,
+    residuals_s: offset residual of each inlier pair, paths [C] int: edge-disjoint inlier paths from the
+    reference (None if not computed)."""
 
     offsets_s: np.ndarray
     rates: np.ndarray
@@ -41,6 +49,17 @@ class GlobalSolution:
     confidence: np.ndarray
     inliers: list[tuple[int, int]] = field(default_factory=list)
     residuals_s: list[float] = field(default_factory=list)
+    paths: np.ndarray | None = None
+
+
+def camera_status(aligned: bool, confidence: float, is_reference: bool, min_confidence: float) -> str:
+    """TimeMaps status of one camera: "reference"; "unaligned" (no estimate); "aligned" when the support
+    confidence reaches ``min_confidence``; else "low_confidence" (an estimate that little evidence backs)."""
+    if is_reference:
+        return "reference"
+    if not aligned:
+        return "unaligned"
+    return "aligned" if confidence >= min_confidence else "low_confidence"
 
 
 def _propagate(n: int, ref: int,
@@ -111,6 +130,54 @@ def _agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reach
     return score, inl
 
 
+def _move_single_cameras(n: int, ref: int, pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray,
+                         reached: np.ndarray, tol_s: float, tol_rate: float, fix_rates: bool,
+                         sweeps: int = 3) -> None:
+    """Local search after RANSAC (in place on o, r [n]): a camera left at a wrong position by the best tree (its
+    pairs disagree with it) is moved to the position implied by one of its pairs' candidates when that makes
+    strictly more of its own pairs' weight agree (rates kept when ``fix_rates``). Fixes single cameras that the
+    random trees never placed right (a whole group attached through a wrong pair is not moved)."""
+    inc: dict[int, list[int]] = {}
+    for k, p in enumerate(pairs):
+        inc.setdefault(p.a, []).append(k)
+        inc.setdefault(p.b, []).append(k)
+
+    def own_score(x: int) -> float:
+        sub = [pairs[k] for k in inc.get(x, [])]
+        return _agreement(sub, o, r, reached, tol_s, tol_rate)[0]
+
+    for _ in range(sweeps):
+        moved = False
+        for x in range(n):
+            if x == ref or not reached[x]:
+                continue
+            best, best_pos = own_score(x), (o[x], r[x])
+            for k in inc.get(x, []):
+                p = pairs[k]
+                other = p.b if p.a == x else p.a
+                if not reached[other]:
+                    continue
+                for rho, d, _ in p.candidates:
+                    if x == p.b:
+                        cand = (o[p.a] + r[p.a] * d, r[p.a] * rho)
+                    else:
+                        ra = r[p.b] / rho
+                        cand = (o[p.b] - ra * d, ra)
+                    keep = (o[x], r[x])
+                    if fix_rates:
+                        cand = (cand[0], r[x])
+                    o[x], r[x] = cand
+                    sc = own_score(x)
+                    o[x], r[x] = keep
+                    if sc > best + 1e-9:
+                        best, best_pos = sc, cand
+            if (o[x], r[x]) != best_pos:
+                o[x], r[x] = best_pos
+                moved = True
+        if not moved:
+            break
+
+
 def _least_squares(n: int, ref: int, pairs: list[PairMeasurement], inl: list[tuple[int, int]],
                    known_rates: np.ndarray | None, reached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted LS over the inlier graph: log rates (unless known), then offsets (reference pinned to (0, 1))."""
@@ -172,7 +239,7 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
         return GlobalSolution(np.zeros(n), np.ones(n) if known_rates is None else np.asarray(known_rates, float),
                               aligned, conf)
     base_w = np.array([p.candidates[0][2] for p in pairs])
-    best: tuple[float, list[tuple[int, int]]] = (-1.0, [])
+    best: tuple = (-1.0, [], None, None, None)
     for trial in range(n_trees + 1):
         if trial == 0:
             w, choice = base_w, np.zeros(len(pairs), int)
@@ -184,7 +251,10 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
         o, r, reached = _propagate(n, ref, _spanning_tree(n, pairs, w, choice))
         score, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
         if score > best[0]:
-            best = (score, inl)
+            best = (score, inl, o, r, reached)
+    _, inl, o, r, reached = best
+    _move_single_cameras(n, ref, pairs, o, r, reached, tol_s, tol_rate, known_rates is not None)
+    best = _agreement(pairs, o, r, reached, tol_s, tol_rate)
     inl = best[1]
     o, r = np.zeros(n), np.ones(n)
     for _ in range(6):
@@ -196,17 +266,9 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
         inl = new_inl
     _, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)  # the inliers of the final maps
     reached = _connected(n, ref, pairs, inl)
-    conf = np.zeros(n)
-    fail = np.ones(n)
-    res = []
-    for k, c in inl:
-        p = pairs[k]
-        w = p.candidates[c][2]
-        fail[p.a] *= 1 - w
-        fail[p.b] *= 1 - w
-        res.append(float((o[p.b] - o[p.a]) / r[p.a] - p.candidates[c][1]))
-    conf = np.where(reached, 1 - fail, 0.0)
-    conf[ref] = 1.0
+    res = [float((o[pairs[k].b] - o[pairs[k].a]) / r[pairs[k].a] - pairs[k].candidates[c][1]) for k, c in inl]
+    support = graph_confidence(n, ref, [(pairs[k].a, pairs[k].b, pairs[k].candidates[c][2]) for k, c in inl])
+    conf = np.where(reached, support.confidence, 0.0)
     o = np.where(reached, o, 0.0)
     r = np.where(reached, r, 1.0)
-    return GlobalSolution(o, r, reached, conf, [(keep[k], c) for k, c in inl], res)
+    return GlobalSolution(o, r, reached, conf, [(keep[k], c) for k, c in inl], res, support.paths)
