@@ -4,7 +4,7 @@
 #
 # Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
 # benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
-# parts: any of  tests parity bench train quality fps profile viewer  (default: tests parity bench train)
+# parts: any of  tests parity bench train quality fps profile viewer ssim  (default: tests parity bench train)
 # At the end every log is packed into $OUT/logs.tgz (the device tool returns at most 8 files).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
@@ -53,6 +53,8 @@ for part in $PARTS; do
       cat "$OUT/timings.txt" >> "$OUT/summary.txt" ;;
     quality)
       bash benchmarks/gpu_quality.sh "$OUT" 2>&1 | tee "$OUT/quality.log" | tail -40 ;;
+    ssim)     # blur layouts for the training SSIM
+      python3 benchmarks/ssim_bench.py --out "$OUT/ssim_bench.json" 2>&1 | tee "$OUT/ssim.log" | tail -12 ;;
     fps)      # random models of N3V-like size (a trained model's FPS is measured by the train part)
       python3 benchmarks/fps_bench.py --random "${FPS_RANDOM:-113000,22000,31}" --out "$OUT/fps_random" 2>&1 | tee "$OUT/fps.log" | tail -12 ;;
     profile)  # where a training iteration's time goes, on the quality part's scene (run quality first) or PROFILE_SCENE

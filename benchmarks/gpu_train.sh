@@ -20,6 +20,8 @@ SCENE=$WORK/scene_$PRESET
 [ -f "$SCENE/scene.json" ] || timeit synth "${S4[@]}" synth --preset "$PRESET" --layout canonical --device cuda --out "$SCENE"
 rm -f "$SCENE/offsets.json"
 timeit align timeout "${ALIGN_TIMEOUT:-300}" "${S4[@]}" align "$SCENE" --device cuda --out "$SCENE/offsets.json" 2>&1 | tee "$OUT/align.log" | tail -30
+cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null   # copied right away: a later step may be cut off
+cp "$SCENE/gt_sync.json" "$OUT/gt_sync_$PRESET.json" 2>/dev/null
 offs=(--no_align); [ -f "$SCENE/offsets.json" ] && offs=(--offsets "$SCENE/offsets.json") || echo "stage 1 did not finish: training from identity time maps (--no_align)" | tee -a "$OUT/timings.txt"
 M=$WORK/model_$PRESET
 rm -rf "$M"
@@ -27,11 +29,11 @@ TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.
 timeit train timeout "${TRAIN_TIMEOUT:-400}" "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
   "${offs[@]}" "${NOTB[@]}" "${iters[@]}" 2>&1 | tee "$OUT/train_full.log" | tail -40
 [ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
-timeit render timeout "${RENDER_TIMEOUT:-150}" "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train 2>&1 | tee "$OUT/render.log" | tail -5
-timeit metrics timeout "${METRICS_TIMEOUT:-150}" "${S4[@]}" metrics -m "$M" -s "$SCENE" 2>&1 | tee "$OUT/metrics.log" | tail -40
-timeit fps timeout "${FPS_TIMEOUT:-90}" python3 benchmarks/fps_bench.py --model "$M" --source_path "$SCENE" \
-  --out "$OUT/fps_$PRESET" 2>&1 | tail -12
-cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
 cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
-cp "$SCENE/offsets.json" "$OUT/offsets_$PRESET.json" 2>/dev/null
+ls -la "$M"/point_cloud/iteration_*/model.pt 2>/dev/null | tee -a "$OUT/timings.txt"
+timeit fps timeout "${FPS_TIMEOUT:-90}" python3 benchmarks/fps_bench.py --model "$M" --source_path "$SCENE" \
+  --out "$OUT/fps_$PRESET" --times 60 2>&1 | tail -12
+timeit render timeout "${RENDER_TIMEOUT:-150}" "${S4[@]}" render -m "$M" -s "$SCENE" --skip_train --quiet 2>&1 | tee "$OUT/render.log" | tail -5
+timeit metrics timeout "${METRICS_TIMEOUT:-150}" "${S4[@]}" metrics -m "$M" -s "$SCENE" ${METRICS_ARGS:-} --quiet 2>&1 | tee "$OUT/metrics.log" | tail -40
+cp "$M/results.json" "$OUT/results_$PRESET.json" 2>/dev/null
 cat "$OUT/timings.txt"
