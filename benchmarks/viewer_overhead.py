@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--every", type=int, default=100, help="viewer snapshot interval (iterations)")
-    ap.add_argument("--max_fps", type=float, default=10.0, help="viewer render cap while training")
+    ap.add_argument("--max_fps", type=float, default=5.0, help="viewer render cap while training (train --viewer default)")
     ap.add_argument("--view_side", type=int, default=1024, help="viewer render resolution (longer side, px)")
     ap.add_argument("--out", default=None, help="write the numbers as JSON here")
     args = ap.parse_args()

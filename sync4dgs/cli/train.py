@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--viewer_port", type=int, default=8080, help="viewer TCP port (default 8080)")
     g.add_argument("--viewer_host", default="127.0.0.1",
                    help="viewer bind address (default 127.0.0.1: this machine only)")
+    g.add_argument("--viewer_max_fps", type=float, default=5.0,
+                   help="viewer renders per second while training (default 5: ~5 %% slowdown on an H100)")
     g.add_argument("--viewer_every", type=int, default=100,
                    help="refresh the viewer's model at most every this many iterations (default 100)")
 
@@ -49,9 +51,10 @@ class LiveViewer(Callback):
     name = "viewer"
 
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = 8080, every: int = 100,
-                 min_interval_s: float = 1.0):
+                 min_interval_s: float = 1.0, max_fps: float = 5.0):
         self.session, self.host, self.port, self.every = session, host, port, max(int(every), 1)
         self.min_interval_s = float(min_interval_s)
+        self.max_fps = float(max_fps)
         self.handle = None
 
     def on_train_start(self, state: TrainState) -> None:
@@ -63,7 +66,7 @@ class LiveViewer(Callback):
         trajectories = load_trajectories(traj_file) if traj_file.is_file() else None
         self.handle = start_training_viewer(state.model, s.time.time_maps(), scene=s.scene,
                                             trajectories=trajectories, host=self.host, port=self.port,
-                                            every=self.every)
+                                            every=self.every, max_fps=self.max_fps)
         self.handle.min_interval_s = self.min_interval_s
         print(f"training viewer: {self.handle.viewer.url}", flush=True)
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     factories = []
     if getattr(args, "viewer", False):
         def factory(session):
-            return LiveViewer(session, host=args.viewer_host, port=args.viewer_port, every=args.viewer_every)
+            return LiveViewer(session, host=args.viewer_host, port=args.viewer_port, every=args.viewer_every,
+                              max_fps=args.viewer_max_fps)
         factories.append(factory)
     return _run_train(args, extra_callbacks=factories)
