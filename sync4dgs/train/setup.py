@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 STAGE1_DIR = "stage1"
 TRAJECTORIES_FILE = "trajectories.npz"
 RANDOM_INIT_POINTS = 20_000
+UNCERTAIN_CONFIDENCE = 0.5     # initial maps below this confidence learn without the evidence gate
 
 
 # ------------------------------------------------------------------------------------------ time maps
@@ -170,7 +171,9 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     tau_first_last = np.array([[c.tau_s()[0], c.tau_s()[-1]] for c in scene.cameras])
     time_ctl = TimeController(time_model, cfg.time, tau_first_last,
                               trained=[time_model.index(c.name) for c in train_cams], fixed=fixed,
-                              total_iterations=cfg.train.iterations)
+                              total_iterations=cfg.train.iterations,
+                              ungated=[time_model.index(name) for name, m in maps.cameras.items()
+                                       if name in scene.camera_names and m.confidence < UNCERTAIN_CONFIDENCE])
 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)

@@ -45,12 +45,15 @@ class TimeController(Callback):
         trained: time-model indices of the training cameras (None = all).
         fixed: True = never learn (oracle/naive benchmark modes, or time.learn = false).
         total_iterations: the run's last iteration (end of the learning-rate decay).
+        ungated: time-model indices of cameras whose initial map is uncertain (stage-1 "unaligned" /
+            "low_confidence", or no estimate at all): the evidence gate does not hold them back.
     """
 
     name = "time"
 
     def __init__(self, time_model: torch.nn.Module, cfg: TimeConfig, tau_first_last_s: np.ndarray,
-                 trained: list[int] | None = None, fixed: bool = False, total_iterations: int = 0):
+                 trained: list[int] | None = None, fixed: bool = False, total_iterations: int = 0,
+                 ungated: list[int] | None = None):
         self.time_model = time_model
         self.cfg = cfg
         self.total_iterations = int(total_iterations)
@@ -72,6 +75,8 @@ class TimeController(Callback):
         self._base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         zeros = torch.zeros(n, dtype=torch.float64, device=time_model.offsets_s.device)
         self._evidence = {"mean": zeros.clone(), "sq": zeros.clone(), "count": zeros.clone()}   # [C] each
+        self._ungated = torch.zeros(n, dtype=torch.bool, device=time_model.offsets_s.device)
+        self._ungated[sorted(set(ungated or []))] = True
         if self.fixed:
             for p in time_model.parameters():
                 p.requires_grad_(False)
@@ -120,7 +125,8 @@ class TimeController(Callback):
         return self._lr_scale * float(np.exp(u * np.log(cfg.offset_lr_final / cfg.offset_lr)))
 
     def evidence_gate(self, grad: Tensor) -> Tensor:
-        """[C] 1.0 where a camera's recent time gradients agree (see module docstring), else 0.0.
+        """[C] 1.0 where a camera's recent time gradients agree (see module docstring) or the camera is ungated,
+        else 0.0.
 
         ``grad``: [C] this step's offset gradient; cameras with a non-zero entry were rendered and update their
         statistics (exponential moving mean / mean square with bias correction, over that camera's samples)."""
@@ -134,7 +140,7 @@ class TimeController(Callback):
         mean, sq = ev["mean"] / debias, ev["sq"] / debias
         n_eff = torch.minimum(ev["count"], torch.full_like(ev["count"], (1 + beta) / (1 - beta)))
         sem = ((sq - mean * mean).clamp_min(0) / n_eff.clamp_min(1.0)).sqrt()
-        agree = (mean.abs() >= self.cfg.evidence_z * sem) & (ev["count"] >= 3)
+        agree = ((mean.abs() >= self.cfg.evidence_z * sem) & (ev["count"] >= 3)) | self._ungated
         return agree.to(grad.dtype)
 
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
@@ -180,7 +186,7 @@ class TimeController(Callback):
     def state_dict(self) -> dict[str, Any]:
         return {"time_model": self.time_model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "mean0": torch.stack(self._mean0), "lr_scale": self._lr_scale,
-                "evidence": {k: v.clone() for k, v in self._evidence.items()}}
+                "evidence": {k: v.clone() for k, v in self._evidence.items()}, "ungated": self._ungated.clone()}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.time_model.load_state_dict(d["time_model"])
@@ -188,5 +194,7 @@ class TimeController(Callback):
         if "mean0" in d:
             self._mean0 = tuple(d["mean0"].to(self._trained_mask).unbind(0))
         self._lr_scale = float(d.get("lr_scale", 1.0))
+        if "ungated" in d:                    # decided from the initial maps of the run, not the resumed ones
+            self._ungated = d["ungated"].to(self._ungated)
         for k, v in d.get("evidence", {}).items():
             self._evidence[k] = v.to(self._evidence[k])

@@ -118,3 +118,14 @@ def test_offset_learning_rate_decays_log_linearly_after_warmup():
     assert ctl.lr_factor(105) == pytest.approx(0.005)
     const = _ctl([0, 1, 2, 3], total=105, offset_lr_final=0.0)
     assert const.lr_factor(80) == 1.0
+
+
+def test_uncertain_cameras_bypass_the_evidence_gate():
+    """A camera whose initial map is uncertain (no stage-1 estimate) moves on its first gradients; a confident
+    one waits for agreeing evidence."""
+    tm = CameraTimeModel(NAMES, "cam00", INIT)
+    ctl = TimeController(tm, TimeConfig(offset_lr=0.01, warmup_iterations=0, evidence_z=3.0),
+                         np.tile([0.0, 1.0], (4, 1)), ungated=[2])
+    _step(ctl, 1, [0.0, 1.0, 1.0, 0.0])
+    off = ctl.offsets_rates()[0]
+    assert off[1] == pytest.approx(INIT_OFFSETS[1]) and off[2] < INIT_OFFSETS[2]
