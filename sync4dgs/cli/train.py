@@ -83,6 +83,12 @@ class LiveViewer(Callback):
 def run(args: argparse.Namespace) -> int:
     factories = []
     if getattr(args, "viewer", False):
+        import importlib.util  # noqa: PLC0415
+
+        if importlib.util.find_spec("viser") is None:
+            from sync4dgs.errors import ConfigError  # noqa: PLC0415
+
+            raise ConfigError("--viewer needs the viewer extra: pip install 'sync4dgs[viewer]' (viser)")
         def factory(session):
             return LiveViewer(session, host=args.viewer_host, port=args.viewer_port, every=args.viewer_every,
                               max_fps=args.viewer_max_fps)
