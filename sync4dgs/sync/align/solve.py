@@ -254,8 +254,7 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
             best = (score, inl, o, r, reached)
     _, inl, o, r, reached = best
     _move_single_cameras(n, ref, pairs, o, r, reached, tol_s, tol_rate, known_rates is not None)
-    best = _agreement(pairs, o, r, reached, tol_s, tol_rate)
-    inl = best[1]
+    _, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
     o, r = np.zeros(n), np.ones(n)
     for _ in range(6):
         reached = _connected(n, ref, pairs, inl)
