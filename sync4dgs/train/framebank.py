@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -66,6 +66,8 @@ class FrameBank:
         self._staging: dict[tuple[int, ...], list[Tensor]] = {}     # pinned host buffers (CUDA streaming)
         self._events: dict[tuple[int, ...], list] = {}
         self._slot = 0
+        self._prefetcher: ThreadPoolExecutor | None = None       # streaming: decodes the next frame ahead
+        self._pending: tuple[tuple[int, int], Future] | None = None
         if self.preloaded:
             log.info("preloading %d frames (%.2f GB uint8) onto %s", sum(c.n_frames for c in cameras),
                      need / 1024 ** 3, device)
@@ -96,11 +98,33 @@ class FrameBank:
     def n_frames(self, cam_pos: int) -> int:
         return len(self._sources[cam_pos])
 
+    def _read_host(self, cam_pos: int, frame_idx: int) -> np.ndarray:
+        return np.ascontiguousarray(self._sources[cam_pos][frame_idx])
+
+    def prefetch(self, cam_pos: int, frame_idx: int) -> None:
+        """Start reading/decoding a frame in a background thread (streaming mode; no-op when preloaded), so the
+        next :meth:`get` of it does not wait for disk or image decoding."""
+        if self.preloaded:
+            return
+        if self._prefetcher is None:
+            self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-prefetch")
+        self._pending = ((cam_pos, frame_idx), self._prefetcher.submit(self._read_host, cam_pos, frame_idx))
+
+    def close(self) -> None:
+        """Stop the prefetch thread (if any)."""
+        if self._prefetcher is not None:
+            self._prefetcher.shutdown(wait=True)
+            self._prefetcher, self._pending = None, None
+
     def get_uint8(self, cam_pos: int, frame_idx: int) -> Tensor:
         """uint8 [H, W, 3] on the device."""
         if self.preloaded:
             return self._resident[cam_pos][frame_idx]
-        host = np.ascontiguousarray(self._sources[cam_pos][frame_idx])
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == (cam_pos, frame_idx):
+            host = pending[1].result()
+        else:
+            host = self._read_host(cam_pos, frame_idx)
         if self.device.type != "cuda":
             return torch.from_numpy(host).to(self.device)
         return self._to_cuda(host)

@@ -86,6 +86,15 @@ class ViewSampler:
         self._pos += 1
         return int(cam), int(frame)
 
+    def peek(self, ahead: int = 0) -> tuple[int, int] | None:
+        """(cam_pos, frame_idx) that the ``ahead``-th next call of :meth:`next` will return, without advancing;
+        None when that lies past the current epoch (the next permutation is not drawn early) — used to prefetch
+        the next frame."""
+        if self._pos + ahead >= len(self._perm):
+            return None
+        cam, frame = self._pairs[self._perm[self._pos + ahead]].tolist()
+        return int(cam), int(frame)
+
     def state_dict(self) -> dict[str, Any]:
         d = {"generator": self.generator.get_state(), "perm": self._perm.clone(), "pos": self._pos,
              "epoch": self.epoch}

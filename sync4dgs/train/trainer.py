@@ -36,6 +36,9 @@ class Trainer:
 
         cam_pos, frame = s.sampler.next()
         gt = s.frames.get(cam_pos, frame)
+        upcoming = s.sampler.peek()
+        if upcoming is not None:                 # streamed frames: decode the next one while this step runs
+            s.frames.prefetch(*upcoming)
         t_global = s.time.t_global_s(s.time_index[cam_pos], s.tau_s[cam_pos][frame])
         sh_degree = self.active_sh_degree(step)
         n_static = model.n_static
@@ -73,5 +76,6 @@ class Trainer:
                 self.last_info = self.step(step)
         finally:
             self.train_seconds += time.perf_counter() - t0
+            s.frames.close()
             for cb in s.all_callbacks:
                 cb.on_train_end(s.state)

@@ -44,3 +44,32 @@ def test_view_sampler_covers_every_frame_each_epoch_and_is_seeded():
     nxt = [a.next() for _ in range(7)]
     a.load_state_dict(state)
     assert [a.next() for _ in range(7)] == nxt
+
+
+def test_peek_announces_next_without_changing_the_sequence():
+    a, b = ViewSampler([3, 2], seed=7), ViewSampler([3, 2], seed=7)
+    seq = []
+    for _ in range(12):                       # crosses two epoch boundaries
+        nxt = a.peek()
+        got = a.next()
+        assert nxt is None or nxt == got
+        seq.append(got)
+    assert seq == [b.next() for _ in range(12)]
+    assert sum(a.peek() is None for _ in range(1)) <= 1
+
+
+def test_streamed_prefetch_returns_the_right_frames(gaussian_scene):
+    cams = gaussian_scene.train_cameras
+    dev = torch.device("cpu")
+    pre = FrameBank(gaussian_scene, cams, dev, "always", progress=False)
+    stream = FrameBank(gaussian_scene, cams, dev, "never", progress=False)
+    try:
+        stream.prefetch(1, 5)
+        assert torch.equal(stream.get_uint8(1, 5), pre.get_uint8(1, 5))      # the prefetched frame
+        stream.prefetch(2, 3)
+        assert torch.equal(stream.get_uint8(0, 4), pre.get_uint8(0, 4))      # a different request: read directly
+        assert torch.equal(stream.get_uint8(2, 3), pre.get_uint8(2, 3))      # the stale prefetch is not reused
+        pre.prefetch(0, 0)                                                    # preloaded: nothing to do
+        assert pre._prefetcher is None
+    finally:
+        stream.close()

@@ -38,6 +38,10 @@ class RankSlotViewSampler:
     def next(self) -> tuple[int, int]:
         return self.next_batch()[self.rank]
 
+    def peek(self) -> tuple[int, int] | None:
+        """This rank's view of the next batch without advancing (None across an epoch boundary)."""
+        return self.base.peek(self.rank)
+
     @property
     def epoch(self) -> int:
         return self.base.epoch
