@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.setup import STAGE1_DIR, TRAJECTORIES_FILE
 from sync4dgs.train.command import add_arguments as _add_train_arguments
 from sync4dgs.train.command import overrides_from_args
 from sync4dgs.train.command import run as _run_train
@@ -51,10 +53,11 @@ class LiveViewer(Callback):
     name = "viewer"
 
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = 8080, every: int = 100,
-                 min_interval_s: float = 1.0, max_fps: float = 5.0):
+                 min_interval_s: float = 1.0, max_fps: float = 5.0, trajectories_file: Path | None = None):
         self.session, self.host, self.port, self.every = session, host, port, max(int(every), 1)
         self.min_interval_s = float(min_interval_s)
         self.max_fps = float(max_fps)
+        self.trajectories_file = trajectories_file   # None: the one stage 1 writes into the model folder
         self.handle = None
 
     def on_train_start(self, state: TrainState) -> None:
@@ -62,7 +65,7 @@ class LiveViewer(Callback):
         from sync4dgs.viewer.overlays import load_trajectories  # noqa: PLC0415
 
         s = self.session
-        traj_file = s.model_path / "stage1" / "trajectories.npz"
+        traj_file = self.trajectories_file or s.model_path / STAGE1_DIR / TRAJECTORIES_FILE
         trajectories = load_trajectories(traj_file) if traj_file.is_file() else None
         self.handle = start_training_viewer(state.model, s.time.time_maps(), scene=s.scene,
                                             trajectories=trajectories, host=self.host, port=self.port,
@@ -89,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
             from sync4dgs.errors import ConfigError  # noqa: PLC0415
 
             raise ConfigError("--viewer needs the viewer extra: pip install 'sync4dgs[viewer]' (viser)")
+        trajectories_file = (Path(args.trajectories) if args.trajectories else
+                             Path(args.offsets).parent / TRAJECTORIES_FILE if args.offsets else None)
+
         def factory(session):
             return LiveViewer(session, host=args.viewer_host, port=args.viewer_port, every=args.viewer_every,
-                              max_fps=args.viewer_max_fps)
+                              max_fps=args.viewer_max_fps, trajectories_file=trajectories_file)
         factories.append(factory)
     return _run_train(args, extra_callbacks=factories)

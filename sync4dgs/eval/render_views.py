@@ -79,6 +79,21 @@ def render_cameras_for(cam: CameraSpec, device: torch.device, dtype: torch.dtype
     return RenderCameras(viewmats=viewmat, Ks=K, width=int(cam.width), height=int(cam.height))
 
 
+_VIEWS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def inference_view_of(model: Any) -> Any | None:
+    """The model's cached fast evaluator (``model.inference_view()``, sync4dgs/model/inference.py), or None for
+    models without one. One view per model for eval, export and the viewer; it rebuilds itself when the model's
+    parameters change; the cache holds models weakly."""
+    if not hasattr(model, "inference_view"):
+        return None
+    view = _VIEWS.get(model)
+    if view is None:
+        view = _VIEWS[model] = model.inference_view()
+    return view
+
+
 class FrameRenderer:
     """Renders frames of one model with fixed settings, caching everything that does not change per frame: the
     model's time-invariant part (``model.inference_view()``, rebuilt automatically when parameters change), the
@@ -91,7 +106,7 @@ class FrameRenderer:
         self.settings = settings
         self.device = torch.device(device)
         self._model_ref = weakref.ref(model)
-        self.view = model.inference_view() if hasattr(model, "inference_view") else None
+        self.view = inference_view_of(model)
         self._cameras: dict[tuple, RenderCameras] = {}
         self._background: torch.Tensor | None = None
 

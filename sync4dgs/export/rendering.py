@@ -8,13 +8,12 @@ Gaussians first, then dynamic), ``n_static``, ``n_dynamic``. Rendering goes thro
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 import torch
 
-from sync4dgs.eval.render_views import ViewRenderSettings
+from sync4dgs.eval.render_views import ViewRenderSettings, inference_view_of
 from sync4dgs.render.types import Gaussians, RenderCameras
 
 
@@ -31,20 +30,6 @@ def select_parts(g: Gaussians, n_static: int, static: bool = True, dynamic: bool
         return g
     sl = slice(0, n_static) if static else slice(n_static, g.n) if dynamic else slice(0, 0)
     return Gaussians(g.means[sl], g.quats[sl], g.scales[sl], g.opacities[sl], g.colors[sl])
-
-
-_VIEWS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
-def inference_view_of(model: Any) -> Any | None:
-    """The model's cached fast evaluator (``model.inference_view()``, sync4dgs/model/inference.py), or None for
-    models without one. The view rebuilds itself when the model's parameters change; the cache holds models weakly."""
-    if not hasattr(model, "inference_view"):
-        return None
-    view = _VIEWS.get(model)
-    if view is None:
-        view = _VIEWS[model] = model.inference_view()
-    return view
 
 
 @torch.no_grad()
