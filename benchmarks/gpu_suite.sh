@@ -57,9 +57,12 @@ for part in $PARTS; do
       python3 benchmarks/ssim_bench.py --out "$OUT/ssim_bench.json" 2>&1 | tee "$OUT/ssim.log" | tail -12 ;;
     fps)      # random models of N3V-like size (a trained model's FPS is measured by the train part)
       python3 benchmarks/fps_bench.py --random "${FPS_RANDOM:-113000,22000,31}" --out "$OUT/fps_random" 2>&1 | tee "$OUT/fps.log" | tail -12 ;;
-    profile)  # where a training iteration's time goes, on the quality part's scene (run quality first) or PROFILE_SCENE
+    profile)  # where a training iteration's time goes, on the quality part's scene (made here when missing) or PROFILE_SCENE
       sc=${PROFILE_SCENE:-/tmp/sync4dgs_quality/scene}
-      python3 benchmarks/profile_train.py --scene "$sc" --config configs/synth_gpu.json --offsets "$sc/offsets.json" \
+      [ -f "$sc/scene.json" ] || python3 -m sync4dgs synth --preset n3v --frames "${FRAMES:-50}" --layout canonical \
+        --device cuda --out "$sc" > "$OUT/profile_synth.log" 2>&1
+      offs=$sc/offsets.json; [ -f "$offs" ] || offs=$sc/gt_sync.json   # time maps do not change the cost
+      python3 benchmarks/profile_train.py --scene "$sc" --config configs/synth_gpu.json --offsets "$offs" \
         --out "$OUT/profile" --warmup 300 --timed 200 --iters 20 --no-trace 2>&1 | tee "$OUT/profile.log" | tail -30 ;;
     viewer)   # needs the viser wheels (viser, msgspec, websockets, trimesh, zstandard) in .whl/
       python3 benchmarks/viewer_overhead.py --out "$OUT/viewer_overhead.json" 2>&1 | tee "$OUT/viewer.log" | tail -12

@@ -2,7 +2,8 @@
 # End-to-end GPU benchmark at N3V scale (issue 7): synth (on the GPU) -> align -> train -> render -> metrics.
 # Called by benchmarks/gpu_suite.sh as part "train"; writes timings and JSON under $1 (default $OUT).
 # Environment knobs: N3V_PRESET (default n3v), ITERS (default from configs/synth_gpu.json), WORK (scratch dir),
-# ALIGN_TIMEOUT / TRAIN_TIMEOUT / RENDER_TIMEOUT / METRICS_TIMEOUT (seconds per step).
+# ALIGN_TIMEOUT / TRAIN_TIMEOUT / RENDER_TIMEOUT / METRICS_TIMEOUT (seconds per step), TRAIN_ARGS (extra train
+# options, e.g. "--train.frames_on_device never" to stream frames from host RAM and measure the small-card path).
 set -uo pipefail
 OUT=${1:-${OUT:-$PWD/gpu_out}}
 WORK=${WORK:-/tmp/sync4dgs_bench}
@@ -27,9 +28,11 @@ M=$WORK/model_$PRESET
 rm -rf "$M"
 TIMEV=(); [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/train_time_v.txt")
 timeit train timeout "${TRAIN_TIMEOUT:-400}" "${TIMEV[@]}" "${S4[@]}" train --config configs/synth_gpu.json -m "$M" -s "$SCENE" \
-  "${offs[@]}" "${NOTB[@]}" "${iters[@]}" 2>&1 | tee "$OUT/train_full.log" | tail -40
+  "${offs[@]}" "${NOTB[@]}" "${iters[@]}" ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train_full.log" | tail -40
 [ -f "$OUT/train_time_v.txt" ] && grep -E "Elapsed|Maximum resident" "$OUT/train_time_v.txt" | tee -a "$OUT/timings.txt"
 cp "$M/train_stats.json" "$OUT/train_stats_$PRESET.json" 2>/dev/null
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('train stats: ' + ', '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}' for k, v in d.items()))" \
+  "$M/train_stats.json" 2>/dev/null | tee -a "$OUT/timings.txt"
 ls -la "$M"/point_cloud/iteration_*/model.pt 2>/dev/null | tee -a "$OUT/timings.txt"
 timeit fps timeout "${FPS_TIMEOUT:-90}" python3 benchmarks/fps_bench.py --model "$M" --source_path "$SCENE" \
   --out "$OUT/fps_$PRESET" --times 60 2>&1 | tail -12

@@ -93,6 +93,7 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
            extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None) -> TrainResult:
     """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes)."""
     writer = runtime is None or runtime.is_main
+    t_start = time.perf_counter()
     scene = load_scene(source_path)
     ckpt_path = Path(start_checkpoint) if start_checkpoint is not None else latest_checkpoint(model_path)
     if writer:
@@ -117,6 +118,7 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
         attach(session, runtime, resumed=ckpt_path is not None)
     if writer:
         session.callbacks.extend(factory(session) for factory in extra_callbacks)
+    setup_seconds = time.perf_counter() - t_start
     start = session.state.step
     trainer = Trainer(session)
     threads = torch.get_num_threads()
@@ -133,6 +135,9 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
     if it > start:
         next(cb for cb in session.callbacks if isinstance(cb, Checkpointer)).checkpoint(it)
     stats = _stats(session, trainer, start, 1 if runtime is None else runtime.world_size)
+    stats["setup_seconds"] = setup_seconds       # scene, stage 1 (when run here), model init, frame loading
+    stats["total_seconds"] = time.perf_counter() - t_start
+    stats["frames_source"] = session.frames.mode
     if writer:
         write_json(model_path / STATS_FILE, stats)
     if runtime is not None:

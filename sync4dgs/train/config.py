@@ -42,6 +42,8 @@ class TrainConfig:
     sh_degree_interval: int = 1000             # active SH degree += 1 every this many iterations
     frames_on_device: str = "auto"             # "auto" (if it fits the budget) | "always" | "never" (stream)
     frames_budget_gb: float = 0.0              # 0 = automatic (CUDA: 60% of free memory; CPU: 4 GB)
+    frames_host_cache: str = "auto"            # streamed frames: "auto" (decoded once into RAM if they fit half
+                                               # of the available memory) | "always" | "never" (disk each sample)
     save_iterations: list[int] = field(default_factory=list)   # weights saved here and at the end
     checkpoint_every: int = 5000               # resume checkpoints (0 = only at the end)
     keep_checkpoints: int = 2                  # older checkpoints are deleted

@@ -1,5 +1,6 @@
 """Training frames on the device: preloaded as uint8 when they fit, else streamed from host memory (through
-pinned double buffers on CUDA, so the copy does not stall the training loop).
+pinned double buffers on CUDA, so the copy does not stall the training loop). Streamed frames are decoded once
+into host RAM when they fit there (``host_cache``), else read and decoded from disk one sample ahead.
 
 ``FrameBank.get(cam_pos, frame_idx) -> float [H, W, 3] in [0, 1]`` on the training device. ``cam_pos`` is the
 position of the camera in the list given to the bank (not the scene's camera index).
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CPU_DEFAULT_BUDGET_GB = 4.0
 CUDA_FREE_FRACTION = 0.6
+HOST_AVAILABLE_FRACTION = 0.5         # streamed frames are cached in host RAM up to this share of what is free
 PRELOAD_WORKERS = 32                  # capped by the CPU count
 
 
@@ -41,6 +43,41 @@ def device_budget_bytes(device: torch.device, budget_gb: float) -> int:
     return int(CPU_DEFAULT_BUDGET_GB * 1024 ** 3)
 
 
+def host_available_bytes() -> int:
+    """Host memory available to new allocations (Linux: MemAvailable; elsewhere free physical pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def decode_all(sources: list[CameraFrames], progress: bool, desc: str = "loading frames") -> list[np.ndarray]:
+    """Decode every frame of every source into one host uint8 array [T, H, W, 3] per source (a thread pool:
+    image decoding and file reads release the GIL)."""
+    total = sum(len(s) for s in sources)
+    workers = max(1, min(PRELOAD_WORKERS, os.cpu_count() or 1))
+    out: list[np.ndarray] = []
+    with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for src in sources:
+            host = np.empty((len(src), src.height, src.width, 3), dtype=np.uint8)
+
+            def load(i: int, src: CameraFrames = src, host: np.ndarray = host) -> None:
+                host[i] = src[i]
+
+            for _ in pool.map(load, range(len(src))):
+                bar.update(1)
+            out.append(host)
+    return out
+
+
 class FrameBank:
     """Random access to training frames on ``device``.
 
@@ -51,12 +88,16 @@ class FrameBank:
         mode: "auto" (preload if the frames fit the budget), "always" (preload) or "never" (stream).
         budget_gb: memory budget for preloaded frames (0 = automatic).
         progress: show a tqdm bar while preloading.
+        host_cache: when streaming, "auto" decodes every frame once into host RAM if they fit half of the
+            available memory, "always" does so regardless, "never" reads/decodes from disk for every sample.
     """
 
     def __init__(self, scene: SceneSpec, cameras: list[CameraSpec], device: torch.device,
-                 mode: str = "auto", budget_gb: float = 0.0, progress: bool = True):
+                 mode: str = "auto", budget_gb: float = 0.0, progress: bool = True, host_cache: str = "auto"):
         if mode not in ("auto", "always", "never"):
             raise ValueError(f"frames_on_device must be 'auto', 'always' or 'never', got {mode!r}")
+        if host_cache not in ("auto", "always", "never"):
+            raise ValueError(f"frames_host_cache must be 'auto', 'always' or 'never', got {host_cache!r}")
         self.device = device
         self.cameras = cameras
         self._sources: list[CameraFrames] = [open_frames(scene, c) for c in cameras]
@@ -68,29 +109,25 @@ class FrameBank:
         self._slot = 0
         self._prefetcher: ThreadPoolExecutor | None = None       # streaming: decodes the next frame ahead
         self._pending: tuple[tuple[int, int], Future] | None = None
+        self._host: list[np.ndarray] | None = None                # streaming: frames decoded once into RAM
         if self.preloaded:
             log.info("preloading %d frames (%.2f GB uint8) onto %s", sum(c.n_frames for c in cameras),
                      need / 1024 ** 3, device)
-            self._preload(progress)
-        else:
-            log.info("streaming frames from host (%.2f GB would not fit the device budget)", need / 1024 ** 3)
-
-    def _preload(self, progress: bool) -> None:
-        """Decode every frame (a thread pool: image decoding and file reads release the GIL) into a host uint8
-        array per camera, then copy it to the device in one transfer (no per-frame synchronous copies)."""
-        total = sum(len(s) for s in self._sources)
-        workers = max(1, min(PRELOAD_WORKERS, os.cpu_count() or 1))
-        with tqdm(total=total, desc="loading frames", disable=not progress, leave=False) as bar, \
-                ThreadPoolExecutor(max_workers=workers) as pool:
-            for src in self._sources:
-                host = np.empty((len(src), src.height, src.width, 3), dtype=np.uint8)
-
-                def load(i: int, src: CameraFrames = src, host: np.ndarray = host) -> None:
-                    host[i] = src[i]
-
-                for _ in pool.map(load, range(len(src))):
-                    bar.update(1)
+            for host in decode_all(self._sources, progress):       # one transfer per camera, not per frame
                 self._resident.append(torch.from_numpy(host).to(self.device))
+            return
+        if host_cache == "always" or (
+                host_cache == "auto" and need <= HOST_AVAILABLE_FRACTION * host_available_bytes()):
+            log.info("streaming frames from host memory (%.2f GB uint8 decoded once into RAM)", need / 1024 ** 3)
+            self._host = decode_all(self._sources, progress, desc="loading frames into RAM")
+        else:
+            log.info("streaming frames from disk (%.2f GB fits neither the device budget nor host RAM)",
+                     need / 1024 ** 3)
+
+    @property
+    def mode(self) -> str:
+        """Where frames come from: "device" (resident), "host" (RAM cache, copied per sample) or "disk"."""
+        return "device" if self.preloaded else ("host" if self._host is not None else "disk")
 
     def __len__(self) -> int:
         return len(self._sources)
@@ -99,12 +136,14 @@ class FrameBank:
         return len(self._sources[cam_pos])
 
     def _read_host(self, cam_pos: int, frame_idx: int) -> np.ndarray:
+        if self._host is not None:
+            return self._host[cam_pos][frame_idx]
         return np.ascontiguousarray(self._sources[cam_pos][frame_idx])
 
     def prefetch(self, cam_pos: int, frame_idx: int) -> None:
         """Start reading/decoding a frame in a background thread (streaming mode; no-op when preloaded), so the
         next :meth:`get` of it does not wait for disk or image decoding."""
-        if self.preloaded:
+        if self.preloaded or self._host is not None:
             return
         if self._prefetcher is None:
             self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-prefetch")
@@ -126,7 +165,7 @@ class FrameBank:
         else:
             host = self._read_host(cam_pos, frame_idx)
         if self.device.type != "cuda":
-            return torch.from_numpy(host).to(self.device)
+            return torch.from_numpy(host).to(self.device, copy=True)
         return self._to_cuda(host)
 
     def _to_cuda(self, host: np.ndarray) -> Tensor:

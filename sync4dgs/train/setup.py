@@ -184,7 +184,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     session = Session(
         cfg=cfg, scene=scene, model_path=model_path, device=device, state=state, time=time_ctl,
         frames=FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
-                         progress=progress),
+                         progress=progress, host_cache=cfg.train.frames_host_cache),
         sampler=ViewSampler([c.n_frames for c in train_cams], cfg.train.seed),
         background=BackgroundSampler(cfg.train.random_background, cfg.train.background, cfg.train.seed, device),
         cameras=[render_camera(c, device) for c in train_cams],

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sync4dgs.data.frames import open_frames
-from sync4dgs.train.framebank import FrameBank, frames_nbytes
+from sync4dgs.train.framebank import FrameBank, frames_nbytes, host_available_bytes
 from sync4dgs.train.sampler import ViewSampler
 
 
@@ -73,3 +73,38 @@ def test_streamed_prefetch_returns_the_right_frames(gaussian_scene):
         assert pre._prefetcher is None
     finally:
         stream.close()
+
+
+def test_streaming_from_host_cache_and_from_disk_agree(gaussian_scene):
+    cams = gaussian_scene.train_cameras
+    dev = torch.device("cpu")
+    pre = FrameBank(gaussian_scene, cams, dev, "always", progress=False)
+    ram = FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="always")
+    disk = FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="never")
+    assert (pre.mode, ram.mode, disk.mode) == ("device", "host", "disk")
+    try:
+        for cam_pos, frame in [(0, 0), (1, 5), (3, 11), (2, 7)]:
+            ram.prefetch(cam_pos, frame)                  # nothing to prefetch from RAM
+            disk.prefetch(cam_pos, frame)
+            a, b, c = pre.get_uint8(cam_pos, frame), ram.get_uint8(cam_pos, frame), disk.get_uint8(cam_pos, frame)
+            assert torch.equal(a, b) and torch.equal(a, c)
+        assert ram._prefetcher is None
+        out = ram.get_uint8(0, 1)
+        out.zero_()                                        # a returned frame is a copy: the cache is untouched
+        assert torch.equal(ram.get_uint8(0, 1), pre.get_uint8(0, 1))
+    finally:
+        disk.close()
+    with pytest.raises(ValueError, match="frames_host_cache"):
+        FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="maybe")
+
+
+def test_host_cache_auto_follows_available_memory(gaussian_scene, monkeypatch):
+    import sync4dgs.train.framebank as fb
+
+    cams = gaussian_scene.train_cameras
+    assert host_available_bytes() > 0
+    need = frames_nbytes(cams)
+    monkeypatch.setattr(fb, "host_available_bytes", lambda: 4 * need)
+    assert FrameBank(gaussian_scene, cams, torch.device("cpu"), "never", progress=False).mode == "host"
+    monkeypatch.setattr(fb, "host_available_bytes", lambda: need)      # would take all of it: read from disk
+    assert FrameBank(gaussian_scene, cams, torch.device("cpu"), "never", progress=False).mode == "disk"

@@ -41,13 +41,22 @@ def test_resume_on_cuda(gaussian_scene, make_cfg, tmp_path):
     assert r.iteration == 12 and r.stats["iterations_this_run"] == 6
 
 
-def test_streamed_frames_equal_preloaded_on_cuda(gaussian_scene):
+@pytest.mark.parametrize("host_cache", ["always", "never"])
+def test_streamed_frames_equal_preloaded_on_cuda(gaussian_scene, host_cache):
     import torch
 
     from sync4dgs.train.framebank import FrameBank
 
     cams, dev = gaussian_scene.train_cameras, torch.device("cuda")
     pre = FrameBank(gaussian_scene, cams, dev, "always", progress=False)
-    stream = FrameBank(gaussian_scene, cams, dev, "never", progress=False)
-    for cam_pos, frame in [(0, 0), (1, 5), (2, 7), (3, 11), (0, 1)]:
-        torch.testing.assert_close(stream.get(cam_pos, frame), pre.get(cam_pos, frame))
+    stream = FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache=host_cache)
+    assert stream.mode == ("host" if host_cache == "always" else "disk")
+    try:
+        got = []
+        for cam_pos, frame in [(0, 0), (1, 5), (2, 7), (3, 11), (0, 1)]:
+            stream.prefetch(cam_pos, frame)
+            got.append(((cam_pos, frame), stream.get(cam_pos, frame)))   # kept alive across buffer reuse
+        for (cam_pos, frame), img in got:
+            torch.testing.assert_close(img, pre.get(cam_pos, frame))
+    finally:
+        stream.close()
