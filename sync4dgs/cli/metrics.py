@@ -41,7 +41,7 @@ def format_summary(results: dict) -> str:
         lines.append("LPIPS: unavailable (no weights; see results.json)")
     off = results["offsets"]
     if off.get("status") == "computed":
-        for key in ("learned", "stage1"):
+        for key in ("initial", "learned", "stage1"):
             s = (off.get(key) or {}).get("summary") or {}
             if s.get("n_cameras"):
                 lines.append(f"offsets {key:7s}: MAE {s['mae_frames']:.3f} frames ({s['mae_ms']:.2f} ms), "

@@ -6,6 +6,7 @@ M/<split>/ours_<n>/renders/<cam>_<frame:05d>.png   rendered frames (split = "tra
 M/<split>/ours_<n>/gt/<cam>_<frame:05d>.png        the matching ground-truth frames
 M/<split>/ours_<n>/videos/<cam>.mp4                the rendered frames of one camera as H.264 video
 M/<split>/ours_<n>/render_info.json                which time each frame was rendered at, and how
+M/time_maps.json, M/time_maps_initial.json         learned time maps, and the ones training started from
 M/results.json                                      metrics (sync4dgs metrics)
 ```
 ``<frame>`` is the camera's frame index in the scene (0 .. n_frames-1, i.e. ``tau_s[frame]``), so a file can be
@@ -25,6 +26,7 @@ RENDER_INFO_FILE = "render_info.json"
 TRAIN_STATS_FILE = "train_stats.json"
 TIME_MAPS_FILE = "time_maps.json"
 STAGE1_OFFSETS = "stage1/offsets.json"
+INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"     # the maps training started from (written by the trainer)
 CONFIG_FILE = "config.json"
 _OURS_RE = re.compile(r"^ours_(\d+)$")
 

@@ -8,7 +8,8 @@ that could not be computed is null with a reason nearby):
 {"version": 1, "model_path", "scene", "iteration", "conventions": {...},
  "images": {"test": {"n_images", "mean": {psnr, ssim, ssim2, flip[, lpips_alex]}, "per_camera": {...}}, "train": ...},
  "lpips": {"status": "computed" | "unavailable", "reason" | "weights"},
- "offsets": {"status": "computed" | "no ground truth", "gt_file", "learned": {...}, "stage1": {...} | null},
+ "offsets": {"status": "computed" | "no ground truth", "gt_file", "learned": {...}, "initial": {...} | null,
+             "stage1": {...} | null},
  "model": {"n_static", "n_dynamic", "n_total", "size_mb", "parameter_mb"},
  "training": {... M/train_stats.json ...} | null,
  "render_speed": {"fps", "ms_median", ...} | null}
@@ -118,6 +119,9 @@ def offsets_section(opened: OpenedModel) -> dict[str, Any]:
                            "units": "error = estimate - truth; frames of each camera's own fps; ms; "
                                     "statistics exclude the reference camera",
                            "learned": offset_errors(opened.trained.time_maps, truth, fps, tau, train_names)}
+    init = opened.model_path / layout.INITIAL_TIME_MAPS_FILE
+    out["initial"] = (offset_errors(load_time_maps(init), truth, fps, tau, train_names) if init.is_file()
+                      else None)
     s1 = opened.model_path / layout.STAGE1_OFFSETS
     out["stage1"] = offset_errors(load_time_maps(s1), truth, fps, tau) if s1.is_file() else None
     if s1.is_file():

@@ -20,7 +20,7 @@ from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.distributed.launch import distributed_requested
 from sync4dgs.train.monitor import Monitor
-from sync4dgs.train.saving import Checkpointer, save_session_weights, session_time_maps
+from sync4dgs.train.saving import INITIAL_TIME_MAPS_FILE, Checkpointer, save_session_weights, session_time_maps
 from sync4dgs.train.session import Session
 from sync4dgs.train.setup import STAGE1_DIR, build_session, needs_stage1, run_stage1
 from sync4dgs.train.trainer import Trainer
@@ -106,6 +106,8 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
                             time_maps_override=time_maps_override, resuming=ckpt_path is not None,
                             progress=progress and writer, device=None if runtime is None else runtime.device,
                             stage1=stage1, trajectories_path=trajectories_path)
+    if writer and ckpt_path is None:       # what stage 2 started from, so metrics can show what it changed
+        session_time_maps(session).save(model_path / INITIAL_TIME_MAPS_FILE)
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, session.device)
         if writer:

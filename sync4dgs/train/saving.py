@@ -18,6 +18,7 @@ from sync4dgs.train.session import Session
 log = logging.getLogger(__name__)
 
 TIME_MAPS_FILE = "time_maps.json"
+INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"   # the maps a run started from (stage 1, a file, truth, ...)
 
 
 def learned_time_maps(maps: TimeMaps, test_cameras: list[str]) -> TimeMaps:

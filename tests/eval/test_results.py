@@ -43,6 +43,8 @@ def test_identical_images_and_offsets(tiny):
     (tiny.model_path / "stage1").mkdir()
     TimeMaps("cam00", {"cam00": TimeMap(0.0, 1.0, 1.0, "reference"), "cam01": TimeMap(0.25 - 0.1, 1.0),
                        "cam02": TimeMap(-0.1, 1.0)}).save(tiny.model_path / "stage1" / "offsets.json")
+    TimeMaps("cam00", {"cam00": TimeMap(0.0, 1.0, 1.0, "reference"), "cam01": TimeMap(0.25 + 0.1 / 10, 1.0),
+                       "cam02": TimeMap(-0.1, 1.0)}).save(tiny.model_path / layout.INITIAL_TIME_MAPS_FILE)
     (tiny.model_path / "train_stats.json").write_text(json.dumps({"wall_time_s": 12.5, "iterations": 7}))
     compute_results(tiny.model_path, _opts())
     text = (tiny.model_path / "results.json").read_text()
@@ -68,6 +70,8 @@ def test_identical_images_and_offsets(tiny):
     assert s["pct_within_0.5_frame"] == pytest.approx(100.0)
     st1 = r["offsets"]["stage1"]["summary"]      # cam01 -1 frame, cam02 exact
     assert st1["n_cameras"] == 2 and st1["max_frames"] == pytest.approx(1.0) and st1["pct_within_0.5_frame"] == 50.0
+    init = r["offsets"]["initial"]["summary"]    # cam01 +0.1 frame, cam02 exact
+    assert init["n_cameras"] == 2 and init["max_frames"] == pytest.approx(0.1) and init["mae_frames"] == pytest.approx(0.05)
     assert r["model"]["n_static"] == 20 and r["model"]["n_dynamic"] == 6 and r["model"]["size_mb"] > 0
     assert r["training"]["wall_time_s"] == 12.5
     sp = r["render_speed"]
@@ -117,3 +121,10 @@ def test_metrics_cli_and_lpips_weights(tiny, tmp_path, capsys):
     assert "PSNR" in out and "LPIPS-Alex" in out and "results.json" in out
     r = json.loads((tiny.model_path / "results.json").read_text())
     assert r["lpips"]["status"] == "computed" and r["images"]["test"]["mean"]["lpips_alex"] > 0
+
+
+def test_eval_layout_names_match_the_trainer_files():
+    from sync4dgs.train import saving
+
+    assert layout.TIME_MAPS_FILE == saving.TIME_MAPS_FILE
+    assert layout.INITIAL_TIME_MAPS_FILE == saving.INITIAL_TIME_MAPS_FILE

@@ -61,6 +61,10 @@ def test_wrong_offset_converges_to_the_truth(gaussian_scene, make_cfg, offsets_f
     saved = load_time_maps(tmp_path / "m" / "time_maps.json")
     assert saved.cameras["cam01"].offset_s == pytest.approx(learned.cameras["cam01"].offset_s)
     assert result.stats["final_train_psnr"] > 24
+    initial = load_time_maps(tmp_path / "m" / "time_maps_initial.json")    # what stage 2 started from
+    assert initial.cameras["cam01"].offset_s == pytest.approx(start["cam01"], abs=1e-6)
+    assert result.stats["setup_seconds"] > 0 and result.stats["total_seconds"] >= result.stats["train_seconds"]
+    assert result.stats["frames_source"] == "device"      # the CPU "device" holds the preloaded frames
 
 
 def test_cli_writes_the_model_folder(gaussian_scene, tmp_path):
