@@ -4,7 +4,7 @@
 #
 # Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
 # benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
-# parts: any of  tests parity bench train quality fps profile viewer ssim  (default: tests parity bench train)
+# parts: any of  tests parity bench train quality fps profile stream viewer ssim  (default: tests parity bench train)
 # At the end every log is packed into $OUT/logs.tgz (the device tool returns at most 8 files).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
@@ -64,6 +64,18 @@ for part in $PARTS; do
       offs=$sc/offsets.json; [ -f "$offs" ] || offs=$sc/gt_sync.json   # time maps do not change the cost
       python3 benchmarks/profile_train.py --scene "$sc" --config configs/synth_gpu.json --offsets "$offs" \
         --out "$OUT/profile" --warmup 300 --timed 200 --iters 20 --no-trace 2>&1 | tee "$OUT/profile.log" | tail -30 ;;
+    stream)   # training throughput with frames resident on the GPU vs streamed from host RAM vs from disk
+      sc=${PROFILE_SCENE:-/tmp/sync4dgs_quality/scene}
+      [ -f "$sc/scene.json" ] || python3 -m sync4dgs synth --preset n3v --frames "${FRAMES:-50}" --layout canonical \
+        --device cuda --out "$sc" > "$OUT/stream_synth.log" 2>&1
+      for how in "always auto" "never always" "never never"; do
+        set -- $how
+        m=/tmp/sync4dgs_stream_$1_$2; rm -rf "$m"
+        python3 -m sync4dgs train --config configs/synth_gpu.json -m "$m" -s "$sc" --fixed_time_maps "$sc/gt_sync.json" \
+          --log.tensorboard false --train.iterations "${STREAM_ITERS:-2000}" --train.frames_on_device "$1" \
+          --train.frames_host_cache "$2" --quiet > "$OUT/stream_$1_$2.log" 2>&1
+        summary "frames_on_device=$1 host_cache=$2: $(python3 -c "import json;d=json.load(open('$m/train_stats.json'));print(f\"{d['images_per_second']:.1f} images/s, setup {d['setup_seconds']:.1f} s, peak GPU {d['peak_gpu_reserved_gib']:.2f} GiB reserved, source {d['frames_source']}\")" 2>&1)"
+      done ;;
     viewer)   # needs the viser wheels (viser, msgspec, websockets, trimesh, zstandard) in .whl/
       python3 benchmarks/viewer_overhead.py --out "$OUT/viewer_overhead.json" 2>&1 | tee "$OUT/viewer.log" | tail -12
       summary "viewer overhead: $(python3 -c "import json;d=json.load(open('$OUT/viewer_overhead.json'));print(f\"{d['overhead_pct']:.1f} % (noise {d['noise_pct']:.1f} %), viewer {d['viewer_fps_during_training']:.1f} FPS\")" 2>&1)" ;;
