@@ -78,7 +78,12 @@ for part in $PARTS; do
       done ;;
     viewer)   # needs the viser wheels (viser, msgspec, websockets, trimesh, zstandard) in .whl/
       python3 benchmarks/viewer_overhead.py --out "$OUT/viewer_overhead.json" 2>&1 | tee "$OUT/viewer.log" | tail -12
-      summary "viewer overhead: $(python3 -c "import json;d=json.load(open('$OUT/viewer_overhead.json'));print(f\"{d['overhead_pct']:.1f} % (noise {d['noise_pct']:.1f} %), viewer {d['viewer_fps_during_training']:.1f} FPS\")" 2>&1)" ;;
+      summary "$(python3 -c "
+import json
+d = json.load(open('$OUT/viewer_overhead.json'))
+for k, v in d['variants'].items():
+    print(f\"viewer overhead [{k}]: {v['overhead_pct']:.1f} % (noise {d['noise_pct']:.1f} %), viewer {v['viewer_fps']:.1f} FPS, {v['snapshots']} snapshots {v['snapshot_ms_total']:.0f} ms\")
+" 2>&1)" ;;
     *) echo "unknown part $part" ;;
   esac
 done

@@ -140,14 +140,22 @@ class FrameBank:
             return self._host[cam_pos][frame_idx]
         return np.ascontiguousarray(self._sources[cam_pos][frame_idx])
 
+    def _load(self, cam_pos: int, frame_idx: int) -> np.ndarray | tuple[Tensor, tuple[int, ...], int]:
+        """Read one frame; on CUDA also copy it into a pinned staging buffer (the part that can run in the
+        background thread). Returns the host array (CPU device) or (pinned buffer, shape key, slot)."""
+        host = self._read_host(cam_pos, frame_idx)
+        return self._stage(host) if self.device.type == "cuda" else host
+
     def prefetch(self, cam_pos: int, frame_idx: int) -> None:
-        """Start reading/decoding a frame in a background thread (streaming mode; no-op when preloaded), so the
-        next :meth:`get` of it does not wait for disk or image decoding."""
-        if self.preloaded or self._host is not None:
+        """Start reading/decoding a frame and staging it in pinned memory in a background thread (streaming mode;
+        no-op when preloaded), so the next :meth:`get` of it only issues the asynchronous upload."""
+        if self.preloaded or (self._host is not None and self.device.type != "cuda"):
             return
         if self._prefetcher is None:
             self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-prefetch")
-        self._pending = ((cam_pos, frame_idx), self._prefetcher.submit(self._read_host, cam_pos, frame_idx))
+        if self._pending is not None:          # staging buffers are handed out in order: one job at a time
+            self._pending[1].result()
+        self._pending = ((cam_pos, frame_idx), self._prefetcher.submit(self._load, cam_pos, frame_idx))
 
     def close(self) -> None:
         """Stop the prefetch thread (if any)."""
@@ -160,17 +168,20 @@ class FrameBank:
         if self.preloaded:
             return self._resident[cam_pos][frame_idx]
         pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == (cam_pos, frame_idx):
-            host = pending[1].result()
-        else:
-            host = self._read_host(cam_pos, frame_idx)
+        loaded = None
+        if pending is not None:
+            loaded = pending[1].result()        # wait even when stale: it may be filling a staging buffer
+            if pending[0] != (cam_pos, frame_idx):
+                loaded = None
+        if loaded is None:
+            loaded = self._load(cam_pos, frame_idx)
         if self.device.type != "cuda":
-            return torch.from_numpy(host).to(self.device, copy=True)
-        return self._to_cuda(host)
+            return torch.from_numpy(loaded).to(self.device, copy=True)
+        return self._upload(*loaded)
 
-    def _to_cuda(self, host: np.ndarray) -> Tensor:
-        """Copy through one of two pinned staging buffers without blocking the host (double buffering: a
-        buffer is reused only once the copy issued from it two calls ago has finished)."""
+    def _stage(self, host: np.ndarray) -> tuple[Tensor, tuple[int, ...], int]:
+        """Copy ``host`` into the next of two pinned staging buffers (double buffering: a buffer is refilled
+        only once the upload issued from it two frames ago has finished)."""
         key = tuple(host.shape)
         if key not in self._staging:
             self._staging[key] = [torch.empty(key, dtype=torch.uint8).pin_memory() for _ in range(2)]
@@ -182,6 +193,10 @@ class FrameBank:
             event.synchronize()
         buf = self._staging[key][slot]
         buf.numpy()[...] = host
+        return buf, key, slot
+
+    def _upload(self, buf: Tensor, key: tuple[int, ...], slot: int) -> Tensor:
+        """Asynchronous host-to-device copy of a staged frame on the current stream."""
         out = buf.to(self.device, non_blocking=True)
         event = torch.cuda.Event()
         event.record()

@@ -57,6 +57,7 @@ class ViewerCallback:
         self._last_iteration: int | None = None
         self._last_time = 0.0
         self.n_snapshots = 0
+        self.snapshot_seconds = 0.0       # trainer-thread time spent taking snapshots (host wall time)
 
     def update(self, model: Any, time_maps: TimeMaps | None, iteration: int) -> bool:
         """Maybe hand a snapshot of ``model`` to the viewer. Returns True when it did."""
@@ -67,6 +68,7 @@ class ViewerCallback:
             return False
         self.viewer.update(snapshot_model(model), time_maps, iteration)
         self._last_iteration, self._last_time = int(iteration), now
+        self.snapshot_seconds += time.monotonic() - now
         self.n_snapshots += 1
         return True
 
@@ -78,17 +80,18 @@ class ViewerCallback:
 def start_training_viewer(model: Any, time_maps: TimeMaps | None = None, *, scene: SceneSpec | None = None,
                           trajectories: Trajectories | None = None, settings: ViewRenderSettings | None = None,
                           host: str = "127.0.0.1", port: int = 8080, every: int = 100, max_fps: float = 5.0,
-                          max_side: int | None = None, device: str | torch.device = "auto") -> ViewerCallback:
+                          max_side: int | None = None, device: str | torch.device = "auto",
+                          cuda_stream: bool = True) -> ViewerCallback:
     """Start a viewer on a snapshot of the initial ``model`` and return the trainer's :class:`ViewerCallback`.
 
     ``max_fps`` is lower than the standalone viewer's default to leave the device to training: on an H100, a
     viewer rendering 10 frames/s (1024 px) slowed a 10 ms/iteration training loop by 10.7 % (noise 4.3 %,
     benchmarks/viewer_overhead.py); the default of 5 renders/s halves that rendering load.
-    ``device`` defaults to the model's device.
+    ``device`` defaults to the model's device; ``cuda_stream`` renders on the viewer's own CUDA stream.
     """
     if device == "auto":
         device = next(iter(model.parameters())).device
-    cfg = ViewerConfig(host=host, port=port, max_fps=max_fps, max_side=max_side)
+    cfg = ViewerConfig(host=host, port=port, max_fps=max_fps, max_side=max_side, cuda_stream=cuda_stream)
     viewer = Sync4DViewer(snapshot_model(model), time_maps, scene=scene, trajectories=trajectories,
                           settings=settings, device=device, config=cfg).start()
     log.info("training viewer at %s (model refreshed every %d iterations while a browser is connected)",

@@ -12,6 +12,7 @@ snapshots (see viewer/callback.py) while the viewer renders the previous one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -45,6 +46,8 @@ class ViewerConfig:
     host: bind address (loopback by default; any other address only when asked). port: TCP port.
     max_side: longer side of rendered images in pixels (None: 1024 on CUDA, 256 on CPU).
     max_fps: cap on renders per second (all clients together). jpeg_quality: image transport quality.
+    cuda_stream: on CUDA, render on the viewer's own stream, so a training loop on the default stream neither
+        waits for the viewer's kernels at its own synchronisations nor is drained by the viewer's readback.
     """
 
     host: str = LOOPBACK
@@ -53,6 +56,7 @@ class ViewerConfig:
     max_fps: float = 30.0
     jpeg_quality: int = 85
     verbose: bool = False
+    cuda_stream: bool = True
 
 
 @dataclass
@@ -94,6 +98,9 @@ class Sync4DViewer:
         self.settings = settings or ViewRenderSettings()
         self.scene, self.trajectories = scene, trajectories
         self._model, self._time_maps, self._iteration, self._model_version = model, time_maps, iteration, 0
+        self._stream = (torch.cuda.Stream(self.device) if self.device.type == "cuda" and self.config.cuda_stream
+                        else None)
+        self._shown = (model, self._ready_event())   # (model, event after which its tensors exist): one swap
         self._time_range = time_range_s or self._default_time_range(model, scene)
         ref = scene.camera(scene.reference_camera) if scene is not None else None
         self._frame_dt = 1.0 / ref.fps if ref is not None else 1.0 / 30.0
@@ -117,6 +124,15 @@ class Sync4DViewer:
             margin = float(getattr(getattr(model, "config", None), "time_margin_s", 0.0))
             return (lo + margin, hi - margin) if hi - lo > 2 * margin else (lo, hi)
         return 0.0, 1.0
+
+    def _ready_event(self) -> Any:
+        """An event recorded on the caller's current stream (None without a viewer stream): the render thread
+        waits for it on its own stream before reading a model handed over by another thread."""
+        if self._stream is None:
+            return None
+        event = torch.cuda.Event()
+        event.record(torch.cuda.current_stream(self.device))
+        return event
 
     @property
     def url(self) -> str:
@@ -222,6 +238,7 @@ class Sync4DViewer:
         """Show ``model`` from now on (the reference is swapped; the caller must not mutate it afterwards --
         pass a snapshot, see viewer/callback.py). Thread-safe."""
         self._model = model
+        self._shown = (model, self._ready_event())
         if time_maps is not None:
             self._time_maps = time_maps
         if iteration is not None:
@@ -343,11 +360,14 @@ class Sync4DViewer:
         w, h = render_size(float(cam.aspect), max_side)
         viewmat = viser_to_viewmat(cam.wxyz, cam.position)
         K = intrinsics_from_fov(float(cam.fov), w, h)
-        model = self._model
+        model, ready = self._shown
         t0 = time.perf_counter()
-        img = render_view(model, t_s, viewmat, K, w, h, self.settings, self.device,
-                          static=bool(c.show_static.value), dynamic=bool(c.show_dynamic.value))
-        rgb = to_uint8(img)
+        with torch.cuda.stream(self._stream) if self._stream is not None else contextlib.nullcontext():
+            if ready is not None:
+                self._stream.wait_event(ready)
+            img = render_view(model, t_s, viewmat, K, w, h, self.settings, self.device,
+                              static=bool(c.show_static.value), dynamic=bool(c.show_dynamic.value))
+            rgb = to_uint8(img)          # waits for this stream only; ``model`` stays referenced until here
         ms = 1000.0 * (time.perf_counter() - t0)
         client.scene.set_background_image(rgb, format="jpeg", jpeg_quality=self.config.jpeg_quality)
         state.last_key, state.last_image, state.last_time_s = key, rgb, t_s

@@ -58,5 +58,9 @@ def test_streamed_frames_equal_preloaded_on_cuda(gaussian_scene, host_cache):
             got.append(((cam_pos, frame), stream.get(cam_pos, frame)))   # kept alive across buffer reuse
         for (cam_pos, frame), img in got:
             torch.testing.assert_close(img, pre.get(cam_pos, frame))
+        stream.prefetch(1, 2)                                  # a stale prefetch: another frame is asked for
+        torch.testing.assert_close(stream.get(2, 3), pre.get(2, 3))
+        torch.testing.assert_close(stream.get(1, 2), pre.get(1, 2))
+        torch.cuda.synchronize()
     finally:
         stream.close()
