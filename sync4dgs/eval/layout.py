@@ -27,6 +27,7 @@ TRAIN_STATS_FILE = "train_stats.json"
 TIME_MAPS_FILE = "time_maps.json"
 STAGE1_OFFSETS = "stage1/offsets.json"
 INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"     # the maps training started from (written by the trainer)
+APPEARANCE_FILE = "appearance.json"                   # learned per-camera colour maps (appearance compensation)
 CONFIG_FILE = "config.json"
 _OURS_RE = re.compile(r"^ours_(\d+)$")
 

@@ -7,6 +7,7 @@ time map chosen by :func:`sync4dgs.eval.frame_times.eval_time_map`.
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -218,13 +219,16 @@ def _video_frames(folder: Path, cam: str, frames: np.ndarray) -> Iterator[np.nda
 def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec, model_path: str | Path,
                  split: str, settings: ViewRenderSettings, device: torch.device, *,
                  test_time_maps: TimeMaps | None = None, frame_stride: int = 1, max_frames: int | None = None,
-                 write_gt: bool = True, write_videos: bool = True, progress: bool = True) -> SplitRender:
+                 write_gt: bool = True, write_videos: bool = True, progress: bool = True,
+                 color_maps: dict[str, tuple[list[float], list[float]]] | None = None) -> SplitRender:
     """Render every selected frame of the split's cameras into ``M/<split>/ours_<iteration>/`` (atomically).
 
     Args:
         model: a Gaussians4D (``at_time(t_global_s, sh_degree)``) on ``device``.
         learned: the model's time maps (its gauge defines global time).
         frame_stride / max_frames: evaluate every ``frame_stride``-th frame (at most ``max_frames`` per camera).
+        color_maps: {camera: (gain [3], bias [3])}: those cameras' renders become ``render * gain + bias`` (the
+            learned per-camera colour maps of appearance compensation, ``M/appearance.json``).
     Returns a SplitRender; the folder also gets ``render_info.json`` (time map and times of every frame).
     """
     cams = split_cameras(scene, split)
@@ -254,8 +258,13 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
         renderer = FrameRenderer(model, settings, device)
         for cam, tm, idx, times in plan:
             frames = open_frames(scene, cam) if write_gt else None
+            cmap = (color_maps or {}).get(cam.name)
+            gain, bias = ((torch.tensor(x, dtype=torch.float32, device=device) for x in cmap) if cmap is not None
+                          else (None, None))
             for i, t in zip(idx, times):
                 img, used_backend = renderer(cam, t)
+                if gain is not None:
+                    img = img * gain.to(img.dtype) + bias.to(img.dtype)
                 info["backend_used"] = used_backend
                 # PNG encoding dominates at N3V resolution: encode in a thread pool (cv2 releases the GIL)
                 pending.append(pool.submit(write_png, rdir / layout.image_name(cam.name, int(i)), to_uint8(img)))
@@ -266,6 +275,8 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
                 fut.result()  # re-raises a failed write
             pending.clear()
             entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
+            if cmap is not None:
+                entry["color_map"] = {"gain": list(cmap[0]), "bias": list(cmap[1])}
             if write_videos and len(idx) > 0:
                 vdir.mkdir(exist_ok=True)
                 tau = cam.tau_s()[idx]
@@ -288,8 +299,11 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
 
     Splits without cameras (e.g. a scene with no test cameras) are skipped with a log message.
     ``test_time_maps``: a TimeMaps JSON (e.g. the scene's gt_sync.json) giving held-out cameras' clocks.
+    Training cameras are rendered through their learned colour maps when ``M/appearance.json`` exists (appearance
+    compensation); held-out cameras never are.
     """
     opened = open_model(model_path, source_path, iteration, device)
+    color_maps = load_color_maps(opened.model_path)
     ttm = load_time_maps(test_time_maps) if test_time_maps is not None else None
     settings = settings_from_meta(opened.trained.meta or {}, opened.scene, backend)
     out = []
@@ -300,5 +314,23 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
         out.append(render_split(opened.trained.model, opened.trained.time_maps, opened.iteration, opened.scene,
                                 opened.model_path, split, settings, opened.device, test_time_maps=ttm,
                                 frame_stride=frame_stride, max_frames=max_frames, write_videos=write_videos,
-                                progress=progress))
+                                progress=progress, color_maps=color_maps if split == "train" else None))
     return out
+
+
+def load_color_maps(model_path: str | Path) -> dict[str, tuple[list[float], list[float]]] | None:
+    """{camera: (gain [3], bias [3])} from ``M/appearance.json`` (None when the model has none)."""
+    path = Path(model_path) / layout.APPEARANCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        cams = json.loads(path.read_text())["cameras"]
+        out = {}
+        for name, m in cams.items():
+            gain, bias = [float(x) for x in m["gain"]], [float(x) for x in m["bias"]]
+            if len(gain) != 3 or len(bias) != 3:
+                raise ValueError("gain and bias need 3 values")
+            out[name] = (gain, bias)
+        return out
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise DataFormatError(path, f"not a valid appearance file: {e}") from e

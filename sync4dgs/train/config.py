@@ -244,6 +244,23 @@ class CameraConfig:
 
 
 @dataclass
+class AppearanceConfig:
+    """Optional per-training-camera colour compensation (sync4dgs.train.appearance): a learned per-channel gain
+    and bias applied to each camera's rendered image before the loss. Turn it on for rigs whose cameras differ
+    in exposure or white balance (phones, action cameras); off for synthetic or colour-matched captures."""
+
+    enabled: bool = False
+    lr: float = 1e-3                           # Adam lr of log gain and bias per step
+    start_iter: int = 500                      # maps learn after this iteration (geometry forms first)
+
+    def __post_init__(self):
+        if self.lr < 0:
+            raise ValueError(f"appearance.lr must be >= 0, got {self.lr}")
+        if self.start_iter < 0:
+            raise ValueError(f"appearance.start_iter must be >= 0, got {self.start_iter}")
+
+
+@dataclass
 class ProgressiveConfig:
     """Ex4DGS progressive training window (sync4dgs.train.progressive): views are sampled only from global
     times <= a window end that grows during training. Lengths are in FRAMES of the reference camera.
@@ -287,6 +304,7 @@ class ExperimentConfig:
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.render.types import RenderCameras
@@ -31,6 +32,7 @@ class Session:
     distributed: None in a single process; under torchrun the rank's hooks
     (sync4dgs.train.distributed.DistributedHooks: gradient averaging, statistics, replica checks).
     camera_refiner: None, or the CameraRefiner (camera.refine_pose / refine_focal) that is also in ``callbacks``.
+    appearance: None, or the AppearanceLearner (appearance.enabled) that is also in ``callbacks``.
     """
 
     cfg: ExperimentConfig
@@ -50,6 +52,7 @@ class Session:
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
     camera_refiner: Any = None
+    appearance: Any = None
 
     def render_camera(self, cam_pos: int, step: int) -> RenderCameras:
         """RenderCameras (C=1) of training camera ``cam_pos`` at iteration ``step``: the calibrated one, or the
@@ -57,6 +60,11 @@ class Session:
         if self.camera_refiner is None:
             return self.cameras[cam_pos]
         return self.camera_refiner.camera(cam_pos, step)
+
+    def camera_image(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
+        """The rendered ``image`` [H, W, 3] as training camera ``cam_pos`` recorded it: unchanged, or through the
+        camera's learned colour map when appearance compensation is on (sync4dgs.train.appearance)."""
+        return image if self.appearance is None else self.appearance.apply(image, cam_pos, step)
 
     @property
     def model(self):

@@ -17,6 +17,7 @@ from sync4dgs.render.types import RenderCameras
 from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import Callback, TrainState
+from sync4dgs.train.appearance import build_appearance_learner
 from sync4dgs.train.camrefine import build_camera_refiner
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.framebank import FrameBank
@@ -199,8 +200,9 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
 
 
 def optional_features(session: Session) -> list[Callback]:
-    """Camera refinement (camera.refine_pose / refine_focal) and the progressive time window
-    (progressive.enabled), when configured; the refiner is also set as ``session.camera_refiner``."""
+    """Camera refinement (camera.refine_pose / refine_focal), appearance compensation (appearance.enabled) and
+    the progressive time window (progressive.enabled), when configured; the refiner and the appearance learner
+    are also set as ``session.camera_refiner`` / ``session.appearance``."""
     cfg, scene, out = session.cfg, session.scene, []
     train_names = [c.name for c in scene.train_cameras]
     if cfg.camera.enabled:
@@ -208,6 +210,10 @@ def optional_features(session: Session) -> list[Callback]:
             cfg.camera, train_names, scene.reference_camera, session.cameras, session.state.extent,
             session.model_path, cfg.train.save_iterations, cfg.time.warmup_iterations)
         out.append(session.camera_refiner)
+    if cfg.appearance.enabled:
+        session.appearance = build_appearance_learner(cfg.appearance, train_names, scene.reference_camera,
+                                                      session.device, session.model_path, cfg.train.save_iterations)
+        out.append(session.appearance)
     if cfg.progressive.enabled:
         out.append(build_progressive_window(cfg.progressive, session.sampler, session.time, session.time_index,
                                             session.tau_s, scene.camera(scene.reference_camera).fps,
@@ -225,12 +231,13 @@ def default_callbacks(session: Session, progress: bool) -> list:
     def scale_lrs(factor: float) -> None:
         session.schedule.scale *= factor
         session.time.scale_lr(factor)
-        if session.camera_refiner is not None:
-            session.camera_refiner.scale_lr(factor)
+        for feature in (session.camera_refiner, session.appearance):
+            if feature is not None:
+                feature.scale_lr(factor)
 
     def watched() -> list[torch.Tensor]:
-        cams = session.camera_refiner.parameters() if session.camera_refiner is not None else []
-        return [*session.model.parameters(), *session.time.time_model.parameters(), *cams]
+        extra = [p for f in (session.camera_refiner, session.appearance) if f is not None for p in f.parameters()]
+        return [*session.model.parameters(), *session.time.time_model.parameters(), *extra]
 
     return [static, dynamic, convert,
             Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),

@@ -1,0 +1,185 @@
+"""Optional per-camera appearance compensation during stage 2 (``appearance.enabled``).
+
+Cameras of one rig rarely agree on colour: phones and action cameras pick their own exposure and white balance,
+and even studio rigs such as N3V's differ per camera. One 4D model cannot match every camera's colours at once;
+without compensation it averages them and bakes the differences into view-dependent colour. Here each training
+camera k gets a per-channel affine colour map applied to the RENDERED image before the loss:
+
+    image_k = render * exp(log_gain_k) + bias_k          (log_gain_k, bias_k: [3], RGB; zero-initialised)
+
+Gauge: a common gain/bias of every camera is indistinguishable from a change of the scene's colours, so ONE
+camera keeps the identity map: the reference camera when it trains, else the first training camera (scene order).
+The model's colours are therefore that camera's colours; held-out (test) cameras are rendered without any map.
+Outputs: ``M/appearance.json`` (per camera gains and biases) at every weights save and at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.config import AppearanceConfig
+from sync4dgs.utils.atomic import write_json
+
+log = logging.getLogger(__name__)
+
+APPEARANCE_FILE = "appearance.json"
+
+
+def apply_color_affine(image: Tensor, log_gain: Tensor, bias: Tensor) -> Tensor:
+    """``image * exp(log_gain) + bias``. image: [..., 3] linear values in [0, 1]; log_gain, bias: [3]."""
+    return image * log_gain.exp() + bias
+
+
+class CameraAppearance(torch.nn.Module):
+    """Learnable colour maps of C training cameras: ``log_gain`` [C, 3], ``bias`` [C, 3] (effective values are
+    ``raw * mask``; the gauge camera's mask is 0, so it stays exactly the identity under any optimiser)."""
+
+    def __init__(self, n_cameras: int, gauge_index: int | None = 0, device: torch.device | str = "cpu"):
+        super().__init__()
+        f = dict(dtype=torch.float32, device=device)
+        mask = torch.ones(n_cameras, 1, **f)
+        if gauge_index is not None:
+            mask[gauge_index] = 0.0
+        self.register_buffer("mask", mask)
+        self.log_gain = torch.nn.Parameter(torch.zeros(n_cameras, 3, **f))
+        self.bias = torch.nn.Parameter(torch.zeros(n_cameras, 3, **f))
+        self.gauge_index = gauge_index
+
+    def __len__(self) -> int:
+        return self.log_gain.shape[0]
+
+    def maps(self, k: int) -> tuple[Tensor, Tensor]:
+        """(log gain [3], bias [3]) of camera ``k`` (effective, masked)."""
+        m = self.mask[k]
+        return self.log_gain[k] * m, self.bias[k] * m
+
+    def forward(self, image: Tensor, k: int) -> Tensor:
+        """Camera ``k``'s view of a rendered ``image`` [H, W, 3]."""
+        log_gain, bias = self.maps(k)
+        return apply_color_affine(image, log_gain, bias)
+
+
+def _world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _is_main_process() -> bool:
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+class AppearanceLearner(Callback):
+    """Learns :class:`CameraAppearance` with its own Adam from ``cfg.start_iter`` on.
+
+    Args:
+        appearance: the maps of the training cameras (cam_pos order).
+        cfg: AppearanceConfig.
+        names: training camera names (cam_pos order), for the saved file.
+        model_path: where ``appearance.json`` is written (None: never).
+        save_iterations: iterations at which weights are saved (the file is refreshed there too).
+
+    Under torchrun the gradients are averaged over ranks here (one all-reduce); rank 0 alone writes the file.
+    """
+
+    name = "appearance"
+
+    def __init__(self, appearance: CameraAppearance, cfg: AppearanceConfig, names: list[str],
+                 model_path: Path | None = None, save_iterations: list[int] | None = None):
+        if len(names) != len(appearance):
+            raise ValueError(f"{len(appearance)} cameras but {len(names)} names")
+        self.appearance, self.cfg, self.names = appearance, cfg, list(names)
+        self.model_path = None if model_path is None else Path(model_path)
+        self.save_iterations = set(save_iterations or [])
+        self.optimizer = torch.optim.Adam(appearance.parameters(), lr=cfg.lr)
+
+    def learning(self, step: int) -> bool:
+        return step > self.cfg.start_iter
+
+    def apply(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
+        """The rendered ``image`` [H, W, 3] as training camera ``cam_pos`` sees it (differentiable in the maps
+        while learning; before ``start_iter`` the maps are still the identity and get no gradient)."""
+        if not self.learning(step):
+            log_gain, bias = (x.detach() for x in self.appearance.maps(cam_pos))
+            return apply_color_affine(image, log_gain, bias)
+        return self.appearance(image, cam_pos)
+
+    # ------------------------------------------------------------------------------------------- hooks
+    def post_backward(self, state: TrainState, info: StepInfo) -> None:
+        if self.learning(info.step):
+            params = list(self.appearance.parameters())
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            world = _world_size()
+            if world > 1:
+                flat = torch.cat([p.grad.reshape(-1) for p in params])
+                torch.distributed.all_reduce(flat)
+                flat /= world
+                for p, g in zip(params, flat.split([p.numel() for p in params])):
+                    p.grad.copy_(g.view_as(p))
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def after_step(self, state: TrainState, info: StepInfo) -> None:
+        if info.step in self.save_iterations:
+            self.save(info.step)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.save(state.step)
+
+    def save(self, iteration: int) -> Path | None:
+        """Write ``M/appearance.json`` (rank 0 only); returns its path (None when not written)."""
+        if self.model_path is None or not _is_main_process():
+            return None
+        path = self.model_path / APPEARANCE_FILE
+        write_json(path, appearance_dict(self.appearance, self.names, iteration))
+        return path
+
+    def scale_lr(self, factor: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] *= factor
+
+    def parameters(self) -> list[Tensor]:
+        return list(self.appearance.parameters())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"appearance": self.appearance.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        if not d:
+            log.warning("checkpoint has no appearance state; camera colour maps start at the identity")
+            return
+        self.appearance.load_state_dict(d["appearance"])
+        self.optimizer.load_state_dict(d["optimizer"])
+
+
+@torch.no_grad()
+def appearance_dict(appearance: CameraAppearance, names: list[str], iteration: int) -> dict[str, Any]:
+    """JSON-ready per-camera maps: ``{"cameras": {name: {"gain": [3], "bias": [3]}}, ...}``."""
+    cams = {}
+    for k, name in enumerate(names):
+        log_gain, bias = (x.double().cpu() for x in appearance.maps(k))
+        cams[name] = {"gain": log_gain.exp().tolist(), "bias": bias.tolist()}
+    gauge = names[appearance.gauge_index] if appearance.gauge_index is not None else None
+    return {"iteration": int(iteration), "gauge_camera": gauge,
+            "convention": "camera image = render * gain + bias (per RGB channel, values in [0, 1]); held-out "
+                          "cameras and the gauge camera use gain 1, bias 0",
+            "cameras": cams}
+
+
+def build_appearance_learner(cfg: AppearanceConfig, train_names: list[str], reference_camera: str,
+                             device: torch.device, model_path: Path | None,
+                             save_iterations: list[int]) -> AppearanceLearner:
+    """The learner for the session's training cameras (gauge: the reference camera if it trains, else the first)."""
+    gauge = train_names.index(reference_camera) if reference_camera in train_names else 0
+    log.info("appearance compensation of %d training cameras from iteration %d; %s keeps the identity (gauge)",
+             len(train_names), cfg.start_iter, train_names[gauge])
+    return AppearanceLearner(CameraAppearance(len(train_names), gauge, device), cfg, train_names, model_path,
+                             save_iterations)
