@@ -4,7 +4,7 @@
 #
 # Usage (from the repo root, on a machine with CUDA; the wheels live in the ignored .whl/ folder, see
 # benchmarks/README.md):   bash benchmarks/gpu_suite.sh [parts]
-# parts: any of  tests parity bench train quality fps profile stream viewer ssim  (default: tests parity bench train)
+# parts: any of  tests parity bench train quality appearance fps profile stream viewer ssim  (default: tests parity bench train)
 # At the end every log is packed into $OUT/logs.tgz (the device tool returns at most 8 files).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
@@ -53,6 +53,8 @@ for part in $PARTS; do
       cat "$OUT/timings.txt" >> "$OUT/summary.txt" ;;
     quality)
       bash benchmarks/gpu_quality.sh "$OUT" 2>&1 | tee "$OUT/quality.log" | tail -40 ;;
+    appearance)  # per-camera exposure / white balance: appearance compensation off vs on, clean vs recoloured scene
+      bash benchmarks/gpu_appearance.sh "$OUT" 2>&1 | tee "$OUT/appearance.log" | tail -30 ;;
     ssim)     # blur layouts for the training SSIM
       python3 benchmarks/ssim_bench.py --out "$OUT/ssim_bench.json" 2>&1 | tee "$OUT/ssim.log" | tail -12 ;;
     fps)      # random models of N3V-like size (a trained model's FPS is measured by the train part)

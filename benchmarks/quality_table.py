@@ -50,7 +50,11 @@ def paired_gaps(psnr: dict[str, dict[str, float | None]], a: str, b: str) -> lis
     return [psnr[a][s] - psnr[b][s] for s in psnr[a] if psnr[a][s] is not None and psnr[b].get(s) is not None]
 
 
-def tables(res: dict[str, Any], runs: list[str], seeds: list[str], parallel: int) -> str:
+DEFAULT_PAIRS = (("sync4dgs", "oracle"), ("sync4dgs", "naive"), ("stage1", "oracle"))
+
+
+def tables(res: dict[str, Any], runs: list[str], seeds: list[str], parallel: int,
+           pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIRS) -> str:
     lines = [f"per run ({parallel} run(s) shared the GPU at a time: with more than one, train times and images/s "
              "are not standalone numbers)",
              "| run | seed | test PSNR | SSIM1 | offset MAE initial -> learned (frames) | max learned (frames) | train s "
@@ -76,7 +80,7 @@ def tables(res: dict[str, Any], runs: list[str], seeds: list[str], parallel: int
             sd = statistics.stdev(v) if len(v) > 1 else 0.0
             lines.append(f"| {run} | {len(v)} | {statistics.mean(v):.2f} | {sd:.2f} | {min(v):.2f} | {max(v):.2f} |")
     lines.append("")
-    for a, b in (("sync4dgs", "oracle"), ("sync4dgs", "naive"), ("stage1", "oracle")):
+    for a, b in pairs:
         d = paired_gaps(psnr, a, b)
         if d:
             lines.append(f"{a} - {b}: mean {statistics.mean(d):+.2f} dB over {len(d)} seed(s) (per seed: "
@@ -91,11 +95,14 @@ def main() -> None:
     ap.add_argument("--runs", default="oracle naive sync4dgs")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--pairs", default=None, help='paired differences to print, e.g. "a:b,c:d" (default: '
+                                                  'sync4dgs:oracle, sync4dgs:naive, stage1:oracle)')
     a = ap.parse_args()
     runs, seeds = a.runs.split(), a.seeds.split()
+    pairs = DEFAULT_PAIRS if a.pairs is None else tuple(tuple(p.split(":", 1)) for p in a.pairs.split(",") if p)
     res = gather(a.work, runs, seeds)
     a.out.write_text(json.dumps({"parallel_runs": a.parallel, "seeds": seeds, "runs": res}, indent=1))
-    print(tables(res, runs, seeds, a.parallel))
+    print(tables(res, runs, seeds, a.parallel, pairs))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ camera k gets a per-channel affine colour map applied to the RENDERED image befo
 
     image_k = render * exp(log_gain_k) + bias_k          (log_gain_k, bias_k: [3], RGB; zero-initialised)
 
-Gauge: a common gain/bias of every camera is indistinguishable from a change of the scene's colours, so ONE
-camera keeps the identity map: the reference camera when it trains, else the first training camera (scene order).
-The model's colours are therefore that camera's colours; held-out (test) cameras are rendered without any map.
+Gauge: a common gain/bias of every camera is indistinguishable from a change of the scene's colours. When the
+reference camera trains it keeps the identity map (the model's colours are its colours); when it is held out,
+the maps are centred instead (mean log gain and mean bias over the training cameras are zero: the model's colours
+are the rig's average, the best guess for a held-out camera). Held-out (test) cameras are rendered without a map.
 Outputs: ``M/appearance.json`` (per camera gains and biases) at every weights save and at the end.
 """
 
@@ -37,8 +38,11 @@ def apply_color_affine(image: Tensor, log_gain: Tensor, bias: Tensor) -> Tensor:
 
 
 class CameraAppearance(torch.nn.Module):
-    """Learnable colour maps of C training cameras: ``log_gain`` [C, 3], ``bias`` [C, 3] (effective values are
-    ``raw * mask``; the gauge camera's mask is 0, so it stays exactly the identity under any optimiser)."""
+    """Learnable colour maps of C training cameras: ``log_gain`` [C, 3], ``bias`` [C, 3].
+
+    ``gauge_index`` k: effective values are ``raw * mask`` with mask 0 for camera k, so it stays exactly the
+    identity under any optimiser. ``gauge_index`` None: effective values are ``raw - mean over cameras`` (centred).
+    """
 
     def __init__(self, n_cameras: int, gauge_index: int | None = 0, device: torch.device | str = "cpu"):
         super().__init__()
@@ -55,7 +59,9 @@ class CameraAppearance(torch.nn.Module):
         return self.log_gain.shape[0]
 
     def maps(self, k: int) -> tuple[Tensor, Tensor]:
-        """(log gain [3], bias [3]) of camera ``k`` (effective, masked)."""
+        """(log gain [3], bias [3]) of camera ``k`` (effective: masked or centred, see the class docstring)."""
+        if self.gauge_index is None:
+            return self.log_gain[k] - self.log_gain.mean(0), self.bias[k] - self.bias.mean(0)
         m = self.mask[k]
         return self.log_gain[k] * m, self.bias[k] * m
 
@@ -170,16 +176,18 @@ def appearance_dict(appearance: CameraAppearance, names: list[str], iteration: i
     gauge = names[appearance.gauge_index] if appearance.gauge_index is not None else None
     return {"iteration": int(iteration), "gauge_camera": gauge,
             "convention": "camera image = render * gain + bias (per RGB channel, values in [0, 1]); held-out "
-                          "cameras and the gauge camera use gain 1, bias 0",
+                          "cameras use gain 1, bias 0; gauge: gauge_camera keeps gain 1, bias 0, or (null) the "
+                          "geometric mean gain and the mean bias over the training cameras are 1 and 0",
             "cameras": cams}
 
 
 def build_appearance_learner(cfg: AppearanceConfig, train_names: list[str], reference_camera: str,
                              device: torch.device, model_path: Path | None,
                              save_iterations: list[int]) -> AppearanceLearner:
-    """The learner for the session's training cameras (gauge: the reference camera if it trains, else the first)."""
-    gauge = train_names.index(reference_camera) if reference_camera in train_names else 0
-    log.info("appearance compensation of %d training cameras from iteration %d; %s keeps the identity (gauge)",
-             len(train_names), cfg.start_iter, train_names[gauge])
+    """The learner for the session's training cameras (gauge: the reference camera if it trains, else centred)."""
+    gauge = train_names.index(reference_camera) if reference_camera in train_names else None
+    log.info("appearance compensation of %d training cameras from iteration %d; gauge: %s", len(train_names),
+             cfg.start_iter, f"{train_names[gauge]} keeps the identity" if gauge is not None
+             else "maps centred over the training cameras (the reference camera is held out)")
     return AppearanceLearner(CameraAppearance(len(train_names), gauge, device), cfg, train_names, model_path,
                              save_iterations)

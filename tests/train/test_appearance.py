@@ -48,6 +48,18 @@ def test_gauge_camera_stays_the_identity_under_adam():
     assert app.maps(0)[0].abs().sum() > 0          # the others moved
 
 
+def test_centred_gauge_keeps_mean_log_gain_and_bias_at_zero():
+    app = CameraAppearance(3, gauge_index=None)
+    with torch.no_grad():
+        app.log_gain.copy_(torch.tensor([[0.3, 0.1, 0.0], [0.1, -0.2, 0.4], [0.5, 0.4, 0.2]]))
+        app.bias.copy_(torch.tensor([[0.01, 0.0, 0.0], [0.0, 0.02, 0.0], [0.05, 0.0, 0.01]]))
+    gains = torch.stack([app.maps(k)[0] for k in range(3)])
+    biases = torch.stack([app.maps(k)[1] for k in range(3)])
+    torch.testing.assert_close(gains.sum(0), torch.zeros(3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(biases.sum(0), torch.zeros(3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(gains[1] - gains[0], torch.tensor([-0.2, -0.3, 0.4]))   # differences are kept
+
+
 def test_learner_before_start_iter_gives_no_gradient_and_does_not_step():
     app = CameraAppearance(2, gauge_index=0)
     learner = AppearanceLearner(app, AppearanceConfig(enabled=True, start_iter=10, lr=0.1), ["a", "b"])
@@ -119,3 +131,11 @@ def test_bad_appearance_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataFormatError, match="appearance"):
         load_color_maps(tmp_path)
     assert load_color_maps(tmp_path / "missing") is None
+
+
+def test_gauge_is_the_reference_camera_when_it_trains_else_centred():
+    from sync4dgs.train.appearance import build_appearance_learner
+
+    cfg = AppearanceConfig(enabled=True)
+    assert build_appearance_learner(cfg, ["a", "ref", "b"], "ref", torch.device("cpu"), None, []).appearance.gauge_index == 1
+    assert build_appearance_learner(cfg, ["a", "b"], "ref", torch.device("cpu"), None, []).appearance.gauge_index is None
