@@ -25,6 +25,7 @@ from torch import Tensor
 
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import AppearanceConfig
+from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
 from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,6 @@ class CameraAppearance(torch.nn.Module):
         return apply_color_affine(image, log_gain, bias)
 
 
-def _world_size() -> int:
-    dist = torch.distributed
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def _is_main_process() -> bool:
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
 class AppearanceLearner(Callback):
     """Learns :class:`CameraAppearance` with its own Adam from ``cfg.start_iter`` on.
 
@@ -119,17 +110,7 @@ class AppearanceLearner(Callback):
     # ------------------------------------------------------------------------------------------- hooks
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step):
-            params = list(self.appearance.parameters())
-            for p in params:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            world = _world_size()
-            if world > 1:
-                flat = torch.cat([p.grad.reshape(-1) for p in params])
-                torch.distributed.all_reduce(flat)
-                flat /= world
-                for p, g in zip(params, flat.split([p.numel() for p in params])):
-                    p.grad.copy_(g.view_as(p))
+            mean_gradients_over_ranks(list(self.appearance.parameters()))
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -142,7 +123,7 @@ class AppearanceLearner(Callback):
 
     def save(self, iteration: int) -> Path | None:
         """Write ``M/appearance.json`` (rank 0 only); returns its path (None when not written)."""
-        if self.model_path is None or not _is_main_process():
+        if self.model_path is None or not is_main_process():
             return None
         path = self.model_path / APPEARANCE_FILE
         write_json(path, appearance_dict(self.appearance, self.names, iteration))

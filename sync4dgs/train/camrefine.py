@@ -39,6 +39,7 @@ from sync4dgs.errors import ConfigError
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import CameraConfig
+from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
 from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -156,16 +157,6 @@ class CameraDeltas(torch.nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ feature
-def _world_size() -> int:
-    dist = torch.distributed
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def _is_main_process() -> bool:
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
 class CameraRefiner(Callback):
     """Learns :class:`CameraDeltas` with its own Adam between ``cfg.start_iter`` and ``cfg.stop_iter``.
 
@@ -218,17 +209,7 @@ class CameraRefiner(Callback):
     # ------------------------------------------------------------------------------------------- hooks
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step):
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            for p in params:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            world = _world_size()
-            if world > 1:                      # one bucket: every rank steps with the mean gradient
-                flat = torch.cat([p.grad.reshape(-1) for p in params])
-                torch.distributed.all_reduce(flat)
-                flat /= world
-                for p, g in zip(params, flat.split([p.numel() for p in params])):
-                    p.grad.copy_(g.view_as(p))
+            mean_gradients_over_ranks([p for g in self.optimizer.param_groups for p in g["params"]])
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -241,7 +222,7 @@ class CameraRefiner(Callback):
 
     def save(self, iteration: int) -> Path | None:
         """Write ``M/cameras_refined.json`` (rank 0 only); returns its path (None when not written)."""
-        if self.model_path is None or not _is_main_process():
+        if self.model_path is None or not is_main_process():
             return None
         return write_refined_cameras(self.model_path / REFINED_CAMERAS_FILE, self.deltas, self.names, iteration)
 
