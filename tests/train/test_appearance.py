@@ -139,3 +139,17 @@ def test_gauge_is_the_reference_camera_when_it_trains_else_centred():
     cfg = AppearanceConfig(enabled=True)
     assert build_appearance_learner(cfg, ["a", "ref", "b"], "ref", torch.device("cpu"), None, []).appearance.gauge_index == 1
     assert build_appearance_learner(cfg, ["a", "b"], "ref", torch.device("cpu"), None, []).appearance.gauge_index is None
+
+
+@pytest.mark.gpu
+def test_training_learns_the_darker_cameras_gain_on_cuda(darkened, make_cfg, tmp_path):
+    cfg = make_cfg({"train.iterations": "600", "appearance.enabled": "true", "appearance.start_iter": "30",
+                    "appearance.lr": "0.01", "time.learn": "false", "densify.static.enabled": "false",
+                    "densify.dynamic.enabled": "false", "densify.convert.enabled": "false",
+                    "train.device": "cuda", "render.backend": "gsplat"})
+    train(darkened.root, tmp_path / "m", cfg, offsets_path=darkened.gt_sync_path, progress=False)
+    gains = {n: np.array(m["gain"]) for n, m in
+             json.loads((tmp_path / "m" / APPEARANCE_FILE).read_text())["cameras"].items()}
+    np.testing.assert_allclose(gains["cam02"], GAIN, atol=0.05)
+    for name in ("cam01", "cam03"):
+        np.testing.assert_allclose(gains[name], np.ones(3), atol=0.1)
