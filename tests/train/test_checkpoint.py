@@ -3,6 +3,9 @@ conversion and time-map learning active on both sides of the break."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import torch
 
 from sync4dgs.model.io import load_trained
@@ -16,7 +19,8 @@ ACTIVE = {
     "densify.dynamic.grow_grad2d": "1e-6", "densify.dynamic.temporal_jitter": "true",
     "densify.convert.start_iter": "1", "densify.convert.every": "5", "densify.convert.fraction": "0.1",
     "time.warmup_iterations": "3", "time.sync_every": "2", "guard.check_every": "4", "model.sh_degree": "1",
-    "train.sh_degree_interval": "6",
+    "train.sh_degree_interval": "6", "appearance.enabled": "true", "appearance.start_iter": "2",
+    "appearance.lr": "0.01",
 }
 
 
@@ -47,6 +51,11 @@ def test_resume_reproduces_uninterrupted_training(gaussian_scene, make_cfg, offs
     for name, m in maps_a.cameras.items():
         assert abs(m.offset_s - maps_b.cameras[name].offset_s) < 1e-7
     assert maps_a.cameras["cam01"].offset_s != 0.3          # time maps were learning across the break
+    app_a, app_b = (json.loads((tmp_path / d / "appearance.json").read_text())["cameras"] for d in ("full", "half"))
+    for name in app_a:                                        # colour maps too (they learn from iteration 3 on)
+        np.testing.assert_allclose(app_a[name]["gain"], app_b[name]["gain"], rtol=1e-6)
+        np.testing.assert_allclose(app_a[name]["bias"], app_b[name]["bias"], atol=1e-7)
+    assert app_a["cam01"]["gain"] != [1.0, 1.0, 1.0]
     # the offsets log continues where the first run stopped (no duplicated rows)
     rows = (tmp_path / "half" / "offsets.csv").read_text().splitlines()[1:]
     its = [int(r.split(",")[0]) for r in rows]
