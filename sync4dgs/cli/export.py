@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -36,7 +37,14 @@ def run(args: argparse.Namespace) -> int:
     trained = load_model_any(args.model_path, args.iteration, device="cpu")
     folder = model_folder_of(args.model_path)
     if args.format == "npz":
-        out = export_npz(trained, args.out or folder / "export")
+        extra = None
+        app = folder / "appearance.json"
+        if app.is_file():                     # learned per-camera colour maps travel with the 4D model
+            from sync4dgs.eval.render_views import load_color_maps  # noqa: PLC0415  (validates the file)
+
+            load_color_maps(folder)
+            extra = {"appearance": json.loads(app.read_text())}
+        out = export_npz(trained, args.out or folder / "export", extra)
         print(f"4D model (iteration {trained.iteration}, {trained.model.n_static} static + "
               f"{trained.model.n_dynamic} dynamic Gaussians) -> {out}")
         return 0

@@ -68,8 +68,10 @@ def export_ply_per_time(model: Any, selection: TimeSelection, out_dir: str | Pat
     return out_dir
 
 
-def export_npz(trained: Any, out_dir: str | Path) -> Path:
-    """The full 4D model as ``out_dir/model_<iteration>.npz`` (see export/npz.py)."""
+def export_npz(trained: Any, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
+    """The full 4D model as ``out_dir/model_<iteration>.npz`` (see export/npz.py); ``extra_meta`` (e.g. the
+    per-camera colour maps of ``M/appearance.json`` under "appearance") is merged into its metadata."""
     it = int(trained.iteration)
     name = f"model_{it}.npz" if it >= 0 else "model.npz"
-    return save_npz(Path(out_dir) / name, trained.model, trained.time_maps, it, trained.meta)
+    return save_npz(Path(out_dir) / name, trained.model, trained.time_maps, it,
+                    {**(trained.meta or {}), **(extra_meta or {})})

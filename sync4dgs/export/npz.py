@@ -5,7 +5,8 @@ Layout (format ``sync4dgs.gaussians4d.npz``, version :data:`NPZ_VERSION`)::
     format, format_version                      str, int
     config_json                                 ModelConfig as JSON (sh_degree, interpolation, ...)
     time_maps_json                              TimeMaps JSON (sync/timemap.py schema; reference clock = global time)
-    meta_json                                   free-form metadata of the trained model (JSON)
+    meta_json                                   free-form metadata of the trained model (JSON); "appearance": the
+                                                per-camera colour maps (M/appearance.json) when the run learned them
     iteration                                   int
     key_t0_s, key_interval_s, static_t_anchor_s float64 seconds: keyframe k is at key_t0_s + k * key_interval_s
     keyframe_times_s                            [K] float64 seconds (derived, for convenience)

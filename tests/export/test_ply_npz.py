@@ -134,3 +134,21 @@ def test_export_command_does_not_import_the_trainer(tiny_model_dir, tmp_path):
             "bad = [m for m in sys.modules if m.startswith(('sync4dgs.train', 'sync4dgs.viewer'))]; "
             "assert rc == 0 and not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_npz_export_carries_the_appearance_maps(tiny_model_dir, tmp_path, capsys):
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(tiny_model_dir[0], m)
+    maps = {"iteration": 7, "gauge_camera": "cam00",
+            "cameras": {"cam01": {"gain": [0.9, 1.0, 1.1], "bias": [0.0, 0.01, -0.01]}}}
+    (m / "appearance.json").write_text(json.dumps(maps))
+    assert cli_main(["export", "--model_path", str(m), "--format", "npz", "--out", str(tmp_path / "o")]) == 0
+    back = load_npz(tmp_path / "o" / "model_7.npz")
+    assert back.meta["appearance"] == maps
+    (m / "appearance.json").write_text(json.dumps({"cameras": {"cam01": {"gain": [1.0]}}}))
+    assert cli_main(["export", "--model_path", str(m), "--format", "npz", "--out", str(tmp_path / "o2")]) != 0
+    err = capsys.readouterr().err
+    assert "appearance.json" in err and "not a valid appearance file" in err
+    assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").glob("*.npz"))
