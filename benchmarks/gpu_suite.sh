@@ -70,7 +70,8 @@ for part in $PARTS; do
       sc=${PROFILE_SCENE:-/tmp/sync4dgs_quality/scene}
       [ -f "$sc/scene.json" ] || python3 -m sync4dgs synth --preset n3v --frames "${FRAMES:-50}" --layout canonical \
         --device cuda --out "$sc" > "$OUT/stream_synth.log" 2>&1
-      for how in "always auto" "never always" "never never"; do
+      IFS=, read -ra HOWS <<< "${STREAM_VARIANTS:-always auto,never always,never never}"
+      for how in "${HOWS[@]}"; do
         set -- $how
         m=/tmp/sync4dgs_stream_$1_$2; rm -rf "$m"
         python3 -m sync4dgs train --config configs/synth_gpu.json -m "$m" -s "$sc" --fixed_time_maps "$sc/gt_sync.json" \

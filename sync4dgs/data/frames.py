@@ -2,13 +2,16 @@
 
 Frames never need to be in RAM all at once (N3V at 1352x1014 is ~25 GB of uint8). Video sources are decoded
 once into ``<scene>/cache/frames/<camera>.npy`` (a uint8 [T, H, W, 3] memory map) and read lazily from it;
-image folders are read one file at a time. When a source's decoded size is an integer multiple of the camera's
+image folders are read one file at a time, or, when asked (``cache_images=True``: training that streams frames
+from disk), decoded once into the same kind of cache so that later reads cost a copy instead of a decode. When a source's decoded size is an integer multiple of the camera's
 ``width x height`` (e.g. N3V's 2704x2028 videos for a 1352x1014 scene) frames are area-downscaled.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,7 @@ def read_image(path: Path) -> np.ndarray:
 class CameraFrames:
     """Random access to one camera's frames: ``len(frames)``, ``frames[i] -> uint8 [H, W, 3]``."""
 
-    def __init__(self, scene: SceneSpec, cam: CameraSpec):
+    def __init__(self, scene: SceneSpec, cam: CameraSpec, cache_images: bool = False):
         self.scene = scene
         self.cam = cam
         self.height, self.width = cam.height, cam.width
@@ -64,6 +67,17 @@ class CameraFrames:
                 raise DataFormatError(folder, f"camera {cam.name}: frame folder not found")
             self._folder = folder
             self._pattern = src.pattern or "{:05d}.png"
+            if cache_images:
+                self._memmap = _image_cache(self)
+
+    @property
+    def cached(self) -> bool:
+        """True when frames are read from the uint8 cache (video sources; image folders with cache_images)."""
+        return self._memmap is not None
+
+    def image_path(self, i: int) -> Path:
+        """The file of frame ``i`` of an image-folder source."""
+        return self._folder / self._pattern.format(self.cam.frames.start + i)
 
     def __len__(self) -> int:
         return self.cam.n_frames
@@ -73,7 +87,7 @@ class CameraFrames:
             raise IndexError(f"camera {self.cam.name}: frame {i} out of range [0, {self.cam.n_frames})")
         if self._memmap is not None:
             return np.asarray(self._memmap[i])
-        path = self._folder / self._pattern.format(self.cam.frames.start + i)
+        path = self.image_path(i)
         return _fit_size(read_image(path), self.cam, path)
 
 
@@ -108,8 +122,35 @@ def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
     return np.load(cache, mmap_mode="r")
 
 
-def open_frames(scene: SceneSpec, cam: CameraSpec | str) -> CameraFrames:
-    """Open a camera's frames for lazy random access (builds the video cache on first use)."""
+def _image_cache(frames: CameraFrames) -> np.ndarray:
+    """Decode an image-folder camera once into ``<scene>/cache/frames/<camera>.npy`` (uint8 [T, H, W, 3]) and
+    return it as a read-only memmap. A cache older than any of its images, or of another shape, is rebuilt."""
+    cam, scene = frames.cam, frames.scene
+    cache = scene.root / CACHE_DIR / f"{cam.name}.npy"
+    paths = [frames.image_path(i) for i in range(cam.n_frames)]
+    if cache.is_file():
+        arr = np.load(cache, mmap_mode="r")
+        newest = max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
+        if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= newest:
+            return arr
+        log.info("frame cache %s is stale; rebuilding", cache)
+    log.info("decoding %d images of %s into %s", cam.n_frames, cam.name, cache)
+    with atomic_path(cache) as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))
+
+        def load(i: int) -> None:
+            mm[i] = _fit_size(read_image(paths[i]), cam, paths[i])
+
+        with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
+            list(pool.map(load, range(cam.n_frames)))          # re-raises the first unreadable image
+        mm.flush()
+        del mm
+    return np.load(cache, mmap_mode="r")
+
+
+def open_frames(scene: SceneSpec, cam: CameraSpec | str, cache_images: bool = False) -> CameraFrames:
+    """Open a camera's frames for lazy random access (builds the video cache on first use; with
+    ``cache_images`` also a decoded cache of image folders, see :func:`_image_cache`)."""
     if isinstance(cam, str):
         cam = scene.camera(cam)
-    return CameraFrames(scene, cam)
+    return CameraFrames(scene, cam, cache_images)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from sync4dgs.data.frames import CameraFrames, open_frames
+from sync4dgs.data.frames import CACHE_DIR, CameraFrames, open_frames
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,24 @@ def decode_all(sources: list[CameraFrames], progress: bool, desc: str = "loading
     return out
 
 
+def disk_sources(scene: SceneSpec, cameras: list[CameraSpec], sources: list[CameraFrames]) -> list[CameraFrames]:
+    """Sources for streaming from disk: image folders are decoded once into the scene's uint8 frame cache when
+    the disk has room for it (plus 10 %), else read and decoded per sample (logged)."""
+    uncached = [c for c, s in zip(cameras, sources) if not s.cached]
+    if not uncached:
+        return sources
+    need = frames_nbytes(uncached)
+    cache_dir = scene.root / CACHE_DIR
+    probe = cache_dir if cache_dir.exists() else scene.root
+    free = shutil.disk_usage(probe).free
+    if free < 1.1 * need:
+        log.warning("%.2f GB free under %s, a decoded frame cache needs %.2f GB: decoding images for every sample "
+                    "(slow)", free / 1024 ** 3, scene.root, need / 1024 ** 3)
+        return sources
+    log.info("decoding %d image-folder cameras once into %s (%.2f GB)", len(uncached), cache_dir, need / 1024 ** 3)
+    return [s if s.cached else open_frames(scene, c, cache_images=True) for c, s in zip(cameras, sources)]
+
+
 class FrameBank:
     """Random access to training frames on ``device``.
 
@@ -89,7 +108,9 @@ class FrameBank:
         budget_gb: memory budget for preloaded frames (0 = automatic).
         progress: show a tqdm bar while preloading.
         host_cache: when streaming, "auto" decodes every frame once into host RAM if they fit half of the
-            available memory, "always" does so regardless, "never" reads/decodes from disk for every sample.
+            available memory, "always" does so regardless, "never" reads from disk for every sample (image
+            folders are then decoded once into a uint8 cache under the scene's cache/frames when the disk has
+            room, so a sample costs a read, not a decode).
     """
 
     def __init__(self, scene: SceneSpec, cameras: list[CameraSpec], device: torch.device,
@@ -123,6 +144,7 @@ class FrameBank:
         else:
             log.info("streaming frames from disk (%.2f GB fits neither the device budget nor host RAM)",
                      need / 1024 ** 3)
+            self._sources = disk_sources(scene, cameras, self._sources)
 
     @property
     def mode(self) -> str:
@@ -176,7 +198,7 @@ class FrameBank:
         if loaded is None:
             loaded = self._load(cam_pos, frame_idx)
         if self.device.type != "cuda":
-            return torch.from_numpy(loaded).to(self.device, copy=True)
+            return torch.from_numpy(np.array(loaded)).to(self.device)     # a private, writable copy
         return self._upload(*loaded)
 
     def _stage(self, host: np.ndarray) -> tuple[Tensor, tuple[int, ...], int]:

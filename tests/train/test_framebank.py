@@ -75,12 +75,22 @@ def test_streamed_prefetch_returns_the_right_frames(gaussian_scene):
         stream.close()
 
 
-def test_streaming_from_host_cache_and_from_disk_agree(gaussian_scene):
-    cams = gaussian_scene.train_cameras
+def _scene_copy(scene, dst):
+    import shutil
+
+    from sync4dgs.data.scene import load_scene
+
+    shutil.copytree(scene.root, dst)
+    return load_scene(dst)
+
+
+def test_streaming_from_host_cache_and_from_disk_agree(gaussian_scene, tmp_path):
+    scene = _scene_copy(gaussian_scene, tmp_path / "s")        # disk streaming writes a frame cache into it
+    cams = scene.train_cameras
     dev = torch.device("cpu")
-    pre = FrameBank(gaussian_scene, cams, dev, "always", progress=False)
-    ram = FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="always")
-    disk = FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="never")
+    pre = FrameBank(scene, cams, dev, "always", progress=False)
+    ram = FrameBank(scene, cams, dev, "never", progress=False, host_cache="always")
+    disk = FrameBank(scene, cams, dev, "never", progress=False, host_cache="never")
     assert (pre.mode, ram.mode, disk.mode) == ("device", "host", "disk")
     try:
         for cam_pos, frame in [(0, 0), (1, 5), (3, 11), (2, 7)]:
@@ -95,7 +105,39 @@ def test_streaming_from_host_cache_and_from_disk_agree(gaussian_scene):
     finally:
         disk.close()
     with pytest.raises(ValueError, match="frames_host_cache"):
-        FrameBank(gaussian_scene, cams, dev, "never", progress=False, host_cache="maybe")
+        FrameBank(scene, cams, dev, "never", progress=False, host_cache="maybe")
+
+
+def test_disk_streaming_decodes_image_folders_once_into_a_cache(gaussian_scene, tmp_path, monkeypatch):
+    import os
+    import shutil as sh
+
+    import sync4dgs.train.framebank as fb
+
+    scene = _scene_copy(gaussian_scene, tmp_path / "s")
+    cams = scene.train_cameras
+    dev = torch.device("cpu")
+    disk = FrameBank(scene, cams, dev, "never", progress=False, host_cache="never")
+    cache = scene.root / "cache" / "frames"
+    assert sorted(p.name for p in cache.glob("*.npy")) == [f"{c.name}.npy" for c in cams]
+    assert all(src.cached for src in disk._sources)
+    src = open_frames(scene, cams[1])
+    assert not src.cached                                        # plain readers still decode the images
+    assert np.array_equal(disk.get_uint8(1, 4).numpy(), src[4])
+    # an image newer than the cache makes it stale: rebuilt with the new content
+    img = src.image_path(4)
+    import cv2
+
+    cv2.imwrite(str(img), np.zeros((src.height, src.width, 3), np.uint8))
+    later = (cache / f"{cams[1].name}.npy").stat().st_mtime + 10
+    os.utime(img, (later, later))
+    again = open_frames(scene, cams[1], cache_images=True)
+    assert again.cached and not again[4].any() and np.array_equal(again[3], src[3])
+    # no room on disk for a cache: images are decoded per sample, with a warning
+    sh.rmtree(cache)
+    monkeypatch.setattr(fb.shutil, "disk_usage", lambda p: sh._ntuple_diskusage(1, 1, 0))
+    slow = FrameBank(scene, cams, dev, "never", progress=False, host_cache="never")
+    assert slow.mode == "disk" and not any(s.cached for s in slow._sources) and not cache.exists()
 
 
 def test_host_cache_auto_follows_available_memory(gaussian_scene, monkeypatch):
