@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras; "
                              "without it a test camera other than the reference is assumed to start with the "
                              "reference camera (offset 0, rate 1)")
+    parser.add_argument("--fit_test_time", action="store_true",
+                        help="fit each held-out camera's offset (not the reference's) to its own frames before "
+                             "rendering it: the test-time optimisation of Sync-NeRF's protocol (default: no fit, "
+                             "stricter)")
     parser.add_argument("--frame_stride", type=int, default=1, help="render every N-th frame (default 1 = all)")
     parser.add_argument("--max_frames", type=int, default=None, help="at most this many frames per camera")
     parser.add_argument("--no_video", action="store_true", help="do not write one mp4 per camera")
@@ -39,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_path_video(args)
     from sync4dgs.eval.render_views import render_model  # noqa: PLC0415
+    from sync4dgs.eval.test_time_fit import FitSettings  # noqa: PLC0415
 
     splits = tuple(s for s, skip in (("train", args.skip_train), ("test", args.skip_test)) if not skip)
     if not splits:
@@ -47,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     results = render_model(args.model_path, args.source_path, None if args.iteration < 0 else args.iteration,
                            splits=splits, device=args.device, backend=args.backend,
                            test_time_maps=args.test_time_maps, frame_stride=args.frame_stride,
-                           max_frames=args.max_frames, write_videos=not args.no_video, progress=not args.quiet)
+                           max_frames=args.max_frames, write_videos=not args.no_video, progress=not args.quiet,
+                           fit_test_times=FitSettings() if args.fit_test_time else None)
     for r in results:
         print(f"{r.split}: {r.n_images} images from {len(r.cameras)} cameras -> {r.folder}")
     if not results:

@@ -8,7 +8,10 @@ model's reference clock), with the time map chosen as follows:
   1. (0, 1) if it is the model's reference camera (its clock IS global time);
   2. its map in ``--test_time_maps FILE`` (e.g. the scene's ``gt_sync.json``), re-gauged to the model's reference
      camera when that file uses another reference;
-  3. the identity (0, 1) otherwise, i.e. the assumption that it started with the reference camera (logged).
+  3. the estimate training started from, kept in the model's time maps (stage 1 aligns every camera, held-out
+     ones included, from their own videos' tracks), when its confidence is at least
+     :data:`MIN_ESTIMATE_CONFIDENCE`; stage 2 never changes it;
+  4. the identity (0, 1) otherwise, i.e. the assumption that it started with the reference camera (logged).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from sync4dgs.sync.timemap import TimeMap, TimeMaps, global_time_s
 
 log = logging.getLogger(__name__)
 
+MIN_ESTIMATE_CONFIDENCE = 0.5        # stage-1 "aligned" estimates; "low_confidence" ones are below
+
 
 @dataclass
 class EvalTimeMap:
     """The time map used to render one camera, and where it came from.
 
-    source: "learned" | "reference" | "test_time_maps" | "identity".
+    source: "learned" | "reference" | "test_time_maps" | "initial_estimate" | "identity".
     """
 
     camera: str
@@ -61,6 +66,11 @@ def eval_time_map(scene: SceneSpec, cam: CameraSpec, learned: TimeMaps,
             raise DataFormatError(None, f"test time maps do not contain the model's reference camera {ref!r}, so "
                                         f"{cam.name!r} cannot be expressed on the model's clock") from e
         return EvalTimeMap(cam.name, m.offset_s, m.rate, "test_time_maps")
+    est = learned.cameras.get(cam.name)
+    if est is not None and est.confidence >= MIN_ESTIMATE_CONFIDENCE:
+        log.info("test camera %s: using the estimate training started from (offset %+.4f s, rate %.6f, "
+                 "confidence %.2f)", cam.name, est.offset_s, est.rate, est.confidence)
+        return EvalTimeMap(cam.name, est.offset_s, est.rate, "initial_estimate")
     log.warning("test camera %s: no time map given (--test_time_maps); assuming it started with the reference "
                 "camera %s (offset 0, rate 1)", cam.name, ref)
     return EvalTimeMap(cam.name, 0.0, 1.0, "identity")

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_times_s, select_frames
 from sync4dgs.eval.loading import open_model
+
+if TYPE_CHECKING:
+    from sync4dgs.eval.test_time_fit import FitSettings
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.sync.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
@@ -220,7 +223,8 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
                  split: str, settings: ViewRenderSettings, device: torch.device, *,
                  test_time_maps: TimeMaps | None = None, frame_stride: int = 1, max_frames: int | None = None,
                  write_gt: bool = True, write_videos: bool = True, progress: bool = True,
-                 color_maps: dict[str, tuple[list[float], list[float]]] | None = None) -> SplitRender:
+                 color_maps: dict[str, tuple[list[float], list[float]]] | None = None,
+                 fit_test_times: "FitSettings | None" = None) -> SplitRender:
     """Render every selected frame of the split's cameras into ``M/<split>/ours_<iteration>/`` (atomically).
 
     Args:
@@ -229,13 +233,25 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
         frame_stride / max_frames: evaluate every ``frame_stride``-th frame (at most ``max_frames`` per camera).
         color_maps: {camera: (gain [3], bias [3])}: those cameras' renders become ``render * gain + bias`` (the
             learned per-camera colour maps of appearance compensation, ``M/appearance.json``).
+        fit_test_times: fit every held-out non-reference camera's offset to its own frames first
+            (sync4dgs/eval/test_time_fit.py; Sync-NeRF's protocol); None = no fit (stricter).
     Returns a SplitRender; the folder also gets ``render_info.json`` (time map and times of every frame).
     """
     cams = split_cameras(scene, split)
     out_dir = layout.split_dir(model_path, split, iteration)
     plan: list[tuple[CameraSpec, EvalTimeMap, np.ndarray, np.ndarray]] = []
+    fits: dict[str, dict[str, Any]] = {}
     for cam in cams:
         tm = eval_time_map(scene, cam, learned, test_time_maps)
+        if fit_test_times is not None and cam.name in scene.test_cameras and tm.source != "reference":
+            from sync4dgs.eval.test_time_fit import fit_test_offset  # noqa: PLC0415
+
+            fit = fit_test_offset(model, cam, open_frames(scene, cam), tm, differentiable_renderer(settings, device),
+                                  device, fit_test_times)
+            log.info("test camera %s: fitted offset %+.5f s (from %+.5f s, %s); L1 %.5f -> %.5f", cam.name,
+                     fit.offset_s, fit.initial_offset_s, tm.source, fit.loss_initial, fit.loss_final)
+            fits[cam.name] = {**fit.to_dict(), "initial_source": tm.source}
+            tm = EvalTimeMap(cam.name, fit.offset_s, tm.rate, "test_time_fit")
         idx = select_frames(cam.n_frames, frame_stride, max_frames)
         plan.append((cam, tm, idx, frame_global_times_s(cam, tm, idx)))
     total = sum(len(p[2]) for p in plan)
@@ -277,6 +293,8 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
             if cmap is not None:
                 entry["color_map"] = {"gain": list(cmap[0]), "bias": list(cmap[1])}
+            if cam.name in fits:
+                entry["test_time_fit"] = fits[cam.name]
             if write_videos and len(idx) > 0:
                 vdir.mkdir(exist_ok=True)
                 tau = cam.tau_s()[idx]
@@ -291,10 +309,31 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
     return result
 
 
+def differentiable_renderer(settings: ViewRenderSettings, device: torch.device):
+    """``(gaussians, cam) -> image [H, W, 3]`` with gradients (for fits; :class:`FrameRenderer` is no-grad)."""
+    from sync4dgs.render import render  # noqa: PLC0415
+
+    background = torch.tensor(settings.background, dtype=torch.float32, device=device)
+    cameras: dict[str, RenderCameras] = {}
+
+    def fn(gaussians, cam: CameraSpec) -> torch.Tensor:
+        rc = cameras.get(cam.name)
+        if rc is None:
+            rc = cameras[cam.name] = render_cameras_for(cam, device)
+        sh = settings.sh_degree
+        if sh is None and gaussians.colors.ndim == 3:
+            sh = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
+        out = render(gaussians, rc, backend=settings.backend, sh_degree=sh, background=background,
+                     near=settings.near, far=settings.far, antialiased=settings.antialiased, render_depth=False)
+        return out.image[0]
+    return fn
+
+
 def render_model(model_path: str | Path, source_path: str | Path | None = None, iteration: int | None = None, *,
                  splits: tuple[str, ...] = layout.SPLITS, device: str | torch.device | None = "auto",
                  backend: str | None = None, test_time_maps: str | Path | None = None, frame_stride: int = 1,
-                 max_frames: int | None = None, write_videos: bool = True, progress: bool = True) -> list[SplitRender]:
+                 max_frames: int | None = None, write_videos: bool = True, progress: bool = True,
+                 fit_test_times: "FitSettings | None" = None) -> list[SplitRender]:
     """Load ``M`` (weights of ``iteration`` or the latest) and its scene, render the requested splits.
 
     Splits without cameras (e.g. a scene with no test cameras) are skipped with a log message.
@@ -314,7 +353,8 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
         out.append(render_split(opened.trained.model, opened.trained.time_maps, opened.iteration, opened.scene,
                                 opened.model_path, split, settings, opened.device, test_time_maps=ttm,
                                 frame_stride=frame_stride, max_frames=max_frames, write_videos=write_videos,
-                                progress=progress, color_maps=color_maps if split == "train" else None))
+                                progress=progress, color_maps=color_maps if split == "train" else None,
+                                fit_test_times=fit_test_times))
     return out
 
 

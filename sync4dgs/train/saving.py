@@ -22,7 +22,9 @@ INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"   # the maps a run started fro
 
 
 def learned_time_maps(maps: TimeMaps, test_cameras: list[str]) -> TimeMaps:
-    """Mark held-out (test) cameras other than the reference as "unaligned": stage 2 never learns them."""
+    """Mark held-out (test) cameras other than the reference as "unaligned": stage 2 never learns them. Their
+    offset, rate and confidence stay those of the initial maps (stage 1 aligns held-out cameras too), which
+    evaluation uses for them when confident (sync4dgs/eval/frame_times.py)."""
     for name in test_cameras:
         if name in maps.cameras and maps.cameras[name].status != "reference":
             maps.cameras[name].status = "unaligned"

@@ -14,8 +14,10 @@ from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.render_views import read_png, render_model
 from sync4dgs.render import RenderCameras, render
+from sync4dgs.model.io import save_model
+from sync4dgs.sync.timemap import TimeMap
 
-from .conftest import ITERATION, LEARNED_OFFSETS, N_FRAMES, TRUE_OFFSETS
+from .conftest import ITERATION, LEARNED_OFFSETS, N_FRAMES, TRUE_OFFSETS, learned_maps
 
 
 def _direct(model, cam, t, bg):
@@ -60,7 +62,8 @@ def test_render_layout_and_pixels(tiny):
 
 
 def test_test_camera_time_maps_file(tiny, tmp_path):
-    # make cam02 a held-out camera: without a file it is rendered at identity, with gt_sync.json at the truth
+    # make cam02 a held-out camera: with gt_sync.json it is rendered at the truth, without a file at the estimate
+    # training started from (kept in the model's maps) when confident, else at identity
     scene = tiny.scene
     scene.test_cameras = ["cam00", "cam02"]
     scene.save()
@@ -70,6 +73,14 @@ def test_test_camera_time_maps_file(tiny, tmp_path):
     assert info["cameras"]["cam02"]["source"] == "test_time_maps"
     assert info["cameras"]["cam02"]["offset_s"] == pytest.approx(TRUE_OFFSETS["cam02"])
     assert info["cameras"]["cam00"]["source"] == "reference"
+    render_model(tiny.model_path, splits=("test",), device="cpu", progress=False, write_videos=False)
+    info = json.loads((layout.split_dir(tiny.model_path, "test", ITERATION) / "render_info.json").read_text())
+    assert info["cameras"]["cam02"]["source"] == "initial_estimate"
+    assert info["cameras"]["cam02"]["offset_s"] == pytest.approx(LEARNED_OFFSETS["cam02"])
+    maps = learned_maps()
+    maps.cameras["cam02"] = TimeMap(LEARNED_OFFSETS["cam02"], 1.0, 0.2, "unaligned")    # a low-confidence estimate
+    save_model(tiny.model_path / "point_cloud" / f"iteration_{ITERATION}" / "model.pt", tiny.model, maps,
+               {"source_path": str(scene.root)})
     render_model(tiny.model_path, splits=("test",), device="cpu", progress=False, write_videos=False)
     info = json.loads((layout.split_dir(tiny.model_path, "test", ITERATION) / "render_info.json").read_text())
     assert info["cameras"]["cam02"]["source"] == "identity" and info["cameras"]["cam02"]["offset_s"] == 0.0
