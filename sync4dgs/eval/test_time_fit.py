@@ -99,7 +99,7 @@ def fit_test_offset(model: Any, cam: CameraSpec, frames: CameraFrames, initial: 
         for _ in range(s.iterations):
             loss = loss_at(offset)
             if float(loss.detach()) < best_loss:
-                best_loss, best_off = float(loss), float(offset.detach())
+                best_loss, best_off = float(loss.detach()), float(offset.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
