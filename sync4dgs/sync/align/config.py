@@ -62,6 +62,11 @@ class AlignConfig:
     reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
     background), bg_frames (frames sampled for the background).
 
+    Blob fallback (sync4dgs/sync/align/blobs.py): a camera with fewer than blob_tracks_below moving KLT tracks
+    (soft, untextured moving content) also gets centroid tracks of its compact foreground components (area
+    blob_min_area_px .. blob_max_area_fraction of the image), linked frame to frame within blob_max_jump_px;
+    0 disables it.
+
     Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
     pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse
     score, the most moving ones), score_truncate_px (robust truncation of epipolar distances),
@@ -100,6 +105,10 @@ class AlignConfig:
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
     bg_frames: int = 40
+    blob_tracks_below: int = 20
+    blob_min_area_px: int = 4
+    blob_max_area_fraction: float = 0.01
+    blob_max_jump_px: float = 12.0
     # pair scoring
     track_cue: str = "fallback"
     pencil_trusted_confidence: float = 0.3

@@ -56,7 +56,15 @@ def load_small_frames(scene: SceneSpec, cam: CameraSpec, max_side: int) -> Small
 
 
 def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.ndarray:
-    """Moving-pixel masks [T, h, w] bool from a per-pixel temporal median background.
+    """Moving-pixel masks [T, h, w] bool from a per-pixel temporal median background (see
+    :func:`foreground_masks_and_differences`)."""
+    return foreground_masks_and_differences(rgb, threshold, bg_frames)[0]
+
+
+def foreground_masks_and_differences(rgb: np.ndarray, threshold: float,
+                                     bg_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(masks [T, h, w] bool, differences [T, h, w] uint8): moving pixels against a per-pixel temporal median
+    background, and each pixel's largest channel difference to that background.
 
     A pixel is foreground when its largest channel difference to the background exceeds
     max(threshold, 4 robust sigmas of the frame-to-background difference); isolated pixels are removed by a
@@ -79,7 +87,7 @@ def foreground_masks(rgb: np.ndarray, threshold: float, bg_frames: int) -> np.nd
     masks = np.empty(diffs.shape, bool)
     for i in range(t):
         masks[i] = cv2.morphologyEx((diffs[i] > thr).astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
-    return masks
+    return masks, diffs
 
 
 def _patches(gray: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -190,7 +198,7 @@ def observe_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
     of one camera."""
     small = load_small_frames(scene, cam, cfg.track_max_side)
     scale = 0.5 * (small.sx + small.sy)
-    masks = foreground_masks(small.rgb, cfg.fg_threshold, cfg.bg_frames)
+    masks, diffs = foreground_masks_and_differences(small.rgb, cfg.fg_threshold, cfg.bg_frames)
     packed = PackedMasks.pack(masks, small.sx, small.sy)
     if external is not None:
         rgb = track_colors(small, to_small_res(external.xy, small.sx, small.sy))
@@ -202,4 +210,23 @@ def observe_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
     out = out.filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
     log.info("camera %s: %d moving tracks (of %d), foreground in %.0f%% of frames", cam.name, out.n_tracks, n_all,
              100 * masks.reshape(len(masks), -1).any(1).mean())
+    if external is None and out.n_tracks < cfg.blob_tracks_below:
+        out = _with_blob_tracks(out, small, masks, diffs, cam, cfg)
     return out, packed
+
+
+def _with_blob_tracks(out: CameraTracks, small: SmallFrames, masks: np.ndarray, diffs: np.ndarray,
+                      cam: CameraSpec, cfg: AlignConfig) -> CameraTracks:
+    """``out`` plus the moving blob-centroid tracks of this camera (sync4dgs/sync/align/blobs.py)."""
+    from sync4dgs.sync.align.blobs import frame_blobs, link_blobs  # noqa: PLC0415
+
+    h, w = masks.shape[1:]
+    max_area = int(cfg.blob_max_area_fraction * h * w)
+    per_frame = [frame_blobs(m, d, cfg.blob_min_area_px, max_area) for m, d in zip(masks, diffs)]
+    xy = link_blobs(per_frame, cfg.blob_max_jump_px)
+    blobs = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), out.track_scale, None,
+                         track_colors(small, xy)).filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
+    log.info("camera %s: %d KLT tracks are few; added %d moving blob-centroid tracks", cam.name, out.n_tracks,
+             blobs.n_tracks)
+    rgb = None if out.rgb is None or blobs.rgb is None else np.concatenate([out.rgb, blobs.rgb])
+    return CameraTracks(cam.name, np.concatenate([out.xy, blobs.xy]), out.tau_s, out.track_scale, None, rgb)
