@@ -75,6 +75,7 @@ def test_cameras_with_few_klt_tracks_get_blob_tracks_in_full_resolution_pixels()
     none = CameraTracks("c", np.zeros((0, t, 2), np.float32), cam.tau_s(), 0.5, None, np.zeros((0, 3), np.uint8))
     out = _with_blob_tracks(none, small, masks, diffs, cam, AlignConfig(blob_max_area_fraction=0.05))
     assert out.n_tracks == 1 and out.rgb.shape == (1, 3)
+    assert out.with_blobs and out.subset(np.array([0])).with_blobs and not none.with_blobs   # pairs score tracks
     seen = out.valid[0]
     full = (np.array(centres) + 0.5) / 0.5                          # OpenCV small coords -> scene full-res pixels
     np.testing.assert_allclose(out.xy[0][seen], full[seen], atol=0.7)

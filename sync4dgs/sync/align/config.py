@@ -68,7 +68,7 @@ class AlignConfig:
     0 disables it.
 
     Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
-    pencil_trusted_confidence; "always"; "never"), score_tracks (tracks per camera entering the coarse
+    pencil_trusted_confidence or that involve a camera with blob-centroid tracks; "always"; "never"), score_tracks (tracks per camera entering the coarse
     score, the most moving ones), score_truncate_px (robust truncation of epipolar distances),
     min_overlap_frames (samples two tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
     min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a

@@ -229,4 +229,5 @@ def _with_blob_tracks(out: CameraTracks, small: SmallFrames, masks: np.ndarray, 
     log.info("camera %s: %d KLT tracks are few; added %d moving blob-centroid tracks", cam.name, out.n_tracks,
              blobs.n_tracks)
     rgb = None if out.rgb is None or blobs.rgb is None else np.concatenate([out.rgb, blobs.rgb])
-    return CameraTracks(cam.name, np.concatenate([out.xy, blobs.xy]), out.tau_s, out.track_scale, None, rgb)
+    return CameraTracks(cam.name, np.concatenate([out.xy, blobs.xy]), out.tau_s, out.track_scale, None, rgb,
+                        with_blobs=True)

@@ -132,8 +132,10 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
         cost[weight < 0.5] = np.nan
         cues["pencil"] = cost
         conf["pencil"] = _confidence(cam_a.name, cam_b.name, ratios, lags_s, cost, cfg.confidence_window_s)
-    use_tracks = cfg.track_cue == "always" or (cfg.track_cue == "fallback" and
-                                              conf.get("pencil", 0.0) < cfg.pencil_trusted_confidence)
+    # "fallback": tracks also score pairs whose pencil cue is weak, and pairs of a camera whose moving content is
+    # soft blobs (its silhouettes' boundaries are then imprecise; its blob-centroid tracks are not)
+    use_tracks = cfg.track_cue == "always" or (cfg.track_cue == "fallback" and (
+        conf.get("pencil", 0.0) < cfg.pencil_trusted_confidence or tracks_a.with_blobs or tracks_b.with_blobs))
     if use_tracks and tracks_a.n_tracks >= MIN_SCORE_TRACKS and tracks_b.n_tracks >= MIN_SCORE_TRACKS:
         ta, tb = select_tracks(tracks_a, cfg.score_tracks), select_tracks(tracks_b, cfg.score_tracks)
         ps = score_pair(ta, tb, fundamental_matrix(cam_a, cam_b), normalizer(cam_a), normalizer(cam_b), ratios,

@@ -35,7 +35,8 @@ class CameraTracks:
     camera: camera name. xy: [M, T, 2] float32 pixel coordinates at the camera's full resolution (scene
     convention, NaN = invisible). tau_s: [T] float64 local capture times (seconds). depth: optional [M, T].
     rgb: optional [M, 3] uint8 colour of each track. track_scale: tracking resolution / full resolution
-    (multiply full-resolution pixels by it to get tracking pixels).
+    (multiply full-resolution pixels by it to get tracking pixels). with_blobs: the camera had too few KLT
+    tracks and carries blob-centroid tracks too (sync4dgs/sync/align/blobs.py).
     """
 
     camera: str
@@ -44,6 +45,7 @@ class CameraTracks:
     track_scale: float = 1.0
     depth: np.ndarray | None = None
     rgb: np.ndarray | None = None
+    with_blobs: bool = False
 
     @property
     def n_tracks(self) -> int:
@@ -64,7 +66,7 @@ class CameraTracks:
         keep = np.asarray(keep, dtype=np.int64)
         return CameraTracks(self.camera, self.xy[keep], self.tau_s, self.track_scale,
                             None if self.depth is None else self.depth[keep],
-                            None if self.rgb is None else self.rgb[keep])
+                            None if self.rgb is None else self.rgb[keep], self.with_blobs)
 
     def filter_moving(self, min_frames: int, min_motion_px: float) -> "CameraTracks":
         """Keep tracks visible in >= ``min_frames`` frames whose positions spread >= ``min_motion_px``."""
