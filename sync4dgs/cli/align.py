@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sync4dgs.data.scene import load_scene  # noqa: PLC0415
-    from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
+    from sync4dgs.sync.align import AlignConfig, align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
 
     scene = load_scene(args.scene)
     kw = {"max_offset_s": args.max_offset_s, "rates": args.rates, "device": args.device}
@@ -52,4 +52,6 @@ def run(args: argparse.Namespace) -> int:
     n_traj = 0 if result.trajectories is None else result.trajectories.n
     print(f"wrote {paths['offsets']} ({n_traj} 3D trajectories, plot {paths['plot'].name}) "
           f"in {result.timings_s.get('total', 0.0):.1f} s")
+    for msg in alignment_warnings(result.time_maps):
+        print(f"warning: {msg}")
     return 0

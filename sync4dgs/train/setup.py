@@ -67,13 +67,15 @@ def load_trajectories(path: Path) -> dict[str, np.ndarray] | None:
 def run_stage1(scene: SceneSpec, out_dir: Path) -> tuple[TimeMaps | None, dict | None]:
     """Stage-1 alignment (sync4dgs.sync.align). Returns (None, None) when stage 1 is not available."""
     try:
-        from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
+        from sync4dgs.sync.align import AlignConfig, align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
     except ImportError as e:
         log.warning("stage-1 alignment unavailable (%s); time maps start from the scene's maps / identity", e)
         return None, None
     log.info("stage 1: aligning %d cameras", len(scene.cameras))
     result = align_scene(scene, AlignConfig())
     save_alignment(result, out_dir)
+    for msg in alignment_warnings(result.time_maps):
+        log.warning("stage 1: %s", msg)
     traj = getattr(result, "trajectories", None)
     if traj is not None and not isinstance(traj, dict):
         traj = load_trajectories(out_dir / TRAJECTORIES_FILE)

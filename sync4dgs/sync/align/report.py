@@ -1,0 +1,23 @@
+"""Plain-language warnings about a stage-1 result, for the align command and for training that runs stage 1."""
+
+from __future__ import annotations
+
+from sync4dgs.sync.timemap import TimeMaps
+
+
+def alignment_warnings(maps: TimeMaps) -> list[str]:
+    """Messages for cameras whose offset is uncertain ("low_confidence") or missing ("unaligned"); [] when every
+    camera is the reference or "aligned" (or a fixed/known map)."""
+    low = sorted(n for n, m in maps.cameras.items() if m.status == "low_confidence")
+    none = sorted(n for n, m in maps.cameras.items() if m.status == "unaligned")
+    out = []
+    if low:
+        out.append(f"{len(low)} of {len(maps.cameras)} cameras have an uncertain offset (low_confidence: "
+                   f"{', '.join(low)}): the evidence linking them to {maps.reference_camera} is weak, so an offset "
+                   "may be off by a whole period of a repetitive motion. Stage 2 refines them without the evidence "
+                   "gate but cannot recover errors much larger than a frame; check align_plot.png, and prefer "
+                   "longer clips with more moving content, or known offsets (train --offsets FILE).")
+    if none:
+        out.append(f"{len(none)} cameras could not be aligned (unaligned: {', '.join(none)}; no moving content "
+                   "linked them to the others): they start at offset 0 and stage 2 learns them from the images only.")
+    return out
