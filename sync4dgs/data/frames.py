@@ -138,8 +138,8 @@ def _image_cache(frames: CameraFrames) -> np.ndarray:
     with atomic_path(cache) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))
 
-        def load(i: int) -> None:
-            mm[i] = _fit_size(read_image(paths[i]), cam, paths[i])
+        def load(i: int, out: np.ndarray = mm) -> None:
+            out[i] = _fit_size(read_image(paths[i]), cam, paths[i])
 
         with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
             list(pool.map(load, range(cam.n_frames)))          # re-raises the first unreadable image

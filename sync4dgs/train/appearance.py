@@ -23,9 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import AppearanceConfig
-from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
+from sync4dgs.train.feature import OwnOptimizerFeature
 from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ class CameraAppearance(torch.nn.Module):
         return apply_color_affine(image, log_gain, bias)
 
 
-class AppearanceLearner(Callback):
+class AppearanceLearner(OwnOptimizerFeature):
     """Learns :class:`CameraAppearance` with its own Adam from ``cfg.start_iter`` on.
 
     Args:
@@ -107,34 +106,10 @@ class AppearanceLearner(Callback):
             return apply_color_affine(image, log_gain, bias)
         return self.appearance(image, cam_pos)
 
-    # ------------------------------------------------------------------------------------------- hooks
-    def post_backward(self, state: TrainState, info: StepInfo) -> None:
-        if self.learning(info.step):
-            mean_gradients_over_ranks(list(self.appearance.parameters()))
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def after_step(self, state: TrainState, info: StepInfo) -> None:
-        if info.step in self.save_iterations:
-            self.save(info.step)
-
-    def on_train_end(self, state: TrainState) -> None:
-        self.save(state.step)
-
-    def save(self, iteration: int) -> Path | None:
-        """Write ``M/appearance.json`` (rank 0 only); returns its path (None when not written)."""
-        if self.model_path is None or not is_main_process():
-            return None
+    def write(self, iteration: int) -> Path:
         path = self.model_path / APPEARANCE_FILE
         write_json(path, appearance_dict(self.appearance, self.names, iteration))
         return path
-
-    def scale_lr(self, factor: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] *= factor
-
-    def parameters(self) -> list[Tensor]:
-        return list(self.appearance.parameters())
 
     def state_dict(self) -> dict[str, Any]:
         return {"appearance": self.appearance.state_dict(), "optimizer": self.optimizer.state_dict()}

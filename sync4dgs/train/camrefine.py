@@ -37,9 +37,8 @@ from torch import Tensor
 
 from sync4dgs.errors import ConfigError
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import CameraConfig
-from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
+from sync4dgs.train.feature import OwnOptimizerFeature
 from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ class CameraDeltas(torch.nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ feature
-class CameraRefiner(Callback):
+class CameraRefiner(OwnOptimizerFeature):
     """Learns :class:`CameraDeltas` with its own Adam between ``cfg.start_iter`` and ``cfg.stop_iter``.
 
     Args:
@@ -203,32 +202,8 @@ class CameraRefiner(Callback):
         w, h = self.sizes[cam_pos]
         return RenderCameras(viewmats=viewmat[None], Ks=self.deltas.base_Ks[cam_pos][None], width=w, height=h)
 
-    def parameters(self) -> list[Tensor]:
-        return [p for p in self.deltas.parameters() if p.requires_grad]
-
-    # ------------------------------------------------------------------------------------------- hooks
-    def post_backward(self, state: TrainState, info: StepInfo) -> None:
-        if self.learning(info.step):
-            mean_gradients_over_ranks([p for g in self.optimizer.param_groups for p in g["params"]])
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def after_step(self, state: TrainState, info: StepInfo) -> None:
-        if info.step in self.save_iterations:
-            self.save(info.step)
-
-    def on_train_end(self, state: TrainState) -> None:
-        self.save(state.step)
-
-    def save(self, iteration: int) -> Path | None:
-        """Write ``M/cameras_refined.json`` (rank 0 only); returns its path (None when not written)."""
-        if self.model_path is None or not is_main_process():
-            return None
+    def write(self, iteration: int) -> Path:
         return write_refined_cameras(self.model_path / REFINED_CAMERAS_FILE, self.deltas, self.names, iteration)
-
-    def scale_lr(self, factor: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] *= factor
 
     def state_dict(self) -> dict[str, Any]:
         return {"deltas": self.deltas.state_dict(), "optimizer": self.optimizer.state_dict()}

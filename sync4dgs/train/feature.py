@@ -1,0 +1,59 @@
+"""Base of training features that own an optimiser (camera refinement, appearance compensation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
+
+
+class OwnOptimizerFeature(Callback):
+    """A callback with its own ``optimizer``: it steps right after backward while :meth:`learning` (with the
+    gradient averaged over ranks under torchrun), writes its output file (:meth:`write`, rank 0 only) at the
+    weights' save iterations and at the end, and follows the NaN guard's learning-rate cuts.
+
+    Subclasses set ``optimizer``, ``model_path`` (None: never write) and ``save_iterations``, and implement
+    :meth:`learning` and :meth:`write`.
+    """
+
+    optimizer: torch.optim.Optimizer
+    model_path: Path | None = None
+    save_iterations: set[int] = set()
+
+    def learning(self, step: int) -> bool:
+        raise NotImplementedError
+
+    def write(self, iteration: int) -> Path:
+        """Write the feature's file under ``model_path``; returns its path."""
+        raise NotImplementedError
+
+    def parameters(self) -> list[Tensor]:
+        """The tensors this feature's optimiser updates."""
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def post_backward(self, state: TrainState, info: StepInfo) -> None:
+        if self.learning(info.step):
+            mean_gradients_over_ranks(self.parameters())
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def after_step(self, state: TrainState, info: StepInfo) -> None:
+        if info.step in self.save_iterations:
+            self.save(info.step)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.save(state.step)
+
+    def save(self, iteration: int) -> Path | None:
+        """Write the feature's file (rank 0 only); returns its path (None when not written)."""
+        if self.model_path is None or not is_main_process():
+            return None
+        return self.write(iteration)
+
+    def scale_lr(self, factor: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] *= factor
