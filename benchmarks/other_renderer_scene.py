@@ -3,7 +3,8 @@ rasteriser) of a textured backdrop (4500 small coloured Gaussians on a wall and 
 Lissajous paths, 6 static cameras on an arc (one at 25 fps, the rest at 30), offsets uniform in +-0.5 s. Soft,
 corner-less moving blobs are a hard case for stage 1's point tracks (see benchmarks/RESULTS.md, CPU section).
 
-    python benchmarks/other_renderer_scene.py OUT [seed]        # ~1.5 min on 2 CPU cores at 160x120, 60 frames
+    python benchmarks/other_renderer_scene.py OUT [seed] [width] [frames]   # default 160 px wide (4:3), 60 frames:
+                                                                             # ~1.5 min on 2 CPU cores
 """
 import json
 import math
@@ -23,8 +24,9 @@ from sync4dgs.sync.timemap import TimeMap, TimeMaps
 
 root = Path(sys.argv[1]); seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 rng = np.random.default_rng(seed)
-W, H, FX = 160, 120, 140.0
-N = 60
+W = int(sys.argv[3]) if len(sys.argv) > 3 else 160
+H, FX = W * 3 // 4, 0.875 * W
+N = int(sys.argv[4]) if len(sys.argv) > 4 else 60
 names = [f"cam{i:02d}" for i in range(6)]
 fps = {n: (25.0 if n == "cam03" else 30.0) for n in names}
 offs = {n: (0.0 if n == "cam00" else float(rng.uniform(-0.5, 0.5))) for n in names}
