@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -59,12 +60,12 @@ def host_available_bytes() -> int:
         return 0
 
 
-def decode_all(sources: list[CameraFrames], progress: bool, desc: str = "loading frames") -> list[np.ndarray]:
-    """Decode every frame of every source into one host uint8 array [T, H, W, 3] per source (a thread pool:
-    image decoding and file reads release the GIL)."""
+def iter_decoded(sources: list[CameraFrames], progress: bool, desc: str = "loading frames") -> Iterator[np.ndarray]:
+    """Decode every frame of each source into one host uint8 array [T, H, W, 3], yielded source by source (so a
+    caller that moves each to the device holds one camera in RAM at a time). A thread pool decodes: image
+    decoding and file reads release the GIL."""
     total = sum(len(s) for s in sources)
     workers = max(1, min(PRELOAD_WORKERS, os.cpu_count() or 1))
-    out: list[np.ndarray] = []
     with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         for src in sources:
@@ -75,8 +76,7 @@ def decode_all(sources: list[CameraFrames], progress: bool, desc: str = "loading
 
             for _ in pool.map(load, range(len(src))):
                 bar.update(1)
-            out.append(host)
-    return out
+            yield host
 
 
 def disk_sources(scene: SceneSpec, cameras: list[CameraSpec], sources: list[CameraFrames]) -> list[CameraFrames]:
@@ -134,13 +134,13 @@ class FrameBank:
         if self.preloaded:
             log.info("preloading %d frames (%.2f GB uint8) onto %s", sum(c.n_frames for c in cameras),
                      need / 1024 ** 3, device)
-            for host in decode_all(self._sources, progress):       # one transfer per camera, not per frame
+            for host in iter_decoded(self._sources, progress):     # one transfer per camera, not per frame
                 self._resident.append(torch.from_numpy(host).to(self.device))
             return
         if host_cache == "always" or (
                 host_cache == "auto" and need <= HOST_AVAILABLE_FRACTION * host_available_bytes()):
             log.info("streaming frames from host memory (%.2f GB uint8 decoded once into RAM)", need / 1024 ** 3)
-            self._host = decode_all(self._sources, progress, desc="loading frames into RAM")
+            self._host = list(iter_decoded(self._sources, progress, desc="loading frames into RAM"))
         else:
             log.info("streaming frames from disk (%.2f GB fits neither the device budget nor host RAM)",
                      need / 1024 ** 3)
