@@ -46,6 +46,11 @@ def format_summary(results: dict) -> str:
             if s.get("n_cameras"):
                 lines.append(f"offsets {key:7s}: MAE {s['mae_frames']:.3f} frames ({s['mae_ms']:.2f} ms), "
                              f"max {s['max_frames']:.3f} frames, {s['pct_within_0.5_frame']:.0f}% within 0.5 frame")
+    for name, c in (results.get("test_clocks") or {}).items():
+        if c.get("source") != "reference":
+            err = f", error {c['error_frames']:+.3f} frames" if "error_frames" in c else ""
+            lines.append(f"test camera {name}: rendered at offset {c.get('offset_s', 0.0):+.5f} s "
+                         f"({c.get('source')}{err})")
     m = results["model"]
     lines.append(f"Gaussians: {m['n_static']} static + {m['n_dynamic']} dynamic; model {m['size_mb'] or 0:.2f} MB")
     sp = results.get("render_speed")

@@ -12,7 +12,8 @@ that could not be computed is null with a reason nearby):
              "stage1": {...} | null},
  "model": {"n_static", "n_dynamic", "n_total", "size_mb", "parameter_mb"},
  "training": {... M/train_stats.json ...} | null,
- "render_speed": {"fps", "ms_median", ...} | null}
+ "render_speed": {"fps", "ms_median", ...} | null,
+ "test_clocks": {camera: {"source", "offset_s", "rate"[, "test_time_fit"][, "error_frames"]}}}
 ```
 Per-image values go to ``M/per_view.json``.
 """
@@ -34,7 +35,7 @@ from sync4dgs.eval import layout
 from sync4dgs.eval.image_eval import evaluate_split_images
 from sync4dgs.eval.image_metrics import METRIC_CONVENTIONS, PSNR_CAP_DB
 from sync4dgs.eval.loading import OpenedModel, open_model
-from sync4dgs.eval.offset_errors import offset_errors
+from sync4dgs.eval.offset_errors import offset_errors, regauge
 from sync4dgs.eval.render_views import settings_from_meta, split_cameras
 from sync4dgs.eval.timing import measure_render_fps
 from sync4dgs.sync.timemap import load_time_maps
@@ -167,6 +168,35 @@ def speed_section(opened: OpenedModel, options: MetricsOptions) -> dict[str, Any
                               options.fps_warmup, options.fps_repeats)
 
 
+def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
+    """Which clock each test camera was rendered at (from the test split's render_info.json): source
+    ("reference", "test_time_maps", "initial_estimate", "test_time_fit", "identity"), offset_s, rate, the fit when
+    one was made, and the offset error against the scene's gt_sync.json when it exists (frames of that camera)."""
+    info_path = layout.split_dir(opened.model_path, "test", iteration) / layout.RENDER_INFO_FILE
+    if not info_path.is_file():
+        return {}
+    try:
+        cams = json.loads(info_path.read_text())["cameras"]
+    except (KeyError, json.JSONDecodeError) as e:
+        raise DataFormatError(info_path, f"unreadable render info: {e}") from e
+    truth = None
+    if opened.scene.gt_sync_path.is_file():
+        try:
+            truth = regauge(load_time_maps(opened.scene.gt_sync_path), opened.trained.time_maps.reference_camera)
+        except KeyError:
+            truth = None
+    out: dict[str, Any] = {}
+    for name, entry in cams.items():
+        row = {k: entry[k] for k in ("source", "offset_s", "rate") if k in entry}
+        if "test_time_fit" in entry:
+            row["test_time_fit"] = entry["test_time_fit"]
+        if truth is not None and name in truth.cameras and "offset_s" in entry:
+            fps = opened.scene.camera(name).fps
+            row["error_frames"] = (float(entry["offset_s"]) - truth.cameras[name].offset_s) * fps
+        out[name] = row
+    return out
+
+
 def compute_results(model_path: str | Path, options: MetricsOptions | None = None) -> dict[str, Any]:
     """Evaluate a rendered model and write ``M/results.json`` (+ ``M/per_view.json``); returns the results dict."""
     options = options or MetricsOptions()
@@ -194,6 +224,7 @@ def compute_results(model_path: str | Path, options: MetricsOptions | None = Non
         "conventions": {**METRIC_CONVENTIONS, "psnr_cap_db": PSNR_CAP_DB}, "images": images,
         "lpips": lpips_entry, "offsets": offsets_section(opened), "model": model_section(opened),
         "training": training_section(model_path), "render_speed": speed_section(opened, options),
+        "test_clocks": test_clocks_section(opened, it),
     }
     write_strict_json(model_path / layout.RESULTS_FILE, results)
     write_strict_json(model_path / PER_VIEW_FILE, {"iteration": it, "splits": per_view})

@@ -66,3 +66,17 @@ def test_render_with_fit_records_it_and_renders_at_the_fitted_time(tiny):
     diff = [np.abs(cv2.imread(str(rdir / f.name)).astype(int) - cv2.imread(str(f)).astype(int)).mean()
             for f in sorted(gdir.glob("cam02_*.png"))]
     assert max(diff) < 2.0, diff
+
+
+def test_metrics_report_the_clock_each_test_view_was_scored_at(tiny):
+    from sync4dgs.eval.results import MetricsOptions, compute_results
+
+    _, _, cam = _held_out_cam02(tiny)
+    render_model(tiny.model_path, splits=("test",), device="cpu", progress=False, write_videos=False,
+                 test_time_maps=None, fit_test_times=FitSettings(n_frames=4, iterations=30))
+    r = compute_results(tiny.model_path, MetricsOptions(device="cpu", fps_repeats=0, use_flip=False,
+                                                        progress=False, splits=("test",)))
+    clocks = r["test_clocks"]
+    assert clocks["cam00"]["source"] == "reference" and clocks["cam00"]["error_frames"] == 0.0
+    assert clocks["cam02"]["source"] == "test_time_fit" and "test_time_fit" in clocks["cam02"]
+    assert abs(clocks["cam02"]["error_frames"]) < 0.1        # gt_sync.json says -0.1 s, the frames were made there
