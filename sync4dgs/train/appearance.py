@@ -111,15 +111,11 @@ class AppearanceLearner(OwnOptimizerFeature):
         write_json(path, appearance_dict(self.appearance, self.names, iteration))
         return path
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"appearance": self.appearance.state_dict(), "optimizer": self.optimizer.state_dict()}
+    state_key = "appearance"
+    missing_state_note = "checkpoint has no appearance state; camera colour maps start at the identity"
 
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        if not d:
-            log.warning("checkpoint has no appearance state; camera colour maps start at the identity")
-            return
-        self.appearance.load_state_dict(d["appearance"])
-        self.optimizer.load_state_dict(d["optimizer"])
+    def learned_module(self) -> torch.nn.Module:
+        return self.appearance
 
 
 @torch.no_grad()

@@ -205,15 +205,11 @@ class CameraRefiner(OwnOptimizerFeature):
     def write(self, iteration: int) -> Path:
         return write_refined_cameras(self.model_path / REFINED_CAMERAS_FILE, self.deltas, self.names, iteration)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"deltas": self.deltas.state_dict(), "optimizer": self.optimizer.state_dict()}
+    state_key = "deltas"
+    missing_state_note = "checkpoint has no camera refinement state; camera deltas start at zero"
 
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        if not d:                              # a checkpoint written without camera refinement: start at zero
-            log.warning("checkpoint has no camera refinement state; camera deltas start at zero")
-            return
-        self.deltas.load_state_dict(d["deltas"])
-        self.optimizer.load_state_dict(d["optimizer"])
+    def learned_module(self) -> torch.nn.Module:
+        return self.deltas
 
 
 # ------------------------------------------------------------------------------------------ outputs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -10,19 +12,26 @@ from torch import Tensor
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.ranks import is_main_process, mean_gradients_over_ranks
 
+log = logging.getLogger(__name__)
+
 
 class OwnOptimizerFeature(Callback):
     """A callback with its own ``optimizer``: it steps right after backward while :meth:`learning` (with the
     gradient averaged over ranks under torchrun), writes its output file (:meth:`write`, rank 0 only) at the
     weights' save iterations and at the end, and follows the NaN guard's learning-rate cuts.
 
-    Subclasses set ``optimizer``, ``model_path`` (None: never write) and ``save_iterations``, and implement
-    :meth:`learning` and :meth:`write`.
+    Subclasses set ``optimizer``, ``model_path`` (None: never write), ``save_iterations``, the learned module
+    (:meth:`learned_module`) with its checkpoint key ``state_key``, and implement :meth:`learning` and :meth:`write`.
     """
 
     optimizer: torch.optim.Optimizer
     model_path: Path | None = None
     save_iterations: set[int] = set()
+    state_key: str = "module"
+    missing_state_note: str = "checkpoint has no state for this feature; it starts from its initial values"
+
+    def learned_module(self) -> torch.nn.Module:
+        raise NotImplementedError
 
     def learning(self, step: int) -> bool:
         raise NotImplementedError
@@ -57,3 +66,13 @@ class OwnOptimizerFeature(Callback):
     def scale_lr(self, factor: float) -> None:
         for g in self.optimizer.param_groups:
             g["lr"] *= factor
+
+    def state_dict(self) -> dict[str, Any]:
+        return {self.state_key: self.learned_module().state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        if not d:                              # a checkpoint written without this feature
+            log.warning(self.missing_state_note)
+            return
+        self.learned_module().load_state_dict(d[self.state_key])
+        self.optimizer.load_state_dict(d["optimizer"])
