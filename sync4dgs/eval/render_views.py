@@ -132,8 +132,6 @@ class FrameRenderer:
 
     def __call__(self, cam: CameraSpec, t_global_s: float) -> tuple[torch.Tensor, str]:
         """(image [H, W, 3] float in [0, 1] on the device, backend name) of ``cam`` at ``t_global_s`` seconds."""
-        from sync4dgs.render import render  # noqa: PLC0415  (heavy backends load only when rendering)
-
         settings = self.settings
         with torch.inference_mode():
             if self.view is not None:
@@ -143,14 +141,24 @@ class FrameRenderer:
                 if model is None:
                     raise ReferenceError("the model of this FrameRenderer no longer exists")
                 gaussians = model.at_time(float(t_global_s), sh_degree=settings.sh_degree)
-            sh_degree = settings.sh_degree
-            if sh_degree is None and gaussians.colors.ndim == 3:
-                sh_degree = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
             dtype = gaussians.means.dtype
-            out = render(gaussians, self.cameras(cam, dtype), backend=settings.backend, sh_degree=sh_degree,
-                         background=self.background(dtype), near=settings.near, far=settings.far,
-                         antialiased=settings.antialiased, render_depth=False)
-            return out.image[0].clamp(0.0, 1.0), str(out.info.get("backend", settings.backend))
+            image, backend = render_with_settings(gaussians, self.cameras(cam, dtype), self.background(dtype),
+                                                  settings)
+            return image.clamp(0.0, 1.0), backend
+
+
+def render_with_settings(gaussians: Any, cameras: RenderCameras, background: torch.Tensor,
+                         settings: ViewRenderSettings) -> tuple[torch.Tensor, str]:
+    """(image [H, W, 3] unclamped, backend name): ``gaussians`` rendered by ``cameras`` (C=1) with the view
+    settings; the SH degree defaults to what the colours carry. Differentiable unless called under no-grad."""
+    from sync4dgs.render import render  # noqa: PLC0415  (heavy backends load only when rendering)
+
+    sh_degree = settings.sh_degree
+    if sh_degree is None and gaussians.colors.ndim == 3:
+        sh_degree = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
+    out = render(gaussians, cameras, backend=settings.backend, sh_degree=sh_degree, background=background,
+                 near=settings.near, far=settings.far, antialiased=settings.antialiased, render_depth=False)
+    return out.image[0], str(out.info.get("backend", settings.backend))
 
 
 MAX_CACHED_CAMERAS = 256
@@ -310,9 +318,8 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
 
 
 def differentiable_renderer(settings: ViewRenderSettings, device: torch.device):
-    """``(gaussians, cam) -> image [H, W, 3]`` with gradients (for fits; :class:`FrameRenderer` is no-grad)."""
-    from sync4dgs.render import render  # noqa: PLC0415
-
+    """``(gaussians, cam) -> image [H, W, 3]`` with gradients, for fits. Its camera and background tensors are
+    its own: :class:`FrameRenderer`'s are made under inference mode and cannot be saved for backward."""
     background = torch.tensor(settings.background, dtype=torch.float32, device=device)
     cameras: dict[str, RenderCameras] = {}
 
@@ -320,12 +327,7 @@ def differentiable_renderer(settings: ViewRenderSettings, device: torch.device):
         rc = cameras.get(cam.name)
         if rc is None:
             rc = cameras[cam.name] = render_cameras_for(cam, device)
-        sh = settings.sh_degree
-        if sh is None and gaussians.colors.ndim == 3:
-            sh = int(round(gaussians.colors.shape[1] ** 0.5)) - 1
-        out = render(gaussians, rc, backend=settings.backend, sh_degree=sh, background=background,
-                     near=settings.near, far=settings.far, antialiased=settings.antialiased, render_depth=False)
-        return out.image[0]
+        return render_with_settings(gaussians, rc, background, settings)[0]
     return fn
 
 
