@@ -20,6 +20,16 @@ def _seed_everything():
     yield
 
 
+@pytest.fixture
+def torch_single_thread():
+    """One torch intra-op thread for the test (tiny CPU tensors: faster and immune to CPU contention on a
+    shared 2-core machine); the previous count is restored afterwards. Folders opt in with an autouse fixture."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

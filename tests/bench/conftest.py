@@ -30,11 +30,8 @@ def bench_module():
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(torch_single_thread):
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")

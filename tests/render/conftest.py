@@ -119,12 +119,9 @@ def identity_camera(width=32, height=24, focal=30.0, dtype=torch.float64):
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
+def _single_thread(torch_single_thread):
     """Render tests use tiny tensors: one intra-op thread is faster, and immune to CPU contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

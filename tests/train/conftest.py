@@ -30,12 +30,9 @@ BLOB_RADIUS = 0.5
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(torch_single_thread):
     """Tiny CPU renders are far faster (and timing-stable) single-threaded on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(n)
 
 
 def blob_positions(t_s: float | np.ndarray) -> np.ndarray:
