@@ -100,10 +100,10 @@ class AppearanceLearner(OwnOptimizerFeature):
 
     def apply(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
         """The rendered ``image`` [H, W, 3] as training camera ``cam_pos`` sees it (differentiable in the maps
-        while learning; before ``start_iter`` the maps are still the identity and get no gradient)."""
+        while learning). Up to ``start_iter`` the maps have never been stepped, i.e. are the identity: the image
+        is returned as is (no work, no gradient)."""
         if not self.learning(step):
-            log_gain, bias = (x.detach() for x in self.appearance.maps(cam_pos))
-            return apply_color_affine(image, log_gain, bias)
+            return image
         return self.appearance(image, cam_pos)
 
     def write(self, iteration: int) -> Path:

@@ -36,12 +36,17 @@ def _statuses(sol, ref: int, min_conf: float = 0.5) -> list[str]:
             for k in range(len(sol.aligned))]
 
 
-def test_group_hanging_on_one_wrong_pair_is_not_reported_aligned():
-    rng = np.random.default_rng(0)
+def _ten_cameras_in_two_groups(seed: int):
+    """True offsets of 10 cameras (camera 0 the reference), groups {0..4} and {5..9}, and their inner pairs."""
+    rng = np.random.default_rng(seed)
     truth = rng.uniform(-1, 1, 10)
     truth[0] = 0.0
     near, far = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
-    pairs = _two_groups(truth, near, far, 0.8, rng)
+    return truth, near, far, _two_groups(truth, near, far, 0.8, rng)
+
+
+def test_group_hanging_on_one_wrong_pair_is_not_reported_aligned():
+    truth, near, far, pairs = _ten_cameras_in_two_groups(0)
     wrong = truth[7] - truth[3] + 0.62                                   # the only link between the groups
     pairs.append(PairMeasurement(3, 7, [(1.0, wrong, 0.4)]))
     sol = solve_global(10, 0, pairs, TOL_S, 0.01, known_rates=np.ones(10), n_trees=32)
@@ -58,11 +63,7 @@ def test_group_hanging_on_one_wrong_pair_is_not_reported_aligned():
 
 
 def test_multiply_connected_groups_pick_the_corroborated_link_and_stay_confident():
-    rng = np.random.default_rng(1)
-    truth = rng.uniform(-1, 1, 10)
-    truth[0] = 0.0
-    near, far = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
-    pairs = _two_groups(truth, near, far, 0.8, rng)
+    truth, near, far, pairs = _ten_cameras_in_two_groups(1)
     pairs.append(PairMeasurement(3, 7, [(1.0, truth[7] - truth[3] + 0.62, 0.6)]))      # confident, wrong
     for a, b in ((1, 5), (2, 8), (4, 9)):                                                # three weaker, right
         pairs.append(PairMeasurement(a, b, [(1.0, truth[b] - truth[a] + 0.002, 0.5)]))
