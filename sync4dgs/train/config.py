@@ -2,7 +2,7 @@
 
 A config file is a JSON object whose top-level keys are the sections of :class:`ExperimentConfig`
 (``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``, ``guard``,
-``distributed``, ``camera``, ``progressive``). A file may say ``"extends": "base.json"`` (a path relative to
+``distributed``, ``camera``, ``progressive``, ``appearance``, ``moving``). A file may say ``"extends": "base.json"`` (a path relative to
 itself, or a list of them); the parent is loaded first and the child's keys are merged over it, section by
 section. Overrides are ``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf
 name is unique across the whole config (``start_iter`` / ``stop_iter`` are not: ``densify.convert`` and
@@ -291,6 +291,47 @@ class ProgressiveConfig:
 
 
 @dataclass
+class MovingSeedConfig:
+    """Seeding of temporally local dynamic Gaussians on the moving content (sync4dgs.train.moving_seed).
+
+    At seed times every ``spacing_frames`` frames of the reference camera, each training camera's nearest frame
+    (under the initial time maps) gives a moving-pixel mask (difference from the camera's temporal median >
+    ``threshold``); a mask-and-colour plane sweep across the cameras puts 3D points on the moving content
+    (sync4dgs.train.moving_sweep), and each point becomes a dynamic Gaussian visible around its seed time only.
+    Images are area-downscaled by an integer factor so their long side is at most ``max_side`` pixels.
+    """
+
+    enabled: bool = True
+    spacing_frames: float = 1.0                # seed times, in frames of the reference camera
+    threshold: float = 0.1                     # moving-pixel colour difference (0..1) in some channel
+    max_side: int = 320                        # long side of the downscaled views (pixels)
+    stride_px: int = 2                         # source pixel grid step in the downscaled views
+    depth_samples: int = 64                    # inverse-depth samples between the scene's near and far
+    min_views: int = 2                         # other cameras that must see a point inside their frame
+    min_agreement: float = 0.7                 # fraction of those that must see moving pixels there
+    photo_tolerance: float = 0.2               # RMS colour error per channel (0..1) of the agreeing views
+    max_points_per_time: int = 3000            # after one-per-voxel downsampling
+    init_opacity: float = 0.5                  # activated opacity of seeded Gaussians
+    plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
+    falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
+
+    def __post_init__(self):
+        if not self.spacing_frames > 0:
+            raise ValueError(f"moving.spacing_frames must be > 0, got {self.spacing_frames}")
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"moving.threshold must be in (0, 1), got {self.threshold}")
+        if self.max_side < 8 or self.stride_px < 1 or self.depth_samples < 2:
+            raise ValueError("moving.max_side must be >= 8, moving.stride_px >= 1, moving.depth_samples >= 2")
+        if self.min_views < 1 or not 0 < self.min_agreement <= 1 or not self.photo_tolerance > 0:
+            raise ValueError("moving.min_views must be >= 1, moving.min_agreement in (0, 1], "
+                             "moving.photo_tolerance > 0")
+        if self.max_points_per_time < 1 or not 0 < self.init_opacity < 1:
+            raise ValueError("moving.max_points_per_time must be >= 1 and moving.init_opacity in (0, 1)")
+        if not self.plateau_fraction >= 0 or not self.falloff_fraction > 0:
+            raise ValueError("moving.plateau_fraction must be >= 0 and moving.falloff_fraction > 0")
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -305,6 +346,7 @@ class ExperimentConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+    moving: MovingSeedConfig = field(default_factory=MovingSeedConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

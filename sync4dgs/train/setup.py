@@ -23,6 +23,7 @@ from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
+from sync4dgs.train.moving_seed import seed_moving_gaussians
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule
 from sync4dgs.train.progressive import build_progressive_window
@@ -31,7 +32,7 @@ from sync4dgs.train.saving import Checkpointer, save_session_weights
 from sync4dgs.train.session import Session
 from sync4dgs.train.strategy import DynamicDensifier, StaticDensifier, StaticToDynamic
 from sync4dgs.train.timectl import TimeController
-from sync4dgs.utils.device import resolve_device
+from sync4dgs.utils.device import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,10 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     ref = scene.camera(scene.reference_camera)
     model = Gaussians4D.from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
                                     fps_ref=ref.fps, device=device)
+    if not resuming:
+        with cpu_threads(cfg.train.cpu_threads, device):
+            seed_moving_gaussians(model, scene, maps, capture_range_s(scene, maps), cfg.moving, cfg.train.seed,
+                                  progress)
     extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
     state = TrainState(model=model, optimizers={}, extent=extent)
     session = Session(

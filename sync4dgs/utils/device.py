@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 
@@ -16,3 +18,20 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
     return dev
+
+
+@contextmanager
+def cpu_threads(n: int, device: torch.device | str):
+    """Within the block, torch uses ``n`` intra-op threads when ``device`` is the CPU and n > 0 (else no change).
+
+    Small tensor ops on a busy 2-core machine are often 100x faster with one thread than with torch's default.
+    """
+    if torch.device(device).type != "cpu" or n <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

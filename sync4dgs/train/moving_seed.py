@@ -1,0 +1,167 @@
+"""Seed temporally local dynamic Gaussians on the moving content, from the training videos (no stage-1 tracks needed).
+
+Why: a static Gaussian converted to dynamic, or a sparse stage-1 trajectory, only gets photometric gradients
+where it already overlaps the moving object; an object that moves more than its own size between keyframes is
+never caught, and the renders show the static room without it. Seeding puts Gaussians where the moving content
+is at every instant, so training only has to refine them locally.
+
+Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfig`):
+
+1. Seed times every ``spacing_frames`` reference frames over the capture range (global seconds, current maps).
+2. Per training camera: frames area-downscaled (long side <= ``max_side``), the temporal median of the camera
+   (sync4dgs/data/motion_mask.py), and at each seed time the camera's nearest frame (within 0.6 frame) with its
+   moving-pixel mask.
+3. Mask-and-colour plane sweep across the cameras (sync4dgs/train/moving_sweep.py), one point per voxel of the
+   median grid footprint, at most ``max_points_per_time`` points.
+4. Each point becomes a dynamic Gaussian held at its position at every keyframe, with temporal opacity 1 on
+   ``t ± plateau_fraction x spacing`` and falloff ``falloff_fraction x spacing`` (seconds), opacity
+   ``init_opacity``, colour of its source pixel, isotropic scale = its footprint.
+
+Held-out (test) cameras are never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sync4dgs.data.frames import open_frames
+from sync4dgs.data.motion_mask import moving_mask, temporal_median
+from sync4dgs.data.scene import CameraSpec, SceneSpec
+from sync4dgs.model import ops
+from sync4dgs.model.gaussians4d import Gaussians4D
+from sync4dgs.model.initialize import local_dynamic_rows
+from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.train.config import MovingSeedConfig
+from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
+
+log = logging.getLogger(__name__)
+FRAME_TOLERANCE = 0.6          # a camera contributes to a seed time when it has a frame within this many frames
+
+
+@dataclass
+class _CameraVideo:
+    """One training camera, downscaled: K [3,3] for the downscaled image, its background, frame access."""
+
+    cam: CameraSpec
+    K: np.ndarray
+    size: tuple[int, int]            # (w, h) downscaled
+    background: np.ndarray           # [h, w, 3] float32 in [0, 1]
+    tau_s: np.ndarray
+    time_map: TimeMap
+
+    def frame_at(self, t_global_s: float) -> int | None:
+        """Index of the frame nearest to global time t (s), or None if none lies within FRAME_TOLERANCE frames."""
+        tau = (t_global_s - self.time_map.offset_s) / self.time_map.rate
+        i = int(np.clip(np.searchsorted(self.tau_s, tau), 1, len(self.tau_s) - 1)) if len(self.tau_s) > 1 else 0
+        if len(self.tau_s) > 1 and abs(self.tau_s[i - 1] - tau) < abs(self.tau_s[i] - tau):
+            i -= 1
+        return i if abs(self.tau_s[i] - tau) * self.cam.fps <= FRAME_TOLERANCE else None
+
+
+def _downscale(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2  # noqa: PLC0415
+
+    if (img.shape[1], img.shape[0]) == size:
+        return img
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, max_side: int) -> tuple[list, list]:
+    videos, sources = [], []
+    for cam in cams:
+        factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
+        size = (max(1, cam.width // factor), max(1, cam.height // factor))
+        K = cam.K.astype(np.float64).copy()
+        K[0] *= size[0] / cam.width
+        K[1] *= size[1] / cam.height
+        src = open_frames(scene, cam)
+        step = max(1, len(src) // 48)
+        background = temporal_median(np.stack([_downscale(src[i], size) for i in range(0, len(src), step)]))
+        videos.append(_CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap())))
+        sources.append(src)
+    return videos, sources
+
+
+def seed_times_s(t_range_s: tuple[float, float], spacing_s: float) -> np.ndarray:
+    """Seed instants (s) every ``spacing_s`` from the range's start to its end (inclusive)."""
+    lo, hi = t_range_s
+    n = int(math.floor((hi - lo) / spacing_s + 1e-9)) + 1
+    return lo + spacing_s * np.arange(max(n, 1))
+
+
+def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
+                          cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True
+                          ) -> tuple[list[float], list[SweepPoints]]:
+    """(seed times s, points per time) on the moving content of the training cameras ``cams``."""
+    ref = scene.camera(scene.reference_camera)
+    spacing = cfg.spacing_frames / ref.fps
+    videos, sources = _open_videos(scene, cams, maps, cfg.max_side)
+    settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
+                             depth_samples=cfg.depth_samples, min_views=cfg.min_views,
+                             min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
+    gen = torch.Generator().manual_seed(seed)
+    times, points = [], []
+    for t in tqdm(seed_times_s(t_range_s, spacing), desc="seeding moving content", unit="t", disable=not progress,
+                  leave=False):
+        picks = [(v, s, v.frame_at(float(t))) for v, s in zip(videos, sources)]
+        picks = [(v, s, i) for v, s, i in picks if i is not None]
+        if len(picks) < 2:
+            continue
+        imgs = np.stack([_downscale(s[i], v.size) for v, s, i in picks]).astype(np.float32) / 255.0
+        masks = np.concatenate([moving_mask(img[None], v.background, cfg.threshold) for (v, _, _), img in
+                                zip(picks, imgs)])
+        f32 = dict(dtype=torch.float32, device=device)
+        views = SweepViews(Ks=torch.tensor(np.stack([v.K for v, _, _ in picks]), **f32),
+                           Rs=torch.tensor(np.stack([v.cam.R for v, _, _ in picks]), **f32),
+                           ts=torch.tensor(np.stack([v.cam.t for v, _, _ in picks]), **f32),
+                           images=torch.tensor(imgs, **f32), masks=torch.tensor(masks, device=device))
+        pts = sweep_moving_points(views, settings, gen)
+        if pts.xyz.shape[0] == 0:
+            continue
+        voxel = float(pts.footprint.median())
+        times.append(float(t))
+        points.append(voxel_downsample(pts, voxel, cfg.max_points_per_time, gen))
+    return times, points
+
+
+@torch.no_grad()
+def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, t_range_s: tuple[float, float],
+                          cfg: MovingSeedConfig, seed: int = 0, progress: bool = True) -> int:
+    """Append seeded temporally local dynamic Gaussians to ``model`` (before its optimisers exist).
+
+    Returns the number added. Time maps ``maps`` place each camera's frames in global time (seconds).
+    """
+    if not cfg.enabled:
+        return 0
+    cams = scene.train_cameras
+    device = model.key_t0_s.device
+    times, points = collect_moving_points(scene, cams, maps, t_range_s, cfg, device, seed, progress)
+    if not points:
+        log.info("moving content: no seeds (no moving pixels agreed across the training cameras)")
+        return 0
+    spacing = cfg.spacing_frames / scene.camera(scene.reference_camera).fps
+    xyz = torch.cat([p.xyz for p in points])
+    rows = local_dynamic_rows(
+        xyz=xyz, rgb01=torch.cat([p.rgb for p in points]),
+        log_scales=torch.log(torch.cat([p.footprint for p in points]).clamp_min(1e-6)),
+        t_s=torch.cat([torch.full((p.xyz.shape[0],), t, dtype=xyz.dtype, device=device) for t, p in
+                       zip(times, points)]),
+        plateau_half_s=cfg.plateau_fraction * spacing, falloff_s=cfg.falloff_fraction * spacing,
+        num_keyframes=model.num_keyframes, config=_with_opacity(model, cfg.init_opacity))
+    ops.append(model.dynamic, rows)
+    n = int(xyz.shape[0])
+    log.info("moving content: seeded %d dynamic Gaussians at %d instants (%.0f per instant)", n, len(times),
+             n / len(times))
+    return n
+
+
+def _with_opacity(model: Gaussians4D, opacity: float):
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(model.config, init_opacity=opacity)

@@ -1,0 +1,179 @@
+"""3D points on the moving content at one instant, from the moving-pixel masks of several calibrated views.
+
+Each view is one training camera's frame nearest to a global time t (under the current time maps), with its
+moving-pixel mask (sync4dgs/data/motion_mask.py). For every masked pixel of every view (on a grid of
+``stride`` pixels) a mask-and-colour plane sweep along its ray picks the depth where
+
+* the point projects inside at least ``min_views`` other views,
+* at least ``min_agreement`` of those views see a moving pixel there (a dilated mask: sub-frame timing and
+  calibration errors), i.e. the point lies inside the visual hull of the moving content, and
+* the colours of the agreeing views match the source pixel best (RMS colour error per channel at most
+  ``photo_tolerance``).
+
+No descriptor is matched across views, so wide baselines work; nothing depends on how the frames were made.
+Units: pixels of the (downscaled) views, depths in scene units along the camera's z axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+import torch.nn.functional as F
+
+PIXEL_CENTER = 0.5
+FINE_SAMPLES = 9      # second sweep: this many inverse depths across one coarse step either side of the best    # pixel (x, y) has its centre at (x + 0.5, y + 0.5) (gsplat / render.conventions)
+
+
+@dataclass
+class SweepViews:
+    """V views at one instant. Ks [V,3,3] px, Rs [V,3,3], ts [V,3] (world-to-camera, OpenCV),
+    images [V,h,w,3] float in [0,1], masks [V,h,w] bool (moving pixels)."""
+
+    Ks: Tensor
+    Rs: Tensor
+    ts: Tensor
+    images: Tensor
+    masks: Tensor
+
+
+@dataclass
+class SweepSettings:
+    """stride: source pixel grid step; depth_samples: inverse-depth samples in [near, far] (scene units);
+    min_views / min_agreement / photo_tolerance: see the module docstring; max_sources: masked pixels per view
+    at most (random subset, seeded)."""
+
+    near: float
+    far: float
+    stride: int = 2
+    depth_samples: int = 64
+    min_views: int = 2
+    min_agreement: float = 0.7
+    photo_tolerance: float = 0.2
+    max_sources: int = 4000
+    dilate_px: int = 1
+
+
+@dataclass
+class SweepPoints:
+    """M points: xyz [M,3] world, rgb [M,3] in [0,1] (source pixel), footprint [M] scene units (the size of
+    one grid cell of the source view at the point's depth), view [M] long (source view index)."""
+
+    xyz: Tensor
+    rgb: Tensor
+    footprint: Tensor
+    view: Tensor
+
+
+def _dilate(masks: Tensor, px: int) -> Tensor:
+    if px <= 0:
+        return masks
+    k = 2 * px + 1
+    return F.max_pool2d(masks[:, None].float(), k, stride=1, padding=px)[:, 0] > 0
+
+
+def _project(Ks: Tensor, Rs: Tensor, ts: Tensor, X: Tensor) -> tuple[Tensor, Tensor]:
+    """X [N,3] -> pixel coordinates [V,N,2] and camera depths [V,N]."""
+    xc = torch.einsum("vij,nj->vni", Rs, X) + ts[:, None]
+    z = xc[..., 2]
+    uv = torch.einsum("vij,vnj->vni", Ks, xc)
+    return uv[..., :2] / z.clamp_min(1e-9)[..., None], z
+
+
+def _sample(img: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
+    """Nearest-pixel lookup of img [V,h,w,C] at uv [V,N,2]; returns values [V,N,C] and inside [V,N]."""
+    V, h, w = img.shape[:3]
+    x = torch.floor(uv[..., 0]).long()
+    y = torch.floor(uv[..., 1]).long()
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    flat = (y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) + (torch.arange(V, device=img.device) * h * w)[:, None]
+    vals = img.reshape(V * h * w, -1)[flat.reshape(-1)].reshape(V, uv.shape[1], -1)
+    return vals, inside
+
+
+def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor, src: Tensor, inv_depths: Tensor,
+                  s: SweepSettings, min_views: int, a: int, photo_check: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Score of P source pixels of view ``a`` at D inverse depths [P, D] each (inf where invalid; lower is
+    better), with the world points [P, D, 3] and depths [P, D]. ``photo_check``: also require the colour match
+    (off for the coarse sweep, whose samples may straddle a textured surface)."""
+    P, D = inv_depths.shape
+    dt = rays.dtype
+    depths = 1.0 / inv_depths
+    X = ((rays[:, None, :] * depths[..., None]) - views.ts[a]) @ views.Rs[a]          # R^T (x_cam - t)
+    uv, z = _project(views.Ks[others], views.Rs[others], views.ts[others], X.reshape(-1, 3))   # [V-1, P*D, .]
+    on, inside = _sample(check[others][..., None].to(dt), uv)
+    col, _ = _sample(views.images[others], uv)
+    inside = inside & (z > s.near * 0.5)
+    agree = inside & (on[..., 0] > 0.5)                                                 # [V-1, P*D]
+    n_in, n_on = inside.sum(0), agree.sum(0)
+    err = ((col - src.repeat_interleave(D, 0)[None]) ** 2).sum(-1)                      # [V-1, P*D]
+    err = (err * agree).sum(0) / n_on.clamp_min(1)
+    valid = ((n_in >= min_views) & (n_on >= min_views) & (n_on >= s.min_agreement * n_in)
+             & ((err <= 3.0 * s.photo_tolerance ** 2) | (not photo_check)))
+    score = torch.where(valid, err - 1e-3 * n_on.to(dt), torch.full_like(err, float("inf")))
+    return score.reshape(P, D), X, depths
+
+
+def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Generator | None = None
+                        ) -> SweepPoints:
+    """Points on the moving content seen by the views (see the module docstring). Runs on the views' device."""
+    V, h, w = views.masks.shape
+    dev, dt = views.images.device, views.images.dtype
+    empty = SweepPoints(torch.zeros(0, 3, device=dev, dtype=dt), torch.zeros(0, 3, device=dev, dtype=dt),
+                        torch.zeros(0, device=dev, dtype=dt), torch.zeros(0, dtype=torch.long, device=dev))
+    if V < 2:
+        return empty
+    min_views = max(1, min(s.min_views, V - 1))
+    check = _dilate(views.masks, s.dilate_px)
+    inv = torch.linspace(1.0 / s.near, 1.0 / s.far, s.depth_samples, device=dev, dtype=dt)   # [D] near -> far
+    grid = torch.zeros(h, w, dtype=torch.bool, device=dev)
+    grid[s.stride // 2::s.stride, s.stride // 2::s.stride] = True
+    out: list[SweepPoints] = []
+    for a in range(V):
+        ys, xs = torch.nonzero(views.masks[a] & grid, as_tuple=True)
+        if ys.numel() == 0:
+            continue
+        if ys.numel() > s.max_sources:
+            keep = torch.randperm(ys.numel(), generator=generator, device="cpu")[: s.max_sources].to(dev)
+            ys, xs = ys[keep], xs[keep]
+        P = ys.numel()
+        pix = torch.stack([xs.to(dt) + PIXEL_CENTER, ys.to(dt) + PIXEL_CENTER, torch.ones(P, device=dev, dtype=dt)], -1)
+        rays = pix @ torch.linalg.inv(views.Ks[a]).T                                  # [P,3], z = 1
+        src = views.images[a][ys, xs]                                                  # [P,3]
+        others = torch.tensor([b for b in range(V) if b != a], device=dev)
+        # coarse sweep over the whole depth range, then a fine one around each pixel's best coarse depth
+        score, _, _ = _score_depths(views, others, check, rays, src, inv[None].expand(P, -1), s, min_views, a, False)
+        best = score.min(dim=1)
+        step = float(inv[0] - inv[1]) if s.depth_samples > 1 else 0.0
+        fine = inv[best.indices][:, None] + step * torch.linspace(-1, 1, FINE_SAMPLES, device=dev, dtype=dt)[None]
+        fine = fine.clamp(min=float(inv[-1]), max=float(inv[0]))
+        score_f, X_f, d_f = _score_depths(views, others, check, rays, src, fine, s, min_views, a, True)
+        best_f = score_f.min(dim=1)
+        ok = torch.isfinite(best_f.values)
+        if not ok.any():
+            continue
+        rows = torch.arange(P, device=dev)
+        pts = X_f[rows, best_f.indices][ok]
+        depth = d_f[rows, best_f.indices][ok]
+        out.append(SweepPoints(pts, src[ok], depth * s.stride / views.Ks[a, 0, 0],
+                               torch.full((int(ok.sum()),), a, dtype=torch.long, device=dev)))
+    if not out:
+        return empty
+    return SweepPoints(*(torch.cat([getattr(p, f) for p in out]) for f in ("xyz", "rgb", "footprint", "view")))
+
+
+def voxel_downsample(points: SweepPoints, voxel: float, max_points: int,
+                     generator: torch.Generator | None = None) -> SweepPoints:
+    """One point per voxel of size ``voxel`` (the first of a seeded random order), then at most ``max_points``."""
+    n = points.xyz.shape[0]
+    if n == 0:
+        return points
+    order = torch.randperm(n, generator=generator, device="cpu").to(points.xyz.device)
+    keys = torch.floor(points.xyz[order] / voxel).long()
+    _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=keys.device)
+    first.scatter_reduce_(0, inverse, torch.arange(n, device=keys.device), reduce="amin")
+    sel = order[first[:max_points] if first.numel() <= max_points else
+                first[torch.randperm(first.numel(), generator=generator, device="cpu")[:max_points].to(first.device)]]
+    return SweepPoints(points.xyz[sel], points.rgb[sel], points.footprint[sel], points.view[sel])

@@ -1,0 +1,161 @@
+"""Seeding of temporally local dynamic Gaussians on the moving content (moving_sweep + moving_seed)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sync4dgs.data.motion_mask import moving_mask
+from sync4dgs.data.frames import open_frames
+from sync4dgs.model.temporal import temporal_opacity
+from sync4dgs.render.conventions import look_at_viewmat
+from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.train.config import MovingSeedConfig
+from sync4dgs.train.moving_seed import collect_moving_points, seed_moving_gaussians, seed_times_s
+from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
+
+W, H, F = 64, 48, 120.0
+CENTER, RADIUS = np.array([0.2, 0.1, 0.0]), 0.3
+
+
+def _ring_cameras(n=5):
+    Ks, Rs, ts = [], [], []
+    for ang in np.deg2rad(np.linspace(-60, 60, n)):
+        eye = torch.tensor([4.0 * math.sin(ang), -4.0 * math.cos(ang), 0.5], dtype=torch.float64)
+        vm = look_at_viewmat(eye, torch.zeros(3, dtype=torch.float64)).numpy()
+        Ks.append(np.array([[F, 0, W / 2], [0, F, H / 2], [0, 0, 1.0]]))
+        Rs.append(vm[:3, :3])
+        ts.append(vm[:3, 3])
+    return np.stack(Ks), np.stack(Rs), np.stack(ts)
+
+
+def _sphere_views(seed=0):
+    """Views of a textured sphere (colour = function of the 3D surface point) in front of random noise."""
+    rng = np.random.default_rng(seed)
+    Ks, Rs, ts = _ring_cameras()
+    imgs, masks = [], []
+    ys, xs = np.mgrid[0:H, 0:W]
+    pix = np.stack([xs + 0.5, ys + 0.5, np.ones_like(xs, dtype=float)], -1).reshape(-1, 3)
+    for K, R, t in zip(Ks, Rs, ts):
+        d = (pix @ np.linalg.inv(K).T) @ R                      # world ray directions (unnormalised)
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        o = -R.T @ t
+        oc = o - CENTER
+        b = d @ oc
+        disc = b * b - (oc @ oc - RADIUS ** 2)
+        hit = disc > 0
+        s = -b - np.sqrt(np.maximum(disc, 0))
+        X = o + s[:, None] * d
+        col = 0.5 + 0.45 * np.sin(9.0 * (X - CENTER) + np.array([0.0, 2.0, 4.0]))
+        img = rng.uniform(0, 1, (H * W, 3))
+        img[hit] = col[hit]
+        imgs.append(img.reshape(H, W, 3))
+        masks.append(hit.reshape(H, W))
+    f = dict(dtype=torch.float32)
+    return SweepViews(torch.tensor(Ks, **f), torch.tensor(Rs, **f), torch.tensor(ts, **f),
+                      torch.tensor(np.stack(imgs), **f), torch.tensor(np.stack(masks)))
+
+
+def test_sweep_puts_points_on_the_moving_surface():
+    views = _sphere_views()
+    pts = sweep_moving_points(views, SweepSettings(near=1.0, far=10.0, stride=2, depth_samples=96),
+                              torch.Generator().manual_seed(0))
+    assert pts.xyz.shape[0] > 100
+    dist = np.linalg.norm(pts.xyz.numpy() - CENTER, axis=1)
+    step = pts.footprint.numpy()
+    # on the sphere's surface within a few depth steps / grid cells
+    assert np.median(np.abs(dist - RADIUS)) < 0.05
+    assert np.mean(np.abs(dist - RADIUS) < 0.1 + step) > 0.9
+    assert torch.all((pts.rgb >= 0) & (pts.rgb <= 1))
+
+
+def test_sweep_rejects_masks_that_disagree():
+    views = _sphere_views()
+    views.masks[1:] = False                                      # only one view sees moving content
+    pts = sweep_moving_points(views, SweepSettings(near=1.0, far=10.0), torch.Generator().manual_seed(0))
+    assert pts.xyz.shape[0] == 0
+
+
+def test_voxel_downsample_one_point_per_voxel():
+    xyz = torch.tensor([[0.01, 0.01, 0.01], [0.02, 0.02, 0.02], [1.5, 0.0, 0.0]])
+    pts = SweepPoints(xyz, torch.rand(3, 3), torch.ones(3), torch.zeros(3, dtype=torch.long))
+    out = voxel_downsample(pts, 0.5, 10, torch.Generator().manual_seed(0))
+    assert out.xyz.shape[0] == 2
+    assert voxel_downsample(pts, 0.5, 1, torch.Generator().manual_seed(0)).xyz.shape[0] == 1
+
+
+def test_seed_times_cover_range():
+    t = seed_times_s((0.0, 1.0), 0.25)
+    assert np.allclose(t, [0.0, 0.25, 0.5, 0.75, 1.0])
+
+
+def test_seeds_on_tiny_scene_land_on_the_moving_blobs(gaussian_scene):
+    """Seeds from 3 training cameras under the true clocks project onto the 4th camera's moving pixels."""
+    scene = gaussian_scene
+    maps = load_time_maps(scene.gt_sync_path)
+    held = scene.camera("cam01")
+    train = [c for c in scene.cameras if c.name != "cam01"]
+    cfg = MovingSeedConfig(stride_px=1, max_points_per_time=500)
+    times, points = collect_moving_points(scene, train, maps, (0.1, 1.0), cfg, torch.device("cpu"), progress=False)
+    assert len(times) >= 5
+    frames = open_frames(scene, held)
+    allf = np.stack([frames[i] for i in range(len(frames))])
+    masks = moving_mask(allf)
+    hits = []
+    for t, p in zip(times, points):
+        i = int(round((t - maps.cameras["cam01"].offset_s) * held.fps))
+        if not 0 <= i < held.n_frames or abs((t - maps.cameras["cam01"].offset_s) * held.fps - i) > 1e-6:
+            continue
+        uv = held.project(p.xyz.double().numpy())
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] < held.width) & (uv[:, 1] >= 0) & (uv[:, 1] < held.height)
+        u = np.floor(uv[inside]).astype(int)
+        hits.append(masks[i][u[:, 1], u[:, 0]].mean())
+    assert hits and np.mean(hits) > 0.5                           # held-out view: chance is the mask coverage
+    assert np.mean(hits) > 5 * masks.mean()
+
+
+def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, make_cfg):
+    from sync4dgs.model.gaussians4d import Gaussians4D
+
+    scene = gaussian_scene
+    cfg = make_cfg()
+    maps = load_time_maps(scene.gt_sync_path)
+    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                                    fps_ref=10.0)
+    n = seed_moving_gaussians(model, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
+    assert n > 0 and model.n_dynamic == n
+    centre = model.dynamic["t_center"].detach().mean(dim=1)
+    spacing = cfg.moving.spacing_frames / 10.0
+    at = temporal_opacity(centre, model.dynamic["t_center"], model.dynamic["t_logwidth"],
+                          cfg.model.temporal_width_floor_s)
+    far = temporal_opacity(centre + 3 * spacing, model.dynamic["t_center"], model.dynamic["t_logwidth"],
+                           cfg.model.temporal_width_floor_s)
+    assert torch.allclose(at, torch.ones_like(at))
+    assert far.max() < 1e-3                                       # visible around its seed time only
+    assert torch.allclose(torch.sigmoid(model.dynamic["opacities"]), torch.tensor(cfg.moving.init_opacity))
+    # deterministic
+    model2 = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                                     fps_ref=10.0)
+    seed_moving_gaussians(model2, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
+    assert torch.equal(model.dynamic["key_means"], model2.dynamic["key_means"])
+
+
+def test_disabled_seeding_adds_nothing(gaussian_scene, make_cfg):
+    from sync4dgs.model.gaussians4d import Gaussians4D
+
+    cfg = make_cfg({"moving.enabled": "false"})
+    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                                    fps_ref=10.0)
+    assert seed_moving_gaussians(model, gaussian_scene, load_time_maps(gaussian_scene.gt_sync_path), (0.0, 1.3),
+                                 cfg.moving, progress=False) == 0
+    assert model.n_dynamic == 0
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        MovingSeedConfig(spacing_frames=0)
+    with pytest.raises(ValueError):
+        MovingSeedConfig(min_agreement=1.5)
