@@ -312,6 +312,7 @@ class MovingSeedConfig:
     photo_tolerance: float = 0.2               # RMS colour error per channel (0..1) of the agreeing views
     max_points_per_time: int = 3000            # after one-per-voxel downsampling
     init_opacity: float = 0.5                  # activated opacity of seeded Gaussians
+    scale_fraction: float = 1.0                # isotropic scale, x the point's footprint (grid cell at its depth)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
     falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
 
@@ -327,6 +328,8 @@ class MovingSeedConfig:
                              "moving.photo_tolerance > 0")
         if self.max_points_per_time < 1 or not 0 < self.init_opacity < 1:
             raise ValueError("moving.max_points_per_time must be >= 1 and moving.init_opacity in (0, 1)")
+        if not self.scale_fraction > 0:
+            raise ValueError(f"moving.scale_fraction must be > 0, got {self.scale_fraction}")
         if not self.plateau_fraction >= 0 or not self.falloff_fraction > 0:
             raise ValueError("moving.plateau_fraction must be >= 0 and moving.falloff_fraction > 0")
 

@@ -15,7 +15,7 @@ Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfi
    median grid footprint, at most ``max_points_per_time`` points.
 4. Each point becomes a dynamic Gaussian held at its position at every keyframe, with temporal opacity 1 on
    ``t ± plateau_fraction x spacing`` and falloff ``falloff_fraction x spacing`` (seconds), opacity
-   ``init_opacity``, colour of its source pixel, isotropic scale = its footprint.
+   ``init_opacity``, colour of its source pixel, isotropic scale = ``scale_fraction`` x its footprint.
 
 Held-out (test) cameras are never read.
 """
@@ -149,7 +149,7 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
     xyz = torch.cat([p.xyz for p in points])
     rows = local_dynamic_rows(
         xyz=xyz, rgb01=torch.cat([p.rgb for p in points]),
-        log_scales=torch.log(torch.cat([p.footprint for p in points]).clamp_min(1e-6)),
+        log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)),
         t_s=torch.cat([torch.full((p.xyz.shape[0],), t, dtype=xyz.dtype, device=device) for t, p in
                        zip(times, points)]),
         plateau_half_s=cfg.plateau_fraction * spacing, falloff_s=cfg.falloff_fraction * spacing,

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Moving-content benchmark (issue 14) on one GPU: scenes from our ray caster (demo preset) and from another renderer
+# (benchmarks/other_renderer_scene.py: Gaussian splatting of soft blobs), each trained with and without seeding of
+# moving content (moving.*), with stage-1 clocks, oracle clocks and naive clocks; runs in parallel on the GPU;
+# scored by benchmarks/moving_region_eval.py (moving / static region PSNR + montage PNGs under $OUT).
+#   OUT=... bash benchmarks/gpu_moving.sh            knobs: DEMO_ITERS (400), BLOB_ITERS (3000), SEEDS ("0"), PARTS ("demo blobs")
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu_out}; WORK=${WORK:-/tmp/sync4dgs_moving}
+mkdir -p "$OUT" "$WORK"
+export PYTHONUNBUFFERED=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-16}
+export TORCH_EXTENSIONS_DIR=${TORCH_EXTENSIONS_DIR:-/tmp/torch_extensions}
+if [ -d .whl ] && ! python3 -c "import gsplat" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD:${PYTHONPATH:-}
+bash benchmarks/gsplat_prebuilt.sh install
+python3 -c "import time; t=time.time(); from gsplat.cuda._backend import _C; print(f'gsplat ready in {time.time()-t:.0f} s')"
+[ -f /tmp/site/gsplat/csrc.py ] || bash benchmarks/gsplat_prebuilt.sh save "$OUT"
+S4=(python3 -m sync4dgs)
+COMMON=(--train.device cuda --render.backend gsplat --log.tensorboard false --quiet)
+log() { echo "$*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+log "card: $(nvidia-smi --query-gpu=name --format=csv,noheader) date: $(date -u +%F) commit: ${COMMIT:-n/a}"
+
+run() {  # name scene config extra-args...  (train + render test views; timings to $WORK/name.time)
+  local name=$1 scene=$2 cfg=$3; shift 3
+  local t0=$(date +%s)
+  "${S4[@]}" train --config "$cfg" -m "$WORK/$name" -s "$scene" "${COMMON[@]}" "$@" > "$WORK/$name.log" 2>&1 &&
+  "${S4[@]}" render -m "$WORK/$name" --skip_train --no_video --quiet >> "$WORK/$name.log" 2>&1
+  echo "$name rc=$? $(( $(date +%s) - t0 )) s $(grep -ao 'seeded [0-9]* dynamic' "$WORK/$name.log" | head -1)" >> "$OUT/runs.txt"
+}
+score() {  # group label=dir ...
+  local group=$1; shift; local args=()
+  for kv in "$@"; do args+=(--label "${kv%%=*}" "$WORK/${kv#*=}"); done
+  python3 benchmarks/moving_region_eval.py --out "$WORK/eval_$group" "${args[@]}" 2>&1 | tee -a "$OUT/summary.txt"
+  cp "$WORK/eval_$group/montage.png" "$OUT/montage_$group.png"; cp "$WORK/eval_$group/moving_region.json" "$OUT/$group.json"
+}
+
+for part in ${PARTS:-demo blobs}; do
+  case $part in
+    demo)
+      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --device cuda --out $D --quiet
+      "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
+      it=(--train.iterations ${DEMO_ITERS:-400})
+      for s in ${SEEDS:-0}; do
+        run demo_off_s$s $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --moving.enabled false --train.seed $s &
+        run demo_on_s$s $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --train.seed $s &
+        run demo_naive_s$s $D configs/demo.json "${it[@]}" --fixed_time_maps identity --train.seed $s &
+        run demo_oracle_s$s $D configs/demo.json "${it[@]}" --fixed_time_maps $D/gt_sync.json --train.seed $s &
+      done
+      run demo_on_nodens $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --densify.dynamic.enabled false &
+      run demo_on_s3 $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --moving.stride_px 3 --moving.scale_fraction 0.7 --moving.init_opacity 0.7 &
+      run demo_on_sp2 $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --moving.spacing_frames 2 &
+      run demo_on_long $D configs/demo.json --train.iterations 1200 --offsets $D/offsets.json &
+      wait
+      score demo naive=demo_naive_s0 off=demo_off_s0 on=demo_on_s0 oracle=demo_oracle_s0 nodens=demo_on_nodens s3=demo_on_s3 sp2=demo_on_sp2 long1200=demo_on_long ;;
+    blobs)
+      B=$WORK/blobs; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 0 320 60 > $WORK/blobs_gen.log 2>&1
+      it=(--train.iterations ${BLOB_ITERS:-3000})
+      run blobs_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
+      run blobs_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &
+      run blobs_naive_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
+      wait
+      score blobs oracle_off=blobs_oracle_off oracle_on=blobs_oracle_on naive_on=blobs_naive_on ;;
+  esac
+done
+cat "$OUT/runs.txt" >> "$OUT/summary.txt"
+tar czf "$OUT/logs.tgz" -C "$WORK" $(cd "$WORK" && ls *.log eval_*/moving_region.json 2>/dev/null) 2>/dev/null
