@@ -40,7 +40,7 @@ score() {  # group label=dir ...
 for part in ${PARTS:-demo blobs}; do
   case $part in
     demo)
-      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --device cuda --out $D --quiet
+      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
       "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
       it=(--train.iterations ${DEMO_ITERS:-400})
       for s in ${SEEDS:-0}; do
@@ -61,8 +61,11 @@ for part in ${PARTS:-demo blobs}; do
       run blobs_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
       run blobs_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &
       run blobs_naive_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
+      run blobs_oracle_on_s3 $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.stride_px 3 --moving.scale_fraction 0.7 --moving.init_opacity 0.7 &
+      ( "${S4[@]}" align $B --device cuda --out $B/offsets.json > $WORK/blobs_align.log 2>&1;
+        run blobs_stage1_on $B configs/synth_gpu.json "${it[@]}" --offsets $B/offsets.json ) &
       wait
-      score blobs oracle_off=blobs_oracle_off oracle_on=blobs_oracle_on naive_on=blobs_naive_on ;;
+      score blobs oracle_off=blobs_oracle_off oracle_on=blobs_oracle_on naive_on=blobs_naive_on oracle_s3=blobs_oracle_on_s3 stage1_on=blobs_stage1_on ;;
   esac
 done
 cat "$OUT/runs.txt" >> "$OUT/summary.txt"
