@@ -55,6 +55,30 @@ for part in ${PARTS:-demo blobs}; do
       run demo_on_long $D configs/demo.json --train.iterations 1200 --offsets $D/offsets.json &
       wait
       score demo naive=demo_naive_s0 off=demo_off_s0 on=demo_on_s0 oracle=demo_oracle_s0 nodens=demo_on_nodens s3=demo_on_s3 sp2=demo_on_sp2 long1200=demo_on_long ;;
+    demo_seeds)   # the demo config as shipped (seeding on) vs the old product (no seeding, dynamic densification on)
+      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
+      [ -f $D/offsets.json ] || "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
+      OLD=(--moving.enabled false --densify.dynamic.enabled true)
+      for s in ${SEEDS:-0 1 2}; do
+        run demo_on_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s &
+        run demo_naive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s &
+        run demo_old_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s "${OLD[@]}" &
+        run demo_oldnaive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s "${OLD[@]}" &
+      done
+      run demo_on_long $D configs/demo.json --train.iterations 1200 --offsets $D/offsets.json &
+      run demo_on_sp1 $D configs/demo.json --offsets $D/offsets.json --moving.spacing_frames 1 &
+      run demo_on_sc05 $D configs/demo.json --offsets $D/offsets.json --moving.scale_fraction 0.5 --moving.init_opacity 0.8 &
+      wait
+      for s in ${SEEDS:-0 1 2}; do score demo_s$s naive=demo_naive_s$s on=demo_on_s$s old=demo_old_s$s oldnaive=demo_oldnaive_s$s; done
+      score demo_var on=demo_on_s0 long1200=demo_on_long sp1=demo_on_sp1 sc05=demo_on_sc05 ;;
+    blobs1)   # another seed of the other-renderer scene (faster, periodic blobs), oracle clocks
+      B=$WORK/blobs1; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 1 320 60 > $WORK/blobs1_gen.log 2>&1
+      it=(--train.iterations ${BLOB_ITERS:-3000})
+      run blobs1_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
+      run blobs1_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &
+      run blobs1_oracle_on_sp2 $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.spacing_frames 2 --densify.dynamic.enabled false &
+      wait
+      score blobs1 oracle_off=blobs1_oracle_off oracle_on=blobs1_oracle_on oracle_sp2_nodens=blobs1_oracle_on_sp2 ;;
     blobs)
       B=$WORK/blobs; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 0 320 60 > $WORK/blobs_gen.log 2>&1
       it=(--train.iterations ${BLOB_ITERS:-3000})
