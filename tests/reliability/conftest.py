@@ -89,3 +89,43 @@ def clone(masters, tmp_path):
         shutil.copytree(masters[fmt], dst)
         return dst
     return _clone
+
+
+# ---- a tiny canonical scene for train ---------------------------------------------------------------
+def make_tiny_scene(root: Path) -> Path:
+    """2 cameras x 3 frames of 16x12 noise PNGs, 60 random points, gt_sync.json: enough for a few iterations."""
+    import cv2  # noqa: PLC0415
+
+    from sync4dgs.data.points import save_points  # noqa: PLC0415
+    from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec  # noqa: PLC0415
+    from sync4dgs.sync.timemap import TimeMaps  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    cams = []
+    for k in range(2):
+        R, t = kit.look_at([0.4 * k - 0.2, 0.0, -3.0], [0.0, 0.0, 0.0])
+        K = np.array([[14.0, 0, 8.0], [0, 14.0, 6.0], [0, 0, 1.0]])
+        name = f"cam{k:02d}"
+        cams.append(CameraSpec(name, 16, 12, K, R, t, 10.0, 3, FrameSource("images", f"frames/{name}", "{:05d}.png")))
+        for i in range(3):
+            img = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+            (root / "frames" / name).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / "frames" / name / f"{i:05d}.png"), img)
+    scene = SceneSpec(root=root, cameras=cams, reference_camera="cam00", near=0.5, far=10.0)
+    scene.save()
+    save_points(scene.points_path, rng.uniform(-0.5, 0.5, (60, 3)), rng.integers(0, 256, (60, 3)).astype(np.uint8))
+    TimeMaps.identity(scene.camera_names, "cam00").save(scene.gt_sync_path)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_scene_master(tmp_path_factory) -> Path:
+    return make_tiny_scene(tmp_path_factory.mktemp("tiny") / "scene")
+
+
+@pytest.fixture
+def tiny_scene(tiny_scene_master, tmp_path) -> Path:
+    """A private copy of the tiny scene (tests may damage it)."""
+    dst = tmp_path / "scene"
+    shutil.copytree(tiny_scene_master, dst)
+    return dst

@@ -59,3 +59,18 @@ def assert_clean_failure(res: CliResult, *names: str) -> None:
 def no_leftovers(parent: Path, name: str) -> list[str]:
     """Hidden temporary siblings (``.name.*``) an atomic folder build could leave behind in ``parent``."""
     return sorted(p.name for p in Path(parent).glob(f".{name}.*"))
+
+
+# Fast settings of the tiny scene: CPU, torch renderer, no stage 1, nothing but the essentials logged.
+FAST = {"train.device": "cpu", "render.backend": "torch", "model.sh_degree": "0", "optim.optimizer": "adam",
+        "model.keyframe_interval_frames": "1", "time.align": "false", "log.tensorboard": "false",
+        "log.progress": "false", "log.log_every": "1", "guard.check_every": "1", "train.checkpoint_every": "0"}
+
+
+def train_argv(scene: Path, model: Path, iterations: int = 2, **overrides: str) -> list[str]:
+    """``sync4dgs train`` arguments for the tiny scene (``overrides``: dotted keys with "__" for ".")."""
+    argv = ["train", "-s", str(scene), "-m", str(model), "--quiet", "--train.iterations", str(iterations)]
+    merged = {**FAST, **{k.replace("__", "."): v for k, v in overrides.items()}}
+    for key, value in merged.items():
+        argv += [f"--{key}", value]
+    return argv
