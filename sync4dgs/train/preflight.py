@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sync4dgs.data.scene import SceneSpec, load_scene
+from sync4dgs.data.scene import SCENE_FILE, SceneSpec, load_scene
 from sync4dgs.errors import ConfigError, DataFormatError, DeviceError
 from sync4dgs.train.checkpoint import list_checkpoints, load_checkpoint
 from sync4dgs.train.validation import validate_config
@@ -101,7 +101,8 @@ def preflight(source_path: Any, model_path: Path, config: Any, *, offsets_path: 
     validate_config(config)
     scene = load_scene(source_path)
     if not scene.train_cameras:
-        raise ConfigError(f"scene {scene.root} has no training cameras (all are test cameras)")
+        raise DataFormatError(scene.root / SCENE_FILE, f"no training cameras: every camera is in test_cameras "
+                                                       f"{scene.test_cameras}")
     device = check_runtime(config, device)
     _input_file(offsets_path, "offsets file")
     _input_file(trajectories_path, "trajectories file")
