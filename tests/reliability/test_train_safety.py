@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from sync4dgs.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
 from sync4dgs.train.modelfolder import LOCK_FILE
@@ -129,3 +130,11 @@ def test_stats_cover_every_resumed_segment(h, tiny_scene, tmp_path, capsys):
     again = json.loads((model / "train_stats.json").read_text())
     assert again["segments"] == segs and again["train_seconds"] == stats["train_seconds"]
     assert again["iterations_this_run"] == 0 and again["final_train_psnr"] == stats["final_train_psnr"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("argv", [["demo", "--device", "cuda"], ["demo", "--device", "bogus"]])
+def test_unavailable_device_is_one_line(h, tmp_path, capsys, argv):
+    res = h.run_cli([*argv, "--out", str(tmp_path / "demo")], capsys)
+    h.assert_clean_failure(res, argv[-1])
+    assert len(res.err.strip().splitlines()) == 1 and not (tmp_path / "demo").exists()
