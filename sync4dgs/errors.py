@@ -27,6 +27,10 @@ class ConfigError(Sync4DGSError):
     """A configuration key or value is invalid."""
 
 
+class DeviceError(ConfigError, ValueError):
+    """A requested device is malformed or not present on this machine (also a ValueError, as it was before)."""
+
+
 class SyncError(Sync4DGSError):
     """Time alignment cannot be performed (e.g. no usable motion)."""
 

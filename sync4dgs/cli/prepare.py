@@ -24,7 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from sync4dgs.data.readers import READERS  # noqa: PLC0415
 
     p.add_argument("src", help="dataset folder")
-    p.add_argument("--out", required=True, help="scene folder to write (replaced atomically if it exists)")
+    p.add_argument("--out", required=True,
+                   help="scene folder to write (an earlier scene or an empty folder is replaced atomically)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="also replace a non-empty --out folder that is not a sync4dgs scene (never one inside SRC)")
     p.add_argument("--format", choices=sorted(READERS), default=None, help="dataset format (default: autodetect)")
     p.add_argument("--downscale", type=int, default=1, help="integer image downscale factor (N3V standard: 2)")
     p.add_argument("--test-cameras", type=_names, default=None,
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         shared_intrinsics=args.shared_intrinsics, samples_per_camera=args.samples_per_camera, fps=args.fps,
         assume_synchronized=args.assume_synchronized, normalize=args.normalize, crf=args.crf,
         num_threads=args.threads)
-    scene = prepare(args.src, args.out, fmt=args.format, options=opts)
+    scene = prepare(args.src, args.out, fmt=args.format, overwrite=args.overwrite, options=opts)
     rows = scene.source.get("report", [])
     if rows:
         keys = list(dict.fromkeys(k for r in rows for k in r))

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-frames", type=int, default=None, help="keep this many frames per camera (Sync-NeRF: 270)")
     p.add_argument("--test-cameras", default=None, help="comma-separated cameras left at offset 0 (default cam00)")
     p.add_argument("--reference", default=None, help="reference camera (default cam00 / the scene's)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="also replace a non-empty --out folder that sync4dgs did not write (never one inside SRC)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--crf", type=int, default=12, help="x264 quality of the trimmed videos (0 = lossless)")
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = UnsyncConfig(sigma_frames=args.sigma_frames, max_offset_frames=args.max_offset_frames, seed=args.seed,
                        allow_negative=args.allow_negative, n_frames=args.n_frames, test_cameras=tests,
                        reference=args.reference, crf=args.crf)
-    gt = unsync(args.src, args.out, cfg)
+    gt = unsync(args.src, args.out, cfg, overwrite=args.overwrite)
     extra = gt.extra or {}
     print(f"{'camera':8s} {'offset_frames':>13s} {'start_frame':>11s} {'offset_s':>9s}")
     for name, m in gt.cameras.items():

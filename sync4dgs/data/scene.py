@@ -185,12 +185,16 @@ class CameraSpec:
         if self.frames.stop is not None and self.frames.stop - self.frames.start != self.n_frames:
             raise DataFormatError(where, f"camera {self.name}: frames.stop - frames.start = "
                                          f"{self.frames.stop - self.frames.start} but n_frames = {self.n_frames}")
+        if self.time_map is not None and not (np.all(np.isfinite(self.time_map)) and self.time_map[1] > 0):
+            raise DataFormatError(where, f"camera {self.name}: time_map needs a finite offset_s and a positive "
+                                         f"rate, got {self.time_map}")
         if self.frame_times_s is not None:
             ft = np.asarray(self.frame_times_s)
             if ft.shape != (self.n_frames,):
-                raise DataFormatError(where, f"camera {self.name}: frame_times_s has {ft.shape[0]} entries for {self.n_frames} frames")
-            if not np.all(np.diff(ft) > 0):
-                raise DataFormatError(where, f"camera {self.name}: frame_times_s must increase strictly")
+                raise DataFormatError(where, f"camera {self.name}: frame_times_s has shape {ft.shape} for "
+                                             f"{self.n_frames} frames")
+            if not np.all(np.isfinite(ft)) or not np.all(np.diff(ft) > 0):
+                raise DataFormatError(where, f"camera {self.name}: frame_times_s must be finite and increase strictly")
 
 
 @dataclass
@@ -293,6 +297,10 @@ class SceneSpec:
                 raise DataFormatError(where, f"test camera {n!r} is not among the cameras {names}")
         if not (0 < self.near < self.far):
             raise DataFormatError(where, f"need 0 < near < far, got near={self.near}, far={self.far}")
+        norm = self.normalization
+        if not (np.all(np.isfinite(norm.center)) and np.isfinite(norm.scale) and norm.scale > 0):
+            raise DataFormatError(where, f"normalization needs a finite center and a positive scale, got "
+                                         f"{norm.to_dict()}")
         for c in self.cameras:
             c.validate(where)
 
@@ -304,16 +312,30 @@ class SceneSpec:
         return path
 
 
+def is_scene_folder(folder: str | Path) -> bool:
+    """True when ``folder`` holds a scene.json written by sync4dgs (a JSON object with our format keys)."""
+    path = Path(folder) / SCENE_FILE
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(d, dict) and "format_version" in d and isinstance(d.get("cameras"), list)
+
+
 def load_scene(root: str | Path) -> SceneSpec:
     """Read ``root/scene.json`` into a validated SceneSpec (clear DataFormatError on any problem)."""
     root = Path(root)
     path = root / SCENE_FILE
+    if root.exists() and not root.is_dir():
+        raise DataFormatError(root, "scene path is a file, expected a scene folder holding scene.json")
     if not path.is_file():
         raise DataFormatError(path, "scene.json not found; run `sync4dgs prepare` first")
     try:
         d = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataFormatError(path, f"invalid JSON: {e}") from e
+    if not isinstance(d, dict):
+        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
     version = d.get("format_version")
     if version != SCENE_FORMAT_VERSION:
         raise DataFormatError(path, f"unsupported format_version {version!r} (this sync4dgs reads {SCENE_FORMAT_VERSION})")
@@ -328,7 +350,14 @@ def load_scene(root: str | Path) -> SceneSpec:
             normalization=Normalization.from_dict(d["normalization"]) if "normalization" in d else Normalization(),
             source=dict(d.get("source", {})),
         )
-    except (KeyError, TypeError, ValueError) as e:
-        raise DataFormatError(path, f"malformed scene description: {e!r}") from e
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise DataFormatError(path, f"malformed scene description: {_describe(e)}") from e
     scene.validate()
     return scene
+
+
+def _describe(e: Exception) -> str:
+    """One line for a scene.json parsing error (a missing key is named as such)."""
+    if isinstance(e, KeyError):
+        return f"missing key {e.args[0]!r}"
+    return f"{type(e).__name__}: {e}"

@@ -35,10 +35,11 @@ from sync4dgs.data.readers.base import rel_to_scene
 from sync4dgs.data.readers.common import rebase_time_maps, shift_time_maps
 from sync4dgs.data.video import import_av, video_timing
 from sync4dgs.data.readers.n3v import POSES_FILE, find_videos
-from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, SCENE_FILE, SceneSpec, load_scene
+from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, SCENE_FILE, SceneSpec, is_scene_folder, load_scene
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, atomic_path
+from sync4dgs.utils.outdir import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +116,23 @@ def ground_truth(base: TimeMaps, first_tau_s: dict[str, float], reference: str, 
 
 
 # ---- entry point -----------------------------------------------------------------------------------
-def unsync(src: str | Path, out: str | Path, cfg: UnsyncConfig | None = None) -> TimeMaps:
-    """Write the unsynchronized copy of ``src`` to ``out`` (atomically); returns the ground-truth maps."""
+def is_unsync_output(folder: Path) -> bool:
+    """True for a folder an earlier ``unsync`` (or ``prepare`` / ``synth``) wrote: a canonical scene, or an N3V
+    folder carrying our gt_sync.json."""
+    return is_scene_folder(folder) or ((folder / GT_SYNC_FILE).is_file() and (folder / POSES_FILE).is_file())
+
+
+def unsync(src: str | Path, out: str | Path, cfg: UnsyncConfig | None = None, *, overwrite: bool = False) -> TimeMaps:
+    """Write the unsynchronized copy of ``src`` to ``out`` (atomically); returns the ground-truth maps.
+
+    ``out`` is replaced only when it is an earlier output or empty (a foreign non-empty folder needs
+    ``overwrite``); ``src``, its parents and foreign folders inside it never are (sync4dgs.utils.outdir).
+    """
     cfg = cfg or UnsyncConfig()
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise DataFormatError(src, "source folder not found")
-    rs, ro = src.resolve(), out.resolve()
-    if ro == rs or ro in rs.parents:
-        raise ConfigError(f"--out {out} would replace the source folder {src}")
+    check_output_folder(out, is_unsync_output, inputs=[src], overwrite=overwrite, input_name="source folder")
     if (src / SCENE_FILE).is_file():
         return _unsync_scene(load_scene(src), out, cfg)
     if (src / POSES_FILE).is_file() and find_videos(src):

@@ -107,8 +107,10 @@ def load_time_maps(path: str | Path) -> TimeMaps:
         raise DataFormatError(path, "time-map file not found")
     try:
         d = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataFormatError(path, f"invalid JSON: {e}") from e
+    if not isinstance(d, dict):
+        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
     if d.get("version") != TIME_MAP_VERSION:
         raise DataFormatError(path, f"unsupported time-map version {d.get('version')!r}")
     try:
@@ -122,6 +124,6 @@ def load_time_maps(path: str | Path) -> TimeMaps:
                 raise ValueError(f"camera {name}: offset/rate must be finite and rate > 0")
             cams[str(name)] = tm
         ref = str(d["reference_camera"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise DataFormatError(path, f"malformed time-map file: {e}") from e
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise DataFormatError(path, f"malformed time-map file: {e!r}") from e
     return TimeMaps(ref, cams, d.get("extra"))

@@ -12,15 +12,17 @@ from typing import Any
 import torch
 
 from sync4dgs.data.frames import open_frames
-from sync4dgs.data.scene import load_scene
 from sync4dgs.model.io import model_file
 from sync4dgs.sync.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback
-from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
+from sync4dgs.train.checkpoint import remove_orphan_temporaries
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.distributed.launch import distributed_requested
+from sync4dgs.train.modelfolder import ModelFolderLock, SetupRollback
 from sync4dgs.train.monitor import Monitor
+from sync4dgs.train.preflight import Preflight, preflight
 from sync4dgs.train.saving import INITIAL_TIME_MAPS_FILE, Checkpointer, save_session_weights, session_time_maps
+from sync4dgs.train.segments import SegmentLog, segment_totals
 from sync4dgs.train.session import Session
 from sync4dgs.train.setup import STAGE1_DIR, build_session, needs_stage1, run_stage1
 from sync4dgs.train.trainer import Trainer
@@ -73,7 +75,6 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     of torch.distributed is used.
     """
     model_path = Path(model_path)
-    model_path.mkdir(parents=True, exist_ok=True)
     runtime = None
     if distributed_requested():        # launched by torchrun: this process is one rank of a data-parallel job
         from sync4dgs.train.distributed import DistributedRuntime  # noqa: PLC0415
@@ -91,37 +92,77 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
 def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
            time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime,
            extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None) -> TrainResult:
-    """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes)."""
+    """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes).
+
+    Nothing is written before every check of :func:`sync4dgs.train.preflight.preflight` passed; rank 0 then
+    holds the folder's lock for the whole run, and a failure before the first iteration puts the folder back as
+    it was (a folder this run created is removed)."""
     writer = runtime is None or runtime.is_main
     t_start = time.perf_counter()
-    scene = load_scene(source_path)
-    ckpt_path = Path(start_checkpoint) if start_checkpoint is not None else latest_checkpoint(model_path)
-    if writer:
-        config.save(model_path / CONFIG_FILE)
+    pre = preflight(source_path, model_path, config, offsets_path=offsets_path, trajectories_path=trajectories_path,
+                    start_checkpoint=start_checkpoint, device=None if runtime is None else runtime.device)
+    if not writer:
+        return _run(pre, model_path, config, t_start, writer, runtime, None, offsets_path=offsets_path,
+                    no_align=no_align, time_maps_override=time_maps_override, progress=progress,
+                    extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
+    rollback = SetupRollback(model_path)
+    lock = ModelFolderLock(model_path)
+    lock.acquire()
+    try:
+        return _run(pre, model_path, config, t_start, writer, runtime, rollback, offsets_path=offsets_path,
+                    no_align=no_align, time_maps_override=time_maps_override, progress=progress,
+                    extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
+    except BaseException:
+        if not rollback.committed:         # failed before its first iteration: leave no trace
+            rollback.restore()
+            lock.release()
+            rollback.remove_if_created()
+        raise
+    finally:
+        lock.release()
+
+
+def _run(pre: Preflight, model_path: Path, config: ExperimentConfig, t_start: float, writer: bool, runtime,
+         rollback: SetupRollback | None, *, offsets_path, no_align: bool, time_maps_override: TimeMaps | None,
+         progress: bool, extra_callbacks: Sequence[CallbackFactory], trajectories_path) -> TrainResult:
+    """The run after the checks: set up the session, train, save. ``rollback`` (rank 0) is committed once the
+    first iteration is done."""
+    scene, ckpt_path, ckpt = pre.scene, pre.checkpoint_path, pre.checkpoint
+    pre.checkpoint = None                  # the session holds its tensors once loaded
+    resuming = ckpt_path is not None
+    how = dict(offsets_path=offsets_path, no_align=no_align, override=time_maps_override, resuming=resuming)
+    if rollback is not None and needs_stage1(config, **how):
+        rollback.move_aside(STAGE1_DIR)
     stage1 = None
     if runtime is not None:
-        stage1 = _prepare_on_main(runtime, scene, model_path, config, offsets_path=offsets_path, no_align=no_align,
-                                  override=time_maps_override, resuming=ckpt_path is not None)
+        stage1 = _prepare_on_main(runtime, scene, model_path, config, **how)
     session = build_session(scene, model_path, config, offsets_path=offsets_path, no_align=no_align,
-                            time_maps_override=time_maps_override, resuming=ckpt_path is not None,
-                            progress=progress and writer, device=None if runtime is None else runtime.device,
-                            stage1=stage1, trajectories_path=trajectories_path)
-    if writer and ckpt_path is None:       # what stage 2 started from, so metrics can show what it changed
-        session_time_maps(session).save(model_path / INITIAL_TIME_MAPS_FILE)
-    if ckpt_path is not None:
-        ckpt = load_checkpoint(ckpt_path, session.device)
+                            time_maps_override=time_maps_override, resuming=resuming,
+                            progress=progress and writer, device=pre.device, stage1=stage1,
+                            trajectories_path=trajectories_path)
+    segments = SegmentLog(1 if runtime is None else runtime.world_size)
+    session.callbacks.insert(0, segments)
+    if ckpt is not None:
         if writer:
             _warn_config_changes(ckpt.get("config", {}), config.to_dict(), ckpt_path)
         session.load_state_dict(ckpt)
         log.info("resumed from %s (iteration %d)", ckpt_path, session.state.step)
+        del ckpt
     if runtime is not None:
         from sync4dgs.train.distributed import attach  # noqa: PLC0415
 
-        attach(session, runtime, resumed=ckpt_path is not None)
+        attach(session, runtime, resumed=resuming)
     if writer:
         session.callbacks.extend(factory(session) for factory in extra_callbacks)
+        config.save(model_path / CONFIG_FILE)
+        if not resuming:                   # what stage 2 started from, so metrics can show what it changed
+            session_time_maps(session).save(model_path / INITIAL_TIME_MAPS_FILE)
+        for orphan in remove_orphan_temporaries(model_path):
+            log.warning("removed %s, left over by an interrupted checkpoint write", orphan)
     setup_seconds = time.perf_counter() - t_start
     start = session.state.step
+    if rollback is not None:
+        session.callbacks.insert(0, _CommitAfterFirstStep(rollback))
     trainer = Trainer(session)
     threads = torch.get_num_threads()
     if session.device.type == "cpu" and config.train.cpu_threads > 0:
@@ -131,12 +172,14 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
     finally:
         torch.set_num_threads(threads)
     it = session.state.step
+    if rollback is not None:
+        rollback.commit()                  # also when there was nothing left to train (a finished model)
     if runtime is not None:
         session.distributed.check_replicas(it, config.distributed.check_tolerance)
     final = save_session_weights(session, it) if writer else model_file(model_path, it)
     if it > start:
         next(cb for cb in session.callbacks if isinstance(cb, Checkpointer)).checkpoint(it)
-    stats = _stats(session, trainer, start, 1 if runtime is None else runtime.world_size)
+    stats = _stats(session, trainer, start, segments, 1 if runtime is None else runtime.world_size)
     stats["setup_seconds"] = setup_seconds       # scene, stage 1 (when run here), model init, frame loading
     stats["total_seconds"] = time.perf_counter() - t_start
     stats["frames_source"] = session.frames.mode
@@ -145,6 +188,20 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
     if runtime is not None:
         runtime.barrier()              # every rank returns once rank 0's files exist
     return TrainResult(model_path, it, session_time_maps(session), final, stats)
+
+
+class _CommitAfterFirstStep(Callback):
+    """Commits the setup rollback once the first iteration of the run is done (from then on a failure keeps
+    the folder: its checkpoints are the run's progress)."""
+
+    name = "setup_commit"
+
+    def __init__(self, rollback: SetupRollback):
+        self.rollback = rollback
+
+    def after_step(self, state, info) -> None:
+        if not self.rollback.committed:
+            self.rollback.commit()
 
 
 def _prepare_on_main(runtime, scene, model_path: Path, config: ExperimentConfig, **how) -> tuple | None:
@@ -167,15 +224,21 @@ def _warn_config_changes(old: dict[str, Any], new: dict[str, Any], where: Path, 
             log.warning("resuming %s with %s%s = %r (checkpoint: %r)", where, prefix, k, b, a)
 
 
-def _stats(session: Session, trainer: Trainer, start: int, world_size: int = 1) -> dict[str, Any]:
-    """train_stats.json; images/s counts every rank's images (``world_size`` per iteration). Under torchrun the
-    final train loss/PSNR are rank 0's samples only."""
+def _stats(session: Session, trainer: Trainer, start: int, segments: SegmentLog,
+           world_size: int = 1) -> dict[str, Any]:
+    """train_stats.json. ``train_seconds`` and ``images_per_second`` cover every segment of the model (the
+    fresh start and each resume, listed in ``segments``); ``*_this_run`` this run only. Images count every
+    rank's (``world_size`` per iteration). Under torchrun the final train loss/PSNR are rank 0's samples only."""
     monitor = next((cb for cb in session.callbacks if isinstance(cb, Monitor)), None)
     last = monitor.last if monitor is not None else {}
     n_its = session.state.step - start
+    history = segments.segments()
+    totals = segment_totals(history)
     stats = {"iterations": session.state.step, "iterations_this_run": n_its,
-             "train_seconds": trainer.train_seconds,
-             "images_per_second": n_its * world_size / max(trainer.train_seconds, 1e-9),
+             "train_seconds": totals["train_seconds"], "train_seconds_this_run": trainer.train_seconds,
+             "images_per_second": totals["images_per_second"],
+             "images_per_second_this_run": n_its * world_size / max(trainer.train_seconds, 1e-9),
+             "segments": history,
              "n_static": session.model.n_static, "n_dynamic": session.model.n_dynamic,
              "num_keyframes": session.model.num_keyframes, "final_train_psnr": last.get("psnr"),
              "final_train_loss": last.get("loss"), "device": str(session.device),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = "sync4dgs.train.checkpoint"
 CHECKPOINT_VERSION = 1
+REQUIRED_KEYS = ("iteration", "model", "optimizers", "callbacks", "schedule")
 _CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
+_TMP_RE = re.compile(r"^\.ckpt_\d+\.pt\..+\.tmp\.pt$")     # atomic_path's temporary of a checkpoint
 
 
 def checkpoint_path(model_path: str | Path, iteration: int) -> Path:
@@ -40,6 +43,21 @@ def list_checkpoints(model_path: str | Path) -> list[tuple[int, Path]]:
         if m and p.is_file():
             found.append((int(m.group(1)), p))
     return sorted(found)
+
+
+def remove_orphan_temporaries(model_path: str | Path) -> list[Path]:
+    """Delete the temporaries (``.ckpt_<n>.pt.*.tmp.pt``) that a checkpoint write killed half-way left in
+    ``M/checkpoints``; returns their paths. Call it only while holding the folder's lock (a live run's write
+    in progress looks the same)."""
+    root = Path(model_path) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    removed = []
+    for p in sorted(root.iterdir()):
+        if _TMP_RE.match(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def latest_checkpoint(model_path: str | Path) -> Path | None:
@@ -67,12 +85,15 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         raise DataFormatError(path, "checkpoint not found")
     try:
         data = torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
         raise DataFormatError(path, f"cannot read checkpoint: {e}") from e
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise DataFormatError(path, "not a sync4dgs training checkpoint")
     if data.get("version") != CHECKPOINT_VERSION:
         raise DataFormatError(path, f"unsupported checkpoint version {data.get('version')!r}")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise DataFormatError(path, f"incomplete checkpoint: no {', '.join(missing)}")
     return data
 
 

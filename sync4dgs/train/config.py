@@ -23,6 +23,7 @@ from sync4dgs.errors import ConfigError
 from sync4dgs.model.config import ModelConfig
 from sync4dgs.train.configio import (build_dataclass, config_leaves, parse_value, read_config_file, resolve_key,
                                      set_path)
+from sync4dgs.train.validation import validate_config
 
 CONFIG_SCHEMA_VERSION = 1
 
@@ -365,7 +366,9 @@ class ExperimentConfig:
 def config_from_dict(d: dict[str, Any]) -> ExperimentConfig:
     """Build an ExperimentConfig from a (partial) nested dict; missing keys keep their defaults."""
     d = {k: v for k, v in d.items() if k not in ("schema_version", "extends")}
-    return build_dataclass(ExperimentConfig, d)
+    cfg = build_dataclass(ExperimentConfig, d)
+    validate_config(cfg)          # values (ranges, names, NaN), one ConfigError naming the key
+    return cfg
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -48,11 +48,14 @@ def write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
 def atomic_dir(path: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``path`` (removed on failure).
 
-    Raises FileExistsError if ``path`` exists and ``overwrite`` is False.
+    Raises FileExistsError if ``path`` exists and ``overwrite`` is False, or if it is a file or a link (a folder
+    helper never replaces those).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists")
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise FileExistsError(f"{path} exists and is not a folder; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700

@@ -6,17 +6,27 @@ from contextlib import contextmanager
 
 import torch
 
+from sync4dgs.errors import DeviceError
+
 
 def resolve_device(name: str | None = "auto") -> torch.device:
     """Map "auto" / None to CUDA when available, else CPU; pass explicit names through.
 
-    Raises ValueError when CUDA is asked for but not available.
+    Raises DeviceError (a ConfigError and a ValueError, printed by the CLI as one line) for a name torch does
+    not know and when CUDA is asked for but not available (or the index is beyond the visible devices).
     """
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {name!r} (expected auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} requested but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r} requested but only {torch.cuda.device_count()} CUDA device(s) "
+                              "are visible")
     return dev
 
 

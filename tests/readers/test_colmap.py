@@ -112,10 +112,14 @@ def test_distorted_model_is_undistorted(kit, room, tmp_path):
 
 def test_corrupt_model_and_empty_point_cloud(kit, rig, rig_frames, tmp_path):
     src = _flat(kit, rig[:3], rig_frames, tmp_path / "bad")
-    (src / "sparse" / "0" / "cameras.txt").write_text("1 NOT_A_MODEL 10 10 1 2 3\n")
+    (src / "sparse" / "0" / "cameras.txt").write_text("".join(f"{k} NOT_A_MODEL 10 10 1 2 3\n" for k in (1, 2, 3)))
     with pytest.raises(DataFormatError, match="cannot read the COLMAP model") as e:
         prepare(src, tmp_path / "scene")
     assert e.value.path == src / "sparse" / "0"
+    (src / "sparse" / "0" / "cameras.txt").write_text("1 PINHOLE 10 10 1 1 5 5\n")   # images use cameras 2, 3
+    with pytest.raises(DataFormatError, match="references camera id 2, which cameras.txt does not define") as e:
+        prepare(src, tmp_path / "scene")
+    assert e.value.path == src / "sparse" / "0" / "images.txt"
     # valid model without points and textureless images: strict -> error, nothing written
     flat = tmp_path / "blank"
     for c in rig[:3]:

@@ -23,9 +23,10 @@ import numpy as np
 from sync4dgs.data.points import near_far_from_points, random_points_in_frusta, save_points
 from sync4dgs.data.readers.base import FrameRange, PrepareOptions, RawScene, Reader
 from sync4dgs.data.readers.common import compute_normalization, normalize_camera
-from sync4dgs.data.scene import Normalization, SceneSpec
+from sync4dgs.data.scene import Normalization, SceneSpec, is_scene_folder
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.utils.atomic import atomic_dir
+from sync4dgs.utils.outdir import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ def detect_format(src: str | Path) -> str:
     raise DataFormatError(src, "unrecognised dataset layout; looked for\n  - " + "\n  - ".join(looked))
 
 
-def prepare(src: str | Path, out: str | Path, fmt: str | None = None, **options: Any) -> SceneSpec:
+def prepare(src: str | Path, out: str | Path, fmt: str | None = None, *, overwrite: bool = False,
+            **options: Any) -> SceneSpec:
     """Convert the dataset at ``src`` to a canonical scene folder ``out`` and return its SceneSpec.
 
     ``options`` are :class:`PrepareOptions` fields (or pass ``options=PrepareOptions(...)``). The folder is
-    built in a temporary sibling and renamed into place only on success (an existing ``out`` is replaced).
+    built in a temporary sibling and renamed into place only on success. An existing ``out`` is replaced only
+    when it is an earlier scene (scene.json) or empty; a foreign non-empty folder needs ``overwrite``; ``src``,
+    its parents, files and foreign folders inside ``src`` are never replaced (sync4dgs.utils.outdir).
     """
     given = options.pop("options", None)
     if given is not None and options:
@@ -73,9 +77,7 @@ def prepare(src: str | Path, out: str | Path, fmt: str | None = None, **options:
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise DataFormatError(src, "dataset folder not found")
-    rs, ro = src.resolve(), out.resolve()
-    if ro == rs or ro in rs.parents:
-        raise ConfigError(f"--out {out} would replace the dataset folder {src}; choose another output folder")
+    check_output_folder(out, is_scene_folder, inputs=[src], overwrite=overwrite)
     name = fmt or detect_format(src)
     reader = get_reader(name)
     if fmt is not None:

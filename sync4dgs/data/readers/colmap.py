@@ -30,6 +30,7 @@ from sync4dgs.data.frames import read_image
 from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         escape_format, rel_to_scene)
+from sync4dgs.data.readers.colmap_text import check_text_model
 from sync4dgs.data.readers.common import check_image_headers, check_rotation
 from sync4dgs.data.readers.n3v import camera_sort_key
 from sync4dgs.data.scene import CameraSpec, FrameSource
@@ -96,10 +97,14 @@ class ColmapReader:
         model_dir = find_model_dir(src)
         if model_dir is None:
             raise DataFormatError(src, "no COLMAP model found")
+        check_text_model(model_dir)
         try:
             rec = pycolmap.Reconstruction(str(model_dir))
         except (ValueError, RuntimeError) as e:
             raise DataFormatError(model_dir, f"cannot read the COLMAP model: {e}") from e
+        except (IndexError, KeyError) as e:     # e.g. an image whose camera id the model does not define
+            raise DataFormatError(model_dir, f"inconsistent COLMAP model (an image may reference an undefined "
+                                             f"camera): {e}") from e
         images = sorted((im for im in rec.images.values() if im.has_pose), key=lambda im: im.name)
         if not images:
             raise DataFormatError(model_dir, "the model has no registered images")
