@@ -176,4 +176,5 @@ def write_comparison_montage(path: str | Path, gt_dir: str | Path, columns: dict
         rows.append([with_outline(g, _moving(regions, name, g), size)]
                     + [_resize(read_png(d / name), size) for d in dirs.values()])
         labels.append(_row_label(name))
-    return _write_png(Path(path), compose(rows, ["ground truth", *dirs], labels))
+    gt_label = "ground truth" + (" (moving outline)" if regions is not None else "")
+    return _write_png(Path(path), compose(rows, [gt_label, *dirs], labels))
