@@ -3,12 +3,13 @@
 Steps (each timed): synth (a scene with known per-camera offsets) -> stage 1 (align_scene) -> stage 2 (train with
 learned time maps, initialised from stage 1) -> a "naive" stage 2 with every time map fixed at (0, 1) -> render the
 test camera of both -> metrics of both. Prints the per-camera offsets (truth vs stage 1 vs stage 2, in frames and
-ms) and test PSNR/SSIM/FLIP of naive vs learned, and writes everything under ``--out``::
+ms), test PSNR/SSIM/FLIP of naive vs learned (full frame, and in the moving/static regions), and writes everything under ``--out``::
 
     OUT/scene/            the synthetic scene (scene.json, frames, points3d.ply, gt_sync.json)
     OUT/learned/          model trained with learned time maps (stage1/, point_cloud/, test/ours_N/, results.json)
     OUT/naive/            model trained with time maps fixed at (0, 1)
     OUT/offsets.png       offsets per camera: truth vs stage 1 vs stage 2, and their errors in frames
+    OUT/montage.png       a few test frames: ground truth (moving-region outline) | learned | naive
     OUT/summary.json      the tables' numbers, step timings and settings;  OUT/summary.txt  the printed tables
 
 The orchestration lives here (the CLI may import the trainer; sync4dgs.eval may not); formatting and the plot are
@@ -123,7 +124,21 @@ def _mae_text(summary: dict[str, Any]) -> str:
 
 def _quality_row(name: str, maps: str, results: dict[str, Any]) -> dict[str, Any]:
     t = results["images"]["test"]
-    return {"run": name, "time_maps": maps, "n_images": t["n_images"], **t["mean"]}
+    return {"run": name, "time_maps": maps, "n_images": t["n_images"], **t["mean"], "regions": t.get("regions")}
+
+
+def _montage(out: Path, learned_dir: Path, naive_dir: Path, results: dict[str, Any], scene: Any) -> Path | None:
+    """OUT/montage.png: ground truth | learned | naive for a few test frames (sync4dgs/eval/montage.py)."""
+    from sync4dgs.eval import layout  # noqa: PLC0415
+    from sync4dgs.eval.montage import write_comparison_montage  # noqa: PLC0415
+    from sync4dgs.eval.motion_regions import RegionMasks  # noqa: PLC0415
+
+    it_l = results["learned"]["iteration"]
+    it_n = results["naive"]["iteration"]
+    return write_comparison_montage(out / "montage.png", layout.gt_dir(learned_dir, "test", it_l),
+                                    {"learned": layout.renders_dir(learned_dir, "test", it_l),
+                                     "naive": layout.renders_dir(naive_dir, "test", it_n)},
+                                    regions=RegionMasks(scene))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
 
     from sync4dgs.data.scene import load_scene  # noqa: PLC0415
     from sync4dgs.data.synth import generate, make_config  # noqa: PLC0415
-    from sync4dgs.eval.demo_report import (format_offset_table, format_quality_table, offset_rows,  # noqa: PLC0415
-                                           plot_offsets)
+    from sync4dgs.eval.demo_report import (format_offset_table, format_quality_table,  # noqa: PLC0415
+                                           format_region_table, offset_rows, plot_offsets)
     from sync4dgs.eval.results import write_strict_json  # noqa: PLC0415
     from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
     from sync4dgs.sync.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
@@ -187,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
     offsets_table = format_offset_table(rows)
     quality = [_quality_row("naive", "fixed (0, 1)", res_naive), _quality_row("learned", "stage 1 + 2", res_learned)]
     quality_table = format_quality_table(quality)
+    region_table = format_region_table(quality)
     plot = plot_offsets(rows, out / "offsets.png", title=f"sync4dgs demo ({preset}): camera time offsets")
+    montage = _montage(out, learned_dir, naive_dir, {"learned": res_learned, "naive": res_naive}, scene)
     total = time.perf_counter() - t_start
     off_l = (res_learned["offsets"].get("learned") or {}).get("summary", {})
     off_s1 = (res_learned["offsets"].get("stage1") or {}).get("summary", {})
@@ -200,9 +217,15 @@ def run(args: argparse.Namespace) -> int:
         f"Test views ({', '.join(scene.test_cameras)}), naive vs learned time maps:",
         quality_table,
         "",
+        "Test views by region (moving = pixels off the camera's temporal median; *_true = the generator's object "
+        "masks):",
+        region_table,
+        "",
         "Step times: " + ", ".join(f"{k.split(':')[0]} {v:.0f} s" for k, v in timer.seconds.items())
         + f"; total {total:.0f} s on {device}",
-        f"Outputs: {out}/ (offsets plot {plot.name}, renders under learned/test and naive/test, "
+        f"Outputs: {out}/ (offsets plot {plot.name}"
+        + (f", montage {montage.name}" if montage is not None else "")
+        + ", renders under learned/test and naive/test, "
         "results.json in each model folder)",
     ]
     text = "\n".join(lines)
@@ -212,5 +235,6 @@ def run(args: argparse.Namespace) -> int:
         "preset": preset, "device": device, "config": str(cfg_path), "overrides": overrides,
         "offsets": [r.__dict__ for r in rows], "quality": quality, "step_seconds": timer.seconds,
         "total_seconds": total, "learned_results": str(learned_dir / "results.json"),
-        "naive_results": str(naive_dir / "results.json")})
+        "naive_results": str(naive_dir / "results.json"),
+        "montage": str(montage) if montage is not None else None})
     return 0

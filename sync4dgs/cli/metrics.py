@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
                         help="renderer for the FPS measurement (default auto: gsplat on CUDA, torch on CPU)")
+    parser.add_argument("--no_regions", action="store_true",
+                        help="skip the moving/static region metrics (they read each camera's frames once)")
+    parser.add_argument("--cpu_threads", type=int, default=None,
+                        help="torch threads on the CPU (default: the model's train.cpu_threads, else torch's "
+                             "default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,6 +42,7 @@ def format_summary(results: dict) -> str:
         if "lpips_alex" in m:
             parts.append(f"LPIPS-Alex {m['lpips_alex']:.4f}")
         lines.append(f"{split:5s} ({r['n_images']} images): " + ", ".join(parts))
+        lines.extend(format_regions(r.get("regions") or {}))
     if results["lpips"]["status"] != "computed":
         lines.append("LPIPS: unavailable (no weights; see results.json)")
     off = results["offsets"]
@@ -59,6 +65,20 @@ def format_summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _num(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def format_regions(regions: dict) -> list[str]:
+    """One indented line per region of a split's "regions" entry (PSNR, SSIM, coverage, frames used)."""
+    lines = []
+    for name, v in regions.items():
+        empty = f", {v['n_empty']} frames without pixels" if v.get("n_empty") else ""
+        lines.append(f"  {name:11s} PSNR {_num(v.get('psnr'), '.2f')} dB, SSIM {_num(v.get('ssim'), '.4f')}, "
+                     f"coverage {100 * v['coverage']:.1f}% ({v['n_images']} frames{empty})")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from sync4dgs.eval.results import MetricsOptions, compute_results  # noqa: PLC0415
     from sync4dgs.utils.device import resolve_device  # noqa: PLC0415
@@ -68,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         repeats = 50 if resolve_device(args.device).type == "cuda" else 5
     opts = MetricsOptions(source_path=args.source_path, iteration=None if args.iteration < 0 else args.iteration,
                           lpips_weights=args.lpips_weights, use_flip=not args.no_flip, fps_repeats=repeats,
-                          device=args.device, backend=args.backend, progress=not args.quiet)
+                          device=args.device, backend=args.backend, progress=not args.quiet,
+                          regions=not args.no_regions, cpu_threads=args.cpu_threads)
     results = compute_results(args.model_path, opts)
     print(format_summary(results))
     print(f"-> {args.model_path / 'results.json'}")

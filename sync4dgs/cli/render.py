@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
                         help="renderer (default auto: gsplat on CUDA, the torch reference on CPU)")
+    parser.add_argument("--cpu_threads", type=int, default=None,
+                        help="torch threads when rendering on the CPU (default: the model's train.cpu_threads, "
+                             "else torch's default; 1 is much faster for small images on a busy machine)")
+    parser.add_argument("--montage_frames", type=int, default=4,
+                        help="evenly spaced test frames in M/test/ours_N/montage.png (ground truth | render | "
+                             "|difference|; 0 = no montage)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     # --- free-viewpoint video options (owned by sync4dgs/export/video_cli.py) ---
     from sync4dgs.export.video_cli import add_path_video_arguments  # noqa: PLC0415
@@ -53,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                            splits=splits, device=args.device, backend=args.backend,
                            test_time_maps=args.test_time_maps, frame_stride=args.frame_stride,
                            max_frames=args.max_frames, write_videos=not args.no_video, progress=not args.quiet,
-                           fit_test_times=FitSettings() if args.fit_test_time else None)
+                           fit_test_times=FitSettings() if args.fit_test_time else None,
+                           cpu_threads=args.cpu_threads, montage_frames=args.montage_frames)
     for r in results:
         print(f"{r.split}: {r.n_images} images from {len(r.cameras)} cameras -> {r.folder}")
     if not results:

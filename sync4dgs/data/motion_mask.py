@@ -25,13 +25,20 @@ def as_float01(frames: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def median_frame_indices(n_frames: int, max_frames: int = MAX_MEDIAN_FRAMES) -> np.ndarray:
+    """Indices [<= max_frames] int64 of the evenly spaced frames :func:`temporal_median` uses out of ``n_frames``
+    (read only these from a long video: the median of them equals ``temporal_median`` of all frames)."""
+    if n_frames < 1:
+        raise ValueError(f"need at least one frame, got {n_frames}")
+    return np.unique(np.linspace(0, n_frames - 1, min(n_frames, max_frames)).round().astype(np.int64))
+
+
 def temporal_median(frames: np.ndarray, max_frames: int = MAX_MEDIAN_FRAMES) -> np.ndarray:
     """Per-pixel median [H, W, 3] float32 in [0, 1] over at most ``max_frames`` evenly spaced frames of [T, H, W, 3]."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise ValueError(f"frames must be [T, H, W, 3] with T >= 1, got {frames.shape}")
-    T = frames.shape[0]
-    idx = np.unique(np.linspace(0, T - 1, min(T, max_frames)).round().astype(np.int64))
+    idx = median_frame_indices(frames.shape[0], max_frames)
     return np.median(as_float01(frames[idx]), axis=0).astype(np.float32)
 
 

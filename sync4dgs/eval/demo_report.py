@@ -17,6 +17,7 @@ from sync4dgs.utils.atomic import atomic_path
 
 OFFSET_COLUMNS = ("camera", "fps", "truth[fr]", "truth[ms]", "stage1[fr]", "stage1[ms]", "stage2[fr]", "stage2[ms]")
 QUALITY_COLUMNS = ("run", "time maps", "PSNR[dB]", "SSIM", "FLIP", "images")
+REGION_COLUMNS = ("run", "region", "PSNR[dB]", "SSIM", "coverage[%]", "frames")
 
 
 @dataclass
@@ -70,6 +71,19 @@ def format_quality_table(runs: list[dict]) -> str:
     body = [[r["run"], r["time_maps"], _fmt(r.get("psnr"), ".2f"), _fmt(r.get("ssim"), ".4f"),
              _fmt(r.get("flip"), ".4f"), str(r.get("n_images", "-"))] for r in runs]
     return format_table(QUALITY_COLUMNS, body)
+
+
+def format_region_table(runs: list[dict]) -> str:
+    """runs: [{"run", "regions": {region: {"psnr", "ssim", "coverage", "n_images", "n_empty"}}}] (a split's
+    results.json "regions") -> table (columns :data:`REGION_COLUMNS`), one row per run and region; "frames" is
+    frames used / frames (the others had no pixel in the region)."""
+    body = []
+    for r in runs:
+        for name, v in (r.get("regions") or {}).items():
+            used = v.get("n_images", 0)
+            body.append([r["run"], name, _fmt(v.get("psnr"), ".2f"), _fmt(v.get("ssim"), ".4f"),
+                         _fmt(100.0 * v["coverage"], ".1f"), f"{used}/{used + v.get('n_empty', 0)}"])
+    return format_table(REGION_COLUMNS, body)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Image metrics over a rendered split folder (``renders/`` vs ``gt/``), per image, per camera and overall."""
+"""Image metrics over a rendered split folder (``renders/`` vs ``gt/``), per image, per camera and overall;
+with region masks also moving-/static-region PSNR and SSIM (sync4dgs/eval/region_metrics.py)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import torch
@@ -12,8 +13,12 @@ from tqdm import tqdm
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
-from sync4dgs.eval.image_metrics import flip, psnr, ssim
+from sync4dgs.eval.image_metrics import flip, psnr, ssim_from_map, ssim_maps
+from sync4dgs.eval.region_metrics import aggregate_regions, region_values
 from sync4dgs.eval.render_views import read_png
+
+if TYPE_CHECKING:
+    from sync4dgs.eval.motion_regions import RegionMasks
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("psnr", "ssim", "ssim2", "flip", "lpips_alex")
@@ -40,17 +45,21 @@ def _to_float(img: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_flip: bool = True,
-                          device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:
+                          device: torch.device | None = None, progress: bool = True,
+                          region_masks: "RegionMasks | None" = None) -> dict[str, Any]:
     """Metrics of every render/gt pair in ``split_folder``.
 
-    Returns {"n_images", "mean": {metric: value}, "per_camera": {cam: {"n_images", metric: mean}},
-    "per_image": {name: {metric: value}}[, "lpips_note": why LPIPS was skipped]}. Means are over frames (images), per camera over that camera's frames.
-    ``lpips`` is a callable (a, b) -> [B] (see lpips_alex) or None.
+    Returns {"n_images", "mean": {metric: value}, "per_camera": {cam: {"n_images", metric: mean[, "regions"]}},
+    "per_image": {name: {metric: value[, "regions"]}}[, "regions"][, "lpips_note": why LPIPS was skipped]}.
+    Means are over frames (images), per camera over that camera's frames. ``lpips`` is a callable (a, b) -> [B]
+    (see lpips_alex) or None. With ``region_masks`` every image also gets {"regions": {region: {"psnr", "ssim",
+    "coverage"}}} (region_metrics.region_values) and the split and each camera their aggregate
+    (region_metrics.aggregate_regions). The SSIM maps (data range 1 and 2) are computed once per image.
     """
     from sync4dgs.eval.lpips_alex import MIN_SIZE as LPIPS_MIN_SIZE  # noqa: PLC0415
 
     device = device or torch.device("cpu")
-    per_image: dict[str, dict[str, float]] = {}
+    per_image: dict[str, dict[str, Any]] = {}
     lpips_note = None
     pairs = image_pairs(split_folder)
     for name, rp, gp in tqdm(pairs, desc=f"metrics {split_folder.parent.name}", unit="img", disable=not progress):
@@ -58,29 +67,42 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
         if r.shape != g.shape:
             raise DataFormatError(rp, f"render is {r.shape[1]}x{r.shape[0]} but gt is {g.shape[1]}x{g.shape[0]}")
         rt, gt = _to_float(r, device), _to_float(g, device)
-        vals = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim(rt, gt)[0]), "ssim2": float(ssim(rt, gt, 2.0)[0])}
+        smap1, smap2 = ssim_maps(rt, gt, (1.0, 2.0))
+        vals: dict[str, Any] = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim_from_map(smap1)[0]),
+                                "ssim2": float(ssim_from_map(smap2)[0])}
         if use_flip:
             vals["flip"] = flip(g.astype(np.float32) / 255.0, r.astype(np.float32) / 255.0)
         if lpips is not None and min(r.shape[:2]) < LPIPS_MIN_SIZE:
             lpips_note = f"skipped: images smaller than {LPIPS_MIN_SIZE} px, too small for AlexNet"
         elif lpips is not None:
             vals["lpips_alex"] = float(lpips(rt.float(), gt.float())[0])
+        if region_masks is not None:
+            cam, idx = layout.parse_image_name(name)
+            masks = {k: torch.from_numpy(m).to(device) for k, m in region_masks.masks(cam, idx, g).items()}
+            vals["regions"] = region_values(rt, gt, smap1, masks)
         per_image[name] = vals
-    out = {"n_images": len(per_image), "mean": _means(per_image.values()),
-           "per_camera": _per_camera(per_image), "per_image": per_image}
+    out: dict[str, Any] = {"n_images": len(per_image), "mean": _means(per_image.values()),
+                           "per_camera": _per_camera(per_image), "per_image": per_image}
+    if region_masks is not None:
+        out["regions"] = aggregate_regions(v["regions"] for v in per_image.values())
     if lpips_note:
         out["lpips_note"] = lpips_note
     return out
 
 
-def _means(rows) -> dict[str, float]:
+def _means(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     rows = list(rows)
     return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if rows and all(k in r for r in rows)}
 
 
-def _per_camera(per_image: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[dict[str, float]]] = {}
+def _per_camera(per_image: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
     for name, vals in per_image.items():
         cam, _ = layout.parse_image_name(name)
         groups.setdefault(cam, []).append(vals)
-    return {cam: {"n_images": len(rows), **_means(rows)} for cam, rows in sorted(groups.items())}
+    out: dict[str, dict[str, Any]] = {}
+    for cam, rows in sorted(groups.items()):
+        out[cam] = {"n_images": len(rows), **_means(rows)}
+        if all("regions" in r for r in rows):
+            out[cam]["regions"] = aggregate_regions(r["regions"] for r in rows)
+    return out

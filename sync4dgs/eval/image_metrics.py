@@ -71,10 +71,14 @@ def psnr(a: Tensor, b: Tensor, data_range: float = 1.0, cap_db: float = PSNR_CAP
     return psnr_from_mse(mse(a, b), data_range, cap_db)
 
 
-def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = SSIM_WIN) -> Tensor:
-    """Per-image SSIM [B] (float64) in scikit-image's default convention (see module docstring).
+def ssim_maps(a: Tensor, b: Tensor, data_ranges: tuple[float, ...] = (1.0,),
+              win_size: int = SSIM_WIN) -> list[Tensor]:
+    """Per-pixel SSIM maps [B, 3, H - win_size + 1, W - win_size + 1] (float64), one per data range, in
+    scikit-image's convention; the local means and (co)variances are computed once for all of them.
 
-    a, b: [H, W, 3] or [B, H, W, 3] in [0, data_range]. H and W must be >= ``win_size``.
+    a, b: [H, W, 3] or [B, H, W, 3] in [0, data_range]. H and W must be >= ``win_size``. Map pixel (i, j) is the
+    SSIM of the window whose top-left corner is image pixel (i, j), i.e. centred on image pixel
+    (i + win_size // 2, j + win_size // 2) (the "valid" region: a ``win_size // 2`` border is cropped).
     """
     a, b = _as_batch(a), _as_batch(b)
     if a.shape != b.shape:
@@ -93,10 +97,31 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = SSIM_WIN
     vx = cov_norm * (box(x * x) - ux * ux)
     vy = cov_norm * (box(y * y) - uy * uy)
     vxy = cov_norm * (box(x * y) - ux * uy)
-    c1 = (SSIM_K1 * data_range) ** 2
-    c2 = (SSIM_K2 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    out = []
+    for data_range in data_ranges:
+        c1 = (SSIM_K1 * data_range) ** 2
+        c2 = (SSIM_K2 * data_range) ** 2
+        out.append(((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2)))
+    return out
+
+
+def ssim_map(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = SSIM_WIN) -> Tensor:
+    """Per-pixel SSIM map [B, 3, H - win_size + 1, W - win_size + 1] (float64) of one data range
+    (:func:`ssim_maps`)."""
+    return ssim_maps(a, b, (data_range,), win_size)[0]
+
+
+def ssim_from_map(s: Tensor) -> Tensor:
+    """Per-image SSIM [B] from a :func:`ssim_map` [B, 3, h, w]: the mean over channels and the valid region."""
     return s.flatten(1).mean(1)
+
+
+def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = SSIM_WIN) -> Tensor:
+    """Per-image SSIM [B] (float64) in scikit-image's default convention (see module docstring).
+
+    a, b: [H, W, 3] or [B, H, W, 3] in [0, data_range]. H and W must be >= ``win_size``.
+    """
+    return ssim_from_map(ssim_map(a, b, data_range, win_size))
 
 
 def flip(reference: np.ndarray, test: np.ndarray) -> float:

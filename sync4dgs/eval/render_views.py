@@ -27,7 +27,9 @@ from sync4dgs.data.video import have_pyav, write_video
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_times_s, select_frames
+from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import open_model
+from sync4dgs.eval.motion_regions import RegionMasks
 
 if TYPE_CHECKING:
     from sync4dgs.eval.test_time_fit import FitSettings
@@ -36,6 +38,7 @@ from sync4dgs.sync.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
+DEFAULT_MONTAGE_FRAMES = 4
 
 
 @dataclass
@@ -335,15 +338,27 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
                  splits: tuple[str, ...] = layout.SPLITS, device: str | torch.device | None = "auto",
                  backend: str | None = None, test_time_maps: str | Path | None = None, frame_stride: int = 1,
                  max_frames: int | None = None, write_videos: bool = True, progress: bool = True,
-                 fit_test_times: "FitSettings | None" = None) -> list[SplitRender]:
+                 fit_test_times: "FitSettings | None" = None, cpu_threads: int | None = None,
+                 montage_frames: int = DEFAULT_MONTAGE_FRAMES) -> list[SplitRender]:
     """Load ``M`` (weights of ``iteration`` or the latest) and its scene, render the requested splits.
 
     Splits without cameras (e.g. a scene with no test cameras) are skipped with a log message.
     ``test_time_maps``: a TimeMaps JSON (e.g. the scene's gt_sync.json) giving held-out cameras' clocks.
     Training cameras are rendered through their learned colour maps when ``M/appearance.json`` exists (appearance
-    compensation); held-out cameras never are.
+    compensation); held-out cameras never are. ``cpu_threads``: torch threads on the CPU (None/0 = the model's
+    ``train.cpu_threads``, else torch's default; sync4dgs/eval/cpu_threads.py). ``montage_frames``: evenly spaced
+    test frames in ``M/test/ours_N/montage.png`` (0 = no montage; sync4dgs/eval/montage.py).
     """
     opened = open_model(model_path, source_path, iteration, device)
+    with torch_threads(eval_cpu_threads(opened.trained.meta, cpu_threads), opened.device):
+        return _render_opened(opened, splits, backend, test_time_maps, frame_stride, max_frames, write_videos,
+                              progress, fit_test_times, montage_frames)
+
+
+def _render_opened(opened: Any, splits: tuple[str, ...], backend: str | None, test_time_maps: str | Path | None,
+                   frame_stride: int, max_frames: int | None, write_videos: bool, progress: bool,
+                   fit_test_times: "FitSettings | None", montage_frames: int) -> list[SplitRender]:
+    """:func:`render_model` of an opened model (see there)."""
     color_maps = load_color_maps(opened.model_path)
     ttm = load_time_maps(test_time_maps) if test_time_maps is not None else None
     settings = settings_from_meta(opened.trained.meta or {}, opened.scene, backend)
@@ -357,6 +372,10 @@ def render_model(model_path: str | Path, source_path: str | Path | None = None, 
                                 frame_stride=frame_stride, max_frames=max_frames, write_videos=write_videos,
                                 progress=progress, color_maps=color_maps if split == "train" else None,
                                 fit_test_times=fit_test_times))
+        if split == "test" and montage_frames > 0:
+            from sync4dgs.eval.montage import write_split_montage  # noqa: PLC0415
+
+            write_split_montage(out[-1].folder, RegionMasks(opened.scene), montage_frames)
     return out
 
 

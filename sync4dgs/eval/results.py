@@ -6,7 +6,10 @@ that could not be computed is null with a reason nearby):
 
 ```
 {"version": 1, "model_path", "scene", "iteration", "conventions": {...},
- "images": {"test": {"n_images", "mean": {psnr, ssim, ssim2, flip[, lpips_alex]}, "per_camera": {...}}, "train": ...},
+ "images": {"test": {"n_images", "mean": {psnr, ssim, ssim2, flip[, lpips_alex]},
+                     "regions": {region: {"psnr", "ssim", "coverage", "n_images", "n_images_ssim", "n_empty"}},
+                     "per_camera": {cam: {"n_images", psnr, ..., "regions": {...}}}[, "region_notes"]},
+            "train": ...},
  "lpips": {"status": "computed" | "unavailable", "reason" | "weights"},
  "offsets": {"status": "computed" | "no ground truth", "gt_file", "learned": {...}, "initial": {...} | null,
              "stage1": {...} | null},
@@ -15,7 +18,16 @@ that could not be computed is null with a reason nearby):
  "render_speed": {"fps", "ms_median", ...} | null,
  "test_clocks": {camera: {"source", "offset_s", "rate"[, "test_time_fit"][, "error_frames"]}}}
 ```
-Per-image values go to ``M/per_view.json``.
+Per-image values go to ``M/per_view.json`` (with their "regions").
+
+Regions (sync4dgs/eval/region_metrics.py, definitions also under "conventions"): ``moving`` = pixels of a
+ground-truth frame farther than 0.1 (some channel) from its camera's temporal median over all of that camera's
+frames (sync4dgs/data/motion_mask.py), ``static`` = the rest; ``moving_true`` / ``static_true`` = the synthetic
+generator's true object masks (``<scene>/gt_masks/``, only when present). Region PSNR: per image
+10 log10(1 / MSE over the region's pixels, all channels), capped at 100 dB, then the mean over frames whose
+region is not empty (``n_empty`` frames skipped); region SSIM: the mean of the SSIM map over the region's pixels
+(inside the 3 px valid border), mean over frames; ``coverage``: mean fraction of pixels in the region over all
+frames. A frame's moving pixels are a few % of it, so full-frame PSNR barely sees them: the region numbers do.
 """
 
 from __future__ import annotations
@@ -34,7 +46,10 @@ from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
 from sync4dgs.eval.image_eval import evaluate_split_images
 from sync4dgs.eval.image_metrics import METRIC_CONVENTIONS, PSNR_CAP_DB
+from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import OpenedModel, open_model
+from sync4dgs.eval.motion_regions import RegionMasks
+from sync4dgs.eval.region_metrics import REGION_CONVENTIONS
 from sync4dgs.eval.offset_errors import offset_errors, regauge
 from sync4dgs.eval.render_views import settings_from_meta, split_cameras
 from sync4dgs.eval.timing import measure_render_fps
@@ -56,6 +71,9 @@ class MetricsOptions:
 
     splits: which rendered splits to evaluate (those not rendered are skipped; at least one must exist).
     fps_repeats: timed render calls for the speed measurement (0 = skip it).
+    regions: moving/static region metrics (needs the scene's frames for the temporal medians).
+    cpu_threads: torch threads on the CPU (None/0 = the model's train.cpu_threads, else torch's default; see
+        sync4dgs/eval/cpu_threads.py).
     """
 
     source_path: Path | None = None
@@ -68,6 +86,8 @@ class MetricsOptions:
     device: str = "auto"
     backend: str | None = None
     progress: bool = True
+    regions: bool = True
+    cpu_threads: int | None = None
 
 
 def finite_json(obj: Any) -> Any:
@@ -202,7 +222,12 @@ def compute_results(model_path: str | Path, options: MetricsOptions | None = Non
     options = options or MetricsOptions()
     model_path = Path(model_path)
     opened = open_model(model_path, options.source_path, options.iteration, options.device)
-    it = opened.iteration
+    with torch_threads(eval_cpu_threads(opened.trained.meta, options.cpu_threads), opened.device):
+        return _compute_results(opened, options)
+
+
+def _compute_results(opened: OpenedModel, options: MetricsOptions) -> dict[str, Any]:
+    model_path, it = opened.model_path, opened.iteration
     splits = [s for s in options.splits if (layout.renders_dir(model_path, s, it)).is_dir()]
     if not splits:
         raise DataFormatError(model_path, f"no renders for iteration {it} (looked for "
@@ -211,17 +236,22 @@ def compute_results(model_path: str | Path, options: MetricsOptions | None = Non
     lpips_net, lpips_entry = lpips_section(options.lpips_weights)
     if lpips_net is not None:
         lpips_net = lpips_net.to(opened.device)
+    regions = RegionMasks(opened.scene) if options.regions else None
     images, per_view = {}, {}
     for s in splits:
         r = evaluate_split_images(layout.split_dir(model_path, s, it), lpips=lpips_net,
-                                  use_flip=options.use_flip, device=opened.device, progress=options.progress)
+                                  use_flip=options.use_flip, device=opened.device, progress=options.progress,
+                                  region_masks=regions)
         per_view[s] = r.pop("per_image")
         if "lpips_note" in r:
             lpips_entry.setdefault("skipped", {})[s] = r.pop("lpips_note")
+        notes = {c: n for c, n in regions.notes.items() if c in r["per_camera"]} if regions is not None else {}
+        if notes:
+            r["region_notes"] = notes
         images[s] = r
     results = {
         "version": RESULTS_VERSION, "model_path": str(model_path), "scene": str(opened.scene.root), "iteration": it,
-        "conventions": {**METRIC_CONVENTIONS, "psnr_cap_db": PSNR_CAP_DB}, "images": images,
+        "conventions": {**METRIC_CONVENTIONS, **REGION_CONVENTIONS, "psnr_cap_db": PSNR_CAP_DB}, "images": images,
         "lpips": lpips_entry, "offsets": offsets_section(opened), "model": model_section(opened),
         "training": training_section(model_path), "render_speed": speed_section(opened, options),
         "test_clocks": test_clocks_section(opened, it),
@@ -230,4 +260,3 @@ def compute_results(model_path: str | Path, options: MetricsOptions | None = Non
     write_strict_json(model_path / PER_VIEW_FILE, {"iteration": it, "splits": per_view})
     log.info("wrote %s", model_path / layout.RESULTS_FILE)
     return finite_json(results)
-

@@ -18,9 +18,10 @@ def _psnr(a, b):
 def test_cli_writes_the_n3v_layout(tiny_n3v_mixed):
     root = tiny_n3v_mixed
     names = sorted(p.name for p in root.iterdir())
-    assert names == ["cam00.mp4", "cam01.mp4", "cam02.mp4", "cam03.mp4", "cam04.mp4", "gt", "gt_sync.json",
-                     "poses_bounds.npy", "synth_meta.json"]
+    assert names == ["cam00.mp4", "cam01.mp4", "cam02.mp4", "cam03.mp4", "cam04.mp4", "gt", "gt_masks",
+                     "gt_sync.json", "poses_bounds.npy", "synth_meta.json"]
     assert len(list((root / "gt" / "cam00").glob("*.png"))) == 24
+    assert sorted(p.name for p in (root / "gt_masks").iterdir()) == [f"cam{k:02d}.npz" for k in range(5)]
 
 
 def test_fps_mix_videos_have_matching_frame_rates(tiny_n3v_mixed):

@@ -15,6 +15,9 @@ N3V layout (``layout="n3v"``, needs PyAV)::
 Canonical layout (``layout="canonical"``, needs neither PyAV nor pycolmap)::
 
     scene.json, frames/camXX/00000.png, points3d.ply, gt_sync.json, synth_meta.json
+
+Both layouts also write ``gt_masks/camXX.npz``: every camera's true moving-object masks (bool [T, H, W], packed;
+format in sync4dgs/data/gt_masks.py), for moving-region metrics.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
+from sync4dgs.data.gt_masks import GT_MASKS_DIR, gt_mask_path, pack_mask, save_gt_masks
 from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, CameraSpec, FrameSource, SceneSpec
 from sync4dgs.data.synth.config import SynthConfig
 from sync4dgs.data.synth.llff import encode_poses_bounds
 from sync4dgs.data.synth.outputs import PngPool, depth_bounds, sample_static_points, to_uint8, write_points_ply
 from sync4dgs.data.synth.raycast import PackedScene
-from sync4dgs.data.synth.render import render_frames
+from sync4dgs.data.synth.render import render_frames_with_masks
 from sync4dgs.data.synth.rig import CameraClock, RigCamera, make_clocks, make_rig, overlap_fraction, time_span_s
 from sync4dgs.data.synth.scene_def import SceneDef, build_default_scene
 from sync4dgs.errors import ConfigError, DataFormatError
@@ -110,6 +114,11 @@ def _meta(plan: SynthPlan, device: str) -> dict:
                      "t": c.t.tolist(), "center": c.center.tolist(), "fps": k.fps, "n_frames": k.n_frames,
                      "offset_s": k.offset_s, "rate": k.rate} for c, k in zip(plan.cameras, plan.clocks)],
         "moving_objects": [p.to_dict() for p in plan.scene.moving],
+        "gt_masks": {"folder": GT_MASKS_DIR, "files": {c.name: f"{GT_MASKS_DIR}/{c.name}.npz" for c in plan.cameras},
+                     "format": "npz: bits uint8 [T, H, ceil(W/8)] = np.packbits(mask, axis=-1), width int64; "
+                               "frame i = the camera's frame i (sync4dgs/data/gt_masks.py)",
+                     "definition": "True where at least one of the pixel's supersample x supersample rays hits a "
+                                   "moving object in front of the static scene"},
         "scene": plan.scene.to_dict(),
     }
 
@@ -124,13 +133,20 @@ def _warn_low_overlap(plan: SynthPlan) -> None:
 
 
 def _frames_uint8(packed: PackedScene, cam: RigCamera, clk: CameraClock, cfg: SynthConfig,
-                  bar: tqdm) -> Iterator[np.ndarray]:
-    """Yield the camera's frames in order as uint8 [H, W, 3], rendered chunk by chunk."""
-    for _, imgs in render_frames(packed, cam.K, cam.R, cam.t, cam.width, cam.height, clk.times_s(),
-                                 packed.device, cfg.supersample, cfg.max_rays):
+                  bar: tqdm, masks_out: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """Yield the camera's frames in order as uint8 [H, W, 3], rendered chunk by chunk; append each frame's
+    packed true moving-object mask (uint8 [H, ceil(W / 8)], sync4dgs/data/gt_masks.py) to ``masks_out``."""
+    for _, imgs, masks in render_frames_with_masks(packed, cam.K, cam.R, cam.t, cam.width, cam.height,
+                                                   clk.times_s(), packed.device, cfg.supersample, cfg.max_rays):
+        masks_out.extend(pack_mask(masks.cpu().numpy()))
         for img in to_uint8(imgs):
             bar.update(1)
             yield img
+
+
+def _save_masks(root: Path, cam: RigCamera, masks: list[np.ndarray]) -> None:
+    """``root/gt_masks/<camera>.npz`` from the packed masks of every frame of the camera."""
+    save_gt_masks(gt_mask_path(root, cam.name), np.stack(masks), cam.width)
 
 
 def _write_canonical(plan: SynthPlan, packed: PackedScene, root: Path, bar: tqdm) -> None:
@@ -140,8 +156,10 @@ def _write_canonical(plan: SynthPlan, packed: PackedScene, root: Path, bar: tqdm
         for cam, clk in zip(plan.cameras, plan.clocks):
             folder = root / "frames" / cam.name
             folder.mkdir(parents=True)
-            for i, img in enumerate(_frames_uint8(packed, cam, clk, cfg, bar)):
+            masks: list[np.ndarray] = []
+            for i, img in enumerate(_frames_uint8(packed, cam, clk, cfg, bar, masks)):
                 pool.submit(folder / FRAME_PATTERN.format(i), img)
+            _save_masks(root, cam, masks)
             specs.append(CameraSpec(cam.name, cam.width, cam.height, cam.K, cam.R, cam.t, clk.fps, clk.n_frames,
                                     FrameSource("images", f"frames/{cam.name}", FRAME_PATTERN)))
     near, far = _scene_bounds(plan, packed)
@@ -159,12 +177,14 @@ def _write_n3v(plan: SynthPlan, packed: PackedScene, root: Path, bar: tqdm) -> N
     bounds = [depth_bounds(packed, cam, plan.scene.time_span_s[0]) for cam in plan.cameras]
     with PngPool(cfg.png_workers, cfg.png_compression) as pool:
         for k, (cam, clk) in enumerate(zip(plan.cameras, plan.clocks)):
-            frames = _frames_uint8(packed, cam, clk, cfg, bar)
+            masks: list[np.ndarray] = []
+            frames = _frames_uint8(packed, cam, clk, cfg, bar, masks)
             if k == 0:  # the test camera: also keep lossless ground truth
                 gt_dir = root / "gt" / cam.name
                 gt_dir.mkdir(parents=True)
                 frames = _tee_png(frames, gt_dir, pool)
             write_video(root / f"{cam.name}.mp4", frames, clk.fps, crf=cfg.crf)
+            _save_masks(root, cam, masks)
     arr = encode_poses_bounds(np.stack([c.R for c in plan.cameras]), np.stack([c.t for c in plan.cameras]),
                               [c.height for c in plan.cameras], [c.width for c in plan.cameras],
                               [c.K[0, 0] for c in plan.cameras], [0.9 * b[0] for b in bounds],

@@ -4,6 +4,7 @@ Public entry points:
 
 * :func:`render_view` — one image of any pinhole camera at any global time (seconds).
 * :func:`render_frames` — many frames of one camera, yielded chunk by chunk (bounded memory).
+* :func:`render_frames_with_masks` — the same, with the true moving-object mask of every pixel.
 * :func:`render_geometry` — per-pixel hit point / depth / primitive id (ground truth geometry).
 
 Cameras are OpenCV world-to-camera ``x_cam = R @ x_world + t`` with pinhole ``K`` in pixels; pixel (i, j)
@@ -62,20 +63,22 @@ def _static_layer(packed: PackedScene, dirs: torch.Tensor, origin: np.ndarray) -
 
 
 def _composite(packed: PackedScene, static: _StaticLayer, dirs: torch.Tensor, origin: np.ndarray,
-               times_s: np.ndarray) -> torch.Tensor:
+               times_s: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Colours [B, P, 3] of rays ``dirs`` [P, 3] at B times: the static layer, with moving objects in front of it
-    ray-cast, resolved and shaded only where they are hit (a small fraction of the rays)."""
+    ray-cast, resolved and shaded only where they are hit (a small fraction of the rays); and the bool [B, P]
+    mask of the rays that hit a moving object in front of the static scene."""
     B = len(times_s)
     rgb = static.rgb.unsqueeze(0).expand(B, -1, -1).clone()
     moving_ids = [k for k, p in enumerate(packed.scene.primitives) if not p.is_static]
     if not moving_ids:
-        return rgb
+        return rgb, torch.zeros(rgb.shape[:2], dtype=torch.bool, device=rgb.device)
     poses = PoseTables.build(packed.scene, np.broadcast_to(origin, (B, 3)), times_s, dirs.device)
     t, prim = closest_hits(packed, moving_ids, poses, dirs[None])
-    b, p = torch.nonzero(t < static.t[None], as_tuple=True)
+    hit = t < static.t[None]
+    b, p = torch.nonzero(hit, as_tuple=True)
     if b.numel():
         rgb[b, p] = shade(packed, resolve_hits(packed, poses, t[b, p], prim[b, p], b, dirs[p]))
-    return rgb
+    return rgb, hit
 
 
 def _box_average(rgb: torch.Tensor, rows: int, width: int, S: int) -> torch.Tensor:
@@ -108,6 +111,21 @@ def render_frames(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t
         ``(first_frame_index, images)`` with images float32 [b, height, width, 3] in [0, 1] on ``device``;
         frames are batched when several fit the budget, otherwise each frame is rendered in row tiles.
     """
+    for i0, images, _ in render_frames_with_masks(scene, K, R, t, width, height, times_s, device, supersample,
+                                                  max_rays):
+        yield i0, images
+
+
+def render_frames_with_masks(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t: np.ndarray,
+                             width: int, height: int, times_s, device: str | torch.device | None = "cpu",
+                             supersample: int = 2, max_rays: int | None = None
+                             ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """:func:`render_frames` (same images, bit for bit) that also yields the true moving-object masks.
+
+    Yields ``(first_frame_index, images, masks)``: images as :func:`render_frames`, masks bool [b, height, width]
+    on ``device``, True where at least one of the pixel's S x S sub-pixel rays hits a moving object in front
+    of the static scene (the pixel's colour contains some of a moving object).
+    """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     packed = _packed(scene, dev)
     times = np.asarray(times_s, dtype=np.float64).reshape(-1)
@@ -124,10 +142,14 @@ def render_frames(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t
     for i0 in range(0, len(times), per_chunk):
         ts = times[i0:i0 + per_chunk]
         with torch.inference_mode():
-            parts = [_box_average(_composite(packed, st, d, origin, ts), r1 - r0, width, S)
-                     for (r0, r1), d, st in zip(tiles, dirs, static)]
+            parts, mparts = [], []
+            for (r0, r1), d, st in zip(tiles, dirs, static):
+                rgb, hit = _composite(packed, st, d, origin, ts)
+                parts.append(_box_average(rgb, r1 - r0, width, S))
+                mparts.append(hit.reshape(len(ts), r1 - r0, S, width, S).any(dim=4).any(dim=2))
             images = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-        yield i0, images
+            masks = mparts[0] if len(mparts) == 1 else torch.cat(mparts, dim=1)
+        yield i0, images, masks
 
 
 def render_view(scene: SceneDef | PackedScene, K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int,
