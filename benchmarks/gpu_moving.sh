@@ -34,7 +34,7 @@ score() {  # group label=dir ...
   local group=$1; shift; local args=()
   for kv in "$@"; do args+=(--label "${kv%%=*}" "$WORK/${kv#*=}"); done
   python3 benchmarks/moving_region_eval.py --out "$WORK/eval_$group" "${args[@]}" 2>&1 | tee -a "$OUT/summary.txt"
-  cp "$WORK/eval_$group/montage.png" "$OUT/montage_$group.png"; cp "$WORK/eval_$group/moving_region.json" "$OUT/$group.json"
+  cp "$WORK/eval_$group/montage.png" "$OUT/montage_$group.png"; cp "$WORK/eval_$group/moving_region.json" "$WORK/$group.json"
 }
 
 for part in ${PARTS:-demo blobs}; do
@@ -71,6 +71,50 @@ for part in ${PARTS:-demo blobs}; do
       wait
       for s in ${SEEDS:-0 1 2}; do score demo_s$s naive=demo_naive_s$s on=demo_on_s$s old=demo_old_s$s oldnaive=demo_oldnaive_s$s; done
       score demo_var on=demo_on_s0 long1200=demo_on_long sp1=demo_on_sp1 sc05=demo_on_sc05 ;;
+    final)   # demo config as shipped, 3 seeds, vs the previous product; seeding variants; the blobs scene
+      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
+      [ -f $D/offsets.json ] || "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
+      B=$WORK/blobs; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 0 320 60 > $WORK/blobs_gen.log 2>&1
+      [ -f $B/offsets.json ] || "${S4[@]}" align $B --device cuda --out $B/offsets.json > $WORK/blobs_align.log 2>&1
+      OLD=(--moving.enabled false --densify.dynamic.enabled true)
+      for s in ${SEEDS:-0 1 2}; do
+        run f_on_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s &
+        run f_naive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s &
+        run f_old_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s "${OLD[@]}" &
+        run f_oldnaive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s "${OLD[@]}" &
+      done
+      run f_novel $D configs/demo.json --offsets $D/offsets.json --moving.velocity false &
+      run f_smooth $D configs/demo.json --offsets $D/offsets.json --moving.plateau_fraction 0 --moving.falloff_fraction 0.5 &
+      run f_sc05 $D configs/demo.json --offsets $D/offsets.json --moving.scale_fraction 0.5 --moving.init_opacity 0.8 &
+      run f_oracle $D configs/demo.json --fixed_time_maps $D/gt_sync.json &
+      it=(--train.iterations ${BLOB_ITERS:-3000})
+      run fb_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
+      run fb_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &
+      run fb_stage1_on $B configs/synth_gpu.json "${it[@]}" --offsets $B/offsets.json &
+      run fb_stage1_off $B configs/synth_gpu.json "${it[@]}" --offsets $B/offsets.json --moving.enabled false &
+      run fb_naive_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
+      run fb_oracle_sc05 $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.scale_fraction 0.5 --moving.init_opacity 0.8 &
+      wait
+      for s in ${SEEDS:-0 1 2}; do score final_s$s naive=f_naive_s$s on=f_on_s$s old=f_old_s$s oldnaive=f_oldnaive_s$s; done
+      score final_var on=f_on_s0 novel=f_novel smooth=f_smooth sc05=f_sc05 oracle=f_oracle
+      score final_blobs oracle_off=fb_oracle_off oracle_on=fb_oracle_on stage1_on=fb_stage1_on stage1_off=fb_stage1_off naive_on=fb_naive_on oracle_sc05=fb_oracle_sc05
+      python3 - "$WORK" <<'PY' | tee -a "$OUT/summary.txt"
+import json, sys, glob, os
+from sync4dgs.sync.timemap import load_time_maps
+w = sys.argv[1]
+for scene, runs in (("demo", ["f_on_s0", "f_on_s1", "f_on_s2", "f_old_s0", "f_oracle"]), ("blobs", ["fb_stage1_on", "fb_stage1_off"])):
+    gt = load_time_maps(f"{w}/{scene}/gt_sync.json"); s1 = load_time_maps(f"{w}/{scene}/offsets.json")
+    sc = json.load(open(f"{w}/{scene}/scene.json")); fps = {c["name"]: c["fps"] for c in sc["cameras"]}
+    test = set(sc.get("test_cameras", []))
+    def mae(m):
+        e = [abs(m.cameras[n].offset_s - gt.cameras[n].offset_s) * fps[n] for n in gt.cameras if n not in test and n != gt.reference_camera]
+        return sum(e) / len(e), max(e)
+    print(f"{scene} stage1 offsets MAE/max frames: %.3f / %.3f" % mae(s1))
+    for r in runs:
+        p = f"{w}/{r}/time_maps.json"
+        if os.path.exists(p): print(f"{scene} {r} after stage 2 MAE/max frames: %.3f / %.3f" % mae(load_time_maps(p)))
+PY
+      ;;
     blobs1)   # another seed of the other-renderer scene (faster, periodic blobs), oracle clocks
       B=$WORK/blobs1; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 1 320 60 > $WORK/blobs1_gen.log 2>&1
       it=(--train.iterations ${BLOB_ITERS:-3000})
@@ -93,4 +137,4 @@ for part in ${PARTS:-demo blobs}; do
   esac
 done
 cat "$OUT/runs.txt" >> "$OUT/summary.txt"
-tar czf "$OUT/logs.tgz" -C "$WORK" $(cd "$WORK" && ls *.log eval_*/moving_region.json 2>/dev/null) 2>/dev/null
+tar czf "$OUT/logs.tgz" -C "$WORK" $(cd "$WORK" && ls *.log *.json eval_*/moving_region.json */train_stats.json */time_maps.json 2>/dev/null) 2>/dev/null

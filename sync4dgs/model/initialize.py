@@ -186,20 +186,24 @@ def build_initial_model(cls: type["Gaussians4D"], xyz: np.ndarray | Tensor, rgb:
     return cls(config, static, dynamic, key_t0_s=t0, key_interval_s=dt, static_t_anchor_s=float(t_range_s[0]))
 
 
-def local_dynamic_rows(xyz: Tensor, rgb01: Tensor, log_scales: Tensor, t_s: Tensor, plateau_half_s: float,
-                       falloff_s: float, num_keyframes: int, config: ModelConfig) -> dict[str, Tensor]:
+def local_dynamic_rows(xyz: Tensor, velocity: Tensor, rgb01: Tensor, log_scales: Tensor, t_s: Tensor,
+                       plateau_half_s: float, falloff_s: float, key_times_s: Tensor, config: ModelConfig
+                       ) -> dict[str, Tensor]:
     """Rows of temporally local dynamic Gaussians (for ``ops.append(model.dynamic, ...)``).
 
-    Args: xyz [M,3] positions (held at every keyframe), rgb01 [M,3] colours in [0,1], log_scales [M] isotropic,
-        t_s [M] the instant each was seen (global seconds); plateau_half_s / falloff_s (seconds): temporal
-        opacity is 1 on [t - plateau_half_s, t + plateau_half_s] and falls off with width falloff_s outside.
+    Args: xyz [M,3] positions at t_s, velocity [M,3] scene units per second (keyframe k at
+        xyz + velocity (key_times_s[k] - t_s)), rgb01 [M,3] colours in [0,1], log_scales [M] isotropic,
+        t_s [M] the instant each was seen (global seconds), key_times_s [K] the model's keyframe times (s);
+        plateau_half_s / falloff_s (seconds): temporal opacity is 1 on [t - plateau_half_s, t + plateau_half_s]
+        and falls off with width falloff_s outside.
     Returns float tensors on xyz's device with the trailing shapes of Gaussians4D's dynamic parameters.
     """
-    m = int(xyz.shape[0])
+    m, num_keyframes = int(xyz.shape[0]), int(key_times_s.shape[0])
     f = dict(dtype=xyz.dtype, device=xyz.device)
     floor = config.temporal_width_floor_s
     logit = math.log(config.init_opacity / (1 - config.init_opacity))
-    return {"key_means": xyz[:, None, :].expand(m, num_keyframes, 3).contiguous(),
+    dt = key_times_s.to(**f)[None, :, None] - t_s.to(**f)[:, None, None]                  # [M, K, 1]
+    return {"key_means": (xyz[:, None, :] + velocity.to(**f)[:, None, :] * dt).contiguous(),
             "key_quats": torch.tensor([1.0, 0.0, 0.0, 0.0], **f).expand(m, num_keyframes, 4).contiguous(),
             "scales": log_scales[:, None].expand(m, 3).contiguous().to(**f),
             "opacities": torch.full((m,), logit, **f),

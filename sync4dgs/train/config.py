@@ -299,6 +299,8 @@ class MovingSeedConfig:
     (under the initial time maps) gives a moving-pixel mask (difference from the camera's temporal median >
     ``threshold``); a mask-and-colour plane sweep across the cameras puts 3D points on the moving content
     (sync4dgs.train.moving_sweep), and each point becomes a dynamic Gaussian visible around its seed time only.
+    Cameras whose initial clock is uncertain (confidence < 0.5: stage-1 ``low_confidence`` / ``unaligned``) are
+    left out, so a wrong clock is not baked into the seeds (stage 2 then learns it against them).
     Images are area-downscaled by an integer factor so their long side is at most ``max_side`` pixels.
     """
 
@@ -309,11 +311,13 @@ class MovingSeedConfig:
     stride_px: int = 2                         # source pixel grid step in the downscaled views
     depth_samples: int = 64                    # inverse-depth samples between the scene's near and far
     min_views: int = 2                         # other cameras that must see a point inside their frame
-    min_agreement: float = 0.7                 # fraction of those that must see moving pixels there
+    min_agreement: float = 0.6                 # fraction of those that must see moving pixels there (0.6: one
+                                               # camera of four with a wrong clock does not veto a point)
     photo_tolerance: float = 0.2               # RMS colour error per channel (0..1) of the agreeing views
     max_points_per_time: int = 3000            # after one-per-voxel downsampling
     init_opacity: float = 0.5                  # activated opacity of seeded Gaussians
     scale_fraction: float = 1.0                # isotropic scale, x the point's footprint (grid cell at its depth)
+    velocity: bool = True                      # seeds move with a velocity from the neighbouring instants' seeds
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
     falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
 

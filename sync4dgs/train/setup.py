@@ -186,7 +186,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     if not resuming:
         with cpu_threads(cfg.train.cpu_threads, device):
             seed_moving_gaussians(model, scene, maps, capture_range_s(scene, maps), cfg.moving, cfg.train.seed,
-                                  progress)
+                                  progress, maps_fixed=fixed)
     extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
     state = TrainState(model=model, optimizers={}, extent=extent)
     session = Session(

@@ -182,7 +182,7 @@ def test_perturbed_camera_moves_back_towards_the_truth(gaussian_scene, make_cfg,
     """cam02 calibrated 1 degree off and with a 1 % focal error; the scene's GT images are from the truth."""
     pert = _perturbed_scene(gaussian_scene, tmp_path / "scene", "cam02", 1.0, 1.01)
     offsets = offsets_file(tmp_path / "offsets.json", TRUE_OFFSETS)
-    cfg = make_cfg({**REFINE, "camera.start_iter": "20", "train.iterations": "150", "time.learn": "false",
+    cfg = make_cfg({**REFINE, "moving.enabled": "false", "camera.start_iter": "20", "train.iterations": "150", "time.learn": "false",
                     "train.random_background": "false",     # the GT images have a black background
                     "densify.static.enabled": "false", "densify.dynamic.enabled": "false",
                     "densify.convert.enabled": "false"})

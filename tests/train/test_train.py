@@ -51,7 +51,8 @@ def test_wrong_offset_converges_to_the_truth(gaussian_scene, make_cfg, offsets_f
     (stage1 / "trajectories.npz").write_bytes((gaussian_scene.root / "stage1" / "trajectories.npz").read_bytes())
     cfg = make_cfg({"train.iterations": "320", "time.warmup_iterations": "120",
                     "densify.static.enabled": "false", "densify.dynamic.enabled": "false",
-                    "densify.convert.enabled": "false", "optim.means_decay_iterations": "400"})
+                    "densify.convert.enabled": "false", "optim.means_decay_iterations": "400",
+                    "moving.enabled": "false"})   # seeding bakes the start clock in: see the seeded test below
     result = train(gaussian_scene.root, tmp_path / "m", cfg, offsets_path=offsets, progress=False)
     learned = result.time_maps
     errors_frames = {n: abs(learned.cameras[n].offset_s - TRUE[n]) / FRAME_S for n in TRUE}
@@ -65,6 +66,24 @@ def test_wrong_offset_converges_to_the_truth(gaussian_scene, make_cfg, offsets_f
     assert initial.cameras["cam01"].offset_s == pytest.approx(start["cam01"], abs=1e-6)
     assert result.stats["setup_seconds"] > 0 and result.stats["total_seconds"] >= result.stats["train_seconds"]
     assert result.stats["frames_source"] == "device"      # the CPU "device" holds the preloaded frames
+
+
+def test_seeded_run_moves_a_wrong_confident_clock_towards_the_truth(gaussian_scene, make_cfg, offsets_file, tmp_path):
+    """Known limitation, measured: seeds of the moving content are placed under the START clocks, so a camera
+    whose confident start clock is 2 frames off is only partly corrected (without seeding: < 0.3 frame, above).
+    It must still move towards the truth, never away, and the others must stay put."""
+    start = dict(TRUE, cam01=TRUE["cam01"] + 2 * FRAME_S)
+    stage1 = tmp_path / "stage1"
+    stage1.mkdir()
+    offsets = offsets_file(stage1 / "offsets.json", start)
+    cfg = make_cfg({"train.iterations": "320", "time.warmup_iterations": "120",
+                    "densify.static.enabled": "false", "densify.dynamic.enabled": "false",
+                    "densify.convert.enabled": "false", "optim.means_decay_iterations": "400"})
+    result = train(gaussian_scene.root, tmp_path / "m", cfg, offsets_path=offsets, progress=False)
+    assert result.stats["n_dynamic"] > 0
+    err = {n: abs(result.time_maps.cameras[n].offset_s - TRUE[n]) / FRAME_S for n in TRUE}
+    assert err["cam01"] < 1.9, err
+    assert max(err[n] for n in ("cam02", "cam03")) < 0.3, err
 
 
 def test_cli_writes_the_model_folder(gaussian_scene, tmp_path):
@@ -120,7 +139,8 @@ def test_held_out_reference_learns_relative_offsets_and_holds_the_mean(held_out_
         (held_out_reference_scene.root / "stage1" / "trajectories.npz").read_bytes())
     cfg = make_cfg({"train.iterations": "400", "time.warmup_iterations": "120",
                     "densify.static.enabled": "false", "densify.dynamic.enabled": "false",
-                    "densify.convert.enabled": "false", "optim.means_decay_iterations": "400"})
+                    "densify.convert.enabled": "false", "optim.means_decay_iterations": "400",
+                    "moving.enabled": "false"})   # without seeding (it bakes the start clock in)
     maps = train(held_out_reference_scene.root, tmp_path / "m", cfg, offsets_path=offsets, progress=False).time_maps
     off = {n: maps.cameras[n].offset_s for n in TRUE}
     trained = ["cam01", "cam02", "cam03"]
@@ -138,7 +158,7 @@ def test_fixed_time_map_runs_can_start_from_stage1_trajectories(gaussian_scene, 
     """Oracle/naive benchmark runs get the same dynamic-Gaussian initialisation as a sync4dgs run."""
     traj = gaussian_scene.root / "stage1" / "trajectories.npz"
     maps = load_time_maps(gaussian_scene.gt_sync_path)
-    cfg = make_cfg({"train.iterations": "1"})
+    cfg = make_cfg({"train.iterations": "1", "moving.enabled": "false"})   # trajectories only (no seeding)
     bare = build_session(gaussian_scene, tmp_path / "a", cfg, time_maps_override=maps, progress=False)
     seeded = build_session(gaussian_scene, tmp_path / "b", cfg, time_maps_override=maps, progress=False,
                            trajectories_path=traj)
