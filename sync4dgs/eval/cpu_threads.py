@@ -9,10 +9,11 @@ exists for the same reason). Evaluation therefore uses, in order: an explicit re
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+
+from sync4dgs.utils.device import cpu_threads
 
 
 def eval_cpu_threads(meta: dict[str, Any] | None, requested: int | None = None) -> int:
@@ -25,15 +26,6 @@ def eval_cpu_threads(meta: dict[str, Any] | None, requested: int | None = None) 
     return int(n) if int(n) > 0 else 0
 
 
-@contextlib.contextmanager
-def torch_threads(n: int, device: torch.device | str) -> Iterator[None]:
+def torch_threads(n: int, device: torch.device | str):
     """Run the block with ``n`` torch intra-op threads when ``device`` is the CPU and ``n`` > 0 (restored after)."""
-    if torch.device(device).type != "cpu" or n <= 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return cpu_threads(n, device)
