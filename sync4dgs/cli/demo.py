@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import multiprocessing
+import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -141,6 +144,23 @@ def _montage(out: Path, learned_dir: Path, naive_dir: Path, results: dict[str, A
                                     regions=RegionMasks(scene))
 
 
+def _baseline_in_parallel(device: str, cpu_threads: int) -> bool:
+    """Train the naive baseline beside the learned model: CPU runs of one torch thread each on >= 2 cores."""
+    return device == "cpu" and cpu_threads == 1 and (os.cpu_count() or 1) >= 2
+
+
+def train_naive(scene_dir: Path, naive_dir: Path, cfg_path: Path, overrides: dict[str, str], progress: bool) -> None:
+    """The naive baseline: the same config with every time map fixed at (0, 1) (a top-level function so that a
+    spawned process can run it)."""
+    from sync4dgs.data.scene import load_scene  # noqa: PLC0415
+    from sync4dgs.sync.timemap import TimeMaps  # noqa: PLC0415
+    from sync4dgs.train import load_config, train  # noqa: PLC0415
+
+    scene = load_scene(scene_dir)
+    train(scene_dir, naive_dir, load_config(cfg_path, overrides), progress=progress,
+          time_maps_override=TimeMaps.identity(scene.camera_names, scene.reference_camera))
+
+
 def run(args: argparse.Namespace) -> int:
     missing = missing_components()
     cfg_path = args.config or default_config_path()
@@ -159,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
                                            format_region_table, offset_rows, plot_offsets)
     from sync4dgs.eval.results import write_strict_json  # noqa: PLC0415
     from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
-    from sync4dgs.sync.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
+    from sync4dgs.sync.timemap import load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
     from sync4dgs.utils.device import resolve_device  # noqa: PLC0415
 
@@ -188,11 +208,18 @@ def run(args: argparse.Namespace) -> int:
         save_alignment(result, learned_dir / "stage1")
         stage1 = load_time_maps(learned_dir / "stage1" / "offsets.json")
     cfg = load_config(cfg_path, overrides)
-    with timer.step("stage 2: train 4D Gaussians + time maps (learned)"):
-        learned = train(scene_dir, learned_dir, cfg, offsets_path=learned_dir / "stage1" / "offsets.json")
-    with timer.step("stage 2 baseline: train with time maps fixed at (0, 1) (naive)"):
-        train(scene_dir, naive_dir, load_config(cfg_path, overrides),
-              time_maps_override=TimeMaps.identity(scene.camera_names, scene.reference_camera))
+    if _baseline_in_parallel(device, cfg.train.cpu_threads):
+        # one core each: the naive baseline trains in a child process while the learned model trains here
+        with timer.step("stage 2: learned + naive baseline, in parallel (one CPU core each)"):
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                naive_job = pool.submit(train_naive, scene_dir, naive_dir, cfg_path, overrides, False)
+                learned = train(scene_dir, learned_dir, cfg, offsets_path=learned_dir / "stage1" / "offsets.json")
+                naive_job.result()
+    else:
+        with timer.step("stage 2: train 4D Gaussians + time maps (learned)"):
+            learned = train(scene_dir, learned_dir, cfg, offsets_path=learned_dir / "stage1" / "offsets.json")
+        with timer.step("stage 2 baseline: train with time maps fixed at (0, 1) (naive)"):
+            train_naive(scene_dir, naive_dir, cfg_path, overrides, True)
     with timer.step("render + metrics (test camera)"):
         res_learned = _eval_run(learned_dir, scene_dir, device, args.quick)
         res_naive = _eval_run(naive_dir, scene_dir, device, args.quick)
