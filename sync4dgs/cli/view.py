@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = ViewerConfig(host=args.host, port=args.port, max_side=args.max_side, max_fps=args.max_fps)
     viewer = open_viewer(args.model_path, iteration=args.iteration, source_path=args.source_path,
                          device=args.device, backend=args.backend, config=cfg)
-    with viewer:
-        print(f"sync4dgs viewer: {viewer.url}  (Ctrl+C to stop)")
-        try:
+    try:   # Ctrl+C at any moment, also while the viewer is still setting up after its HTTP server answers
+        with viewer:
+            print(f"sync4dgs viewer: {viewer.url}  (Ctrl+C to stop)", flush=True)
             while True:
                 time.sleep(1.0)
-        except KeyboardInterrupt:
-            print("stopping viewer")
+    except KeyboardInterrupt:
+        print("stopping viewer", flush=True)
     return 0
