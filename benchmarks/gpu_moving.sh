@@ -115,6 +115,14 @@ for scene, runs in (("demo", ["f_on_s0", "f_on_s1", "f_on_s2", "f_old_s0", "f_or
         if os.path.exists(p): print(f"{scene} {r} after stage 2 MAE/max frames: %.3f / %.3f" % mae(load_time_maps(p)))
 PY
       ;;
+    n3v50)   # the N3V-scale rig (20 cameras, 1352x1014) cut to 50 frames, oracle clocks, seeding on vs off
+      N=$WORK/n3v50; [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --frames 50 --layout canonical --device cuda --out $N --quiet
+      it=(--train.iterations ${N3V_ITERS:-3000})
+      run n3v50_oracle_on $N configs/synth_gpu.json "${it[@]}" --fixed_time_maps $N/gt_sync.json &
+      run n3v50_oracle_off $N configs/synth_gpu.json "${it[@]}" --fixed_time_maps $N/gt_sync.json --moving.enabled false &
+      wait
+      grep -a "seeded\|seeding" $WORK/n3v50_oracle_on.log | tail -2 | tee -a "$OUT/summary.txt"
+      score n3v50 oracle_off=n3v50_oracle_off oracle_on=n3v50_oracle_on ;;
     blobs1)   # another seed of the other-renderer scene (faster, periodic blobs), oracle clocks
       B=$WORK/blobs1; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 1 320 60 > $WORK/blobs1_gen.log 2>&1
       it=(--train.iterations ${BLOB_ITERS:-3000})
