@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +45,7 @@ from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, 
 
 log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
+READ_THREADS = min(8, os.cpu_count() or 1)   # frames read and downscaled in parallel
 VELOCITY_NEIGHBOURS = 8        # velocities are averaged over this many nearest seeds of the same instant
 FRAME_TOLERANCE = 0.6          # a camera contributes to a seed time when it has a frame within this many frames
 
@@ -75,20 +78,22 @@ def _downscale(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
-def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, max_side: int) -> tuple[list, list]:
-    videos, sources = [], []
-    for cam in cams:
-        factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
-        size = (max(1, cam.width // factor), max(1, cam.height // factor))
-        K = cam.K.astype(np.float64).copy()
-        K[0] *= size[0] / cam.width
-        K[1] *= size[1] / cam.height
-        src = open_frames(scene, cam)
-        step = max(1, len(src) // 48)
-        background = temporal_median(np.stack([_downscale(src[i], size) for i in range(0, len(src), step)]))
-        videos.append(_CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap())))
-        sources.append(src)
-    return videos, sources
+def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, max_side: int) -> tuple[_CameraVideo, object]:
+    factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
+    size = (max(1, cam.width // factor), max(1, cam.height // factor))
+    K = cam.K.astype(np.float64).copy()
+    K[0] *= size[0] / cam.width
+    K[1] *= size[1] / cam.height
+    src = open_frames(scene, cam)
+    step = max(1, len(src) // 48)
+    background = temporal_median(np.stack([_downscale(src[i], size) for i in range(0, len(src), step)]))
+    return _CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap())), src
+
+
+def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, max_side: int,
+                 pool: ThreadPoolExecutor) -> tuple[list, list]:
+    opened = list(pool.map(lambda cam: _open_video(scene, cam, maps, max_side), cams))
+    return [v for v, _ in opened], [s for _, s in opened]
 
 
 def seed_times_s(t_range_s: tuple[float, float], spacing_s: float) -> np.ndarray:
@@ -98,38 +103,46 @@ def seed_times_s(t_range_s: tuple[float, float], spacing_s: float) -> np.ndarray
     return lo + spacing_s * np.arange(max(n, 1))
 
 
+def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: ThreadPoolExecutor, threshold: float,
+              device: torch.device) -> SweepViews | None:
+    """The cameras' frames nearest to global time t (s), downscaled, with their moving masks; None if < 2."""
+    picks = [(v, s, v.frame_at(t_s)) for v, s in zip(videos, sources)]
+    picks = [(v, s, i) for v, s, i in picks if i is not None]
+    if len(picks) < 2:
+        return None
+    imgs = np.stack(list(pool.map(lambda p: _downscale(p[1][p[2]], p[0].size), picks))).astype(np.float32) / 255.0
+    masks = np.concatenate([moving_mask(img[None], v.background, threshold) for (v, _, _), img in zip(picks, imgs)])
+    f32 = dict(dtype=torch.float32, device=device)
+    return SweepViews(Ks=torch.tensor(np.stack([v.K for v, _, _ in picks]), **f32),
+                      Rs=torch.tensor(np.stack([v.cam.R for v, _, _ in picks]), **f32),
+                      ts=torch.tensor(np.stack([v.cam.t for v, _, _ in picks]), **f32),
+                      images=torch.tensor(imgs, **f32), masks=torch.tensor(masks, device=device))
+
+
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True
                           ) -> tuple[list[float], list[SweepPoints]]:
     """(seed times s, points per time) on the moving content of the training cameras ``cams``."""
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
-    videos, sources = _open_videos(scene, cams, maps, cfg.max_side)
-    settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
-                             depth_samples=cfg.depth_samples, min_views=cfg.min_views,
-                             min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
-    gen = torch.Generator().manual_seed(seed)
-    times, points = [], []
-    for t in tqdm(seed_times_s(t_range_s, spacing), desc="seeding moving content", unit="t", disable=not progress,
-                  leave=False):
-        picks = [(v, s, v.frame_at(float(t))) for v, s in zip(videos, sources)]
-        picks = [(v, s, i) for v, s, i in picks if i is not None]
-        if len(picks) < 2:
-            continue
-        imgs = np.stack([_downscale(s[i], v.size) for v, s, i in picks]).astype(np.float32) / 255.0
-        masks = np.concatenate([moving_mask(img[None], v.background, cfg.threshold) for (v, _, _), img in
-                                zip(picks, imgs)])
-        f32 = dict(dtype=torch.float32, device=device)
-        views = SweepViews(Ks=torch.tensor(np.stack([v.K for v, _, _ in picks]), **f32),
-                           Rs=torch.tensor(np.stack([v.cam.R for v, _, _ in picks]), **f32),
-                           ts=torch.tensor(np.stack([v.cam.t for v, _, _ in picks]), **f32),
-                           images=torch.tensor(imgs, **f32), masks=torch.tensor(masks, device=device))
-        pts = sweep_moving_points(views, settings, gen)
-        if pts.xyz.shape[0] == 0:
-            continue
-        voxel = float(pts.footprint.median())
-        times.append(float(t))
-        points.append(voxel_downsample(pts, voxel, cfg.max_points_per_time, gen))
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
+        videos, sources = _open_videos(scene, cams, maps, cfg.max_side, pool)
+        settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
+                                 depth_samples=cfg.depth_samples, min_views=cfg.min_views,
+                                 min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
+        gen = torch.Generator().manual_seed(seed)
+        times, points = [], []
+        for t in tqdm(seed_times_s(t_range_s, spacing), desc="seeding moving content", unit="t", disable=not progress,
+                      leave=False):
+            views = _views_at(float(t), videos, sources, pool, cfg.threshold, device)
+            if views is None:
+                continue
+            pts = sweep_moving_points(views, settings, gen)
+            if pts.xyz.shape[0] == 0:
+                continue
+            voxel = float(pts.footprint.median())
+            times.append(float(t))
+            points.append(voxel_downsample(pts, voxel, cfg.max_points_per_time, gen))
     return times, points
 
 
