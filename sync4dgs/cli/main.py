@@ -10,8 +10,10 @@ import argparse
 import importlib
 import logging
 import sys
+from types import ModuleType
 
 from sync4dgs.errors import Sync4DGSError
+from sync4dgs.utils.cliopts import ALIAS_NOTE, HelpFormatter
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_command_parser(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
+    """(the command's module, its own argument parser) for subcommand ``name``."""
+    module, help_text = COMMANDS[name]
+    mod = importlib.import_module(module)
+    cmd_parser = argparse.ArgumentParser(prog=f"sync4dgs {name}", description=f"{help_text}. {ALIAS_NOTE}",
+                                         formatter_class=HelpFormatter)
+    mod.add_arguments(cmd_parser)
+    return mod, cmd_parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -47,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if pre.command is None:
         parser.print_help()
         return 2
-    mod = importlib.import_module(COMMANDS[pre.command][0])
-    cmd_parser = argparse.ArgumentParser(prog=f"sync4dgs {pre.command}", description=COMMANDS[pre.command][1])
-    mod.add_arguments(cmd_parser)
+    mod, cmd_parser = build_command_parser(pre.command)
     rest = argv[argv.index(pre.command) + 1:]
     args = cmd_parser.parse_args(rest)
     logging.basicConfig(level=logging.DEBUG if pre.verbose else logging.INFO,

@@ -48,7 +48,7 @@ def test_format_mismatch_and_output_guards(n3v_dir, tmp_path):
 def test_cli_prepare_inside_dataset_folder(n3v_dir, capsys):
     out = n3v_dir / "sync4dgs_scene"
     assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random",
-                     "--assume-synchronized", "--reference", "cam02", "--test-cameras", "cam00,cam04"]) == 0
+                     "--assume_synchronized", "--reference", "cam02", "--test_cameras", "cam00,cam04"]) == 0
     text = capsys.readouterr().out
     assert "cam04" in text and "random_frustum" in text
     from sync4dgs.data.scene import load_scene
