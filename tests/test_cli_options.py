@@ -1,5 +1,5 @@
-"""The command line's option spelling (underscores, hyphenated aliases) and the scene arguments that also take
-a ``scene.json``."""
+"""The command line's option spelling (underscores, hyphenated aliases), its top-level help, and the scene
+arguments that also take a ``scene.json``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync4dgs.cli.main import COMMANDS, build_command_parser, main
+from sync4dgs.cli.main import COMMANDS, build_command_parser, build_parser, main
 from sync4dgs.train.__main__ import build_parser as build_train_module_parser
 from sync4dgs.utils.cliopts import ALIAS_NOTE, long_option
 
@@ -99,6 +99,22 @@ def test_command_help_lists_underscore_spelling_only(capsys):
     assert "--skip_train" in out and "--time_range" in out and "--n_frames" in out
     assert "--skip-train" not in out and "--time-range" not in out
     assert " ".join(ALIAS_NOTE.split()) in " ".join(out.split())
+
+
+def test_top_level_help_describes_the_tool_and_pipeline(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out == build_parser().format_help()
+    assert "one subcommand per module" not in out
+    assert "4D Gaussian splatting from unsynchronized multi-view videos" in out
+    steps = ["sync4dgs prepare", "sync4dgs synth", "sync4dgs align", "sync4dgs train", "sync4dgs render",
+             "sync4dgs metrics", "sync4dgs view", "sync4dgs export", "sync4dgs demo"]
+    positions = [out.index(s) for s in steps]
+    assert positions[2:6] == sorted(positions[2:6])          # align -> train -> render -> metrics, in order
+    assert main([]) == 2                                       # no command: the same help, exit status 2
+    assert "usual pipeline" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command,argv", [
