@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync4dgs.cli.main import COMMANDS, build_command_parser, build_parser, main
+from sync4dgs.eval.frame_times import MIN_ESTIMATE_CONFIDENCE
 from sync4dgs.train.__main__ import build_parser as build_train_module_parser
 from sync4dgs.utils.cliopts import ALIAS_NOTE, long_option
 
@@ -115,6 +116,15 @@ def test_top_level_help_describes_the_tool_and_pipeline(capsys):
     assert positions[2:6] == sorted(positions[2:6])          # align -> train -> render -> metrics, in order
     assert main([]) == 2                                       # no command: the same help, exit status 2
     assert "usual pipeline" in capsys.readouterr().out
+
+
+def test_render_help_states_the_held_out_camera_clock(capsys):
+    with pytest.raises(SystemExit):
+        main(["render", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "estimate training started from" in text
+    assert f"confidence is at least {MIN_ESTIMATE_CONFIDENCE:g}" in text
+    assert "assumed to start with the reference" not in text
 
 
 @pytest.mark.parametrize("command,argv", [

@@ -1,5 +1,7 @@
 """``sync4dgs render``: render a trained model's train/test views into the 3DGS folder layout (+ mp4s).
 
+Which time map each camera is rendered with is decided by sync4dgs/eval/frame_times.py (``eval_time_map``).
+
 ``python render.py ...`` at the repository root is the same command (3DGS/Ex4DGS muscle memory).
 """
 
@@ -13,6 +15,7 @@ from sync4dgs.utils.cliopts import long_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from sync4dgs.eval.frame_times import MIN_ESTIMATE_CONFIDENCE as min_conf  # noqa: PLC0415
     from sync4dgs.export.video_cli import add_path_video_arguments  # noqa: PLC0415
 
     parser.add_argument("-m", *long_option("model_path"), required=True, type=Path, help="trained model folder")
@@ -22,9 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(*long_option("skip_train"), action="store_true", help="do not render the training cameras")
     parser.add_argument(*long_option("skip_test"), action="store_true", help="do not render the test cameras")
     parser.add_argument(*long_option("test_time_maps"), type=Path, default=None,
-                        help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras; "
-                             "without it a test camera other than the reference is assumed to start with the "
-                             "reference camera (offset 0, rate 1)")
+                        help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras. "
+                             "Without it (or for a camera it lacks) a held-out camera other than the reference "
+                             "is rendered with the estimate training started from (stage 1 aligns held-out "
+                             f"cameras too) when that estimate's confidence is at least {min_conf:g}, else at "
+                             "offset 0, rate 1 with a warning; render_info.json records which map each camera "
+                             "used")
     parser.add_argument(*long_option("fit_test_time"), action="store_true",
                         help="fit each held-out camera's offset (not the reference's) to its own frames before "
                              "rendering it: the test-time optimisation of Sync-NeRF's protocol (default: no fit, "
