@@ -44,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", choices=POINT_MODES, default="auto",
                    help="auto: triangulate/SfM points, random frustum points if too few; strict: error if too few; "
                         "random: random frustum points only")
+    p.add_argument(*long_option("n_random_points"), type=int, default=20000,
+                   help="number of random frustum points when they are used (--points random, or the auto fallback)")
     p.add_argument(*long_option("max_features"), type=int, default=8192, help="SIFT features per image")
     p.add_argument(*long_option("max_image_size"), type=int, default=1600, help="SIFT image size limit (pixels)")
     p.add_argument(*long_option("camera_model"), default="SIMPLE_RADIAL",
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     opts = PrepareOptions(
         downscale=args.downscale, test_cameras=args.test_cameras, reference=args.reference, frames=args.frames,
         exclude_cameras=args.exclude_cameras, pose_cameras=args.pose_cameras, points=args.points,
+        n_random_points=args.n_random_points,
         max_features=args.max_features, max_image_size=args.max_image_size, camera_model=args.camera_model,
         shared_intrinsics=args.shared_intrinsics, samples_per_camera=args.samples_per_camera, fps=args.fps,
         assume_synchronized=args.assume_synchronized, normalize=args.normalize, crf=args.crf,

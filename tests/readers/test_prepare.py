@@ -61,6 +61,21 @@ def test_cli_prepare_inside_dataset_folder(n3v_dir, capsys):
     assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random"]) == 0
 
 
+def test_cli_prepare_n_random_points(n3v_dir, tmp_path, capsys):
+    out = tmp_path / "scene"
+    assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random",
+                     "--n_random_points", "123"]) == 0
+    from sync4dgs.data.scene import load_scene
+
+    scene = load_scene(out)
+    assert scene.source["points"]["count"] == 123 and scene.source["points"]["method"] == "random_frustum"
+    assert len(load_points(out / "points3d.ply").xyz) == 123
+    capsys.readouterr()
+    assert cli_main(["prepare", str(n3v_dir), "--out", str(tmp_path / "bad"), "--points", "random",
+                     "--n_random_points", "0"]) == 1
+    assert "n_random_points must be a positive integer" in capsys.readouterr().err
+
+
 def test_points_io_and_bad_clouds(tmp_path):
     xyz = np.random.default_rng(0).normal(size=(50, 3))
     rgb = np.random.default_rng(1).integers(0, 256, (50, 3)).astype(np.uint8)
