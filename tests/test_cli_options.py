@@ -4,6 +4,7 @@ arguments that also take a ``scene.json``."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from sync4dgs.cli.main import COMMANDS, build_command_parser, build_parser, main
 from sync4dgs.eval.frame_times import MIN_ESTIMATE_CONFIDENCE
 from sync4dgs.train.__main__ import build_parser as build_train_module_parser
 from sync4dgs.utils.cliopts import ALIAS_NOTE, long_option
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:
@@ -147,3 +150,11 @@ def test_scene_arguments_take_the_scene_json(command, argv, tmp_path):
     folder_args = [a.format(scene_json=scene_dir) for a in argv]
     folder_ns = _ns(command, folder_args)
     assert Path(folder_ns.get("scene") or folder_ns.get("src") or folder_ns["source_path"]) == scene_dir
+
+
+def test_demo_output_is_git_ignored():
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in ("demo_output/summary.json", "demo_output/learned/results.json", "sub/demo_output/x.png"):
+        r = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", path], check=False)
+        assert r.returncode == 0, f"{path} is not ignored by .gitignore"
