@@ -29,6 +29,12 @@ class _Ambiguous(argparse.Action):
         parser.error(f"{option_string} is ambiguous; use one of " + ", ".join(f"--{p}" for p in self.const))
 
 
+def _scene_arg(text: str) -> str:
+    """``--source_path``: the scene folder, also when its scene.json is given (kept a string, as every rank's
+    command line carries it)."""
+    return str(scene_folder(text))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from sync4dgs.train.config import ExperimentConfig  # noqa: PLC0415
     from sync4dgs.train.configio import config_leaves, flat_aliases  # noqa: PLC0415
@@ -37,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="JSON experiment config (may 'extends' another)")
     p.add_argument(*long_option("model_path"), "-m", required=True,
                    help="output model folder (resumed if it has checkpoints)")
-    p.add_argument(*long_option("source_path"), "-s", required=True, type=scene_folder,
+    p.add_argument(*long_option("source_path"), "-s", required=True, type=_scene_arg,
                    help="canonical scene folder (or its scene.json)")
     p.add_argument("--offsets", default=None, help="initial time maps (offsets.json); skips stage 1")
     p.add_argument(*long_option("no_align"), action="store_true",
