@@ -6,7 +6,7 @@
 # A scene is a folder holding poses_bounds.npy and cam*.mp4 (also what `sync4dgs unsync` writes). Each one is
 # prepared with the standard protocol: half resolution (--downscale 2 -> 1352x1014), test camera cam00,
 # reference cam00 (the reader's defaults). The scene goes to <scene>/sync4dgs_scene, or to ROOT/<scene name> with --out.
-# Options after `--` are passed to `sync4dgs prepare` and override the defaults (e.g. -- --exclude-cameras cam13).
+# Options after `--` are passed to `sync4dgs prepare` and override the defaults (e.g. -- --exclude_cameras cam13).
 # A failing scene is reported and skipped; the exit status is 1 if any scene failed.
 # Set SYNC4DGS to change the command (default: sync4dgs; e.g. SYNC4DGS="python3 -m sync4dgs").
 set -euo pipefail

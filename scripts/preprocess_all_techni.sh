@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Prepare every Technicolor light-field scene under PATH as a canonical sync4dgs scene.
 #
-#   scripts/preprocess_all_techni.sh PATH [--out ROOT] [--all-frames] [-- EXTRA PREPARE OPTIONS]
+#   scripts/preprocess_all_techni.sh PATH [--out ROOT] [--all_frames] [-- EXTRA PREPARE OPTIONS]
 #
 # A scene is a folder holding cameras_parameters.txt and <Scene>_undist_<frame:05d>_<cam:02d>.png files
 # (the "undistorted" release). Protocol (STG / Ex4DGS / HyperReel): full resolution, test camera cam10 and
 # reference cam00 (the reader's defaults), one 50-frame window per scene given in FILE frame numbers (end exclusive):
 # Birthday 151:201, Fabien 51:101, Painter 100:150, Theater 51:101, Train(s) 151:201. Other scenes, or
-# --all-frames, use every frame common to all cameras. The scene goes to <scene>/sync4dgs_scene, or to
+# --all_frames (or --all-frames), use every frame common to all cameras. The scene goes to <scene>/sync4dgs_scene, or to
 # ROOT/<scene name> with --out. Options after `--` are passed to `sync4dgs prepare` and override the defaults.
 # A failing scene is reported and skipped; the exit status is 1 if any scene failed.
 # Set SYNC4DGS to change the command (default: sync4dgs).
@@ -20,7 +20,7 @@ out_root=""; all_frames=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --out) [[ $# -ge 2 ]] || usage; out_root=$2; shift 2 ;;
-    --all-frames) all_frames=1; shift ;;
+    --all_frames|--all-frames) all_frames=1; shift ;;
     --) shift; break ;;
     *) usage ;;
   esac

@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
 from sync4dgs.errors import ConfigError
+from sync4dgs.utils.cliopts import long_option
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="scene folder (with scene.json)")
+    p.add_argument("scene", type=scene_folder, help="scene folder (with scene.json), or its scene.json")
     p.add_argument("--out", default=None, help="offsets file to write (default SCENE/offsets.json); the "
                                                "trajectories and the plot go next to it")
-    p.add_argument("--max-offset-s", type=float, default=3.0, help="search offsets in +-this many seconds (default 3)")
+    p.add_argument(*long_option("max_offset_s"), type=float, default=3.0,
+                   help="search offsets in +-this many seconds (default 3)")
     p.add_argument("--rates", default="auto",
                    help="'1': trust the frame rates in scene.json; '30,25,24': each camera's true rate is one of "
                         "these; 'auto' (default): rate 1 unless the best offset drifts along the video and a "
@@ -24,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracks", default=None, help="folder of per-camera <camera>.npz point tracks to use instead of "
                                                   "the built-in KLT tracker (format: docs/align.md)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
-    p.add_argument("--track-max-side", type=int, default=None, help="longest side of the frames tracked (px)")
+    p.add_argument(*long_option("track_max_side"), type=int, default=None,
+                   help="longest side of the frames tracked (px)")
 
 
 def run(args: argparse.Namespace) -> int:

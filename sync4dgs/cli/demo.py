@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import sync4dgs
+from sync4dgs.errors import ConfigError
 
 # --quick: the tiny preset and few iterations (CI); full: the demo preset and configs/demo.json as is.
 QUICK_ITERATIONS = 40
@@ -161,11 +162,25 @@ def train_naive(scene_dir: Path, naive_dir: Path, cfg_path: Path, overrides: dic
           time_maps_override=TimeMaps.identity(scene.camera_names, scene.reference_camera))
 
 
+def demo_config_path(config: Path | None) -> Path:
+    """The stage-2 config the demo trains with: ``--config`` or configs/demo.json of the checkout. ConfigError
+    (one line) when that file does not exist: a mistyped --config is not a missing part of the pipeline."""
+    if config is not None:
+        if config.is_dir():
+            raise ConfigError(f"--config {config}: is a folder, expected a JSON config file")
+        if not config.is_file():
+            raise ConfigError(f"--config {config}: file not found")
+        return config
+    path = default_config_path()
+    if not path.is_file():
+        raise ConfigError(f"the demo's default config {path} was not found (sync4dgs installed without its "
+                          f"configs/ folder?); pass --config FILE")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
+    cfg_path = demo_config_path(args.config)
     missing = missing_components()
-    cfg_path = args.config or default_config_path()
-    if not cfg_path.is_file():
-        missing.append(f"stage-2 demo config: {cfg_path} not found (pass --config FILE)")
     if missing:
         print("sync4dgs demo cannot run yet; missing pipeline parts:")
         for m in missing:

@@ -11,9 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
+from sync4dgs.utils.cliopts import long_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model_path", required=True, type=Path,
+    parser.add_argument("-m", *long_option("model_path"), required=True, type=Path,
                         help="trained model folder, a model.pt, or a 4D .npz")
     parser.add_argument("--format", required=True, choices=("ply", "npz"),
                         help="ply: one 3DGS PLY per time; npz: the full 4D model")
@@ -23,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: M/export/ply_<iter> or M/export)")
     parser.add_argument("--iteration", type=int, default=None, help="saved iteration (default: latest)")
-    parser.add_argument("-s", "--source_path", type=Path, default=None,
+    parser.add_argument("-s", *long_option("source_path"), type=scene_folder, default=None,
                         help="scene folder (default: the one recorded in the model); needed by --times all")
-    parser.add_argument("--min_opacity", type=float, default=0.0,
+    parser.add_argument(*long_option("min_opacity"), type=float, default=0.0,
                         help="ply only: drop Gaussians whose opacity at that time is below this (default 0: keep all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

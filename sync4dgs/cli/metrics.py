@@ -8,24 +8,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
+from sync4dgs.utils.cliopts import long_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model_path", required=True, type=Path, help="trained and rendered model folder")
-    parser.add_argument("-s", "--source_path", type=Path, default=None,
+    parser.add_argument("-m", *long_option("model_path"), required=True, type=Path,
+                        help="trained and rendered model folder")
+    parser.add_argument("-s", *long_option("source_path"), type=scene_folder, default=None,
                         help="scene folder (default: the scene recorded when the model was trained)")
     parser.add_argument("--iteration", type=int, default=-1, help="saved iteration (default: latest)")
-    parser.add_argument("--lpips_weights", type=Path, default=None,
+    parser.add_argument(*long_option("lpips_weights"), type=Path, default=None,
                         help="folder with alexnet-owt-7be5be79.pth + lpips alex.pth (or one combined .pth); "
                              "without it LPIPS is reported as unavailable")
-    parser.add_argument("--no_flip", action="store_true", help="skip FLIP")
-    parser.add_argument("--fps_repeats", type=int, default=None,
+    parser.add_argument(*long_option("no_flip"), action="store_true", help="skip FLIP")
+    parser.add_argument(*long_option("fps_repeats"), type=int, default=None,
                         help="timed render calls for the FPS measurement (default 50 on CUDA, 5 on CPU; 0 = skip)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
                         help="renderer for the FPS measurement (default auto: gsplat on CUDA, torch on CPU)")
-    parser.add_argument("--no_regions", action="store_true",
+    parser.add_argument(*long_option("no_regions"), action="store_true",
                         help="skip the moving/static region metrics (they read each camera's frames once)")
-    parser.add_argument("--cpu_threads", type=int, default=None,
+    parser.add_argument(*long_option("cpu_threads"), type=int, default=None,
                         help="torch threads on the CPU (default: the model's train.cpu_threads, else torch's "
                              "default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

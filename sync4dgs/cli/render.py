@@ -1,5 +1,7 @@
 """``sync4dgs render``: render a trained model's train/test views into the 3DGS folder layout (+ mp4s).
 
+Which time map each camera is rendered with is decided by sync4dgs/eval/frame_times.py (``eval_time_map``).
+
 ``python render.py ...`` at the repository root is the same command (3DGS/Ex4DGS muscle memory).
 """
 
@@ -8,38 +10,46 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
+from sync4dgs.utils.cliopts import long_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model_path", required=True, type=Path, help="trained model folder")
-    parser.add_argument("-s", "--source_path", type=Path, default=None,
+    from sync4dgs.eval.frame_times import MIN_ESTIMATE_CONFIDENCE as min_conf  # noqa: PLC0415
+    from sync4dgs.export.video_cli import add_path_video_arguments  # noqa: PLC0415
+
+    parser.add_argument("-m", *long_option("model_path"), required=True, type=Path, help="trained model folder")
+    parser.add_argument("-s", *long_option("source_path"), type=scene_folder, default=None,
                         help="scene folder (default: the scene recorded when the model was trained)")
     parser.add_argument("--iteration", type=int, default=-1, help="saved iteration to render (default: latest)")
-    parser.add_argument("--skip_train", action="store_true", help="do not render the training cameras")
-    parser.add_argument("--skip_test", action="store_true", help="do not render the test cameras")
-    parser.add_argument("--test_time_maps", type=Path, default=None,
-                        help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras; "
-                             "without it a test camera other than the reference is assumed to start with the "
-                             "reference camera (offset 0, rate 1)")
-    parser.add_argument("--fit_test_time", action="store_true",
+    parser.add_argument(*long_option("skip_train"), action="store_true", help="do not render the training cameras")
+    parser.add_argument(*long_option("skip_test"), action="store_true", help="do not render the test cameras")
+    parser.add_argument(*long_option("test_time_maps"), type=Path, default=None,
+                        help="time maps (TimeMaps JSON, e.g. SCENE/gt_sync.json) for held-out test cameras. "
+                             "Without it (or for a camera it lacks) a held-out camera other than the reference "
+                             "is rendered with the estimate training started from (stage 1 aligns held-out "
+                             f"cameras too) when that estimate's confidence is at least {min_conf:g}, else at "
+                             "offset 0, rate 1 with a warning; render_info.json records which map each camera "
+                             "used")
+    parser.add_argument(*long_option("fit_test_time"), action="store_true",
                         help="fit each held-out camera's offset (not the reference's) to its own frames before "
                              "rendering it: the test-time optimisation of Sync-NeRF's protocol (default: no fit, "
                              "stricter)")
-    parser.add_argument("--frame_stride", type=int, default=1, help="render every N-th frame (default 1 = all)")
-    parser.add_argument("--max_frames", type=int, default=None, help="at most this many frames per camera")
-    parser.add_argument("--no_video", action="store_true", help="do not write one mp4 per camera")
+    parser.add_argument(*long_option("frame_stride"), type=int, default=1,
+                        help="render every N-th frame (default 1 = all)")
+    parser.add_argument(*long_option("max_frames"), type=int, default=None, help="at most this many frames per camera")
+    parser.add_argument(*long_option("no_video"), action="store_true", help="do not write one mp4 per camera")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"),
                         help="renderer (default auto: gsplat on CUDA, the torch reference on CPU)")
-    parser.add_argument("--cpu_threads", type=int, default=None,
+    parser.add_argument(*long_option("cpu_threads"), type=int, default=None,
                         help="torch threads when rendering on the CPU (default: the model's train.cpu_threads, "
                              "else torch's default; 1 is much faster for small images on a busy machine)")
-    parser.add_argument("--montage_frames", type=int, default=4,
+    parser.add_argument(*long_option("montage_frames"), type=int, default=4,
                         help="evenly spaced test frames in M/test/ours_N/montage.png (ground truth | render | "
                              "|difference|; 0 = no montage)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     # --- free-viewpoint video options (owned by sync4dgs/export/video_cli.py) ---
-    from sync4dgs.export.video_cli import add_path_video_arguments  # noqa: PLC0415
-
     add_path_video_arguments(parser)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sync4dgs.utils.cliopts import long_option
+
 
 def _resolution(text: str) -> tuple[int, int]:
     try:
@@ -17,7 +19,7 @@ def _fps_list(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"--fps-mix must be comma-separated numbers, got {text!r}") from e
+        raise argparse.ArgumentTypeError(f"--fps_mix must be comma-separated numbers, got {text!r}") from e
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,10 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=None, help="frames of the reference camera (default 60)")
     p.add_argument("--fps", type=float, default=None, help="reference frame rate (default 30)")
     p.add_argument("--res", type=_resolution, default=None, help="WIDTHxHEIGHT, even (default 160x120)")
-    p.add_argument("--max-offset-s", type=float, default=None, help="offsets uniform in +-this (default 2.0 s)")
-    p.add_argument("--subframe", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument(*long_option("max_offset_s"), type=float, default=None,
+                   help="offsets uniform in +-this (default 2.0 s)")
+    p.add_argument("--subframe", dest="subframe", action="store_const", const=True, default=None,
                    help="add random sub-frame parts to the offsets (default: off, except the n3v preset)")
-    p.add_argument("--fps-mix", type=_fps_list, default=None,
+    p.add_argument(*long_option("no_subframe"), dest="subframe", action="store_const", const=False,
+                   help="no sub-frame parts (whole-frame offsets), also with the n3v preset")
+    p.add_argument(*long_option("fps_mix"), type=_fps_list, default=None,
                    help="frame rates cycled over cam01.. (cam00 keeps --fps), e.g. 30,25,24")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda[:i] (default auto)")

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
-from sync4dgs.train.setup import STAGE1_DIR, TRAJECTORIES_FILE
 from sync4dgs.train.command import add_arguments as _add_train_arguments
 from sync4dgs.train.command import overrides_from_args
 from sync4dgs.train.command import run as _run_train
+from sync4dgs.train.setup import STAGE1_DIR, TRAJECTORIES_FILE
+from sync4dgs.utils.cliopts import long_option
 
 __all__ = ["LiveViewer", "add_arguments", "overrides_from_args", "run"]
 
@@ -32,12 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("live viewer")
     g.add_argument("--viewer", action="store_true",
                    help="show the training live in the browser viewer (needs viser)")
-    g.add_argument("--viewer_port", type=int, default=8080, help="viewer TCP port (default 8080)")
-    g.add_argument("--viewer_host", default="127.0.0.1",
+    g.add_argument(*long_option("viewer_port"), type=int, default=8080, help="viewer TCP port (default 8080)")
+    g.add_argument(*long_option("viewer_host"), default="127.0.0.1",
                    help="viewer bind address (default 127.0.0.1: this machine only)")
-    g.add_argument("--viewer_max_fps", type=float, default=5.0,
+    g.add_argument(*long_option("viewer_max_fps"), type=float, default=5.0,
                    help="viewer renders per second while training (default 5: ~5 %% slowdown on an H100)")
-    g.add_argument("--viewer_every", type=int, default=100,
+    g.add_argument(*long_option("viewer_every"), type=int, default=100,
                    help="refresh the viewer's model at most every this many iterations (default 100)")
 
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+from sync4dgs.data.scene import scene_folder
+from sync4dgs.utils.cliopts import long_option
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", help="synchronized dataset: N3V folder (cam*.mp4 + poses_bounds.npy) or canonical scene")
+    p.add_argument("src", type=scene_folder,
+                   help="synchronized dataset: N3V folder (cam*.mp4 + poses_bounds.npy) or canonical scene "
+                        "(its folder or its scene.json)")
     p.add_argument("--out", required=True, help="output folder (same layout as the input, plus gt_sync.json)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--sigma-frames", type=float, default=5.0,
+    g.add_argument(*long_option("sigma_frames"), type=float, default=5.0,
                    help="offsets ~ round(N(0, sigma)) frames (Sync-NeRF protocol; default 5)")
-    g.add_argument("--max-offset-frames", type=int, default=None, help="offsets uniform in [-K, K] frames instead")
-    p.add_argument("--no-negative", dest="allow_negative", action="store_false",
+    g.add_argument(*long_option("max_offset_frames"), type=int, default=None,
+                   help="offsets uniform in [-K, K] frames instead")
+    p.add_argument(*long_option("no_negative"), dest="allow_negative", action="store_false",
                    help="only non-negative offsets (drop-only: reference and test cameras are not trimmed)")
-    p.add_argument("--n-frames", type=int, default=None, help="keep this many frames per camera (Sync-NeRF: 270)")
-    p.add_argument("--test-cameras", default=None, help="comma-separated cameras left at offset 0 (default cam00)")
+    p.add_argument(*long_option("n_frames"), type=int, default=None,
+                   help="keep this many frames per camera (Sync-NeRF: 270)")
+    p.add_argument(*long_option("test_cameras"), default=None,
+                   help="comma-separated cameras left at offset 0 (default cam00)")
     p.add_argument("--reference", default=None, help="reference camera (default cam00 / the scene's)")
     p.add_argument("--overwrite", action="store_true",
                    help="also replace a non-empty --out folder that sync4dgs did not write (never one inside SRC)")

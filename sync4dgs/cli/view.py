@@ -10,21 +10,24 @@ import argparse
 import time
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
+from sync4dgs.utils.cliopts import long_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model_path", required=True, type=Path,
+    parser.add_argument("-m", *long_option("model_path"), required=True, type=Path,
                         help="trained model folder, a model.pt, or a 4D .npz")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="bind address (default 127.0.0.1: this machine only; 0.0.0.0 exposes it on the network)")
     parser.add_argument("--iteration", type=int, default=None, help="saved iteration (default: latest)")
-    parser.add_argument("-s", "--source_path", type=Path, default=None,
+    parser.add_argument("-s", *long_option("source_path"), type=scene_folder, default=None,
                         help="scene folder (default: the one recorded in the model); gives camera frusta")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--backend", default=None, choices=("auto", "torch", "gsplat"), help="renderer")
-    parser.add_argument("--max_side", type=int, default=None,
+    parser.add_argument(*long_option("max_side"), type=int, default=None,
                         help="render resolution, longer side in px (default 1024 on CUDA, 256 on CPU)")
-    parser.add_argument("--max_fps", type=float, default=30.0, help="cap on rendered frames per second")
+    parser.add_argument(*long_option("max_fps"), type=float, default=30.0, help="cap on rendered frames per second")
 
 
 def run(args: argparse.Namespace) -> int:

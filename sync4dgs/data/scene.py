@@ -322,9 +322,19 @@ def is_scene_folder(folder: str | Path) -> bool:
     return isinstance(d, dict) and "format_version" in d and isinstance(d.get("cameras"), list)
 
 
+def scene_folder(path: str | Path) -> Path:
+    """The scene folder that ``path`` names: the folder itself, or the folder of a ``scene.json`` given instead
+    (``--source_path scenes/x/scene.json`` means ``scenes/x``). Any other path is returned unchanged."""
+    p = Path(path)
+    if p.name == SCENE_FILE and not p.is_dir():
+        return p.parent
+    return p
+
+
 def load_scene(root: str | Path) -> SceneSpec:
-    """Read ``root/scene.json`` into a validated SceneSpec (clear DataFormatError on any problem)."""
-    root = Path(root)
+    """Read ``root/scene.json`` into a validated SceneSpec (clear DataFormatError on any problem). ``root`` may
+    also be the ``scene.json`` file itself (:func:`scene_folder`)."""
+    root = scene_folder(root)
     path = root / SCENE_FILE
     if root.exists() and not root.is_dir():
         raise DataFormatError(root, "scene path is a file, expected a scene folder holding scene.json")

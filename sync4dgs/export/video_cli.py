@@ -1,6 +1,6 @@
 """The free-viewpoint options of ``sync4dgs render`` (the command itself lives in sync4dgs/cli/render.py).
 
-``sync4dgs render --model_path M --path orbit|interp|camera:<name> [--time-range a:b] [--freeze-time t]
+``sync4dgs render --model_path M --path orbit|interp|camera:<name> [--time_range a:b] [--freeze_time t]
 [--out video.mp4]``: cli/render.py calls :func:`add_path_video_arguments` on its parser and, when
 ``args.path`` is set, returns :func:`run_path_video(args)` instead of rendering the test/train views.
 """
@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from sync4dgs.errors import ConfigError
+from sync4dgs.utils.cliopts import long_option
 
 
 def parse_time_range(spec: str | None) -> tuple[float, float] | None:
@@ -23,28 +24,29 @@ def parse_time_range(spec: str | None) -> tuple[float, float] | None:
             raise ValueError(spec)
         a, b = float(parts[0]), float(parts[1])
     except ValueError as e:
-        raise ConfigError(f"--time-range must look like START:END in seconds (e.g. 0.5:2.0), got {spec!r}") from e
+        raise ConfigError(f"--time_range must look like START:END in seconds (e.g. 0.5:2.0), got {spec!r}") from e
     if not b >= a:
-        raise ConfigError(f"--time-range end must not precede its start, got {spec!r}")
+        raise ConfigError(f"--time_range end must not precede its start, got {spec!r}")
     return a, b
 
 
 def add_path_video_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --path, --time-range, --freeze-time, --out, --fps, --n-frames, --width, --height to ``parser``."""
+    """Add --path, --time_range, --freeze_time, --out, --fps, --n_frames, --width, --height to ``parser`` (each
+    also accepted hyphenated, e.g. --time-range)."""
     g = parser.add_argument_group("free-viewpoint video (with --path; renders one mp4 instead of the views)")
     g.add_argument("--path", default=None, metavar="orbit|interp|camera:NAME",
                    help="orbit: loop around the cameras' look-at point; interp: smooth path through the training "
                         "cameras; camera:NAME: that camera's view at the reference camera's frame times")
-    g.add_argument("--time-range", "--time_range", dest="time_range", default=None, metavar="A:B",
+    g.add_argument(*long_option("time_range"), default=None, metavar="A:B",
                    help="global seconds to cover (default: the reference camera's capture range); "
-                        "write --time-range=-0.5:2 when the start is negative")
-    g.add_argument("--freeze-time", "--freeze_time", dest="freeze_time", type=float, default=None, metavar="T",
+                        "write --time_range=-0.5:2 when the start is negative")
+    g.add_argument(*long_option("freeze_time"), type=float, default=None, metavar="T",
                    help="bullet time: every frame at global time T (seconds) while the camera moves")
     g.add_argument("--out", type=Path, default=None,
                    help="output mp4 (default: M/video/<path>_<iter>.mp4)")
     g.add_argument("--fps", type=float, default=None, help="video frame rate (default 30; camera:NAME: the "
                                                            "reference camera's fps)")
-    g.add_argument("--n-frames", "--n_frames", dest="n_frames", type=int, default=None,
+    g.add_argument(*long_option("n_frames"), type=int, default=None,
                    help="number of frames (default: real time over the time range; 4 s when frozen)")
     g.add_argument("--width", type=int, default=None, help="output width in pixels (default: the camera's)")
     g.add_argument("--height", type=int, default=None, help="output height in pixels (default: the camera's)")

@@ -11,14 +11,21 @@ import sys
 
 from sync4dgs.errors import Sync4DGSError
 from sync4dgs.train.command import add_arguments, run
+from sync4dgs.utils.cliopts import ALIAS_NOTE, HelpFormatter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The module's argument parser (the train command's options plus ``--verbose``)."""
+    parser = argparse.ArgumentParser(prog="python -m sync4dgs.train",
+                                     description="stage 2: train the 4D Gaussians jointly with camera time maps. "
+                                                 + ALIAS_NOTE, formatter_class=HelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_arguments(parser)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sync4dgs.train",
-                                     description="stage 2: train the 4D Gaussians jointly with camera time maps")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -13,7 +13,9 @@ import logging
 import os
 from pathlib import Path
 
+from sync4dgs.data.scene import scene_folder
 from sync4dgs.errors import ConfigError
+from sync4dgs.utils.cliopts import long_option
 
 _FIXED_DESTS = ("config", "model_path", "source_path", "offsets", "no_align", "fixed_time_maps", "trajectories",
                 "start_checkpoint", "quiet", "gpus")
@@ -27,22 +29,32 @@ class _Ambiguous(argparse.Action):
         parser.error(f"{option_string} is ambiguous; use one of " + ", ".join(f"--{p}" for p in self.const))
 
 
+def _scene_arg(text: str) -> str:
+    """``--source_path``: the scene folder, also when its scene.json is given (kept a string, as every rank's
+    command line carries it)."""
+    return str(scene_folder(text))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from sync4dgs.train.config import ExperimentConfig  # noqa: PLC0415
     from sync4dgs.train.configio import config_leaves, flat_aliases  # noqa: PLC0415
 
     p.allow_abbrev = False   # "--iter" must not silently mean "--iterations"
     p.add_argument("--config", default=None, help="JSON experiment config (may 'extends' another)")
-    p.add_argument("--model_path", "-m", required=True, help="output model folder (resumed if it has checkpoints)")
-    p.add_argument("--source_path", "-s", required=True, help="canonical scene folder (scene.json)")
+    p.add_argument(*long_option("model_path"), "-m", required=True,
+                   help="output model folder (resumed if it has checkpoints)")
+    p.add_argument(*long_option("source_path"), "-s", required=True, type=_scene_arg,
+                   help="canonical scene folder (or its scene.json)")
     p.add_argument("--offsets", default=None, help="initial time maps (offsets.json); skips stage 1")
-    p.add_argument("--no_align", action="store_true", help="skip stage 1: start from the scene's maps / identity")
-    p.add_argument("--fixed_time_maps", default=None, metavar="FILE|identity",
+    p.add_argument(*long_option("no_align"), action="store_true",
+                   help="skip stage 1: start from the scene's maps / identity")
+    p.add_argument(*long_option("fixed_time_maps"), default=None, metavar="FILE|identity",
                    help="do not learn time maps: use FILE (e.g. gt_sync.json, 'oracle') or 'identity' ('naive')")
     p.add_argument("--trajectories", default=None, metavar="FILE",
                    help="stage-1 trajectories.npz initialising dynamic Gaussians (default: the one next to "
                         "--offsets / written by stage 1); lets --fixed_time_maps runs start like sync4dgs runs")
-    p.add_argument("--start_checkpoint", default=None, help="resume from this checkpoint (default: M's latest)")
+    p.add_argument(*long_option("start_checkpoint"), default=None,
+                   help="resume from this checkpoint (default: M's latest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--gpus", type=int, default=0, metavar="N",
                    help="train on N local GPUs, one process each (re-launches through torchrun; CPU processes "
@@ -50,16 +62,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     leaves = config_leaves(ExperimentConfig)
     group = p.add_argument_group("config overrides (any key of the experiment config)")
     for path in leaves:
-        group.add_argument(f"--{path}", dest=_OVERRIDE_PREFIX + path, default=argparse.SUPPRESS, metavar="V")
+        group.add_argument(*long_option(path), dest=_OVERRIDE_PREFIX + path, default=argparse.SUPPRESS, metavar="V")
     unique, ambiguous = flat_aliases(leaves)
     taken = set(_FIXED_DESTS)
     for name, path in unique.items():
         if name not in taken and name not in leaves:
-            group.add_argument(f"--{name}", dest=_OVERRIDE_PREFIX + path, default=argparse.SUPPRESS,
+            group.add_argument(*long_option(name), dest=_OVERRIDE_PREFIX + path, default=argparse.SUPPRESS,
                                metavar="V", help=argparse.SUPPRESS)
     for name, paths in ambiguous.items():
         if name not in taken:
-            p.add_argument(f"--{name}", action=_Ambiguous, const=paths, help=argparse.SUPPRESS)
+            p.add_argument(*long_option(name), action=_Ambiguous, const=paths, help=argparse.SUPPRESS)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, str]:

@@ -149,7 +149,7 @@ def test_reference_without_motion_is_a_sync_error(tmp_path):
 def test_cli_writes_offsets_and_prints_every_camera(tmp_path, capsys):
     toy = _small(tmp_path / "scene")
     out = tmp_path / "res" / "offsets.json"
-    rc = cli_main(["align", str(tmp_path / "scene"), "--out", str(out), "--max-offset-s", "0.5", "--rates", "1",
+    rc = cli_main(["align", str(tmp_path / "scene"), "--out", str(out), "--max_offset_s", "0.5", "--rates", "1",
                    "--device", "cpu"])
     assert rc == 0
     printed = capsys.readouterr().out
@@ -159,3 +159,13 @@ def test_cli_writes_offsets_and_prints_every_camera(tmp_path, capsys):
     for name in ("trajectories.npz", "trajectories.ply", "align_plot.png"):
         assert (out.parent / name).is_file()
     assert cli_main(["align", str(tmp_path / "scene"), "--rates", "fast"]) == 1     # clean ConfigError exit
+
+
+def test_cli_takes_the_scene_json_and_writes_next_to_it(tmp_path, capsys):
+    """``sync4dgs align SCENE/scene.json`` aligns SCENE and writes SCENE/offsets.json (not scene.json/...)."""
+    _small(tmp_path / "scene")
+    rc = cli_main(["align", str(tmp_path / "scene" / "scene.json"), "--max_offset_s", "0.5", "--rates", "1",
+                   "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    assert load_time_maps(tmp_path / "scene" / "offsets.json").cameras["cam03"].status == "aligned"
+    assert f"wrote {tmp_path / 'scene' / 'offsets.json'}" in capsys.readouterr().out

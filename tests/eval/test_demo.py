@@ -26,9 +26,16 @@ def test_demo_names_missing_parts(tmp_path, monkeypatch, capsys):
 
 
 def test_demo_missing_config(tmp_path, capsys):
-    rc = main(["demo", "--quick", "--out", str(tmp_path / "out"), "--config", str(tmp_path / "nope.json")])
-    assert rc == 2
-    assert "nope.json not found" in capsys.readouterr().out
+    """A mistyped --config is one error line (file not found), not a list of "missing pipeline parts"."""
+    missing = tmp_path / "nope.json"
+    rc = main(["demo", "--quick", "--out", str(tmp_path / "out"), "--config", str(missing)])
+    captured = capsys.readouterr()
+    assert rc != 0
+    assert captured.err.splitlines() == [f"sync4dgs demo: error: --config {missing}: file not found"]
+    assert "missing pipeline parts" not in captured.out and "cannot run" not in captured.out
+    assert not (tmp_path / "out").exists()
+    rc = main(["demo", "--quick", "--out", str(tmp_path / "out"), "--config", str(tmp_path)])
+    assert rc != 0 and "is a folder" in capsys.readouterr().err
 
 
 def test_demo_quick_end_to_end(tmp_path, capsys):

@@ -15,7 +15,7 @@ from sync4dgs.eval.render_views import ViewRenderSettings
 from sync4dgs.export.npz import load_npz, save_npz
 from sync4dgs.export.ply import PROPERTY_NAMES, read_ply, write_ply
 from sync4dgs.export.rendering import render_gaussians
-from sync4dgs.model.io import load_trained
+from sync4dgs.model.io import load_trained, model_file, save_model
 from sync4dgs.render.types import Gaussians
 
 CPU = torch.device("cpu")
@@ -152,3 +152,16 @@ def test_npz_export_carries_the_appearance_maps(tiny_model_dir, tmp_path, capsys
     err = capsys.readouterr().err
     assert "appearance.json" in err and "not a valid appearance file" in err
     assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").glob("*.npz"))
+
+
+def test_cli_export_takes_the_scene_json(tiny_model_dir, tmp_path, tiny):
+    """``--source_path SCENE/scene.json`` names the scene like its folder (here the model records none)."""
+    _, scene_root = tiny_model_dir
+    bare = tmp_path / "bare"                                          # the same model, recording no scene
+    save_model(model_file(bare, 7), tiny.make_model(), tiny.time_maps(), {})
+    assert cli_main(["export", "--model_path", str(bare), "--format", "ply", "--times", "all", "--out",
+                     str(tmp_path / "none")]) != 0                      # no scene known: --times all cannot work
+    out = tmp_path / "plys"
+    assert cli_main(["export", "--model_path", str(bare), "--format", "ply", "--times", "all",
+                     "--source_path", str(scene_root / "scene.json"), "--out", str(out)]) == 0
+    assert len(json.loads((out / "times.json").read_text())["files"]) == tiny.N_FRAMES

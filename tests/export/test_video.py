@@ -64,8 +64,8 @@ def test_cli_options_render_a_bullet_time_video(tiny_model_dir, tmp_path):
     parser.add_argument("--model_path")
     add_path_video_arguments(parser)
     out = tmp_path / "bt.mp4"
-    args = parser.parse_args(["--model_path", str(tiny_model_dir[0]), "--path", "interp", "--freeze-time", "0.3",
-                              "--n-frames", "5", "--width", "32", "--out", str(out)])
+    args = parser.parse_args(["--model_path", str(tiny_model_dir[0]), "--path", "interp", "--freeze_time", "0.3",
+                              "--n_frames", "5", "--width", "32", "--out", str(out)])
     args.device, args.backend, args.quiet = "cpu", "torch", True
     assert run_path_video(args) == 0
     assert probe_video(out).n_frames == 5
@@ -76,7 +76,7 @@ def test_render_command_with_path_writes_the_camera_video(tiny_model_dir, tmp_pa
 
     out = tmp_path / "cam01.mp4"
     rc = cli_main(["render", "--model_path", str(tiny_model_dir[0]), "--path", "camera:cam01",
-                   "--time-range=-0.05:0.45", "--device", "cpu", "--backend", "torch", "--quiet", "--out", str(out)])
+                   "--time_range=-0.05:0.45", "--device", "cpu", "--backend", "torch", "--quiet", "--out", str(out)])
     assert rc == 0
     info = probe_video(out)
     assert info.n_frames == 5 and info.fps == pytest.approx(tiny.FPS)  # reference frames at 0.0 .. 0.4 s
@@ -86,5 +86,5 @@ def test_parse_time_range():
     assert parse_time_range("0.5:2") == (0.5, 2.0)
     assert parse_time_range(None) is None
     for bad in ("1", "a:b", "2:1"):
-        with pytest.raises(ConfigError, match="--time-range"):
+        with pytest.raises(ConfigError, match="--time_range"):
             parse_time_range(bad)

@@ -48,7 +48,7 @@ def test_format_mismatch_and_output_guards(n3v_dir, tmp_path):
 def test_cli_prepare_inside_dataset_folder(n3v_dir, capsys):
     out = n3v_dir / "sync4dgs_scene"
     assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random",
-                     "--assume-synchronized", "--reference", "cam02", "--test-cameras", "cam00,cam04"]) == 0
+                     "--assume_synchronized", "--reference", "cam02", "--test_cameras", "cam00,cam04"]) == 0
     text = capsys.readouterr().out
     assert "cam04" in text and "random_frustum" in text
     from sync4dgs.data.scene import load_scene
@@ -59,6 +59,21 @@ def test_cli_prepare_inside_dataset_folder(n3v_dir, capsys):
     assert scene.cameras[0].frames.path == "../cam00.mp4"
     # preparing again (the scene folder now sits inside the dataset) is not confused by it
     assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random"]) == 0
+
+
+def test_cli_prepare_n_random_points(n3v_dir, tmp_path, capsys):
+    out = tmp_path / "scene"
+    assert cli_main(["prepare", str(n3v_dir), "--out", str(out), "--points", "random",
+                     "--n_random_points", "123"]) == 0
+    from sync4dgs.data.scene import load_scene
+
+    scene = load_scene(out)
+    assert scene.source["points"]["count"] == 123 and scene.source["points"]["method"] == "random_frustum"
+    assert len(load_points(out / "points3d.ply").xyz) == 123
+    capsys.readouterr()
+    assert cli_main(["prepare", str(n3v_dir), "--out", str(tmp_path / "bad"), "--points", "random",
+                     "--n_random_points", "0"]) == 1
+    assert "n_random_points must be a positive integer" in capsys.readouterr().err
 
 
 def test_points_io_and_bad_clouds(tmp_path):

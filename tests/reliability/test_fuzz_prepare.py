@@ -121,10 +121,10 @@ def _technicolor_cases() -> list[Case]:
         Case("empty-png", "technicolor", _write(FRAME0, b""), (FRAME0,)),
         Case("no-parameters-file", "technicolor", _delete(PARAMS), ("technicolor", PARAMS), ["--format", "technicolor"]),
     ]
-    bad_options = [("reference", ["--reference", "cam09"], "cam09"), ("test-camera", ["--test-cameras", "camX"], "camX"),
+    bad_options = [("reference", ["--reference", "cam09"], "cam09"), ("test-camera", ["--test_cameras", "camX"], "camX"),
                    ("frames-outside", ["--frames", "50:60"], "frame"), ("downscale-7", ["--downscale", "7"], "downscale"),
                    ("downscale-0", ["--downscale", "0"], "downscale"), ("fps-negative", ["--fps", "-3"], "fps"),
-                   ("exclude-all", ["--exclude-cameras", "cam00,cam01"], "excluded"),
+                   ("exclude-all", ["--exclude_cameras", "cam00,cam01"], "excluded"),
                    ("frames-syntax", ["--frames", "5"], "--frames"), ("frames-empty", ["--frames", "3:3"], "--frames"),
                    ("wrong-format", ["--format", "n3v"], "n3v"), ("unknown-format", ["--format", "blender"], "--format")]
     cases += [Case(f"option-{n}", "technicolor", _nothing, (name,), args) for n, args, name in bad_options]
@@ -255,7 +255,7 @@ def _n3v_cases() -> list[Case]:
         Case("n3v-gt-sync-other-cameras", "n3v", _write(
             "gt_sync.json", b'{"reference_camera": "cam00", "cameras": {"cam00": {"offset_s": 0, "rate": 1}}}'),
             ("gt_sync.json",)),
-        Case("n3v-pose-cameras-count", "n3v", _nothing, ("pose-cameras",), ["--pose-cameras", "cam00"]),
+        Case("n3v-pose-cameras-count", "n3v", _nothing, ("pose_cameras",), ["--pose_cameras", "cam00"]),
         Case("n3v-frames-outside", "n3v", _nothing, ("--frames",), ["--frames", "40:50"]),
         Case("n3v-downscale-5", "n3v", _nothing, ("downscale",), ["--downscale", "5"]),
     ]

@@ -83,7 +83,7 @@ def test_unsync_applies_the_same_rule(h, clone, capsys, tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("keep")
-    res = h.run_cli(["unsync", str(scene), "--out", str(foreign), "--max-offset-frames", "0"], capsys)
+    res = h.run_cli(["unsync", str(scene), "--out", str(foreign), "--max_offset_frames", "0"], capsys)
     h.assert_clean_failure(res, "foreign")
     assert (foreign / "keep.txt").read_text() == "keep"
     target = tmp_path / "file.json"
@@ -96,7 +96,7 @@ def test_unsync_applies_the_same_rule(h, clone, capsys, tmp_path):
     h.assert_clean_failure(h.run_cli(["unsync", str(scene), "--out", str(scene / "cache"), "--overwrite"],
                                      capsys), "cache")
     assert h.tree_hash(scene) == before
-    res = h.run_cli(["unsync", str(scene), "--out", str(tmp_path / "u"), "--max-offset-frames", "0"], capsys)
+    res = h.run_cli(["unsync", str(scene), "--out", str(tmp_path / "u"), "--max_offset_frames", "0"], capsys)
     assert res.rc == 0, res.err
-    assert h.run_cli(["unsync", str(scene), "--out", str(tmp_path / "u"), "--max-offset-frames", "0"],
+    assert h.run_cli(["unsync", str(scene), "--out", str(tmp_path / "u"), "--max_offset_frames", "0"],
                      capsys).rc == 0                        # its own earlier output is replaced

@@ -46,7 +46,7 @@ def tiny_n3v_mixed(tmp_path_factory):
     """The tiny preset in the N3V layout through the CLI, 5 cameras at 30/30/25/24/30 fps, sub-frame offsets."""
     out = tmp_path_factory.mktemp("synth") / "tiny_n3v"
     with one_torch_thread():
-        rc = cli_main(["synth", "--preset", "tiny", "--out", str(out), "--cams", "5", "--fps-mix", "30,25,24",
+        rc = cli_main(["synth", "--preset", "tiny", "--out", str(out), "--cams", "5", "--fps_mix", "30,25,24",
                        "--subframe", "--device", "cpu", "--quiet"])
     assert rc == 0
     return out

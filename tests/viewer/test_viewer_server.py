@@ -183,3 +183,15 @@ def test_viewer_without_a_scene_still_serves_the_model(tmp_path, tiny):
         client.send_camera(tiny.make_scene(tmp_path / "s").camera("cam01").viewmat,
                            np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]), 32, 24)
         assert v.wait_for_frames(1, 30)
+
+
+def test_viewer_takes_the_scene_json(tmp_path, tiny):
+    from sync4dgs.model.io import model_file, save_model
+
+    m = tmp_path / "bare"
+    save_model(model_file(m, 3), tiny.make_model(), tiny.time_maps(), {})  # records no scene
+    scene = tiny.make_scene(tmp_path / "scene")
+    v = open_viewer(m, device="cpu", backend="torch", source_path=scene.root / "scene.json",
+                    config=ViewerConfig(port=_free_port(), max_side=64))
+    assert v.scene is not None and v.scene.root == scene.root
+    assert v.scene.camera_names == scene.camera_names

@@ -117,6 +117,8 @@ class PrepareOptions:
             raise ConfigError(f"points must be one of {POINT_MODES}, got {self.points!r}")
         if self.fps is not None and not self.fps > 0:
             raise ConfigError(f"fps must be positive, got {self.fps}")
+        if int(self.n_random_points) != self.n_random_points or self.n_random_points < 1:
+            raise ConfigError(f"n_random_points must be a positive integer, got {self.n_random_points}")
 
 
 @dataclass

@@ -7,14 +7,14 @@ principal point at the image centre; then the near and far depth bounds.
 
 Pairing rule (documented in docs/scene_format.md). The rows carry no names; row k belongs to the k-th
 video in camera-index order (cam00, cam01, ...), as in the original datasets. When the counts differ:
-  1. ``pose_cameras`` (CLI ``--pose-cameras``) names each row explicitly; rows whose camera has no video and
+  1. ``pose_cameras`` (CLI ``--pose_cameras``) names each row explicitly; rows whose camera has no video and
      videos with no row are skipped and reported.
   2. else videos listed in ``exclude_cameras`` are removed first if that makes the counts equal
      (videos without a pose row, e.g. Sync-NeRF's coffee_martini without cam13 poses);
   3. else the known case: a folder named coffee_martini* with one video too many and a cam13 video ->
      cam13 is the video without a pose (Sync-NeRF release, issue seoha-kim/Sync-NeRF#5);
   4. else DataFormatError: the pairing would be a guess.
-With equal counts, ``exclude_cameras`` simply drops the named cameras after pairing (e.g. ``--exclude-cameras
+With equal counts, ``exclude_cameras`` simply drops the named cameras after pairing (e.g. ``--exclude_cameras
 cam13`` reproduces the MixVoxels/K-Planes protocol, which drops coffee_martini's unsynchronized cam13).
 """
 
@@ -91,7 +91,7 @@ def pair_videos_with_poses(videos: list[str], n_rows: int, exclude: list[str] | 
     skipped: dict[str, str] = {}
     if pose_cameras is not None:
         if len(pose_cameras) != n_rows:
-            raise DataFormatError(where, f"--pose-cameras names {len(pose_cameras)} cameras but the file has "
+            raise DataFormatError(where, f"--pose_cameras names {len(pose_cameras)} cameras but the file has "
                                          f"{n_rows} rows")
         pairs = {}
         for k, name in enumerate(pose_cameras):
@@ -101,7 +101,7 @@ def pair_videos_with_poses(videos: list[str], n_rows: int, exclude: list[str] | 
                 skipped[f"row {k} ({name})"] = "pose row without a video"
         for v in videos:
             if v not in pairs:
-                skipped[v] = "video without a pose row (not in --pose-cameras)"
+                skipped[v] = "video without a pose row (not in --pose_cameras)"
     elif len(videos) == n_rows:
         pairs = {v: k for k, v in enumerate(videos)}
     else:
@@ -112,8 +112,8 @@ def pair_videos_with_poses(videos: list[str], n_rows: int, exclude: list[str] | 
             reason = "video without a pose row (known for this dataset: it is left out of poses_bounds)"
             if not (unposed and len(videos) - len(unposed) == n_rows):
                 raise DataFormatError(where, f"{len(videos)} videos ({', '.join(videos)}) but {n_rows} pose rows; "
-                                             "cannot tell which camera each row belongs to. Pass --exclude-cameras "
-                                             "with the videos that have no pose, or --pose-cameras with one name "
+                                             "cannot tell which camera each row belongs to. Pass --exclude_cameras "
+                                             "with the videos that have no pose, or --pose_cameras with one name "
                                              "per row")
         for v in unposed:
             skipped[v] = reason

@@ -75,7 +75,7 @@ class SynthConfig:
         if not self.fps > 0:
             raise bad(f"fps must be positive, got {self.fps}")
         if self.fps_mix is not None and any(not f > 0 for f in self.fps_mix):
-            raise bad(f"every --fps-mix rate must be positive, got {list(self.fps_mix)}")
+            raise bad(f"every --fps_mix rate must be positive, got {list(self.fps_mix)}")
         if self.width < 8 or self.height < 8 or self.width % 2 or self.height % 2:
             raise bad(f"resolution must be even and at least 8x8, got {self.width}x{self.height}")
         if self.max_offset_s < 0:

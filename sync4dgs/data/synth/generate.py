@@ -128,7 +128,7 @@ def _warn_low_overlap(plan: SynthPlan) -> None:
         frac = overlap_fraction(plan.clocks[0], clk)
         if frac < 0.5:
             log.warning("camera %s overlaps the reference camera's recording for only %.0f%% of its frames "
-                        "(offset %+.3f s); consider a smaller --max-offset-s or more --frames",
+                        "(offset %+.3f s); consider a smaller --max_offset_s or more --frames",
                         cam.name, 100 * frac, clk.offset_s)
 
 
