@@ -97,6 +97,12 @@ def test_videos_with_anipose_calibration(kit, calib_kit, calibrated_rig, tmp_pat
         assert got > 30.0 and got > _psnr(frames[name][2], pinhole[name][2]) + 5, (name, got)
     pts = scene.source["points"]
     assert pts["method"] in ("triangulated", "covisible_random") and pts["count"] >= 100
+    # a scene.json is itself a calibration (cameras.json layout): its pinhole cameras read back unchanged
+    again = read_calibration(scene.root / "scene.json")
+    assert again.format == "sync4dgs_json" and again.names() == scene.camera_names and "normalised" in again.world
+    for got, cam in zip(again.cameras, scene.cameras):
+        np.testing.assert_allclose(scene_K(got.K), cam.K, atol=1e-12)
+        assert (got.width, got.height) == (cam.width, cam.height) and not np.any(got.dist)
     assert scene.normalization.scale > 0 and "center" in json.loads(scene.root.joinpath("scene.json").read_text())[
         "normalization"]
 

@@ -163,6 +163,17 @@ def test_errors_name_the_file_and_the_camera(calib_kit, truth, tmp_path):
     _one_line(e, "cam1.yml", "'cam1'", "no extrinsics")
 
 
+def test_damaged_opencv_files(tmp_path):
+    (tmp_path / "bad.yml").write_text("%YAML:1.0\nkey: [1, 2\n  bad: {\n")
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(tmp_path / "bad.yml")
+    _one_line(e, "bad.yml", "not a readable OpenCV FileStorage file")
+    (tmp_path / "plain.yaml").write_text("hello: world\n")
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(tmp_path / "plain.yaml")
+    _one_line(e, "plain.yaml", "'plain'", "no camera matrix")
+
+
 def test_unknown_formats_list_the_supported_ones(tmp_path):
     for name, text in (("rig.txt", "hello"), ("Calib.qca.txt", "<?xml version='1.0'?><calibration/>"),
                        ("other.toml", "[x]\na = 1\n"), ("list.json", "[1, 2]")):

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.data.calibrate import write_png
+from sync4dgs.data.calibrate import Undistortion, write_png
 from sync4dgs.data.frames import read_image
-from sync4dgs.data.points import covisible_points, triangulate_known_poses
+from sync4dgs.data.points import PointCloud, covisible_points, triangulate_known_poses
 from sync4dgs.data.readers.base import PrepareOptions, RawScene, choose_reference, choose_test_cameras, rel_to_scene
 from sync4dgs.data.readers.calibration import Calibration, read_calibration, scene_K
 from sync4dgs.data.readers.calibration.match import (fit_intrinsics, match_cameras, max_distortion_px,
@@ -113,7 +113,7 @@ def _median(s: Source, n: int) -> np.ndarray:
     return median_image([read_image(s.path / s.pattern.format(i)) for i in idx])
 
 
-def _write_images(s: Source, und, d: int, folder: Path) -> tuple[int, int]:
+def _write_images(s: Source, und: Undistortion, d: int, folder: Path) -> tuple[int, int]:
     """Undistort (and area-downscale by d) every kept image into folder/<i:05d>.png; returns (w, h)."""
     import cv2  # noqa: PLC0415
 
@@ -192,7 +192,8 @@ def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> R
                     first_images=first_images, report=report, source=source_info)
 
 
-def _points(cameras: list[CameraSpec], images: dict[str, np.ndarray], opts: PrepareOptions, src: Path):
+def _points(cameras: list[CameraSpec], images: dict[str, np.ndarray], opts: PrepareOptions,
+            src: Path) -> PointCloud:
     """Triangulated points with the known poses; random co-visible points when too few (auto) or for
     --points random (whose frustum points ``prepare`` then draws between their depth range)."""
     if opts.points != "random":

@@ -19,6 +19,7 @@ world-to-camera. Units: the file's ``units`` string if present, else "unknown".
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,19 +46,23 @@ def looks_like(path: Path) -> bool:
         path.suffix.lower() in SUFFIXES and head.lstrip()[:1] not in (b"{", b"["))
 
 
-def _open(path: Path):
+def _open(path: Path) -> Any:
+    """An open ``cv2.FileStorage`` for reading (DataFormatError if it cannot be parsed)."""
     import cv2  # noqa: PLC0415
 
     try:
         fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
-    except cv2.error as e:
-        raise DataFormatError(path, f"not a readable OpenCV FileStorage file: {str(e).splitlines()[-1]}") from e
+    except (cv2.error, SystemError) as e:      # the Python binding wraps parse errors in a SystemError
+        cause = e.__cause__ if isinstance(e.__cause__, cv2.error) else e
+        text = " ".join(str(cause).split())
+        raise DataFormatError(path, f"not a readable OpenCV FileStorage file ({text.split('error: ')[-1]})") from e
     if not fs.isOpened():
         raise DataFormatError(path, "not a readable OpenCV FileStorage file")
     return fs
 
 
-def _node(fs, keys: tuple[str, ...], suffix: str):
+def _node(fs: Any, keys: tuple[str, ...], suffix: str) -> Any:
+    """The first non-empty ``cv2.FileNode`` among ``key + suffix`` for ``keys``, else None."""
     for k in keys:
         n = fs.getNode(k + suffix)
         if not n.empty():
@@ -65,7 +70,7 @@ def _node(fs, keys: tuple[str, ...], suffix: str):
     return None
 
 
-def _values(node, where: Path, what: str) -> np.ndarray:
+def _values(node: Any, where: Path, what: str) -> np.ndarray:
     """A matrix node (``!!opencv-matrix``), a sequence of numbers or a number -> flat float64 array."""
     if node.isSeq():
         return np.array([node.at(i).real() for i in range(node.size())], dtype=np.float64)
@@ -77,7 +82,7 @@ def _values(node, where: Path, what: str) -> np.ndarray:
     return np.asarray(m, dtype=np.float64).reshape(-1)
 
 
-def _size(fs, suffix: str, where: Path, label: str) -> tuple[int | None, int | None]:
+def _size(fs: Any, suffix: str, where: Path, label: str) -> tuple[int | None, int | None]:
     for kw, kh in (("image_width", "image_height"), ("W", "H"), ("width", "height")):
         w, h = fs.getNode(kw + suffix), fs.getNode(kh + suffix)
         if not w.empty() and not h.empty():
@@ -88,7 +93,7 @@ def _size(fs, suffix: str, where: Path, label: str) -> tuple[int | None, int | N
     return None, None
 
 
-def _camera(intri, extri, suffix: str, name: str, where: Path) -> CalibCamera:
+def _camera(intri: Any, extri: Any, suffix: str, name: str, where: Path) -> CalibCamera:
     label = name
     k = _node(intri, K_KEYS, suffix)
     if k is None:
@@ -105,7 +110,7 @@ def _camera(intri, extri, suffix: str, name: str, where: Path) -> CalibCamera:
                        as_array(_values(t, where, "translation"), (3,), where, f"camera {label!r}: translation"))
 
 
-def _units(fs) -> str | None:
+def _units(fs: Any) -> str | None:
     n = fs.getNode("units")
     return None if n.empty() or not n.isString() else n.string()
 
