@@ -165,6 +165,10 @@ def test_name_pairing_rules(tmp_path):
     with pytest.raises(DataFormatError) as e:      # a calibration camera without a video is not dropped silently
         match_cameras(["cam0", "cam1", "cam2"], ["cam0", "cam1"], where)
     assert "3 camera(s) and the dataset 2" in str(e.value) and "['cam2']" in str(e.value)
+    # --exclude-cameras drops a video together with the calibration camera it pairs with
+    got = match_cameras(["int_cam01_img", "int_cam02_img", "int_cam03_img"], ["cam01", "cam02", "cam03"], where,
+                        excluded=["cam01"])
+    assert got == {"cam02": ("int_cam02_img", "camera number"), "cam03": ("int_cam03_img", "camera number")}
 
 
 def test_size_rule(tmp_path):

@@ -73,14 +73,20 @@ def image_folders(src: Path) -> list[Path]:
     return sorted(out, key=lambda p: camera_sort_key(p.name))
 
 
-def _sources(src: Path, opts: PrepareOptions) -> list[Source]:
+def source_names(src: Path) -> list[tuple[str, Path]]:
+    """(camera name, path) of every video and numbered-image folder in ``src``, in camera order."""
     items = [(p.stem, p) for p in find_videos(src)] + [(p.name, p) for p in image_folders(src)]
     names = [n for n, _ in items]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise DataFormatError(src, f"several videos/folders share the camera name(s) {dup}")
+    return sorted(items, key=lambda it: camera_sort_key(it[0]))
+
+
+def _sources(src: Path, opts: PrepareOptions) -> list[Source]:
+    """The kept (not excluded) sources, probed: size, frame range, timing."""
     out = []
-    for name, path in sorted(items, key=lambda it: camera_sort_key(it[0])):
+    for name, path in source_names(src):
         if name in opts.exclude_cameras:
             continue
         if path.is_file():
@@ -127,9 +133,9 @@ def _write_images(s: Source, und: Undistortion, d: int, folder: Path) -> tuple[i
 def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> RawScene:
     """The RawScene of a calibrated rig (see module docstring)."""
     calib: Calibration = read_calibration(opts.calibration, opts.calibration_units)
-    calib_cams = {c.name: c for c in calib.cameras if c.name not in opts.exclude_cameras}
+    calib_cams = {c.name: c for c in calib.cameras}
+    pairs = match_cameras(list(calib_cams), [n for n, _ in source_names(src)], calib.path, opts.exclude_cameras)
     sources = _sources(src, opts)
-    pairs = match_cameras(list(calib_cams), [s.name for s in sources], calib.path)
     d = int(opts.downscale)
     cameras, first_images, report, info = [], {}, [], {}
     for s in sources:

@@ -32,9 +32,16 @@ def _number(name: str) -> int | None:
     return int(found[-1]) if found else None
 
 
-def match_cameras(calib_names: list[str], source_names: list[str], where: Path) -> dict[str, tuple[str, str]]:
+def match_cameras(calib_names: list[str], source_names: list[str], where: Path,
+                  excluded: tuple[str, ...] | list[str] = ()) -> dict[str, tuple[str, str]]:
     """Pair sources with calibration cameras: ``{source: (calibration name, rule)}``; DataFormatError
-    (one line, naming ``where``) listing the sources and calibration cameras left unpaired."""
+    (one line, naming ``where``) listing the sources and calibration cameras left unpaired.
+
+    ``excluded`` (``--exclude-cameras``) names sources or calibration cameras to leave out: they are paired
+    like the others (so that excluding ``cam01.mp4`` also drops its ``int_cam01_img``), may stay unpaired,
+    and are not in the result."""
+    drop = set(excluded)
+    calib_names = [c for c in calib_names if c not in drop]
     pairs: dict[str, tuple[str, str]] = {}
     free = list(calib_names)
     for rule, key in (("exact", lambda s: s), ("case-insensitive", str.lower), ("camera number", _number)):
@@ -47,10 +54,12 @@ def match_cameras(calib_names: list[str], source_names: list[str], where: Path) 
             c = free[kc.index(k)]
             pairs[s] = (c, rule)
         free = [c for c in free if c not in {v[0] for v in pairs.values()}]
-    unpaired = [s for s in source_names if s not in pairs]
+    unpaired = [s for s in source_names if s not in pairs and s not in drop]
+    pairs = {s: v for s, v in pairs.items() if s not in drop}
+    n_src = len([s for s in source_names if s not in drop])
     if unpaired or free:
         raise DataFormatError(where, f"the calibration has {len(calib_names)} camera(s) and the dataset "
-                                     f"{len(source_names)}; no calibration camera for {unpaired or 'none'}; "
+                                     f"{n_src}; no calibration camera for {unpaired or 'none'}; "
                                      f"calibration camera(s) without a video/image folder: {free or 'none'} "
                                      "(names are paired exactly, then ignoring case, then by the number in the name; "
                                      "rename files or use --exclude-cameras)")
