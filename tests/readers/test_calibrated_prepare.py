@@ -201,3 +201,27 @@ def test_real_pose2sim_rig_pairs_with_its_videos():
     assert pairs["cam03"] == ("int_cam03_img", "camera number")
     K, s = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
     assert s == 0.5 and K[0, 0] == pytest.approx(1671.5012042021037 / 2)
+
+
+def test_textureless_rig_falls_back_to_covisible_points(calib_kit, calibrated_rig, tmp_path):
+    _, calib, _, _ = calibrated_rig
+    src = tmp_path / "rig"
+    for c in calib:
+        (src / c.name).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(src / c.name / f"{i:05d}.png"), np.full((H, W, 3), 90 + 40 * i, np.uint8))
+    path = calib_kit.write_json(tmp_path / "cameras.json", calib)
+    scene = prepare(src, tmp_path / "scene", fmt="videos", calibration=path, n_random_points=400,
+                    samples_per_camera=2)
+    assert scene.camera_names == [c.name for c in calib]          # exact names this time
+    assert scene.source["calibration"]["cameras"]["cam_1"]["matched_by"] == "exact"
+    assert scene.source["points"] == {"method": "covisible_random", "count": 400}
+    from sync4dgs.data.points import load_points
+
+    xyz = load_points(scene.points_path).xyz
+    for cam in scene.cameras:                                     # scene units, every camera sees every point
+        z = (xyz @ cam.R.T + cam.t)[:, 2]
+        uv = cam.project(xyz)
+        assert np.all(z > 0) and np.all((uv >= -1e-3) & (uv <= [cam.width + 1e-3, cam.height + 1e-3]))
+    with pytest.raises(DataFormatError, match="empty/too small point cloud"):
+        prepare(src, tmp_path / "scene2", fmt="videos", calibration=path, points="strict", samples_per_camera=2)
