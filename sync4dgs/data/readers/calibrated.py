@@ -136,12 +136,14 @@ def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> R
     calib_cams = {c.name: c for c in calib.cameras}
     pairs = match_cameras(list(calib_cams), [n for n, _ in source_names(src)], calib.path, opts.exclude_cameras)
     sources = _sources(src, opts)
+    # every size is checked before any frame is decoded or re-encoded
+    fits = {s.name: fit_intrinsics(calib_cams[pairs[s.name][0]], s.width, s.height, calib.path,
+                                   f"{'video' if s.timing else 'image folder'} {s.path.name}") for s in sources}
     d = int(opts.downscale)
     cameras, first_images, report, info = [], {}, [], {}
     for s in sources:
         cc, rule = calib_cams[pairs[s.name][0]], pairs[s.name][1]
-        what = f"{'video' if s.timing else 'image folder'} {s.path.name}"
-        K_cv, scale = fit_intrinsics(cc, s.width, s.height, calib.path, what)
+        K_cv, scale = fits[s.name]
         dist_px = max_distortion_px(K_cv, cc.dist, s.width, s.height)
         median = _median(s, opts.samples_per_camera)
         fps = s.timing.fps if s.timing else (opts.fps or DEFAULT_FPS)
