@@ -201,6 +201,10 @@ def test_real_pose2sim_rig_pairs_with_its_videos():
     assert pairs["cam03"] == ("int_cam03_img", "camera number")
     K, s = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
     assert s == 0.5 and K[0, 0] == pytest.approx(1671.5012042021037 / 2)
+    # the demo's own cam01/cam02 videos are 1080x1920 while the calibration says 1088x1920: refused, not guessed
+    with pytest.raises(DataFormatError) as e:
+        fit_intrinsics(calib.cameras[0], 1080, 1920, calib.path, "video cam01.mp4")
+    assert "video cam01.mp4 is 1080x1920 but the calibration is for 1088x1920" in str(e.value)
 
 
 def test_textureless_rig_falls_back_to_covisible_points(calib_kit, calibrated_rig, tmp_path):
