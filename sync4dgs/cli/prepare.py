@@ -51,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(*long_option("camera_model"), default="SIMPLE_RADIAL",
                    choices=["PINHOLE", "SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"],
                    help="videos: camera model for SfM (distorted models are undistorted)")
+    p.add_argument(*long_option("calibration"), default=None, metavar="FILE",
+                   help="videos: the rig's calibration instead of SfM (anipose/Pose2Sim or caliscope TOML, OpenCV "
+                        "YAML/XML, a COLMAP model folder, cameras.json); also accepts numbered-image folders")
+    p.add_argument(*long_option("calibration_units"), default=None,
+                   help="length unit of --calibration when the file does not say (recorded in scene.json)")
     p.add_argument(*long_option("shared_intrinsics"), action="store_true",
                    help="videos: all cameras are the same device")
     p.add_argument(*long_option("samples_per_camera"), type=int, default=15,
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         max_features=args.max_features, max_image_size=args.max_image_size, camera_model=args.camera_model,
         shared_intrinsics=args.shared_intrinsics, samples_per_camera=args.samples_per_camera, fps=args.fps,
         assume_synchronized=args.assume_synchronized, normalize=args.normalize, crf=args.crf,
-        num_threads=args.threads)
+        calibration=args.calibration, calibration_units=args.calibration_units, num_threads=args.threads)
     scene = prepare(args.src, args.out, fmt=args.format, overwrite=args.overwrite, options=opts)
     rows = scene.source.get("report", [])
     if rows:

@@ -140,6 +140,72 @@ def random_points_in_frusta(cameras: list[CameraSpec], near: float, far: float, 
     return PointCloud(xyz, rgb, "random_frustum")
 
 
+def _in_views(cameras: list[CameraSpec], xyz: np.ndarray) -> np.ndarray:
+    """bool [C, N]: point n lies in front of camera c and inside its image."""
+    out = np.zeros((len(cameras), len(xyz)), bool)
+    for k, cam in enumerate(cameras):
+        xc = xyz @ cam.R.T + cam.t
+        z = xc[:, 2]
+        uv = (xc / np.where(z > 1e-9, z, 1.0)[:, None]) @ cam.K.T
+        out[k] = (z > 1e-9) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
+    return out
+
+
+def covisible_points(cameras: list[CameraSpec], n: int, rng: np.random.Generator,
+                     images: dict[str, np.ndarray] | None = None, batch: int = 20000,
+                     max_rounds: int = 50) -> PointCloud:
+    """``n`` random points in the volume that ALL the cameras see together (the fallback of calibrated rigs).
+
+    Candidates: rays through uniform pixels of a random camera, uniform in inverse depth between
+    ``0.02 r`` and ``50 r`` (r: the largest distance of a camera centre from their mean; 1 if co-located),
+    in world units. A candidate is kept when it is in front of and inside the image of every camera; if
+    ``max_rounds`` batches of ``batch`` candidates give fewer than ``n``, the requirement drops to one camera
+    fewer (down to 2) and sampling goes on. Colours: the mean, over the cameras that see the point, of
+    ``images[name]`` (RGB uint8 [H, W, 3] at the camera's size) at its projection; mid-grey without images.
+    Returns xyz float64 [n', 3], method ``covisible_random``; n' < n when even the last requirement (two
+    cameras, or all of them for a pair) did not find n points in ``max_rounds`` batches (a real 2-camera rig
+    with a wide baseline: ~8000 of 20000).
+    """
+    if len(cameras) < 1 or n <= 0:
+        raise ValueError("covisible_points needs cameras and n > 0")
+    centers = np.stack([c.center for c in cameras])
+    r = float(np.linalg.norm(centers - centers.mean(0), axis=1).max()) or 1.0
+    need, kept = len(cameras), []
+    total = 0
+    while total < n:
+        for _ in range(max_rounds):
+            cam = cameras[int(rng.integers(len(cameras)))]
+            u, v = rng.uniform(0, cam.width, batch), rng.uniform(0, cam.height, batch)
+            inv = rng.uniform(1.0 / (50 * r), 1.0 / (0.02 * r), batch)
+            xc = (np.stack([u, v, np.ones_like(u)], 1) @ np.linalg.inv(cam.K).T) / inv[:, None]
+            xyz = (xc - cam.t) @ cam.R
+            good = xyz[_in_views(cameras, xyz).sum(0) >= need]
+            kept.append(good[: n - total])
+            total += len(kept[-1])
+            if total >= n:
+                break
+        if total >= n or need <= 2:
+            break
+        need -= 1
+    xyz = np.concatenate(kept) if kept else np.zeros((0, 3))
+    rgb = np.full((len(xyz), 3), 128.0)
+    if images and len(xyz):
+        acc, cnt = np.zeros((len(xyz), 3)), np.zeros(len(xyz))
+        vis = _in_views(cameras, xyz)
+        for k, cam in enumerate(cameras):
+            img = images.get(cam.name)
+            if img is None or img.shape[:2] != (cam.height, cam.width):
+                continue
+            uv = cam.project(xyz[vis[k]])
+            px = np.clip(uv.astype(int), 0, [cam.width - 1, cam.height - 1])
+            acc[vis[k]] += img[px[:, 1], px[:, 0]]
+            cnt[vis[k]] += 1
+        seen = cnt > 0
+        rgb[seen] = acc[seen] / cnt[seen, None]
+    log.info("%d random points in the volume seen by %d of %d cameras", len(xyz), need, len(cameras))
+    return PointCloud(xyz, rgb.round().astype(np.uint8), "covisible_random")
+
+
 # ---- triangulation with known poses ----------------------------------------------------------------
 def triangulate_known_poses(cameras: list[CameraSpec], images: dict[str, np.ndarray],
                             opts: CalibrationOptions | None = None) -> PointCloud:

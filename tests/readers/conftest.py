@@ -1,4 +1,5 @@
-"""Reader-test fixtures. ``kit`` is the builders module (ray caster, layout writers, helpers)."""
+"""Reader-test fixtures. ``kit`` is the builders module (ray caster, layout writers, helpers); ``calib_kit``
+writes calibration files."""
 
 from __future__ import annotations
 
@@ -12,11 +13,21 @@ _spec = importlib.util.spec_from_file_location("readers_builders", Path(__file__
 builders = importlib.util.module_from_spec(_spec)
 sys.modules["readers_builders"] = builders  # dataclasses need their module registered
 _spec.loader.exec_module(builders)
+_spec = importlib.util.spec_from_file_location("readers_calib_files", Path(__file__).with_name("calib_files.py"))
+calib_files = importlib.util.module_from_spec(_spec)
+sys.modules["readers_calib_files"] = calib_files
+_spec.loader.exec_module(calib_files)
 
 
 @pytest.fixture(scope="session")
 def kit():
     return builders
+
+
+@pytest.fixture(scope="session")
+def calib_kit():
+    """Writers of every supported calibration format (calib_files.py)."""
+    return calib_files
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,9 @@ def prepare(src: str | Path, out: str | Path, fmt: str | None = None, *, overwri
     if not src.is_dir():
         raise DataFormatError(src, "dataset folder not found")
     check_output_folder(out, is_scene_folder, inputs=[src], overwrite=overwrite)
-    name = fmt or detect_format(src)
+    if opts.calibration is not None and fmt not in (None, "videos"):
+        raise ConfigError(f"--calibration applies to --format videos (videos or image-sequence folders), not {fmt}")
+    name = fmt or ("videos" if opts.calibration is not None else detect_format(src))
     reader = get_reader(name)
     if fmt is not None:
         reason = reader.detect(src)

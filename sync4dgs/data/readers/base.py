@@ -78,6 +78,8 @@ class PrepareOptions:
     normalize: centre/scale the world (see docs/scene_format.md).
     crf: x264 quality when frames must be re-encoded (undistorted videos).
     samples_per_camera: videos reader: frames sampled per video for the calibration median image.
+    calibration: videos reader: the rig's calibration file/folder (see sync4dgs.data.readers.calibration);
+        None = calibrate by SfM. calibration_units: length unit of that file when it does not say (recorded).
     """
 
     downscale: int = 1
@@ -98,6 +100,8 @@ class PrepareOptions:
     normalize: bool = True
     crf: int = 12
     samples_per_camera: int = 15
+    calibration: str | None = None
+    calibration_units: str | None = None
     seed: int = 0
     num_threads: int = 2
     verbose: bool = False
@@ -119,6 +123,8 @@ class PrepareOptions:
             raise ConfigError(f"fps must be positive, got {self.fps}")
         if int(self.n_random_points) != self.n_random_points or self.n_random_points < 1:
             raise ConfigError(f"n_random_points must be a positive integer, got {self.n_random_points}")
+        if self.calibration is not None:
+            self.calibration = str(self.calibration)
 
 
 @dataclass

@@ -56,7 +56,7 @@ def find_model_dir(src: Path) -> Path | None:
     return None
 
 
-def _numbered_frames(folder: Path, cam: str) -> tuple[str, int, int]:
+def numbered_frames(folder: Path, cam: str) -> tuple[str, int, int]:
     """(pattern, first number, count) of the contiguous numbered images in ``folder``."""
     found = {}
     for p in folder.iterdir() if folder.is_dir() else []:
@@ -135,7 +135,7 @@ class ColmapReader:
             ccam = rec.cameras[ims[0].camera_id]
             if nested_layout:
                 folder = img_dir / name
-                pattern, first, n = _numbered_frames(folder, name)
+                pattern, first, n = numbered_frames(folder, name)
                 if opts.frames is not None:
                     a, b = opts.frames.clip(n, first)
                     if b <= a:

@@ -1,5 +1,8 @@
 """A folder of unsynchronized videos from static cameras, without calibration (e.g. a few phones on tripods).
 
+With ``--calibration FILE`` (``PrepareOptions.calibration``) the rig's own calibration is used instead of
+SfM, and numbered-image folders are accepted too: see :mod:`sync4dgs.data.readers.calibrated`.
+
 Timing: every frame keeps its container timestamp (phones record variable frame rate): if a video's
 frames are not on a regular 1/fps grid, the camera gets ``frame_times_s``.
 
@@ -61,11 +64,22 @@ class VideosReader:
     name = "videos"
 
     def detect(self, src: Path) -> str | None:
-        if len(find_videos(src)) >= 2:
+        from sync4dgs.data.readers.calibrated import image_folders  # noqa: PLC0415
+
+        if len(find_videos(src)) + len(image_folders(src)) >= 2:
             return None
-        return f"at least two video files ({', '.join(VIDEO_EXTS)}) directly in the folder"
+        return (f"at least two video files ({', '.join(VIDEO_EXTS)}) directly in the folder (or, with "
+                "--calibration, sub-folders of numbered images)")
 
     def read(self, src: Path, work: Path, out: Path, opts: PrepareOptions) -> RawScene:
+        from sync4dgs.data.readers.calibrated import image_folders, read_calibrated  # noqa: PLC0415
+
+        if opts.calibration is not None:
+            return read_calibrated(src, work, out, opts)
+        folders = image_folders(src)
+        if folders:
+            raise DataFormatError(src, f"image-sequence folders {[p.name for p in folders]} need the rig's "
+                                       "calibration: pass --calibration FILE (videos alone are calibrated by SfM)")
         found = find_videos(src)
         stems = [p.stem for p in found]
         dup = sorted({n for n in stems if stems.count(n) > 1})

@@ -1,0 +1,106 @@
+"""Pairing a calibration's cameras with the videos / image folders of a dataset, and its intrinsics with their
+image size, and undistortion with the calibration's own OpenCV model.
+
+Name rule (documented in docs/scene_format.md): a source (video stem or folder name) takes the calibration
+camera of the same name; else of the same name ignoring case; else the one carrying the same camera
+number (the last integer in the name: ``cam01.mp4`` <-> ``int_cam01_img``, ``cam_1``, ``1``), when that
+number is unique on both sides. Every source and every calibration camera must be paired, else one
+error lists those left over.
+
+Size rule: intrinsics calibrated at W x H are used for a w x h image as they are when the sizes are equal,
+scaled by s = w / W when ``w * H == h * W`` (same aspect ratio, e.g. 1920x1080 -> 960x540; pixel centres
+stay centres: ``x' = s (x + 0.5) - 0.5``), and refused otherwise (a crop or padding such as 1080 vs 1088
+lines changes the principal point by an unknown amount).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from sync4dgs.data.calibrate import Undistortion
+from sync4dgs.data.readers.calibration.rig import CalibCamera, opencv_K, scene_K
+from sync4dgs.errors import DataFormatError
+
+RULES = ("exact", "case-insensitive", "camera number")
+
+
+def _number(name: str) -> int | None:
+    found = re.findall(r"\d+", name)
+    return int(found[-1]) if found else None
+
+
+def match_cameras(calib_names: list[str], source_names: list[str], where: Path,
+                  excluded: tuple[str, ...] | list[str] = ()) -> dict[str, tuple[str, str]]:
+    """Pair sources with calibration cameras: ``{source: (calibration name, rule)}``; DataFormatError
+    (one line, naming ``where``) listing the sources and calibration cameras left unpaired.
+
+    ``excluded`` (``--exclude_cameras``) names sources or calibration cameras to leave out: they are paired
+    like the others (so that excluding ``cam01.mp4`` also drops its ``int_cam01_img``), may stay unpaired,
+    and are not in the result."""
+    drop = set(excluded)
+    calib_names = [c for c in calib_names if c not in drop]
+    pairs: dict[str, tuple[str, str]] = {}
+    free = list(calib_names)
+    for rule, key in (("exact", lambda s: s), ("case-insensitive", str.lower), ("camera number", _number)):
+        left = [s for s in source_names if s not in pairs]
+        ks = [key(s) for s in left]
+        kc = [key(c) for c in free]
+        for s, k in zip(left, ks):
+            if k is None or ks.count(k) != 1 or kc.count(k) != 1:
+                continue
+            c = free[kc.index(k)]
+            pairs[s] = (c, rule)
+        free = [c for c in free if c not in {v[0] for v in pairs.values()}]
+    unpaired = [s for s in source_names if s not in pairs and s not in drop]
+    pairs = {s: v for s, v in pairs.items() if s not in drop}
+    n_src = len([s for s in source_names if s not in drop])
+    if unpaired or free:
+        raise DataFormatError(where, f"the calibration has {len(calib_names)} camera(s) and the dataset "
+                                     f"{n_src}; no calibration camera for {unpaired or 'none'}; "
+                                     f"calibration camera(s) without a video/image folder: {free or 'none'} "
+                                     "(names are paired exactly, then ignoring case, then by the number in the name; "
+                                     "rename files or use --exclude_cameras)")
+    return pairs
+
+
+def fit_intrinsics(cam: CalibCamera, width: int, height: int, where: Path, source: str) -> tuple[np.ndarray, float]:
+    """(K in OpenCV convention for a ``width`` x ``height`` image, scale factor applied) by the size rule."""
+    if cam.width is None or (cam.width, cam.height) == (width, height):
+        return np.array(cam.K, dtype=np.float64), 1.0
+    W, H = cam.width, cam.height
+    if width * H == height * W:
+        s = width / W
+        K = scene_K(cam.K)
+        K[:2] *= s
+        return opencv_K(K), s
+    raise DataFormatError(where, f"camera {cam.name!r}: {source} is {width}x{height} but the calibration is for "
+                                 f"{W}x{H}; not the same aspect ratio ({width / W:.4f} x {height / H:.4f}), so its "
+                                 "intrinsics cannot be rescaled (cropped or padded frames need a calibration at "
+                                 "their own size)")
+
+
+def max_distortion_px(K: np.ndarray, dist: np.ndarray, width: int, height: int, n: int = 21) -> float:
+    """Largest displacement (px) between the pinhole and the distorted projection of rays through an
+    n x n grid of the image (OpenCV model, ``K`` in OpenCV convention)."""
+    import cv2  # noqa: PLC0415
+
+    if not np.any(dist):
+        return 0.0
+    u, v = np.meshgrid(np.linspace(0, width - 1, n), np.linspace(0, height - 1, n))
+    px = np.stack([u.ravel(), v.ravel()], 1)
+    rays = np.c_[px, np.ones(len(px))] @ np.linalg.inv(K).T
+    proj, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), K, dist)
+    return float(np.abs(proj.reshape(-1, 2) - px).max())
+
+
+def opencv_undistortion(K: np.ndarray, dist: np.ndarray, width: int, height: int) -> Undistortion:
+    """Remap tables of ``cv2.undistort(img, K, dist, newCameraMatrix=K)`` (same pinhole K, principal point
+    kept, no re-centring, same size) built once with ``cv2.initUndistortRectifyMap``; the returned
+    Undistortion's ``K`` is in the scene's convention."""
+    import cv2  # noqa: PLC0415
+
+    map_x, map_y = cv2.initUndistortRectifyMap(K, dist, None, K, (int(width), int(height)), cv2.CV_32FC1)
+    return Undistortion(map_x, map_y, scene_K(K), int(width), int(height))
