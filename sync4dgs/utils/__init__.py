@@ -1,1 +1,1 @@
-"""Small shared utilities (atomic I/O, seeding, device resolution)."""
+"""Small shared utilities (atomic I/O, device resolution and CPU threads, output-folder checks, CLI option spellings)."""
