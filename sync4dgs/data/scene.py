@@ -30,6 +30,10 @@ POINTS_FILE = "points3d.ply"
 GT_SYNC_FILE = "gt_sync.json"
 
 
+# Plausibility bounds of camera parameters (beyond them a file is corrupt or in the wrong units):
+FOCAL_RANGE_SIDES = (0.01, 1000.0)   # focal length in pixels, x the image's long side (fields of view ~180..0.06 deg)
+MAX_COORDINATE = 1e9                 # camera translations, scene units
+
 @dataclass
 class FrameSource:
     """Where a camera's frames live, relative to the scene folder.
@@ -176,6 +180,14 @@ class CameraSpec:
             raise DataFormatError(where, f"camera {self.name}: focal lengths must be positive, got K={self.K.tolist()}")
         if self.width <= 0 or self.height <= 0:
             raise DataFormatError(where, f"camera {self.name}: image size must be positive")
+        side = max(self.width, self.height)
+        if not all(FOCAL_RANGE_SIDES[0] * side <= f <= FOCAL_RANGE_SIDES[1] * side for f in (self.K[0, 0], self.K[1, 1])):
+            raise DataFormatError(where, f"camera {self.name}: focal lengths {self.K[0, 0]:.4g}, {self.K[1, 1]:.4g} px "
+                                         f"are implausible for a {self.width}x{self.height} image (expected "
+                                         f"{FOCAL_RANGE_SIDES[0]:g} to {FOCAL_RANGE_SIDES[1]:g} x {side} px)")
+        if np.abs(self.t).max() > MAX_COORDINATE:
+            raise DataFormatError(where, f"camera {self.name}: translation {np.asarray(self.t).tolist()} is beyond "
+                                         f"{MAX_COORDINATE:g} scene units (wrong units or a corrupt pose?)")
         if not (self.fps > 0 and np.isfinite(self.fps)):
             raise DataFormatError(where, f"camera {self.name}: fps must be positive, got {self.fps}")
         if self.n_frames <= 0:

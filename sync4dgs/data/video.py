@@ -83,6 +83,9 @@ def video_timing(path: str | Path) -> VideoTiming:
             if not c.streams.video:
                 raise DataFormatError(path, "file has no video stream")
             s = c.streams.video[0]
+            demuxer = c.format.name or ""
+            if demuxer.endswith("_pipe") or demuxer.startswith("image2"):
+                raise DataFormatError(path, f"is a still image ({demuxer.replace('_pipe', '')}), not a video")
             rate = s.average_rate or s.guessed_rate
             fps = float(rate) if rate else 0.0
             # presentation times of the packets (containers without pts, e.g. some AVI files, give dts)

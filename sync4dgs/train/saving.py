@@ -40,9 +40,31 @@ def save_weights(model_path: Path, iteration: int, model, time_maps: TimeMaps, m
     return path
 
 
+def flag_non_overlapping(maps: TimeMaps, clips: dict[str, tuple[float, float, float]]) -> list[str]:
+    """Mark "unaligned" (confidence 0) every camera whose clip, placed in global time by its map, overlaps no other
+    camera's clip by at least one of its frames: an offset the recordings cannot support (e.g. driven far off by a
+    diverging stage 2). ``clips``: name -> (first tau_s, last tau_s, fps). Returns the flagged names."""
+    spans = {n: (maps.cameras[n].offset_s + maps.cameras[n].rate * a, maps.cameras[n].offset_s + maps.cameras[n].rate * b,
+                 fps) for n, (a, b, fps) in clips.items() if n in maps.cameras}
+    flagged = []
+    for n, (lo, hi, fps) in spans.items():
+        best = max((min(hi, h) - max(lo, l) for m, (l, h, _) in spans.items() if m != n), default=None)
+        if best is not None and best < 1.0 / fps and maps.cameras[n].status not in ("reference", "fixed"):
+            maps.cameras[n].status, maps.cameras[n].confidence = "unaligned", 0.0
+            flagged.append(n)
+    return flagged
+
+
 def session_time_maps(session: Session) -> TimeMaps:
-    """The session's current time maps, held-out cameras marked (see :func:`learned_time_maps`)."""
-    return learned_time_maps(session.time.time_maps(), list(session.scene.test_cameras))
+    """The session's current time maps, held-out cameras marked (see :func:`learned_time_maps`), cameras whose
+    learned offset leaves no overlap with any other camera marked "unaligned" (:func:`flag_non_overlapping`)."""
+    maps = learned_time_maps(session.time.time_maps(), list(session.scene.test_cameras))
+    clips = {c.name: (float(c.tau_s()[0]), float(c.tau_s()[-1]), float(c.fps)) for c in session.scene.cameras}
+    for name in flag_non_overlapping(maps, clips):
+        log.warning("camera %s: its learned offset %.3f s leaves its clip overlapping no other camera's; marked "
+                    "unaligned (check stage 1's estimate for it, or train with a smaller time.offset_lr)",
+                    name, maps.cameras[name].offset_s)
+    return maps
 
 
 def save_session_weights(session: Session, iteration: int) -> Path:

@@ -22,7 +22,7 @@ import numpy as np
 
 from sync4dgs.data.points import near_far_from_points, random_points_in_frusta, save_points
 from sync4dgs.data.readers.base import FrameRange, PrepareOptions, RawScene, Reader
-from sync4dgs.data.readers.common import compute_normalization, normalize_camera
+from sync4dgs.data.readers.common import check_camera_centres, compute_normalization, normalize_camera
 from sync4dgs.data.scene import Normalization, SceneSpec, is_scene_folder
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.utils.atomic import atomic_dir
@@ -99,6 +99,7 @@ def _finish(raw: RawScene, src: Path, work: Path, out: Path, opts: PrepareOption
     cams = raw.cameras
     for c in cams:
         c.validate(src)
+    check_camera_centres(cams, src)
     points = raw.points
     too_few = len(points) < opts.min_points
     msg = (f"only {len(points)} points could be reconstructed (need {opts.min_points}); the views may not "

@@ -42,6 +42,30 @@ def grab_frames(path: str | Path, indices: list[int], downscale: int = 1) -> dic
 
 
 # ---- normalisation ---------------------------------------------------------------------------------
+OUTLIER_DISTANCE = 1000.0   # a camera this many times farther from the rig's median centre than the median is corrupt
+
+
+def check_camera_centres(cameras: list[CameraSpec], where) -> None:
+    """DataFormatError naming the camera whose centre is non-finite or lies OUTLIER_DISTANCE x farther from the
+    cameras' median centre than their median distance (a pose in the wrong units, or a corrupt one)."""
+    centers = np.stack([c.center for c in cameras])
+    for cam, c in zip(cameras, centers):
+        if not np.isfinite(c).all() or np.abs(c).max() > 1e15:
+            raise DataFormatError(where, f"camera {cam.name}: centre {c.tolist()} is not a usable position")
+    if len(cameras) < 3:
+        return
+    med = np.median(centers, axis=0)
+    dist = np.linalg.norm(centers - med, axis=1)
+    typical = float(np.median(dist))
+    if typical <= 0:
+        return
+    worst = int(np.argmax(dist))
+    if dist[worst] > OUTLIER_DISTANCE * typical:
+        raise DataFormatError(where, f"camera {cameras[worst].name}: centre {centers[worst].tolist()} is "
+                                     f"{dist[worst] / typical:.3g}x farther from the rig than the median camera "
+                                     "(wrong units or a corrupt pose?)")
+
+
 def compute_normalization(cameras: list[CameraSpec], near: float | None = None) -> Normalization:
     """Centre = mean camera centre; scale so that 1.1 x the largest camera distance from it is 1.
 
