@@ -13,7 +13,7 @@ Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfi
    moving-pixel mask.
 3. Mask-and-colour plane sweep across the cameras (sync4dgs/train/moving_sweep.py), one point per voxel of the
    median grid footprint, at most ``max_points_per_time`` points.
-4. Velocities from the nearest seeds of the neighbouring instants (``velocity``, :func:`estimate_velocities`).
+4. Velocities by matching clusters of seeds between neighbouring instants (``velocity``, sync4dgs/train/moving_flow.py).
 5. Each point becomes a dynamic Gaussian moving with its velocity through the keyframes, with temporal opacity 1 on
    ``t ± plateau_fraction x spacing`` and falloff ``falloff_fraction x spacing`` (seconds), opacity
    ``init_opacity``, colour of its source pixel, isotropic scale = ``scale_fraction`` x its footprint.
@@ -41,12 +41,12 @@ from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.initialize import local_dynamic_rows
 from sync4dgs.sync.timemap import TimeMap, TimeMaps
 from sync4dgs.train.config import MovingSeedConfig
+from sync4dgs.train.moving_flow import seed_velocities
 from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
 
 log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
 READ_THREADS = min(8, os.cpu_count() or 1)   # frames read and downscaled in parallel
-VELOCITY_NEIGHBOURS = 8        # velocities are averaged over this many nearest seeds of the same instant
 FRAME_TOLERANCE = 0.6          # a camera contributes to a seed time when it has a frame within this many frames
 
 
@@ -146,30 +146,6 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
     return times, points
 
 
-def estimate_velocities(times_s: list[float], points: list[SweepPoints], spacing_s: float,
-                        neighbours: int = VELOCITY_NEIGHBOURS) -> list[torch.Tensor]:
-    """Per seed point a velocity [n, 3] (scene units per second): the mean of the displacements to the nearest
-    point of the previous and of the next seed set (when those are one spacing away), then averaged over the
-    point's ``neighbours`` nearest points of its own set (a smooth, if biased-low, scene flow). Zero where a
-    seed time has no neighbour set."""
-    out = []
-    for j, (t, p) in enumerate(zip(times_s, points)):
-        steps = []
-        for jj in (j - 1, j + 1):
-            if 0 <= jj < len(times_s) and abs(abs(times_s[jj] - t) - spacing_s) < 1e-3 * spacing_s:
-                other = points[jj].xyz
-                nn = torch.cdist(p.xyz, other).argmin(dim=1)
-                steps.append((other[nn] - p.xyz) / (times_s[jj] - t))
-        if not steps:
-            out.append(torch.zeros_like(p.xyz))
-            continue
-        v = torch.stack(steps).mean(dim=0)
-        k = min(neighbours, p.xyz.shape[0])
-        near = torch.cdist(p.xyz, p.xyz).topk(k, largest=False).indices                     # [n, k]
-        out.append(v[near].mean(dim=1))
-    return out
-
-
 @torch.no_grad()
 def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, seed: int = 0, progress: bool = True, maps_fixed: bool = False) -> int:
@@ -193,7 +169,7 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
         return 0
     spacing = cfg.spacing_frames / scene.camera(scene.reference_camera).fps
     xyz = torch.cat([p.xyz for p in points])
-    velocity = torch.cat(estimate_velocities(times, points, spacing)) if cfg.velocity else torch.zeros_like(xyz)
+    velocity = torch.cat(seed_velocities(times, points, spacing)) if cfg.velocity else torch.zeros_like(xyz)
     rows = local_dynamic_rows(
         xyz=xyz, velocity=velocity, rgb01=torch.cat([p.rgb for p in points]),
         log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)),

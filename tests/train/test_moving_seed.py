@@ -159,3 +159,20 @@ def test_config_validation():
         MovingSeedConfig(spacing_frames=0)
     with pytest.raises(ValueError):
         MovingSeedConfig(min_agreement=1.5)
+
+
+def test_cluster_velocities_follow_objects_that_move_more_than_their_size():
+    """Two rigid point clouds (a red one moving +x fast, a blue one moving -y) seen at 3 instants: each cluster's
+    velocity is its true velocity, although each moves more than its own size per instant."""
+    from sync4dgs.train.moving_flow import cluster_velocities
+
+    g = np.stack(np.meshgrid(*[np.arange(6) * 0.02] * 3, indexing="ij"), -1).reshape(-1, 3)   # 0.1-wide cube
+    red = g[:200]
+    blue = g[:150] + [2.0, 2.0, 0.0]
+    v_red, v_blue, dt = np.array([6.0, 0, 0]), np.array([0, -3.0, 0]), 0.05   # 0.3 / 0.15 units per instant
+    times = [0.0, dt, 2 * dt]
+    xyz = [np.concatenate([red + v_red * t, blue + v_blue * t]) for t in times]
+    rgb = [np.concatenate([np.tile([0.9, 0.1, 0.1], (200, 1)), np.tile([0.1, 0.1, 0.9], (150, 1))])] * 3
+    vel = cluster_velocities(times, xyz, rgb, [0.02] * 3, dt)
+    for v in vel:
+        assert np.allclose(v[:200], v_red, atol=0.05) and np.allclose(v[200:], v_blue, atol=0.05)
