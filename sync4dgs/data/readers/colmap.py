@@ -47,6 +47,20 @@ STATIC_ANGLE_DEG, STATIC_REL_DIST = 0.5, 0.01
 NUMBERED = re.compile(r"^(\d+)\.(png|jpg|jpeg|PNG|JPG|JPEG)$")
 
 
+def open_reconstruction(model_dir: Path):
+    """pycolmap.Reconstruction of ``model_dir`` after the line-by-line check of text models; a model pycolmap
+    cannot read is a DataFormatError naming the folder."""
+    pycolmap = import_pycolmap()
+    check_text_model(model_dir)
+    try:
+        return pycolmap.Reconstruction(str(model_dir))
+    except (ValueError, RuntimeError) as e:
+        raise DataFormatError(model_dir, f"cannot read the COLMAP model: {e}") from e
+    except (IndexError, KeyError) as e:     # e.g. an image whose camera id the model does not define
+        raise DataFormatError(model_dir, f"inconsistent COLMAP model (an image may reference an undefined "
+                                         f"camera): {e}") from e
+
+
 def find_model_dir(src: Path) -> Path | None:
     for sub in MODEL_DIRS:
         d = src / sub
@@ -93,18 +107,10 @@ class ColmapReader:
         return "a COLMAP model (cameras/images/points3D .bin or .txt) in sparse/0, sparse or the folder itself"
 
     def read(self, src: Path, work: Path, out: Path, opts: PrepareOptions) -> RawScene:
-        pycolmap = import_pycolmap()
         model_dir = find_model_dir(src)
         if model_dir is None:
             raise DataFormatError(src, "no COLMAP model found")
-        check_text_model(model_dir)
-        try:
-            rec = pycolmap.Reconstruction(str(model_dir))
-        except (ValueError, RuntimeError) as e:
-            raise DataFormatError(model_dir, f"cannot read the COLMAP model: {e}") from e
-        except (IndexError, KeyError) as e:     # e.g. an image whose camera id the model does not define
-            raise DataFormatError(model_dir, f"inconsistent COLMAP model (an image may reference an undefined "
-                                             f"camera): {e}") from e
+        rec = open_reconstruction(model_dir)
         images = sorted((im for im in rec.images.values() if im.has_pose), key=lambda im: im.name)
         if not images:
             raise DataFormatError(model_dir, "the model has no registered images")

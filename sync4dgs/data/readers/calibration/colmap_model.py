@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.data.calibrate import colmap_pose, import_pycolmap
+from sync4dgs.data.calibrate import colmap_pose
 from sync4dgs.data.readers.calibration.rig import CalibCamera, Calibration, finish, opencv_K
-from sync4dgs.data.readers.colmap import find_model_dir
-from sync4dgs.data.readers.colmap_text import check_text_model
+from sync4dgs.data.readers.colmap import find_model_dir, open_reconstruction
 from sync4dgs.errors import DataFormatError
 
 NAME = "colmap"
@@ -41,15 +40,10 @@ def _intrinsics(model: str, p: np.ndarray, where: Path, name: str) -> tuple[np.n
 
 def read(folder: Path, units: str | None = None) -> Calibration:
     """Read the model in ``folder`` (or ``folder/sparse/0``, ``folder/sparse``)."""
-    pycolmap = import_pycolmap()
     model_dir = find_model_dir(folder)
     if model_dir is None:
         raise DataFormatError(folder, "no COLMAP model (cameras/images .bin or .txt) in the folder")
-    check_text_model(model_dir)
-    try:
-        rec = pycolmap.Reconstruction(str(model_dir))
-    except (ValueError, RuntimeError, IndexError, KeyError) as e:
-        raise DataFormatError(model_dir, f"cannot read the COLMAP model: {e}") from e
+    rec = open_reconstruction(model_dir)
     first: dict[str, object] = {}
     for im in sorted((im for im in rec.images.values() if im.has_pose), key=lambda im: im.name):
         name = im.name.split("/", 1)[0] if "/" in im.name else Path(im.name).stem
