@@ -37,11 +37,22 @@ score() {  # group label=dir ...
   cp "$WORK/eval_$group/montage.png" "$OUT/montage_$group.png"; cp "$WORK/eval_$group/moving_region.json" "$WORK/$group.json"
 }
 
+demo_scene() {  # the demo preset with stage-1 offsets (made once per WORK); prints its folder
+  local D=$WORK/demo
+  [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet >&2
+  [ -f $D/offsets.json ] || "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
+  echo $D
+}
+blobs_scene() {  # the other-renderer scene of seed $1 at 320x240, 60 frames; prints its folder
+  local B=$WORK/blobs$([ "$1" = 0 ] || echo "$1")
+  [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B $1 320 60 > $B.gen.log 2>&1
+  echo $B
+}
+
 for part in ${PARTS:-demo blobs}; do
   case $part in
     demo)
-      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
-      "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
+      D=$(demo_scene)
       it=(--train.iterations ${DEMO_ITERS:-400})
       for s in ${SEEDS:-0}; do
         run demo_off_s$s $D configs/demo.json "${it[@]}" --offsets $D/offsets.json --moving.enabled false --train.seed $s &
@@ -55,26 +66,8 @@ for part in ${PARTS:-demo blobs}; do
       run demo_on_long $D configs/demo.json --train.iterations 1200 --offsets $D/offsets.json &
       wait
       score demo naive=demo_naive_s0 off=demo_off_s0 on=demo_on_s0 oracle=demo_oracle_s0 nodens=demo_on_nodens s3=demo_on_s3 sp2=demo_on_sp2 long1200=demo_on_long ;;
-    demo_seeds)   # the demo config as shipped (seeding on) vs the old product (no seeding, dynamic densification on)
-      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
-      [ -f $D/offsets.json ] || "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
-      OLD=(--moving.enabled false --densify.dynamic.enabled true)
-      for s in ${SEEDS:-0 1 2}; do
-        run demo_on_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s &
-        run demo_naive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s &
-        run demo_old_s$s $D configs/demo.json --offsets $D/offsets.json --train.seed $s "${OLD[@]}" &
-        run demo_oldnaive_s$s $D configs/demo.json --fixed_time_maps identity --train.seed $s "${OLD[@]}" &
-      done
-      run demo_on_long $D configs/demo.json --train.iterations 1200 --offsets $D/offsets.json &
-      run demo_on_sp1 $D configs/demo.json --offsets $D/offsets.json --moving.spacing_frames 1 &
-      run demo_on_sc05 $D configs/demo.json --offsets $D/offsets.json --moving.scale_fraction 0.5 --moving.init_opacity 0.8 &
-      wait
-      for s in ${SEEDS:-0 1 2}; do score demo_s$s naive=demo_naive_s$s on=demo_on_s$s old=demo_old_s$s oldnaive=demo_oldnaive_s$s; done
-      score demo_var on=demo_on_s0 long1200=demo_on_long sp1=demo_on_sp1 sc05=demo_on_sc05 ;;
     final)   # demo config as shipped, 3 seeds, vs the previous product; seeding variants; the blobs scene
-      D=$WORK/demo; [ -f $D/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $D --quiet
-      [ -f $D/offsets.json ] || "${S4[@]}" align $D --device cuda --out $D/offsets.json > $WORK/demo_align.log 2>&1
-      B=$WORK/blobs; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 0 320 60 > $WORK/blobs_gen.log 2>&1
+      D=$(demo_scene); B=$(blobs_scene 0)
       [ -f $B/offsets.json ] || "${S4[@]}" align $B --device cuda --out $B/offsets.json > $WORK/blobs_align.log 2>&1
       OLD=(--moving.enabled false --densify.dynamic.enabled true)
       for s in ${SEEDS:-0 1 2}; do
@@ -124,7 +117,7 @@ PY
       grep -a "seeded\|seeding" $WORK/n3v50_oracle_on.log | tail -2 | tee -a "$OUT/summary.txt"
       score n3v50 oracle_off=n3v50_oracle_off oracle_on=n3v50_oracle_on ;;
     blobs1)   # another seed of the other-renderer scene (faster, periodic blobs), oracle clocks
-      B=$WORK/blobs1; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 1 320 60 > $WORK/blobs1_gen.log 2>&1
+      B=$(blobs_scene 1)
       it=(--train.iterations ${BLOB_ITERS:-3000})
       run blobs1_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
       run blobs1_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &
@@ -132,7 +125,7 @@ PY
       wait
       score blobs1 oracle_off=blobs1_oracle_off oracle_on=blobs1_oracle_on oracle_sp2_nodens=blobs1_oracle_on_sp2 ;;
     blobs)
-      B=$WORK/blobs; [ -f $B/scene.json ] || python3 benchmarks/other_renderer_scene.py $B 0 320 60 > $WORK/blobs_gen.log 2>&1
+      B=$(blobs_scene 0)
       it=(--train.iterations ${BLOB_ITERS:-3000})
       run blobs_oracle_off $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json --moving.enabled false &
       run blobs_oracle_on $B configs/synth_gpu.json "${it[@]}" --fixed_time_maps $B/gt_sync.json &

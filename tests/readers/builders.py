@@ -249,3 +249,15 @@ def counter_frames(n: int, first: int = 0, h: int = 48, w: int = 64) -> np.ndarr
 
 def decode_counter(img: np.ndarray) -> int:
     return int(round((float(img.mean()) - COUNTER_BASE) / COUNTER_STEP))
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama: s, R, t minimising |dst - (s R src + t)|."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
+    D = np.eye(3)
+    D[2, 2] = np.sign(np.linalg.det(U @ Vt))
+    R = U @ D @ Vt
+    s = float(np.trace(np.diag(S) @ D) / (a ** 2).sum(1).mean())
+    return s, R, md - s * R @ ms

@@ -14,17 +14,6 @@ from sync4dgs.errors import DataFormatError
 DATA = Path(__file__).with_name("data") / "calibration"
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: s, R, t minimising |dst - (s R src + t)|."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
-    D = np.eye(3)
-    D[2, 2] = np.sign(np.linalg.det(U @ Vt))
-    R = U @ D @ Vt
-    s = float(np.trace(np.diag(S) @ D) / (a ** 2).sum(1).mean())
-    return s, R, md - s * R @ ms
-
 
 def _angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(Ra @ Rb.T) - 1) / 2, -1, 1))))
@@ -70,7 +59,7 @@ def test_round_trip_every_format(which, calib_kit, kit, truth, tmp_path):
         assert rel < 0.01, (got.name, rel)
     src = np.stack([c.center for c in calib.cameras])
     dst = np.stack([c.center for c in truth])
-    s, R, t = _similarity(src, dst)
+    s, R, t = kit.similarity(src, dst)
     assert np.abs(s * src @ R.T + t - dst).max() < 1e-3       # 1 mm (metres)
     if fmt in ("opencv", "sync4dgs_json"):
         assert calib.units == "m" or which == "opencv_xml_folder"

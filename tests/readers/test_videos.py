@@ -15,17 +15,6 @@ from sync4dgs.errors import DataFormatError
 VFR_PTS = np.cumsum([0.0] + [0.03 + 0.01 * (i % 3) for i in range(7)])
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: s, R, t minimising |dst - (s R src + t)|."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
-    D = np.eye(3)
-    D[2, 2] = np.sign(np.linalg.det(U @ Vt))
-    R = U @ D @ Vt
-    s = np.trace(np.diag(S) @ D) / (a ** 2).sum(1).mean()
-    return s, R, md - s * R @ ms
-
 
 @pytest.fixture(scope="module")
 def phone_rig(kit):
@@ -60,7 +49,7 @@ def test_calibration_recovers_poses_up_to_similarity(kit, phone_rig, tmp_path):
     for got, gt in zip(scene.cameras, cams):
         err = kit.rotation_angle_deg(got.R @ ref.R.T, gt.R @ cams[0].R.T)
         assert err < 0.5, (got.name, err)
-    s, R, t = _similarity(np.stack([c.center for c in scene.cameras]), np.stack([-c.R.T @ c.t for c in cams]))
+    s, R, t = kit.similarity(np.stack([c.center for c in scene.cameras]), np.stack([-c.R.T @ c.t for c in cams]))
     aligned = s * np.stack([c.center for c in scene.cameras]) @ R.T + t
     spread = np.ptp(np.stack([-c.R.T @ c.t for c in cams]), axis=0).max()
     assert np.abs(aligned - np.stack([-c.R.T @ c.t for c in cams])).max() < 0.03 * spread
