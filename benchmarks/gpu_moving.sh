@@ -93,7 +93,7 @@ for part in ${PARTS:-demo blobs}; do
       score final_blobs oracle_off=fb_oracle_off oracle_on=fb_oracle_on stage1_on=fb_stage1_on stage1_off=fb_stage1_off naive_on=fb_naive_on oracle_sc05=fb_oracle_sc05
       python3 - "$WORK" <<'PY' | tee -a "$OUT/summary.txt"
 import json, sys, glob, os
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 w = sys.argv[1]
 for scene, runs in (("demo", ["f_on_s0", "f_on_s1", "f_on_s2", "f_old_s0", "f_oracle"]), ("blobs", ["fb_stage1_on", "fb_stage1_off"])):
     gt = load_time_maps(f"{w}/{scene}/gt_sync.json"); s1 = load_time_maps(f"{w}/{scene}/offsets.json")

@@ -34,7 +34,7 @@ from sync4dgs.eval.motion_regions import RegionMasks
 if TYPE_CHECKING:
     from sync4dgs.eval.test_time_fit import FitSettings
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.sync.timemap import TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 
 log = logging.getLogger(__name__)

@@ -50,10 +50,10 @@ from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import OpenedModel, open_model
 from sync4dgs.eval.motion_regions import RegionMasks
 from sync4dgs.eval.region_metrics import REGION_CONVENTIONS
-from sync4dgs.eval.offset_errors import offset_errors, regauge
+from sync4dgs.eval.offset_errors import offset_errors
 from sync4dgs.eval.render_views import settings_from_meta, split_cameras
 from sync4dgs.eval.timing import measure_render_fps
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps, rereference
 from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
     truth = None
     if opened.scene.gt_sync_path.is_file():
         try:
-            truth = regauge(load_time_maps(opened.scene.gt_sync_path), opened.trained.time_maps.reference_camera)
+            truth = rereference(load_time_maps(opened.scene.gt_sync_path), opened.trained.time_maps.reference_camera)
         except KeyError:
             truth = None
     out: dict[str, Any] = {}

@@ -24,7 +24,7 @@ import torch
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.model.config import ModelConfig
 from sync4dgs.model.gaussians4d import Gaussians4D
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import atomic_path
 
 MODEL_FORMAT = "sync4dgs.gaussians4d"

@@ -13,7 +13,7 @@ import torch
 
 from sync4dgs.data.frames import open_frames
 from sync4dgs.model.io import model_file
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback
 from sync4dgs.train.checkpoint import remove_orphan_temporaries
 from sync4dgs.train.config import ExperimentConfig

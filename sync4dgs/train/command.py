@@ -96,7 +96,7 @@ def argv_from_args(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace, extra_callbacks=()) -> int:
     """Run the command. ``extra_callbacks``: factories ``session -> Callback`` passed to train() (the CLI layer
     adds the live viewer through it; they are not available under ``--gpus``)."""
-    from sync4dgs.sync.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
+    from sync4dgs.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
     from sync4dgs.train.distributed.launch import distributed_requested, env_rank, relaunch  # noqa: PLC0415
 

@@ -39,7 +39,7 @@ from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.model import ops
 from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.initialize import local_dynamic_rows
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_flow import seed_velocities
 from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample

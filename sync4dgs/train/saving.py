@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sync4dgs.model.io import model_file, save_model
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.checkpoint import checkpoint_path, save_checkpoint
 from sync4dgs.train.config import TrainConfig

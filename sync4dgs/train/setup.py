@@ -12,9 +12,9 @@ import torch
 from sync4dgs.data.points import load_points, random_points_in_frusta
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.model.gaussians4d import Gaussians4D
+from sync4dgs.model.initialize import model_from_points
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
@@ -181,7 +181,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)
-    model = Gaussians4D.from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
+    model = model_from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
                                     fps_ref=ref.fps, device=device)
     if not resuming:
         with cpu_threads(cfg.train.cpu_threads, device):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import TimeConfig
 

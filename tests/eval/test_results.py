@@ -17,7 +17,7 @@ from sync4dgs.eval import layout
 from sync4dgs.eval.image_metrics import PSNR_CAP_DB
 from sync4dgs.eval.render_views import read_png, render_model, write_png
 from sync4dgs.eval.results import MetricsOptions, compute_results
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 from .conftest import ITERATION
 

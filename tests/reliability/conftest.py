@@ -98,12 +98,12 @@ def make_tiny_scene(root: Path) -> Path:
 
     from sync4dgs.data.points import save_points  # noqa: PLC0415
     from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec  # noqa: PLC0415
-    from sync4dgs.sync.timemap import TimeMaps  # noqa: PLC0415
+    from sync4dgs.timemap import TimeMaps  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     cams = []
     for k in range(2):
-        R, t = kit.look_at([0.4 * k - 0.2, 0.0, -3.0], [0.0, 0.0, 0.0])
+        R, t = kit.look_at([0.4 * k - 0.2, 0.0, -3.0], [0.0, 0.0, 0.0], kit.IMAGE_UP)
         K = np.array([[14.0, 0, 8.0], [0, 14.0, 6.0], [0, 0, 1.0]])
         name = f"cam{k:02d}"
         cams.append(CameraSpec(name, 16, 12, K, R, t, 10.0, 3, FrameSource("images", f"frames/{name}", "{:05d}.png")))

@@ -12,7 +12,7 @@ from sync4dgs.data.motion_mask import moving_mask
 from sync4dgs.data.frames import open_frames
 from sync4dgs.model.temporal import temporal_opacity
 from sync4dgs.render.conventions import look_at_viewmat
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_seed import collect_moving_points, seed_moving_gaussians, seed_times_s
 from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
@@ -118,12 +118,12 @@ def test_seeds_on_tiny_scene_land_on_the_moving_blobs(gaussian_scene):
 
 
 def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, make_cfg):
-    from sync4dgs.model.gaussians4d import Gaussians4D
+    from sync4dgs.model.initialize import model_from_points
 
     scene = gaussian_scene
     cfg = make_cfg()
     maps = load_time_maps(scene.gt_sync_path)
-    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+    model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
                                     fps_ref=10.0)
     n = seed_moving_gaussians(model, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert n > 0 and model.n_dynamic == n
@@ -137,17 +137,17 @@ def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, mak
     assert far.max() < 1e-3                                       # visible around its seed time only
     assert torch.allclose(torch.sigmoid(model.dynamic["opacities"]), torch.tensor(cfg.moving.init_opacity))
     # deterministic
-    model2 = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+    model2 = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
                                      fps_ref=10.0)
     seed_moving_gaussians(model2, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert torch.equal(model.dynamic["key_means"], model2.dynamic["key_means"])
 
 
 def test_disabled_seeding_adds_nothing(gaussian_scene, make_cfg):
-    from sync4dgs.model.gaussians4d import Gaussians4D
+    from sync4dgs.model.initialize import model_from_points
 
     cfg = make_cfg({"moving.enabled": "false"})
-    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+    model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
                                     fps_ref=10.0)
     assert seed_moving_gaussians(model, gaussian_scene, load_time_maps(gaussian_scene.gt_sync_path), (0.0, 1.3),
                                  cfg.moving, progress=False) == 0

@@ -11,7 +11,7 @@ import torch
 from sync4dgs.cli.main import main
 from sync4dgs.errors import DataFormatError
 from sync4dgs.model.io import load_trained
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 from sync4dgs.train import train
 from sync4dgs.train.callbacks import Callback
 from sync4dgs.train.setup import build_session

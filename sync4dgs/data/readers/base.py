@@ -18,7 +18,7 @@ from sync4dgs.data.calibrate import CalibrationOptions
 from sync4dgs.data.points import PointCloud
 from sync4dgs.data.scene import CameraSpec
 from sync4dgs.errors import ConfigError
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 
 POINT_MODES = ("auto", "strict", "random")
 

@@ -11,7 +11,7 @@ import numpy as np
 from sync4dgs.data.scene import CameraSpec, Normalization
 from sync4dgs.data.video import downscale_image, iter_video_frames
 from sync4dgs.errors import DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +110,10 @@ def check_rotation(R: np.ndarray, where: Path, what: str, tol: float = 1e-3) -> 
 
 
 # ---- time maps -------------------------------------------------------------------------------------
-def rebase_time_maps(tm: TimeMaps, reference: str) -> TimeMaps:
-    """Express time maps on another camera's clock: ``o' = (o - o_ref) / r_ref``, ``r' = r / r_ref``."""
-    if reference not in tm.cameras:
-        raise KeyError(f"reference camera {reference!r} has no time map")
-    ref = tm.cameras[reference]
-    cams = {}
-    for n, m in tm.cameras.items():
-        status = "reference" if n == reference else ("fixed" if m.status == "reference" else m.status)
-        cams[n] = TimeMap((m.offset_s - ref.offset_s) / ref.rate, m.rate / ref.rate, m.confidence, status)
-    cams[reference] = TimeMap(0.0, 1.0, cams[reference].confidence, "reference")
-    return TimeMaps(reference, cams, tm.extra)
-
-
 def shift_time_maps(tm: TimeMaps, first_tau_s: dict[str, float]) -> TimeMaps:
     """Time maps after re-zeroing each camera's clock at its old local time ``first_tau_s[name]`` (s)
     (i.e. after dropping the frames before it): ``o' = o + r * first_tau``. The reference is kept; call
-    :func:`rebase_time_maps` afterwards to put its new first frame at global time 0."""
+    :func:`sync4dgs.timemap.rereference` afterwards to put its new first frame at global time 0."""
     cams = {n: TimeMap(m.offset_s + m.rate * float(first_tau_s.get(n, 0.0)), m.rate, m.confidence, m.status)
             for n, m in tm.cameras.items()}
     return TimeMaps(tm.reference_camera, cams, tm.extra)
