@@ -183,7 +183,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
     from sync4dgs.eval.demo_report import (format_offset_table, format_quality_table,  # noqa: PLC0415
                                            format_region_table, offset_rows, plot_offsets)
     from sync4dgs.eval.results import write_strict_json  # noqa: PLC0415
-    from sync4dgs.sync.align import AlignConfig, align_scene, save_alignment  # noqa: PLC0415
+    from sync4dgs.sync.align import align_scene, save_alignment  # noqa: PLC0415
     from sync4dgs.timemap import load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
     from sync4dgs.utils.device import resolve_device  # noqa: PLC0415
@@ -193,7 +193,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
     out.mkdir(parents=True, exist_ok=True)
     preset = "tiny" if quick else "demo"
     # render.backend "auto": gsplat on CUDA, the torch reference on CPU (configs/demo.json says "torch")
-    overrides = {"train.device": device, "render.backend": "auto"}
+    overrides = {"train.device": device, "render.backend": "auto", "align.device": device}
     iterations = iterations or (QUICK_ITERATIONS if quick else None)
     if iterations:
         overrides["train.iterations"] = str(iterations)
@@ -201,6 +201,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
         overrides["time.warmup_iterations"] = str(max(1, (iterations or QUICK_ITERATIONS) // 4))
     timer = StepTimer()
     t_start = time.perf_counter()
+    cfg = load_config(cfg_path, overrides)      # stage 1 runs with its align section, stage 2 with the rest
     print(f"sync4dgs demo: preset {preset}, device {device}, config {cfg_path}, output {out}")
 
     scene_dir, learned_dir, naive_dir = out / "scene", _fresh(out / "learned"), _fresh(out / "naive")
@@ -209,10 +210,9 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
         scene = load_scene(scene_dir)
         truth = load_time_maps(scene.gt_sync_path)
     with timer.step("stage 1: align cameras (trajectories + epipolar consistency)"):
-        result = align_scene(scene, AlignConfig(device=device))
+        result = align_scene(scene, cfg.align)
         save_alignment(result, learned_dir / "stage1")
         stage1 = load_time_maps(learned_dir / "stage1" / "offsets.json")
-    cfg = load_config(cfg_path, overrides)
     if _baseline_in_parallel(device, cfg.train.cpu_threads):
         # one core each: the naive baseline trains in a child process while the learned model trains here
         with timer.step("stage 2: learned + naive baseline, in parallel (one CPU core each)"):

@@ -210,7 +210,7 @@ def _prepare_on_main(runtime, scene, model_path: Path, config: ExperimentConfig,
     def prepare():
         for cam in scene.train_cameras:
             open_frames(scene, cam)                   # builds the on-disk frame cache of video sources
-        return run_stage1(scene, model_path / STAGE1_DIR) if needs_stage1(config, **how) else None
+        return run_stage1(scene, model_path / STAGE1_DIR, config.align) if needs_stage1(config, **how) else None
     return runtime.from_main(prepare)
 
 

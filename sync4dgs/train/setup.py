@@ -15,6 +15,7 @@ from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.model.initialize import model_from_points
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
@@ -65,15 +66,13 @@ def load_trajectories(path: Path) -> dict[str, np.ndarray] | None:
         raise DataFormatError(path, f"cannot read stage-1 trajectories: {e}") from e
 
 
-def run_stage1(scene: SceneSpec, out_dir: Path) -> tuple[TimeMaps | None, dict | None]:
-    """Stage-1 alignment (sync4dgs.sync.align). Returns (None, None) when stage 1 is not available."""
-    try:
-        from sync4dgs.sync.align import AlignConfig, align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
-    except ImportError as e:
-        log.warning("stage-1 alignment unavailable (%s); time maps start from the scene's maps / identity", e)
-        return None, None
+def run_stage1(scene: SceneSpec, out_dir: Path, align: AlignConfig) -> tuple[TimeMaps | None, dict | None]:
+    """Stage-1 alignment (sync4dgs.sync.align) with the experiment config's ``align`` section; writes its
+    offsets.json + trajectories into ``out_dir``. Returns (time maps, trajectories or None)."""
+    from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
+
     log.info("stage 1: aligning %d cameras", len(scene.cameras))
-    result = align_scene(scene, AlignConfig())
+    result = align_scene(scene, align)
     save_alignment(result, out_dir)
     for msg in alignment_warnings(result.time_maps):
         log.warning("stage 1: %s", msg)
@@ -105,7 +104,7 @@ def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path,
         return load_time_maps(offsets_path), load_trajectories(offsets_path.parent / TRAJECTORIES_FILE), False
     if no_align or not cfg.time.align:
         return scene_time_maps(scene), None, False
-    maps, traj = stage1 if stage1 is not None else run_stage1(scene, model_path / STAGE1_DIR)
+    maps, traj = stage1 if stage1 is not None else run_stage1(scene, model_path / STAGE1_DIR, cfg.align)
     return (maps if maps is not None else scene_time_maps(scene)), traj, False
 
 
