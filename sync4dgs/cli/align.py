@@ -57,6 +57,7 @@ def align_overrides(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from sync4dgs.data.scene import load_scene  # noqa: PLC0415
     from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
+    from sync4dgs.sync.align.export import OFFSETS_FILE  # noqa: PLC0415
     from sync4dgs.train.config import load_config  # noqa: PLC0415
 
     cfg = load_config(args.config, align_overrides(args)).align
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         tracks_dir = Path(args.tracks)
         if not tracks_dir.is_dir():
             raise ConfigError(f"--tracks {tracks_dir}: not a folder")
-    out = Path(args.out) if args.out else Path(args.scene) / "offsets.json"
+    out = Path(args.out) if args.out else Path(args.scene) / OFFSETS_FILE
     result = align_scene(scene, cfg, tracks_dir)
     paths = save_alignment(result, out.parent, out.name)
     print(f"{'camera':<12} {'offset_s':>10} {'frames':>9} {'rate':>9} {'conf':>6}  status")

@@ -182,7 +182,9 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
     from sync4dgs.data.synth import generate, make_config  # noqa: PLC0415
     from sync4dgs.eval.demo_report import (format_offset_table, format_quality_table,  # noqa: PLC0415
                                            format_region_table, offset_rows, plot_offsets)
+    from sync4dgs.eval.layout import RESULTS_FILE  # noqa: PLC0415
     from sync4dgs.eval.results import write_strict_json  # noqa: PLC0415
+    from sync4dgs.model.folder import read_stage1_time_maps, stage1_dir, stage1_offsets_path  # noqa: PLC0415
     from sync4dgs.sync.align import align_scene, save_alignment  # noqa: PLC0415
     from sync4dgs.timemap import load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
@@ -211,18 +213,18 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
         truth = load_time_maps(scene.gt_sync_path)
     with timer.step("stage 1: align cameras (trajectories + epipolar consistency)"):
         result = align_scene(scene, cfg.align)
-        save_alignment(result, learned_dir / "stage1")
-        stage1 = load_time_maps(learned_dir / "stage1" / "offsets.json")
+        save_alignment(result, stage1_dir(learned_dir))
+        stage1 = read_stage1_time_maps(learned_dir)
     if _baseline_in_parallel(device, cfg.train.cpu_threads):
         # one core each: the naive baseline trains in a child process while the learned model trains here
         with timer.step("stage 2: learned + naive baseline, in parallel (one CPU core each)"):
             with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 naive_job = pool.submit(train_naive, scene_dir, naive_dir, cfg_path, overrides, False)
-                learned = train(scene_dir, learned_dir, cfg, offsets_path=learned_dir / "stage1" / "offsets.json")
+                learned = train(scene_dir, learned_dir, cfg, offsets_path=stage1_offsets_path(learned_dir))
                 naive_job.result()
     else:
         with timer.step("stage 2: train 4D Gaussians + time maps (learned)"):
-            learned = train(scene_dir, learned_dir, cfg, offsets_path=learned_dir / "stage1" / "offsets.json")
+            learned = train(scene_dir, learned_dir, cfg, offsets_path=stage1_offsets_path(learned_dir))
         with timer.step("stage 2 baseline: train with time maps fixed at (0, 1) (naive)"):
             train_naive(scene_dir, naive_dir, cfg_path, overrides, True)
     with timer.step("render + metrics (test camera)"):
@@ -266,7 +268,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
     write_strict_json(out / "summary.json", {
         "preset": preset, "device": device, "config": str(cfg_path), "overrides": overrides,
         "offsets": [r.__dict__ for r in rows], "quality": quality, "step_seconds": timer.seconds,
-        "total_seconds": total, "learned_results": str(learned_dir / "results.json"),
-        "naive_results": str(naive_dir / "results.json"),
+        "total_seconds": total, "learned_results": str(learned_dir / RESULTS_FILE),
+        "naive_results": str(naive_dir / RESULTS_FILE),
         "montage": str(montage) if montage is not None else None})
     return 0

@@ -23,13 +23,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from sync4dgs.model.folder import write_appearance
 from sync4dgs.train.config import AppearanceConfig
 from sync4dgs.train.feature import OwnOptimizerFeature
-from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
-
-APPEARANCE_FILE = "appearance.json"
 
 
 def apply_color_affine(image: Tensor, log_gain: Tensor, bias: Tensor) -> Tensor:
@@ -107,9 +105,7 @@ class AppearanceLearner(OwnOptimizerFeature):
         return self.appearance(image, cam_pos)
 
     def write(self, iteration: int) -> Path:
-        path = self.model_path / APPEARANCE_FILE
-        write_json(path, appearance_dict(self.appearance, self.names, iteration))
-        return path
+        return write_appearance(self.model_path, appearance_dict(self.appearance, self.names, iteration))
 
     state_key = "appearance"
     missing_state_note = "checkpoint has no appearance state; camera colour maps start at the identity"

@@ -22,13 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from sync4dgs.errors import ConfigError
+from sync4dgs.model.folder import LOCK_FILE, RESTORED_FILES, lock_path
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "train.lock"
-RESTORED_FILES = ("config.json", "train_stats.json", "time_maps.json", "time_maps_initial.json", "offsets.csv",
-                  "cameras_refined.json", "appearance.json")
-MOVED_ASIDE = ("stage1",)        # folders a fresh run's setup rebuilds (moved back on failure)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -46,7 +43,7 @@ class ModelFolderLock:
 
     def __init__(self, model_path: str | Path):
         self.model_path = Path(model_path)
-        self.path = self.model_path / LOCK_FILE
+        self.path = lock_path(self.model_path)
         self.record = {"pid": os.getpid(), "host": socket.gethostname(),
                        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         self.held = False

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from sync4dgs.model.folder import OFFSETS_CSV, offsets_csv_path, tb_dir
 from sync4dgs.train import losses
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import LogConfig
@@ -20,8 +21,6 @@ from sync4dgs.train.timectl import TimeController
 
 log = logging.getLogger(__name__)
 
-OFFSETS_CSV = "offsets.csv"
-TB_DIR = "tb"
 
 
 class Monitor(Callback):
@@ -51,7 +50,7 @@ class Monitor(Callback):
             except ImportError as e:   # tensorboard is optional at run time: keep training, say so once
                 log.warning("TensorBoard logging disabled (%s); offsets still go to %s", e, OFFSETS_CSV)
             else:
-                self._tb = SummaryWriter(str(self.model_path / TB_DIR),
+                self._tb = SummaryWriter(str(tb_dir(self.model_path)),
                                          purge_step=state.step + 1 if state.step else None)
         self._init_csv(state.step)
         if state.step == 0:
@@ -100,7 +99,7 @@ class Monitor(Callback):
         self._log_offsets(step)
 
     def _init_csv(self, start: int) -> None:
-        path = self.model_path / OFFSETS_CSV
+        path = offsets_csv_path(self.model_path)
         names = self.time.time_model.camera_names
         rows: list[list[str]] = []
         if start > 0 and path.is_file():
@@ -116,7 +115,7 @@ class Monitor(Callback):
     def _log_offsets(self, step: int) -> None:
         offsets, rates = self.time.offsets_rates()
         names = self.time.time_model.camera_names
-        with (self.model_path / OFFSETS_CSV).open("a", newline="") as f:
+        with offsets_csv_path(self.model_path).open("a", newline="") as f:
             csv.writer(f).writerow([step, *[f"{o:.6f}" for o in offsets]])
         if self._tb is not None:
             for name, o, r in zip(names, offsets, rates):

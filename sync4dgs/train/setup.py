@@ -12,10 +12,12 @@ import torch
 from sync4dgs.data.points import load_points, random_points_in_frusta
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.errors import ConfigError, DataFormatError
+from sync4dgs.model.folder import stage1_dir
 from sync4dgs.model.initialize import model_from_points
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.sync.align.config import AlignConfig
+from sync4dgs.sync.align.export import TRAJECTORIES_FILE
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
@@ -37,8 +39,6 @@ from sync4dgs.utils.device import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
-STAGE1_DIR = "stage1"
-TRAJECTORIES_FILE = "trajectories.npz"
 RANDOM_INIT_POINTS = 20_000
 UNCERTAIN_CONFIDENCE = 0.5     # initial maps below this confidence learn without the evidence gate
 
@@ -104,7 +104,7 @@ def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path,
         return load_time_maps(offsets_path), load_trajectories(offsets_path.parent / TRAJECTORIES_FILE), False
     if no_align or not cfg.time.align:
         return scene_time_maps(scene), None, False
-    maps, traj = stage1 if stage1 is not None else run_stage1(scene, model_path / STAGE1_DIR, cfg.align)
+    maps, traj = stage1 if stage1 is not None else run_stage1(scene, stage1_dir(model_path), cfg.align)
     return (maps if maps is not None else scene_time_maps(scene)), traj, False
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sync4dgs.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
-from sync4dgs.train.modelfolder import LOCK_FILE
+from sync4dgs.model.folder import LOCK_FILE
 
 
 def _lock(model, pid):

@@ -19,7 +19,8 @@ from sync4dgs.render import RenderCameras, render
 from sync4dgs.render.conventions import look_at_viewmat, rgb_to_sh_dc
 from sync4dgs.render.types import Gaussians
 from sync4dgs.train import load_config, train
-from sync4dgs.train.camrefine import (REFINED_CAMERAS_FILE, CameraDeltas, CameraRefiner, build_camera_refiner,
+from sync4dgs.model.folder import REFINED_CAMERAS_FILE
+from sync4dgs.train.camrefine import (CameraDeltas, CameraRefiner, build_camera_refiner,
                                       fold_focal_into_viewmat, gauge_camera_index, scale_focal, so3_exp)
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import CameraConfig
