@@ -79,7 +79,9 @@ class AppearanceLearner(OwnOptimizerFeature):
         model_path: where ``appearance.json`` is written (None: never).
         save_iterations: iterations at which weights are saved (the file is refreshed there too).
 
-    Under torchrun the gradients are averaged over ranks here (one all-reduce); rank 0 alone writes the file.
+    A :class:`sync4dgs.train.feature.CameraFeature` contributing the image (:meth:`adjust_image`). Under
+    torchrun its gradients are averaged over ranks with every other trainable (sync4dgs/train/distributed/hooks.py);
+    rank 0 alone writes the file.
     """
 
     name = "appearance"
@@ -103,6 +105,9 @@ class AppearanceLearner(OwnOptimizerFeature):
         if not self.learning(step):
             return image
         return self.appearance(image, cam_pos)
+
+    def adjust_image(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
+        return self.apply(image, cam_pos, step)
 
     def write(self, iteration: int) -> Path:
         return write_appearance(self.model_path, appearance_dict(self.appearance, self.names, iteration))

@@ -167,8 +167,9 @@ class CameraRefiner(OwnOptimizerFeature):
         model_path: where ``cameras_refined.json`` is written (None: never written).
         save_iterations: iterations at which weights are saved (the file is refreshed there too).
 
-    Under torchrun every rank renders its own view, so the deltas' gradients are averaged over ranks here
-    (they are not among the trainables of sync4dgs.train.distributed); only rank 0 writes the file.
+    A :class:`sync4dgs.train.feature.CameraFeature` contributing the camera (:meth:`adjust_camera`). Under
+    torchrun every rank renders its own view; the deltas' gradients are averaged over ranks with every other
+    trainable (sync4dgs/train/distributed/hooks.py); only rank 0 writes the file.
     """
 
     name = "camera"
@@ -200,6 +201,9 @@ class CameraRefiner(OwnOptimizerFeature):
             viewmat = self.deltas.render_viewmat(cam_pos)
         w, h = self.sizes[cam_pos]
         return RenderCameras(viewmats=viewmat[None], Ks=self.deltas.base_Ks[cam_pos][None], width=w, height=h)
+
+    def adjust_camera(self, camera: RenderCameras, cam_pos: int, step: int) -> RenderCameras:
+        return self.camera(cam_pos, step)
 
     def write(self, iteration: int) -> Path:
         return write_refined_cameras(self.model_path, refined_cameras_dict(self.deltas, self.names, iteration))

@@ -4,6 +4,7 @@ the scene's known maps or identity), the initial model, optimisers, frames, samp
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
 from sync4dgs.train.camrefine import build_camera_refiner
 from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
@@ -205,21 +207,36 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     return session
 
 
+def _camera_refiner(session: Session) -> CameraFeature | None:
+    """Camera refinement (camera.refine_pose / refine_focal)."""
+    cfg, scene = session.cfg, session.scene
+    if not cfg.camera.enabled:
+        return None
+    return build_camera_refiner(cfg.camera, [c.name for c in scene.train_cameras], scene.reference_camera,
+                                session.cameras, session.state.extent, session.model_path, cfg.train.save_iterations,
+                                cfg.time.warmup_iterations)
+
+
+def _appearance(session: Session) -> CameraFeature | None:
+    """Appearance compensation (appearance.enabled)."""
+    cfg, scene = session.cfg, session.scene
+    if not cfg.appearance.enabled:
+        return None
+    return build_appearance_learner(cfg.appearance, [c.name for c in scene.train_cameras], scene.reference_camera,
+                                    session.device, session.model_path, cfg.train.save_iterations)
+
+
+# The one registration point of per-camera learned features (sync4dgs/train/feature.py): builders
+# ``session -> CameraFeature | None`` (None: off in this config), in the order the features run, after the time
+# controller (``session.time``, which every session has). A new feature is one more builder here.
+CAMERA_FEATURES: tuple[Callable[[Session], CameraFeature | None], ...] = (_camera_refiner, _appearance)
+
+
 def optional_features(session: Session) -> list[Callback]:
-    """Camera refinement (camera.refine_pose / refine_focal), appearance compensation (appearance.enabled) and
-    the progressive time window (progressive.enabled), when configured; the refiner and the appearance learner
-    are also set as ``session.camera_refiner`` / ``session.appearance``."""
-    cfg, scene, out = session.cfg, session.scene, []
-    train_names = [c.name for c in scene.train_cameras]
-    if cfg.camera.enabled:
-        session.camera_refiner = build_camera_refiner(
-            cfg.camera, train_names, scene.reference_camera, session.cameras, session.state.extent,
-            session.model_path, cfg.train.save_iterations, cfg.time.warmup_iterations)
-        out.append(session.camera_refiner)
-    if cfg.appearance.enabled:
-        session.appearance = build_appearance_learner(cfg.appearance, train_names, scene.reference_camera,
-                                                      session.device, session.model_path, cfg.train.save_iterations)
-        out.append(session.appearance)
+    """The registered per-camera features that are on (:data:`CAMERA_FEATURES`), then the progressive time window
+    (progressive.enabled)."""
+    cfg, scene = session.cfg, session.scene
+    out: list[Callback] = [f for f in (build(session) for build in CAMERA_FEATURES) if f is not None]
     if cfg.progressive.enabled:
         out.append(build_progressive_window(cfg.progressive, session.sampler, session.time, session.time_index,
                                             session.tau_s, scene.camera(scene.reference_camera).fps,
@@ -234,20 +251,9 @@ def default_callbacks(session: Session, progress: bool) -> list:
     dynamic = DynamicDensifier(cfg.densify.dynamic, session.state.extent)
     convert = StaticToDynamic(cfg.densify.convert, static, dynamic)
 
-    def scale_lrs(factor: float) -> None:
-        session.schedule.scale *= factor
-        session.time.scale_lr(factor)
-        for feature in (session.camera_refiner, session.appearance):
-            if feature is not None:
-                feature.scale_lr(factor)
-
-    def watched() -> list[torch.Tensor]:
-        extra = [p for f in (session.camera_refiner, session.appearance) if f is not None for p in f.parameters()]
-        return [*session.model.parameters(), *session.time.time_model.parameters(), *extra]
-
     return [static, dynamic, convert,
             Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),
             NaNGuard(cfg.guard, lambda: session.state_dict(with_rng=False), session.load_state_dict,
-                     scale_lrs, watched),
+                     session.scale_lrs, session.watched_parameters),
             Checkpointer(cfg.train, session.model_path, lambda: session.state_dict(),
                          lambda it: save_session_weights(session, it))]
