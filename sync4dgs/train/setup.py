@@ -183,7 +183,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)
     model = model_from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
-                                    fps_ref=ref.fps, device=device)
+                              fps_ref=ref.fps, device=device)
     frames = FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
                        progress=progress, host_cache=cfg.train.frames_host_cache)
     if not resuming:

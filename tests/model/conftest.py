@@ -53,5 +53,5 @@ def model64(rng) -> Gaussians4D:
     xyz = rng.normal(size=(40, 3))
     rgb = rng.integers(0, 256, size=(40, 3), dtype=np.uint8)
     m = model_from_points(xyz, rgb, T_RANGE, ModelConfig(sh_degree=2, time_margin_s=0.3),
-                                make_trajectories(rng), fps_ref=FPS)
+                          make_trajectories(rng), fps_ref=FPS)
     return randomize_dynamic(m.double())

@@ -145,7 +145,7 @@ def test_from_points_static_initialisation(rng):
 def test_from_points_with_trajectories_reproduces_tracks_at_keyframes(rng):
     traj = make_trajectories(rng)
     m = model_from_points(rng.normal(size=(20, 3)), rng.uniform(size=(20, 3)), T_RANGE,
-                                ModelConfig(), traj, fps_ref=FPS)
+                          ModelConfig(), traj, fps_ref=FPS)
     kept = [0, 1, 2, 4, 5]                       # track 3 is all NaN
     assert m.n_dynamic == len(kept)
     key_times = m.keyframe_times_s().double().numpy()
@@ -193,7 +193,7 @@ def test_static_motion_option_moves_static_points_linearly(rng):
 def test_linear_and_nlerp_modes_hit_keyframes(rng):
     cfg = ModelConfig(interpolation="linear", rotation_interp="nlerp", sh_degree=1)
     m = model_from_points(rng.normal(size=(4, 3)), rng.uniform(size=(4, 3)), T_RANGE, cfg,
-                                make_trajectories(rng), fps_ref=FPS).double()
+                          make_trajectories(rng), fps_ref=FPS).double()
     tk = m.keyframe_times_s()[3]
     torch.testing.assert_close(m.dynamic_at(tk).means, m.dynamic["key_means"][:, 3])
 

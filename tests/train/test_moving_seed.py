@@ -124,7 +124,7 @@ def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, mak
     cfg = make_cfg()
     maps = load_time_maps(scene.gt_sync_path)
     model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                    fps_ref=10.0)
+                              fps_ref=10.0)
     n = seed_moving_gaussians(model, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert n > 0 and model.n_dynamic == n
     centre = model.dynamic["t_center"].detach().mean(dim=1)
@@ -138,7 +138,7 @@ def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, mak
     assert torch.allclose(torch.sigmoid(model.dynamic["opacities"]), torch.tensor(cfg.moving.init_opacity))
     # deterministic
     model2 = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                     fps_ref=10.0)
+                               fps_ref=10.0)
     seed_moving_gaussians(model2, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert torch.equal(model.dynamic["key_means"], model2.dynamic["key_means"])
 
@@ -184,7 +184,7 @@ def test_disabled_seeding_adds_nothing(gaussian_scene, make_cfg):
 
     cfg = make_cfg({"moving.enabled": "false"})
     model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                    fps_ref=10.0)
+                              fps_ref=10.0)
     assert seed_moving_gaussians(model, gaussian_scene, load_time_maps(gaussian_scene.gt_sync_path), (0.0, 1.3),
                                  cfg.moving, progress=False) == 0
     assert model.n_dynamic == 0
