@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sync4dgs.model import folder as model_folder
+
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "sync4dgs"
 DOC = ROOT / "docs" / "architecture.md"
@@ -118,6 +120,27 @@ def test_the_checks_see_real_imports():
     """The parser is not vacuous: known arrows of the code are found."""
     graph = actual_graph()
     assert "render" in graph["model"] and "timemap" in graph["data"] and "train" in graph["cli"]
+
+
+# file and folder names of the model folder M (sync4dgs/model/folder.py owns them; "stage1" is also a results key,
+# "offsets.json" / "trajectories.npz" are the stage-1 output format of sync4dgs/sync/align/export.py)
+MODEL_FOLDER_NAMES = {"config.json", "train_stats.json", "train.lock", "point_cloud", "model.pt", "time_maps.json",
+                      "time_maps_initial.json", "appearance.json", "cameras_refined.json", "offsets.csv", "tb",
+                      "checkpoints"}
+
+
+def test_only_the_model_folder_module_spells_its_file_names():
+    owner = PKG / "model" / "folder.py"
+    bad = []
+    for f in sorted(PKG.rglob("*.py")):
+        if f == owner:
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Constant) and node.value in MODEL_FOLDER_NAMES:
+                bad.append(f"{f.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not bad, "use sync4dgs.model.folder instead of:\n" + "\n".join(bad)
+    owned = {v for k, v in vars(model_folder).items() if k.isupper() and isinstance(v, str)}
+    assert MODEL_FOLDER_NAMES <= owned
 
 
 def test_no_bare_except():
