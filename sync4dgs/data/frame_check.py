@@ -3,12 +3,13 @@ file and frame, instead of failing a training run hours later.
 
 What is caught: image files that are truncated, zeroed (all of it, or its tail, as a file pre-allocated by a
 copy that was killed), not images, or of a size that is neither the camera's nor an integer multiple of it; a
-JPEG without its end-of-image marker (libjpeg pads a truncated one with grey and decodes it "successfully");
+PNG whose chunk CRCs fail or that lacks its IEND chunk; a JPEG without its end-of-image marker (libjpeg pads a
+truncated one with grey and decodes it "successfully");
 video streams that stop decoding before the camera's last frame (a packet the decoder rejects, data missing
 from a truncated or zero-filled file) or whose frames have the wrong size. Not caught (no decoder can): bytes
 changed inside a JPEG's entropy-coded data that still decode to some picture.
 
-Cost: every image is decoded once (OpenCV, in a thread pool: the decoders release the GIL) and dropped at once;
+Cost: every image is decoded once (Pillow, in a thread pool: the decoders release the GIL) and dropped at once;
 each video is decoded once without colour conversion, several videos in parallel. Nothing is kept but a count.
 A tqdm bar shows the frames checked (when stderr is a terminal).
 """
@@ -26,12 +27,13 @@ import numpy as np
 
 from sync4dgs.data.frames import image_file, size_factor
 from sync4dgs.data.scene import CameraSpec, SceneSpec
-from sync4dgs.data.video import import_av
+from sync4dgs.data.video import scan_video
 from sync4dgs.errors import DataFormatError
 
 log = logging.getLogger(__name__)
 
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+PNG_END = b"IEND\xaeB`\x82"          # the IEND chunk's type and CRC: what every complete PNG ends with
 
 
 def _jpeg_complete(data: bytes) -> bool:
@@ -42,75 +44,78 @@ def _jpeg_complete(data: bytes) -> bool:
     return sos >= 0 and data.find(b"\xff\xd9", sos + 2) >= 0
 
 
+def _decode_size(data: bytes, suffix: str) -> tuple[int, int] | str:
+    """(width, height) of the fully decoded image ``data``, or why it does not decode.
+
+    PNG and JPEG go through Pillow, which reports damage as exceptions and prints nothing (libpng and libjpeg
+    under OpenCV print to the process's stderr); PNG chunks' CRCs are verified first, and a PNG must end with
+    its IEND chunk and a JPEG with its end-of-image marker, as OpenCV (what training reads frames with)
+    requires. A JPEG is decoded at 1/8 scale (every entropy-coded byte is still decoded, the inverse DCT is
+    cheaper). Other formats are decoded by OpenCV."""
+    import io  # noqa: PLC0415
+
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    kind = "jpeg" if suffix in JPEG_SUFFIXES else "png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "other"
+    if kind == "other":
+        import cv2  # noqa: PLC0415
+
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        return "it does not decode" if img is None else (img.shape[1], img.shape[0])
+    if kind == "png" and data.rfind(PNG_END) < 0:
+        return "truncated PNG (it does not end with its IEND chunk)"
+    if kind == "jpeg" and not _jpeg_complete(data):
+        return "truncated JPEG (no end-of-image marker after its image data)"
+    try:
+        if kind == "png":
+            with Image.open(io.BytesIO(data)) as im:
+                im.verify()                          # every chunk's CRC
+        with Image.open(io.BytesIO(data)) as im:
+            size = im.size
+            if kind == "jpeg":
+                im.draft(im.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
+            im.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        return f"truncated or corrupt image ({e})"
+    return size
+
+
 def check_image(path: Path, cam: CameraSpec, frame: int) -> None:
     """Decode one image file fully; DataFormatError naming the file and the camera's frame index if it is
-    missing, does not decode, is a JPEG cut short, or has the wrong size."""
-    import cv2  # noqa: PLC0415
-
+    missing, empty or zero-filled, does not decode (truncated, damaged), or has the wrong size."""
     where = f"camera {cam.name}, frame {frame}"
+    shown = path.resolve()
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataFormatError(path, f"{where}: image file not found") from None
+        raise DataFormatError(shown, f"{where}: image file not found") from None
     except OSError as e:
-        raise DataFormatError(path, f"{where}: cannot read the file ({e.strerror or e})") from None
+        raise DataFormatError(shown, f"{where}: cannot read the file ({e.strerror or e})") from None
     if not data or not any(data[:64]):
-        raise DataFormatError(path, f"{where}: the file is empty or zero-filled, not an image")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DataFormatError(path, f"{where}: truncated or corrupt image (it does not decode)")
-    if path.suffix.lower() in JPEG_SUFFIXES and not _jpeg_complete(data):
-        raise DataFormatError(path, f"{where}: truncated JPEG (no end-of-image marker after its image data)")
-    size_factor(img.shape[1], img.shape[0], cam, path, f"frame {frame}")
+        raise DataFormatError(shown, f"{where}: the file is empty or zero-filled, not an image")
+    size = _decode_size(data, path.suffix.lower())
+    if isinstance(size, str):
+        raise DataFormatError(shown, f"{where}: {size}")
+    size_factor(size[0], size[1], cam, shown, f"frame {frame}")
 
 
 def check_video(path: Path, cam: CameraSpec, advance: Callable[[int], None] = lambda n: None) -> None:
-    """Decode the camera's video up to its last used frame (``frames.start + n_frames``); DataFormatError naming
-    the file and the first frame (0-based, presentation order) that does not decode, or where the stream ends
-    too early. ``advance(n)`` reports progress (frames).
-
-    Packets are sent to the decoder one at a time: a rejected packet is located by its timestamp among all the
-    stream's packets (the decoder's output lags its input, so counting output frames would name an earlier one).
-    """
-    av = import_av()
+    """Decode the camera's video up to its last used frame (``frames.start + n_frames``, see
+    :func:`sync4dgs.data.video.scan_video`); DataFormatError naming the file, the camera and the first frame
+    that does not decode, has the wrong size, or is missing because the stream ends early. ``advance(n)``
+    reports progress (frames)."""
     first, need = cam.frames.start, cam.frames.start + cam.n_frames
-    done = 0                                  # frames out of the decoder, in presentation order
-    stamps: list[int] = []                    # every packet's pts (dts when a container gives none)
-    bad: tuple[int, Exception] | None = None
-
-    def take(frames) -> None:
-        nonlocal done
-        for fr in frames:
-            if done >= first and done < need:
-                size_factor(fr.width, fr.height, cam, path, f"frame {done}")
-                advance(1)
-            done += 1
-
+    done = 0
     try:
-        with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise DataFormatError(path, f"camera {cam.name}: the file has no video stream")
-            stream = c.streams.video[0]
-            for pkt in c.demux(stream):
-                stamp = pkt.pts if pkt.pts is not None else pkt.dts
-                if stamp is not None and pkt.size > 0:
-                    stamps.append(stamp)
-                if bad is not None:
-                    continue                  # only the timestamps are needed now
-                try:
-                    take(stream.decode(pkt))
-                except av.error.FFmpegError as e:
-                    bad = (stamp, e)
-                    continue
-                if done >= need:
-                    return
-    except av.error.FFmpegError as e:
-        raise DataFormatError(path, f"camera {cam.name}: corrupt or unreadable video after frame {done} ({e})") from None
-    if bad is not None:
-        stamp, e = bad
-        k = sorted(stamps).index(stamp) if stamp in stamps else done
-        raise DataFormatError(path, f"camera {cam.name}: frame {k} does not decode ({e}); the scene uses frames "
-                                    f"{first}..{need - 1}")
+        for k, width, height in scan_video(path, need):
+            if k >= first:
+                size_factor(width, height, cam, path, f"frame {k}")
+                advance(1)
+            done = k + 1
+    except DataFormatError as e:
+        if e.path is not None and Path(e.path) == path and not e.reason.startswith("camera "):
+            raise DataFormatError(path, f"camera {cam.name}: {e.reason}") from None
+        raise
     if done < need:
         raise DataFormatError(path, f"camera {cam.name}: the video stream stops decoding after {done} frame(s); "
                                     f"the scene uses frames {first}..{need - 1}")
@@ -134,7 +139,7 @@ def check_scene_frames(scene: SceneSpec, threads: int | None = None, progress: b
 
     for cam in scene.cameras:
         if cam.frames.kind == "video":
-            jobs.append(lambda cam=cam: check_video(scene.frames_path(cam), cam, advance))
+            jobs.append(lambda cam=cam: check_video(scene.frames_path(cam).resolve(), cam, advance))
         else:
             for i in range(cam.n_frames):
                 def job(cam=cam, i=i) -> None:

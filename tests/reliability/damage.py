@@ -10,6 +10,7 @@ video with one frame of another size.
 from __future__ import annotations
 
 import shutil
+import struct
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +58,32 @@ def truncate(rel: str, keep: float = 0.5) -> Damage:
         p = root / rel
         data = p.read_bytes()
         p.write_bytes(data[: int(len(data) * keep)])
+    return damage
+
+
+def cut_bytes(rel: str, n: int) -> Damage:
+    """Drop the last ``n`` bytes of ``rel`` (a JPEG loses its end-of-image marker)."""
+    def damage(root: Path) -> None:
+        p = root / rel
+        p.write_bytes(p.read_bytes()[:-n])
+    return damage
+
+
+def append(rel: str, data: bytes) -> Damage:
+    """Add ``data`` at the end of ``rel``."""
+    def damage(root: Path) -> None:
+        p = root / rel
+        p.write_bytes(p.read_bytes() + data)
+    return damage
+
+
+def patch(rel: str, offset: int, fmt: str, *values) -> Damage:
+    """Overwrite the bytes of ``rel`` at ``offset`` with ``struct.pack(fmt, *values)`` (binary formats)."""
+    def damage(root: Path) -> None:
+        p = root / rel
+        data = bytearray(p.read_bytes())
+        struct.pack_into(fmt, data, offset, *values)
+        p.write_bytes(bytes(data))
     return damage
 
 
