@@ -19,7 +19,7 @@ import numpy as np
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.data.video import downscale_image, iter_video_frames
 from sync4dgs.errors import DataFormatError
-from sync4dgs.utils.atomic import atomic_path
+from sync4dgs.utils.atomic import atomic_path, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,12 @@ class CameraFrames:
         return _fit_size(read_image(path), self.cam, path)
 
 
+def _sweep(cache: Path) -> None:
+    """Remove the half-written temporaries of ``cache`` that a killed run left (a live builder's are kept)."""
+    for stale in remove_stale_temporaries(cache.parent, recursive=False, prefix=f".{cache.name}."):
+        log.warning("removed %s, left over by an interrupted frame-cache build", stale)
+
+
 def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
     """Decode ``cam``'s video once into a uint8 memmap under the scene's cache folder; return it (read-only)."""
     video = scene.frames_path(cam)
@@ -110,6 +116,7 @@ def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
         if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= video.stat().st_mtime:
             return arr
         log.info("frame cache %s is stale; rebuilding", cache)
+    _sweep(cache)
     log.info("decoding %s into %s", video, cache)
     n = 0
     start, window = cam.frames.start, cam.frames.stop is not None
@@ -144,6 +151,7 @@ def _image_cache(frames: CameraFrames) -> np.ndarray:
         if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= newest:
             return arr
         log.info("frame cache %s is stale; rebuilding", cache)
+    _sweep(cache)
     log.info("decoding %d images of %s into %s", cam.n_frames, cam.name, cache)
     with atomic_path(cache) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))
