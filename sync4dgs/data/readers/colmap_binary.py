@@ -98,6 +98,12 @@ class _Records:
         if not all(math.isfinite(v) for v in values):
             raise self.fail(f"NaN or Inf in its {what}")
 
+    def unique(self, ids: set[int], value: int, what: str) -> None:
+        """Add ``value`` to ``ids``; a DataFormatError if it is already there."""
+        if value in ids:
+            raise self.fail(f"{what} {value} is {'defined' if what == 'camera id' else 'used'} twice")
+        ids.add(value)
+
     def end(self, n: int, what: str) -> None:
         extra = len(self.data) - self.pos
         if extra:
@@ -121,9 +127,7 @@ def check_cameras_bin(path: Path) -> set[int]:
         if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise r.fail(f"image size {width}x{height} is not usable")
         r.finite(params, f"{model[0]} parameters")
-        if cam_id in ids:
-            raise r.fail(f"camera id {cam_id} is defined twice")
-        ids.add(cam_id)
+        r.unique(ids, cam_id, "camera id")
     r.end(n, "cameras")
     return ids
 
@@ -150,9 +154,7 @@ def check_images_bin(path: Path, camera_ids: set[int]) -> set[int]:
         if cam_id not in camera_ids:
             raise r.fail(f"references camera id {cam_id}, which cameras.bin does not define "
                          f"(ids {sorted(camera_ids)[:10]})")
-        if image_id in ids:
-            raise r.fail(f"image id {image_id} is used twice")
-        ids.add(image_id)
+        r.unique(ids, image_id, "image id")
     r.end(n, "images")
     return ids
 
@@ -179,9 +181,7 @@ def check_points3d_bin(path: Path, image_ids: set[int]) -> None:
         missing = sorted({track[i] for i in range(0, len(track), 2)} - image_ids)
         if missing:
             raise r.fail(f"its track references image id(s) {missing[:5]}, which images.bin does not define")
-        if point_id in ids:
-            raise r.fail(f"point id {point_id} is used twice")
-        ids.add(point_id)
+        r.unique(ids, point_id, "point id")
     r.end(n, "points")
 
 
