@@ -82,25 +82,40 @@ def fit_intrinsics(cam: CalibCamera, width: int, height: int, where: Path, sourc
                                  "their own size)")
 
 
-def max_distortion_px(K: np.ndarray, dist: np.ndarray, width: int, height: int, n: int = 21) -> float:
+def max_distortion_px(K: np.ndarray, dist: np.ndarray, width: int, height: int, n: int = 21,
+                      model: str = "opencv") -> float:
     """Largest displacement (px) between the pinhole and the distorted projection of rays through an
-    n x n grid of the image (OpenCV model, ``K`` in OpenCV convention)."""
+    n x n grid of the image (``model`` "opencv": cv2.projectPoints, "fisheye": cv2.fisheye.projectPoints;
+    ``K`` in OpenCV convention). A fisheye camera is never a pinhole one, even with k = 0 (equidistant
+    projection), so its displacement is measured even then."""
     import cv2  # noqa: PLC0415
 
-    if not np.any(dist):
+    if model == "opencv" and not np.any(dist):
         return 0.0
     u, v = np.meshgrid(np.linspace(0, width - 1, n), np.linspace(0, height - 1, n))
     px = np.stack([u.ravel(), v.ravel()], 1)
     rays = np.c_[px, np.ones(len(px))] @ np.linalg.inv(K).T
-    proj, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), K, dist)
+    if model == "fisheye":
+        proj, _ = cv2.fisheye.projectPoints(rays.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), K,
+                                            np.asarray(dist, np.float64).reshape(4, 1))
+    else:
+        proj, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), K, dist)
     return float(np.abs(proj.reshape(-1, 2) - px).max())
 
 
-def opencv_undistortion(K: np.ndarray, dist: np.ndarray, width: int, height: int) -> Undistortion:
-    """Remap tables of ``cv2.undistort(img, K, dist, newCameraMatrix=K)`` (same pinhole K, principal point
-    kept, no re-centring, same size) built once with ``cv2.initUndistortRectifyMap``; the returned
-    Undistortion's ``K`` is in the scene's convention."""
+def opencv_undistortion(K: np.ndarray, dist: np.ndarray, width: int, height: int,
+                        model: str = "opencv") -> Undistortion:
+    """Remap tables that undistort a ``width`` x ``height`` image onto a pinhole camera with the SAME K
+    (principal point kept, no re-centring, same size), built once: ``cv2.initUndistortRectifyMap`` for the
+    standard model (= ``cv2.undistort(img, K, dist, newCameraMatrix=K)``), ``cv2.fisheye.initUndistortRectifyMap``
+    with ``P = K`` for the fisheye model (the pinhole view keeps the centre's scale; the fisheye's periphery
+    beyond the pinhole frame is cut). The returned Undistortion's ``K`` is in the scene's convention."""
     import cv2  # noqa: PLC0415
 
-    map_x, map_y = cv2.initUndistortRectifyMap(K, dist, None, K, (int(width), int(height)), cv2.CV_32FC1)
+    size = (int(width), int(height))
+    if model == "fisheye":
+        map_x, map_y = cv2.fisheye.initUndistortRectifyMap(K, np.asarray(dist, np.float64).reshape(4, 1), np.eye(3),
+                                                           K, size, cv2.CV_32FC1)
+    else:
+        map_x, map_y = cv2.initUndistortRectifyMap(K, dist, None, K, size, cv2.CV_32FC1)
     return Undistortion(map_x, map_y, scene_K(K), int(width), int(height))
