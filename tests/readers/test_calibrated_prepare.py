@@ -174,12 +174,18 @@ def test_name_pairing_rules(tmp_path):
 def test_size_rule(tmp_path):
     K = np.array([[1000.0, 0, 959.5], [0, 1000.0, 539.5], [0, 0, 1]])
     cam = CalibCamera("c", 1920, 1080, K, np.zeros(5), np.eye(3), np.zeros(3))
-    Kh, s = fit_intrinsics(cam, 960, 540, tmp_path / "f.toml", "video c.mp4")
-    assert s == 0.5
+    Kh, s, rule = fit_intrinsics(cam, 960, 540, tmp_path / "f.toml", "video c.mp4")
+    assert s == 0.5 and rule == "scaled"
     np.testing.assert_allclose(Kh, [[500, 0, 479.5], [0, 500, 269.5], [0, 0, 1]])   # pixel centres stay centres
     with pytest.raises(DataFormatError) as e:
         fit_intrinsics(cam, 1920, 1088, tmp_path / "f.toml", "video c.mp4")
     assert "1920x1088" in str(e.value) and "1920x1080" in str(e.value) and "'c'" in str(e.value)
+    # smaller by less than a 16-px macroblock (codec padding cropped at the bottom/right): K as it is
+    Kc, s, rule = fit_intrinsics(cam, 1912, 1072, tmp_path / "f.toml", "video c.mp4")
+    assert (s, rule) == (1.0, "cropped") and np.array_equal(Kc, K)
+    for w, h in ((1904, 1080), (1920, 1064), (1921, 1080)):      # 16 px or more, or larger: refused
+        with pytest.raises(DataFormatError, match="crop of less than 16 px"):
+            fit_intrinsics(cam, w, h, tmp_path / "f.toml", "video c.mp4")
     assert max_distortion_px(K, np.zeros(5), 1920, 1080) == 0.0
     assert max_distortion_px(K, np.array([-0.1, 0, 0, 0]), 1920, 1080) > 10
 
@@ -199,12 +205,15 @@ def test_real_pose2sim_rig_pairs_with_its_videos():
     calib = read_calibration(Path(__file__).with_name("data") / "calibration" / "pose2sim_Calib_scene.toml")
     pairs = match_cameras(calib.names(), ["cam01", "cam02", "cam03", "cam04"], calib.path)
     assert pairs["cam03"] == ("int_cam03_img", "camera number")
-    K, s = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
+    K, s, _ = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
     assert s == 0.5 and K[0, 0] == pytest.approx(1671.5012042021037 / 2)
-    # the demo's own cam01/cam02 videos are 1080x1920 while the calibration says 1088x1920: refused, not guessed
+    # the demo's own cam01/cam02 videos are 1080x1920 while the calibration says 1088x1920 (a 1920x1088-coded
+    # stream): taken as the same pixels with the padding cropped, K unchanged
+    K, s, rule = fit_intrinsics(calib.cameras[0], 1080, 1920, calib.path, "video cam01.mp4")
+    assert (s, rule) == (1.0, "cropped") and np.array_equal(K, calib.cameras[0].K)
     with pytest.raises(DataFormatError) as e:
-        fit_intrinsics(calib.cameras[0], 1080, 1920, calib.path, "video cam01.mp4")
-    assert "video cam01.mp4 is 1080x1920 but the calibration is for 1088x1920" in str(e.value)
+        fit_intrinsics(calib.cameras[0], 1072, 1900, calib.path, "video cam01.mp4")
+    assert "video cam01.mp4 is 1072x1900 but the calibration is for 1088x1920" in str(e.value)
 
 
 def test_textureless_rig_falls_back_to_covisible_points(calib_kit, calibrated_rig, tmp_path):
@@ -281,12 +290,16 @@ def test_qualisys_rig_prepares_with_its_sensor_offset_and_mm(calib_kit, calibrat
     src = tmp_path / "rig"
     for c in cams:
         (src / c.name).mkdir(parents=True)
-        for i in range(2):
-            cv2.imwrite(str(src / c.name / f"{i:05d}.png"), frames[c.name][i][..., ::-1])
+        for i in range(2):        # cam02 as a decoder gives a padded stream: 8 bottom lines fewer than calibrated
+            img = frames[c.name][i][:H - 8] if c.name == "cam02" else frames[c.name][i]
+            cv2.imwrite(str(src / c.name / f"{i:05d}.png"), img[..., ::-1])
     qca = calib_kit.write_qualisys(tmp_path / "rig.qca.txt", calib, fov_offset=(16, 8))
     scene = prepare(src, tmp_path / "scene", fmt="videos", calibration=qca, points="random", n_random_points=200,
                     samples_per_camera=2)
     assert scene.source["calibration"]["format"] == "qualisys" and scene.source["calibration"]["units"] == "mm"
+    rules = {n: c["size_rule"] for n, c in scene.source["calibration"]["cameras"].items()}
+    assert rules == {"cam00": "equal", "cam01": "equal", "cam02": "cropped", "cam03": "equal"}
+    assert (scene.camera("cam02").width, scene.camera("cam02").height) == (W, H - 8)
     for cam, cc in zip(scene.cameras, calib):
         np.testing.assert_allclose(cam.K, scene_K(cc.K), atol=1e-9)
         np.testing.assert_allclose(cam.R, cc.R, atol=1e-12)

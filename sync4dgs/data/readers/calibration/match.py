@@ -7,10 +7,16 @@ number (the last integer in the name: ``cam01.mp4`` <-> ``int_cam01_img``, ``cam
 number is unique on both sides. Every source and every calibration camera must be paired, else one
 error lists those left over.
 
-Size rule: intrinsics calibrated at W x H are used for a w x h image as they are when the sizes are equal,
-scaled by s = w / W when ``w * H == h * W`` (same aspect ratio, e.g. 1920x1080 -> 960x540; pixel centres
-stay centres: ``x' = s (x + 0.5) - 0.5``), and refused otherwise (a crop or padding such as 1080 vs 1088
-lines changes the principal point by an unknown amount).
+Size rule: intrinsics calibrated at W x H are used for a w x h image
+  * as they are when the sizes are equal;
+  * scaled by s = w / W when ``w * H == h * W`` (same aspect ratio, e.g. 1920x1080 -> 960x540; pixel centres
+    stay centres: ``x' = s (x + 0.5) - 0.5``);
+  * as they are, with a warning, when the image is SMALLER by less than ``MAX_CROP_PX`` (16) pixels in each
+    direction (e.g. 1080 vs 1088): the codec-padding case. H.264/H.265 code 1080 lines as 1088 (whole 16-px
+    macroblocks) and the decoder crops the padding at the bottom/right, so one tool saw 1088 and another 1080
+    of the same pixels, top-left aligned: the principal point is unchanged. This is an ASSUMPTION (a crop at the
+    top/left would move the principal point by up to 15 px); it is recorded (``size_rule: "cropped"``);
+  * refused otherwise (larger images, bigger crops, other aspect ratios: padding or an unknown crop).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sync4dgs.data.readers.calibration.rig import CalibCamera, opencv_K, scene_K
 from sync4dgs.errors import DataFormatError
 
 RULES = ("exact", "case-insensitive", "camera number")
+MAX_CROP_PX = 16
 
 
 def _number(name: str) -> int | None:
@@ -66,20 +73,25 @@ def match_cameras(calib_names: list[str], source_names: list[str], where: Path,
     return pairs
 
 
-def fit_intrinsics(cam: CalibCamera, width: int, height: int, where: Path, source: str) -> tuple[np.ndarray, float]:
-    """(K in OpenCV convention for a ``width`` x ``height`` image, scale factor applied) by the size rule."""
+def fit_intrinsics(cam: CalibCamera, width: int, height: int, where: Path,
+                   source: str) -> tuple[np.ndarray, float, str]:
+    """(K in OpenCV convention for a ``width`` x ``height`` image, scale factor applied, rule: "equal",
+    "scaled" or "cropped") by the size rule (module docstring); DataFormatError naming both sizes otherwise."""
     if cam.width is None or (cam.width, cam.height) == (width, height):
-        return np.array(cam.K, dtype=np.float64), 1.0
+        return np.array(cam.K, dtype=np.float64), 1.0, "equal"
     W, H = cam.width, cam.height
     if width * H == height * W:
         s = width / W
         K = scene_K(cam.K)
         K[:2] *= s
-        return opencv_K(K), s
+        return opencv_K(K), s, "scaled"
+    if 0 <= W - width < MAX_CROP_PX and 0 <= H - height < MAX_CROP_PX:
+        return np.array(cam.K, dtype=np.float64), 1.0, "cropped"
     raise DataFormatError(where, f"camera {cam.name!r}: {source} is {width}x{height} but the calibration is for "
-                                 f"{W}x{H}; not the same aspect ratio ({width / W:.4f} x {height / H:.4f}), so its "
-                                 "intrinsics cannot be rescaled (cropped or padded frames need a calibration at "
-                                 "their own size)")
+                                 f"{W}x{H}; not the same aspect ratio ({width / W:.4f} x {height / H:.4f}) nor a "
+                                 f"crop of less than {MAX_CROP_PX} px at the bottom/right (codec padding), so its "
+                                 "intrinsics cannot be fitted (frames cropped or padded otherwise need a calibration "
+                                 "at their own size)")
 
 
 def max_distortion_px(K: np.ndarray, dist: np.ndarray, width: int, height: int, n: int = 21,
