@@ -83,6 +83,19 @@ def test_fisheye_round_trip(which, calib_kit, kit, tmp_path):
         np.testing.assert_allclose(got.R, gt.R, rtol=0, atol=1e-9)
 
 
+def test_fisheye_errors_name_the_file_and_the_camera(calib_kit, tmp_path):
+    rig = calib_kit.fisheye_rig(3)
+    rig[1].dist = np.array([0.1, 0.0, 0.0, 0.0, 0.0])           # 5 coefficients: not the fisheye model
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(calib_kit.write_anipose(tmp_path / "fish.toml", rig))
+    _one_line(e, "fish.toml", "'cam1'", "fisheye model takes 4 distortion coefficients")
+    doc = calib_kit.write_json(tmp_path / "cameras.json", calib_kit.make_rig(2)).read_text()
+    (tmp_path / "lens.json").write_text(doc.replace('"name": "cam1",', '"name": "cam1", "model": "omnidir",'))
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(tmp_path / "lens.json")
+    _one_line(e, "lens.json", "'cam1'", "unknown lens model 'omnidir'")
+
+
 def test_real_pose2sim_qualisys_export_equals_its_conversion():
     """Pose2Sim's demo Calib.qca.txt against the TOML Pose2Sim's converter made of it (same rig)."""
     qca = read_calibration(DATA / "pose2sim_Calib.qca.txt")
