@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (model / "cfg_args").is_file():
         raise SystemExit(f"{model}: no cfg_args (not a trained Ex4DGS model folder)")
     sys.path.insert(0, str(src))
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")   # its checkpoints hold numpy scalars (torch >= 2.6)
 
     import torch  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415

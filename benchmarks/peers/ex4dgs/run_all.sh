@@ -12,7 +12,8 @@
 # under a common wall-clock deadline; render the test view and time it (one model at a time); score with our
 # metrics (score.py). Files into $OUT (8 at most): summary.txt, <scene>_peers.json, <scene>_montage.png,
 # logs.tgz, ex4dgs_ext.tgz (compiled extensions for the next machine: copy into .whl_peers/).
-# knobs: SCENES ("demo blobs"), MODES ("naive oracle"), ITERS (6000), DEADLINE_S (400: every training ends by then,
+# knobs: SCENES ("demo blobs"), MODES ("naive oracle"), ITERS (6000), GROW_STEPS (upstream's 400: iterations per
+# 10-frame growth of the trained time range), DEADLINE_S (400: every training ends by then,
 # counted from this script's start), WORK (/tmp/peers_ex4dgs), EX4DGS_SRC, WHL_PEERS (see build.sh),
 # S4_demo / S4_blobs ("label=MODEL_DIR ..."): sync4dgs model folders (with test renders) to score beside Ex4DGS.
 set -uo pipefail
@@ -52,9 +53,11 @@ log "Ex4DGS built"
 
 # ---- per scene: convert, check, train (background) -----------------------------------------------------------
 config() {  # scene -> $WORK/<scene>_cfg.json: upstream's N3V config with our overrides
-  python3 - "$EX4DGS/configs/N3V/n3v_base.json" "$WORK/$1/scene.json" "$ITERS" > "$WORK/$1_cfg.json" <<'PY'
+  python3 - "$EX4DGS/configs/N3V/n3v_base.json" "$WORK/$1/scene.json" "$ITERS" "${GROW_STEPS:-}" > "$WORK/$1_cfg.json" <<'PY'
 import json, sys
 cfg, scene, iters = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+if sys.argv[4]:
+    cfg["progressive_growing_steps"] = int(sys.argv[4])   # knob GROW_STEPS (upstream N3V: 400)
 cfg.update(resolution=1,                     # our frames are small: train at full resolution (N3V config: 2)
            iterations=iters,                 # a short run (N3V config: 40000)
            position_lr_max_steps=int(0.75 * iters), dynamic_position_lr_max_steps=int(0.75 * iters),  # 30k of 40k
