@@ -183,16 +183,19 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     ref = scene.camera(scene.reference_camera)
     model = Gaussians4D.from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
                                     fps_ref=ref.fps, device=device)
+    frames = FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
+                       progress=progress, host_cache=cfg.train.frames_host_cache)
     if not resuming:
+        bank_pos = {c.name: i for i, c in enumerate(train_cams)}
         with cpu_threads(cfg.train.cpu_threads, device):
             seed_moving_gaussians(model, scene, maps, capture_range_s(scene, maps), cfg.moving, cfg.train.seed,
-                                  progress, maps_fixed=fixed)
+                                  progress, maps_fixed=fixed,
+                                  read=lambda cam, i: frames.peek(bank_pos[cam.name], i))
     extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
     state = TrainState(model=model, optimizers={}, extent=extent)
     session = Session(
         cfg=cfg, scene=scene, model_path=model_path, device=device, state=state, time=time_ctl,
-        frames=FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
-                         progress=progress, host_cache=cfg.train.frames_host_cache),
+        frames=frames,
         sampler=ViewSampler([c.n_frames for c in train_cams], cfg.train.seed),
         background=BackgroundSampler(cfg.train.random_background, cfg.train.background, cfg.train.seed, device),
         cameras=[render_camera(c, device) for c in train_cams],

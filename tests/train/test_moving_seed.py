@@ -143,6 +143,42 @@ def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, mak
     assert torch.equal(model.dynamic["key_means"], model2.dynamic["key_means"])
 
 
+@pytest.mark.parametrize("mode", ["always", "never"])
+def test_seeding_through_the_frame_bank_matches_reading_the_files(gaussian_scene, mode):
+    """Frames handed over by the trainer's FrameBank (resident tensors, or host arrays) give the seeds that
+    reading the scene's files gives: same instants, same points up to area-averaging rounding."""
+    from sync4dgs.train.framebank import FrameBank
+
+    scene = gaussian_scene
+    maps = load_time_maps(scene.gt_sync_path)
+    cams = scene.train_cameras
+    cfg = MovingSeedConfig(stride_px=1, max_points_per_time=500)
+    bank = FrameBank(scene, cams, torch.device("cpu"), mode=mode, progress=False, host_cache="always")
+    pos = {c.name: i for i, c in enumerate(cams)}
+    if mode == "always":
+        assert isinstance(bank.peek(0, 0), torch.Tensor)
+    t_files, p_files = collect_moving_points(scene, cams, maps, (0.1, 1.0), cfg, torch.device("cpu"), progress=False)
+    t_bank, p_bank = collect_moving_points(scene, cams, maps, (0.1, 1.0), cfg, torch.device("cpu"), progress=False,
+                                           read=lambda cam, i: bank.peek(pos[cam.name], i))
+    assert t_files == t_bank and len(p_files) >= 5
+    for a, b in zip(p_files, p_bank):
+        n = min(a.xyz.shape[0], b.xyz.shape[0])
+        assert abs(a.xyz.shape[0] - b.xyz.shape[0]) <= 0.1 * max(a.xyz.shape[0], 1)
+        ca, cb = a.xyz.mean(0), b.xyz.mean(0)
+        assert n > 0 and torch.linalg.norm(ca - cb) < 0.05
+
+
+def test_area_downscale_of_tensors_matches_opencv():
+    """Frames on a device are area-averaged there; the result matches OpenCV's INTER_AREA on the host."""
+    from sync4dgs.train.moving_seed import _downscale
+
+    img = np.random.default_rng(3).integers(0, 256, (60, 84, 3), dtype=np.uint8)
+    ours = _downscale(torch.from_numpy(img), (21, 15)).astype(int)       # factor 4
+    cv = _downscale(img, (21, 15)).astype(int)
+    assert ours.shape == cv.shape == (15, 21, 3) and ours.dtype == cv.dtype
+    assert np.abs(ours - cv).max() <= 1
+
+
 def test_disabled_seeding_adds_nothing(gaussian_scene, make_cfg):
     from sync4dgs.model.gaussians4d import Gaussians4D
 
