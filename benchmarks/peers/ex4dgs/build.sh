@@ -27,8 +27,11 @@ _ex4dgs_build() {
   python3 -c "import plyfile, natsort, kornia, joblib, tqdm, skimage, cv2, scipy" ||
     { echo "build.sh: a Python need of Ex4DGS is missing (see $WHL_PEERS)" >&2; return 1; }
   rm -rf "$EX4DGS_BUILD" && cp -r "$EX4DGS_SRC" "$EX4DGS_BUILD" || return 1
-  (cd "$EX4DGS_BUILD" && patch -p1 --forward --quiet < "$HERE/toolchain.patch") ||
-    { echo "build.sh: toolchain.patch does not apply to $EX4DGS_SRC" >&2; return 1; }
+  if command -v patch >/dev/null; then
+    (cd "$EX4DGS_BUILD" && patch -p1 --forward --quiet < "$HERE/toolchain.patch")
+  else
+    python3 "$HERE/apply_patch.py" "$HERE/toolchain.patch" "$EX4DGS_BUILD"    # no `patch` on this machine
+  fi || { echo "build.sh: toolchain.patch does not apply to $EX4DGS_SRC" >&2; return 1; }
   local key
   key=$(python3 -c "import sys, torch; print(torch.__version__, torch.version.cuda, sys.version.split()[0], '$TORCH_CUDA_ARCH_LIST')")
   key="$key $(cat "$EX4DGS_SRC/UPSTREAM_COMMIT" 2>/dev/null) $(sha256sum "$HERE/toolchain.patch" | cut -c1-16)"
