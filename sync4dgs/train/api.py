@@ -47,7 +47,7 @@ class TrainResult:
 def train(source_path: str | Path, model_path: str | Path, config: ExperimentConfig, *, offsets_path=None,
           no_align: bool = False, time_maps_override: TimeMaps | None = None, start_checkpoint=None,
           progress: bool = True, extra_callbacks: Sequence[CallbackFactory] = (),
-          trajectories_path=None) -> TrainResult:
+          trajectories_path=None, force_unlock: bool = False) -> TrainResult:
     """Train the 4D Gaussians of the scene at ``source_path`` jointly with per-camera time maps.
 
     Args:
@@ -62,6 +62,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         progress: show progress bars.
         trajectories_path: stage-1 trajectories.npz to initialise dynamic Gaussians from, whatever the source of
             the time maps (default: the one next to ``offsets_path`` / written by stage 1).
+        force_unlock: take over the model folder's lock even when its holder may be alive (a run known to be
+            dead; see sync4dgs.train.modelfolder for when a lock counts as stale by itself).
         extra_callbacks: factories ``session -> Callback`` for features that live outside the trainer (e.g. the
             live viewer of ``sync4dgs train --viewer``, built in sync4dgs.cli). They run after the built-in
             callbacks, on rank 0 only under torchrun, and are not part of checkpoints unless they return state.
@@ -80,7 +82,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     try:
         return _train(source_path, model_path, config, offsets_path=offsets_path, no_align=no_align,
                       time_maps_override=time_maps_override, start_checkpoint=start_checkpoint, progress=progress,
-                      runtime=runtime, extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
+                      runtime=runtime, extra_callbacks=extra_callbacks, trajectories_path=trajectories_path,
+                      force_unlock=force_unlock)
     finally:
         if runtime is not None:
             runtime.close()
@@ -88,7 +91,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
 
 def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
            time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime,
-           extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None) -> TrainResult:
+           extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None,
+           force_unlock: bool = False) -> TrainResult:
     """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes).
 
     Nothing is written before every check of :func:`sync4dgs.train.preflight.preflight` passed; rank 0 then
@@ -103,9 +107,10 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
                     no_align=no_align, time_maps_override=time_maps_override, progress=progress,
                     extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
     rollback = SetupRollback(model_path)
-    lock = ModelFolderLock(model_path)
+    lock = ModelFolderLock(model_path, force=force_unlock)
     lock.acquire()
     try:
+        rollback.recover()                 # a killed run's moved-aside folders and half-written temporaries
         return _run(pre, model_path, config, t_start, writer, runtime, rollback, offsets_path=offsets_path,
                     no_align=no_align, time_maps_override=time_maps_override, progress=progress,
                     extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)

@@ -18,6 +18,7 @@ from sync4dgs.train import losses
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import LogConfig
 from sync4dgs.train.timectl import TimeController
+from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ class Monitor(Callback):
         if start > 0 and path.is_file():
             with path.open(newline="") as f:
                 old = list(csv.reader(f))
+            # complete rows up to the resumed iteration (a run killed mid-row leaves half a one)
             if old and old[0] == ["iteration", *names]:
-                rows = [r for r in old[1:] if r and int(r[0]) <= start]
-        with path.open("w", newline="") as f:
+                rows = [r for r in old[1:] if _complete_row(r, len(names)) and int(r[0]) <= start]
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["iteration", *names])
             w.writerows(rows)
@@ -128,3 +130,14 @@ class Monitor(Callback):
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.last = dict(d.get("last", {}))
+
+
+def _complete_row(row: list[str], n_cameras: int) -> bool:
+    """True for an offsets.csv row with an integer iteration and one number per camera."""
+    if len(row) != n_cameras + 1 or not row[0].isdigit():
+        return False
+    try:
+        [float(v) for v in row[1:]]
+    except ValueError:
+        return False
+    return True

@@ -131,18 +131,19 @@ def subset_time_maps(tm: TimeMaps, names: list[str], where: Path) -> TimeMaps:
 def check_image_headers(paths: list[Path], size: tuple[int, int] | None = None) -> None:
     """Open every image's header (no full decode) and check its (width, height) against ``size``.
 
-    Raises DataFormatError naming the first missing, unreadable or wrongly sized file.
+    ``paths[i]`` is the camera's frame ``i``. Raises DataFormatError naming the first missing, unreadable or
+    wrongly sized file and its frame (every frame is decoded later, by sync4dgs.data.frame_check).
     """
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
-    for p in paths:
+    for i, p in enumerate(paths):
         if not p.is_file():
-            raise DataFormatError(p, "image file not found")
+            raise DataFormatError(p, f"frame {i}: image file not found")
         try:
             with Image.open(p) as im:
                 wh = im.size
         except (UnidentifiedImageError, OSError) as e:
-            raise DataFormatError(p, f"unreadable or corrupt image: {e}") from e
+            raise DataFormatError(p, f"frame {i}: unreadable or corrupt image ({type(e).__name__})") from e
         if size is not None and tuple(wh) != tuple(size):
-            raise DataFormatError(p, f"image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} "
+            raise DataFormatError(p, f"frame {i}: image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} "
                                      "like the camera's other frames")
