@@ -105,6 +105,9 @@ class AlignConfig:
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
     bg_frames: int = 40
+    fg_mode: str = "median"
+    flow_min_px: float = 1.0
+    flow_near_px: int = 4
     blob_tracks_below: int = 20
     blob_min_area_px: int = 4
     blob_max_area_fraction: float = 0.01
@@ -118,6 +121,7 @@ class AlignConfig:
     max_pairs_per_camera: int = 6
     min_shared_view: float = 0.2
     confidence_window_s: float = 0.2
+    confidence_gap_sigmas: float = 8.0
     # global solve
     min_pair_confidence: float = 0.15
     min_shared_frames: float = 6.0
@@ -128,6 +132,7 @@ class AlignConfig:
     ransac_trees: int = 48
     # refinement and triangulation
     refine: bool = True
+    fine_max_shift_frames: float = 0.5
     reproj_refine: bool = False
     min_views: int = 3
     match_max_angle_deg: float = 75.0
@@ -156,6 +161,8 @@ class AlignConfig:
                               f"{self.min_shared_frames}, {self.full_shared_frames}")
         if not 0 <= self.min_aligned_confidence <= 1:
             raise ConfigError(f"align: min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
+        if self.fg_mode not in ("median", "motion"):
+            raise ConfigError(f"align: fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
         if self.track_cue not in ("fallback", "always", "never"):
             raise ConfigError(f"align: track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         return self
