@@ -63,6 +63,89 @@ def read_frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
+def _marker_corners(path: Path, times: np.ndarray, K: np.ndarray, dist: np.ndarray,
+                    dictionary: int) -> dict[int, np.ndarray]:
+    """ArUco marker corners of every frame of one ORIGINAL video: {marker_id * 4 + corner: [n, 3] rows
+    (capture time s, normalised undistorted x, y)}. Inverted (white-on-black) markers are tried first."""
+    import cv2  # noqa: PLC0415
+
+    det = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(dictionary), cv2.aruco.DetectorParameters())
+    out: dict[int, list] = {}
+    for i, rgb in enumerate(read_frames(path)):
+        g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        for img in (255 - g, g):
+            corners, ids, _ = det.detectMarkers(img)
+            if ids is None or not len(ids):
+                continue
+            for q, m in zip(corners, ids.ravel()):
+                n = cv2.undistortPoints(q.reshape(-1, 1, 2).astype(np.float64), K, dist).reshape(-1, 2)
+                for j in range(4):
+                    out.setdefault(int(m) * 4 + j, []).append((times[i], n[j, 0], n[j, 1]))
+            break
+    return {k: np.asarray(sorted(v)) for k, v in out.items() if len(v) >= 2}
+
+
+def marker_timing(videos: Path, calibration: Path, stamps: dict[int, np.ndarray], ref: int,
+                  dictionary: str = "DICT_4X4_1000", search_s: float = 0.3, step_s: float = 0.005) -> dict:
+    """Per camera c, the timing error delta_c (s) of its timestamps relative to camera ``ref``, measured
+    WITHOUT sync4dgs from the calibration board's ArUco markers: c's marker corners, interpolated linearly in
+    time at (ref's capture time + delta), against the epipolar lines (known calibration) of the same corners
+    seen by ``ref``; delta minimises the median epipolar distance (px of ref's full resolution, grid of
+    ``step_s`` then a parabola). Event seen by ref at its stamp T is in c's frames stamped T + delta, so c's
+    true capture times are its stamps - delta. Returns {cam_id: {"delta_s", "epi_px", "epi_px_at_0", "n"}}."""
+    import cv2  # noqa: PLC0415
+    import tomllib  # noqa: PLC0415
+
+    doc = tomllib.loads(calibration.read_text())
+    cams = {int(t.get("cam_id", t.get("port", k))): t for k, t in doc["cameras"].items()}
+    geo = {c: (np.asarray(t["matrix"], float), np.asarray(t["distortions"], float), np.asarray(t["rotation"], float),
+               np.asarray(t["translation"], float)) for c, t in cams.items()}
+    if any(g[2].shape != (3, 3) for g in geo.values()):
+        raise DataFormatError(calibration, "marker timing needs 3x3 rotation matrices")
+    d = getattr(cv2.aruco, dictionary)
+    obs = {c: _marker_corners(videos / f"cam_{c}.mp4", stamps[c], geo[c][0], geo[c][1], d) for c in sorted(stamps)}
+    out = {ref: {"delta_s": 0.0, "epi_px": 0.0, "epi_px_at_0": 0.0, "n": 0}}
+    deltas = np.arange(-search_s, search_s + 1e-9, step_s)
+    for c in sorted(stamps):
+        if c == ref:
+            continue
+        r_ = geo[ref][2] @ geo[c][2].T
+        t_ = geo[ref][3] - r_ @ geo[c][3]
+        e = np.array([[0, -t_[2], t_[1]], [t_[2], 0, -t_[0]], [-t_[1], t_[0], 0]]) @ r_   # x_ref^T E x_c = 0
+        med, cnt = [], []
+        for delta in deltas:
+            ds = []
+            for kp, b in obs[ref].items():
+                a = obs[c].get(kp)
+                if a is None:
+                    continue
+                tq = b[:, 0] + delta
+                k = np.clip(np.searchsorted(a[:, 0], tq) - 1, 0, len(a) - 2)
+                gap = a[k + 1, 0] - a[k, 0]
+                ok = (tq >= a[k, 0]) & (tq <= a[k + 1, 0]) & (gap < 0.25)
+                f = (tq - a[k, 0]) / np.maximum(gap, 1e-9)
+                p = a[k, 1:] * (1 - f)[:, None] + a[k + 1, 1:] * f[:, None]
+                ln = np.c_[p, np.ones(len(p))] @ e.T
+                dist = np.abs((np.c_[b[:, 1:], np.ones(len(b))] * ln).sum(1)) / np.hypot(ln[:, 0], ln[:, 1])
+                ds.append(dist[ok] * geo[ref][0][0, 0])
+            ds = np.concatenate(ds) if ds else np.zeros(0)
+            med.append(float(np.median(ds)) if len(ds) >= 30 else np.inf)
+            cnt.append(len(ds))
+        med = np.asarray(med)
+        if not np.isfinite(med).any():
+            out[c] = {"delta_s": float("nan"), "epi_px": float("nan"), "epi_px_at_0": float("nan"), "n": 0}
+            continue
+        j = int(np.argmin(med))
+        best = float(deltas[j])
+        if 0 < j < len(med) - 1 and np.isfinite(med[j - 1:j + 2]).all():
+            den = med[j - 1] - 2 * med[j] + med[j + 1]
+            if den > 0:
+                best += float(np.clip(0.5 * (med[j - 1] - med[j + 1]) / den, -0.5, 0.5)) * step_s
+        out[c] = {"delta_s": best, "epi_px": float(med[j]), "epi_px_at_0": float(med[len(deltas) // 2]),
+                  "n": int(cnt[j])}
+    return out
+
+
 def make_clips(videos: Path, stamps: dict[int, np.ndarray], drops: dict[int, int], out: Path, max_side: int,
                uniform: bool) -> dict[int, float]:
     """Write the unsynchronized clips; returns each camera's first kept capture time (shared clock, s)."""
@@ -101,6 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max_offset_s", type=float, default=3.0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="AlignConfig setting (repeatable), e.g. --set fg_mode=motion")
+    ap.add_argument("--marker_timing", action="store_true",
+                    help="also measure each camera's timestamp error from the board's ArUco markers (independent of "
+                         "sync4dgs) and report errors against the corrected ground truth")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -114,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         rng = np.random.default_rng(a.seed)
         drops = {c: (0 if i == 0 else int(rng.integers(0, a.max_drop + 1))) for i, c in enumerate(ids)}
-    key = {"drops": drops, "max_side": a.max_side, "uniform": a.uniform, "videos": str(a.videos.resolve())}
+    key = {"drops": {str(k): v for k, v in drops.items()}, "max_side": a.max_side, "uniform": a.uniform, "videos": str(a.videos.resolve())}
     if a.reuse and (a.work / "clips.json").is_file() and json.loads((a.work / "clips.json").read_text())["key"] == key:
         first = {int(k): v for k, v in json.loads((a.work / "clips.json").read_text())["first"].items()}
         scene = load_scene(a.work / "scene")
@@ -135,29 +221,43 @@ def main(argv: list[str] | None = None) -> dict:
     took = time.perf_counter() - t0
     ref = scene.reference_camera
     ref_id = int(ref.split("_")[-1])
+    mt = marker_timing(a.videos, a.calibration, stamps, ref_id) if a.marker_timing else None
+    lat = {c: (mt[c]["delta_s"] if mt else 0.0) for c in ids}
     gt_of = {c.name: first[int(c.name.split("_")[-1])] - first[ref_id] for c in scene.cameras}
-    rows, errs = [], []
+    gt_m = {c.name: gt_of[c.name] - lat[int(c.name.split("_")[-1])] for c in scene.cameras}
+    rows, errs, errs_m = [], [], []
     for cam in scene.cameras:
         cid = int(cam.name.split("_")[-1])
         gt = first[cid] - first[ref_id]
         m = res.time_maps.cameras[cam.name]
         err = (m.offset_s - gt) * cam.fps
+        err_m = (m.offset_s - gt_m[cam.name]) * cam.fps
         rows.append({"camera": cam.name, "drop": drops[cid], "gt_offset_s": gt, "est_offset_s": m.offset_s,
-                     "err_frames": err, "status": m.status, "confidence": m.confidence})
+                     "err_frames": err, "status": m.status, "confidence": m.confidence,
+                     "marker_delta_s": lat[cid] if mt else None, "gt_marker_offset_s": gt_m[cam.name] if mt else None,
+                     "err_marker_frames": err_m if mt else None})
         if cam.name != ref:
             errs.append(abs(err))
+            errs_m.append(abs(err_m))
     out = {"scene": str(a.videos), "cameras": len(scene.cameras), "fps": float(np.median([c.fps for c in scene.cameras])),
            "size": [scene.cameras[0].width, scene.cameras[0].height], "uniform_timing": a.uniform,
            "mae_frames": float(np.mean(errs)), "max_frames": float(np.max(errs)), "align_s": took,
+           "marker_timing": {str(k): v for k, v in mt.items()} if mt else None,
+           "mae_marker_frames": float(np.mean(errs_m)) if mt else None,
+           "max_marker_frames": float(np.max(errs_m)) if mt else None,
            "timings_s": res.timings_s, "n_tracks": res.n_tracks, "cameras_detail": rows,
            "pairs": [dict(r.to_dict(), gt_lag_s=gt_of[r.cam_b] - gt_of[r.cam_a]) for r in res.pairs]}
     for r in rows:
+        extra = "" if not mt else (f"  | marker delta {r['marker_delta_s']:+.3f} s, err vs marker-corrected gt "
+                                   f"{r['err_marker_frames']:+.3f} fr")
         print(f"{r['camera']:8s} drop {r['drop']:2d}  gt {r['gt_offset_s']:+.4f} s  est {r['est_offset_s']:+.4f} s  "
-              f"err {r['err_frames']:+.3f} fr  {r['status']} ({r['confidence']:.2f})")
+              f"err {r['err_frames']:+.3f} fr  {r['status']} ({r['confidence']:.2f}){extra}")
     for r in out["pairs"]:
         print(f"  pair {r['cam_a']}-{r['cam_b']}: coarse {r['coarse_lag_s']:+.3f} s conf {r['confidence']:.2f} "
               f"cues {r['cues']} fine {r['fine_lag_s']} inlier {r['inlier']}  gt {r['gt_lag_s']:+.3f}")
-    print(f"MAE {out['mae_frames']:.3f} frames, max {out['max_frames']:.3f}, align {took:.1f} s")
+    print(f"MAE {out['mae_frames']:.3f} frames, max {out['max_frames']:.3f}, align {took:.1f} s"
+          + ("" if not mt else f"; vs marker-corrected gt: MAE {out['mae_marker_frames']:.3f}, "
+             f"max {out['max_marker_frames']:.3f}"))
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
     return out

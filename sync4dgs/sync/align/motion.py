@@ -53,14 +53,16 @@ def gain_compensated_differences(rgb: np.ndarray, bg: np.ndarray) -> np.ndarray:
 def flow_motion(gray: np.ndarray, min_px: float) -> np.ndarray:
     """[T, h, w] bool: pixels of frame t whose DIS flow to t-1 or t+1 (minus the frame's median flow, i.e.
     slight camera shake) is longer than ``min_px`` pixels (tracking resolution). Flow runs on frames
-    downscaled to a longer side of at most 320 px (DIS "fast" preset), the mask is upsampled (nearest)."""
+    downscaled to a longer side of at most 320 px (DIS "ultrafast" preset refined down to half resolution),
+    the mask is upsampled (nearest)."""
     import cv2  # noqa: PLC0415
 
     t, h, w = gray.shape
     s = min(1.0, _FLOW_MAX_SIDE / max(h, w))
     fw, fh = max(8, int(round(w * s))), max(8, int(round(h * s)))
     small = [cv2.resize(g, (fw, fh), interpolation=cv2.INTER_AREA) if s < 1 else g for g in gray]
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    dis.setFinestScale(1)  # the presets stop at 1/4 resolution, too coarse for objects a few pixels wide
     moving = np.zeros((t, fh, fw), bool)
     thr2 = (min_px * s) ** 2
     for i in range(t):
