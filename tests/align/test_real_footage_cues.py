@@ -1,6 +1,7 @@
-"""Moving-pixel masks on real-footage failure modes (sync4dgs/sync/align/motion.py), on seeded synthetic frames:
-exposure drift, a bystander who stands still, slight camera shake; and the significance confidence of a
-pair's score curve (pairscore.gap_confidence)."""
+"""Stage-1 cues on real-footage failure modes, on seeded synthetic data: moving-pixel masks
+(sync4dgs/sync/align/motion.py) under exposure drift, a bystander who stands still and slight camera shake; the
+significance confidence of a pair's score curve (pairscore.gap_confidence); the combination of cues where one
+has no data (pairs._combine)."""
 
 import numpy as np
 import pytest
@@ -106,3 +107,19 @@ def test_gap_confidence_is_invariant_to_a_score_floor_and_zero_for_two_equal_min
     assert gap_confidence(periodic, 0.85, 0.85, 8.0) == 0.0
     assert gap_confidence(row, best, runner, 0.0) == 0.0  # off
     assert gap_confidence(row[:10], best, runner, 8.0) == 0.0  # too few lags for a noise level
+
+
+def test_combined_curve_is_not_decided_by_a_negligible_cue_where_the_trusted_cue_has_no_data():
+    from sync4dgs.sync.align.pairs import _combine
+
+    lags = 41
+    tracks = np.full((1, lags), 1.0)
+    tracks[0, 20] = 0.6                  # the trusted cue's minimum
+    tracks[0, 36:] = np.nan              # edge lags: too few tracks overlap
+    pencil = np.full((1, lags), 1.0)
+    pencil[0, 38] = 0.0                  # a degenerate zero of a cue that carries no confidence
+    out = _combine({"pencil": pencil, "tracks": tracks}, {"pencil": 1e-16, "tracks": 0.3})
+    assert np.isnan(out[0, 36:]).all()
+    assert int(np.nanargmin(out[0])) == 20
+    both = _combine({"pencil": pencil, "tracks": tracks}, {"pencil": 0.3, "tracks": 0.3})
+    assert np.isfinite(both[0, 36:]).all()   # equally trusted cues still score every lag either covers
