@@ -45,6 +45,9 @@ from sync4dgs.errors import DataFormatError  # noqa: E402
 from sync4dgs.sync.align import AlignConfig, align_scene  # noqa: E402
 
 
+MARKER_MAX_EPI_PX = 3.0  # marker timing of a camera is trusted only if its markers fit the calibration this well
+
+
 def read_timestamps(path: Path) -> dict[int, np.ndarray]:
     """caliscope timestamps.csv -> {cam_id: capture times [n] float64 s, sorted}."""
     out: dict[int, list[float]] = {}
@@ -63,15 +66,19 @@ def read_frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def _marker_corners(path: Path, times: np.ndarray, K: np.ndarray, dist: np.ndarray,
+def _marker_corners(path: Path, times: np.ndarray, K: np.ndarray, dist: np.ndarray, calib_width: int,
                     dictionary: int) -> dict[int, np.ndarray]:
     """ArUco marker corners of every frame of one ORIGINAL video: {marker_id * 4 + corner: [n, 3] rows
-    (capture time s, normalised undistorted x, y)}. Inverted (white-on-black) markers are tried first."""
+    (capture time s, normalised undistorted x, y)}. Inverted (white-on-black) markers are tried first.
+    K is for images ``calib_width`` wide and is scaled to the video's width."""
     import cv2  # noqa: PLC0415
 
     det = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(dictionary), cv2.aruco.DetectorParameters())
     out: dict[int, list] = {}
-    for i, rgb in enumerate(read_frames(path)):
+    frames = read_frames(path)
+    s = frames[0].shape[1] / calib_width
+    K = np.diag([s, s, 1.0]) @ K
+    for i, rgb in enumerate(frames):
         g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         for img in (255 - g, g):
             corners, ids, _ = det.detectMarkers(img)
@@ -103,7 +110,8 @@ def marker_timing(videos: Path, calibration: Path, stamps: dict[int, np.ndarray]
     if any(g[2].shape != (3, 3) for g in geo.values()):
         raise DataFormatError(calibration, "marker timing needs 3x3 rotation matrices")
     d = getattr(cv2.aruco, dictionary)
-    obs = {c: _marker_corners(videos / f"cam_{c}.mp4", stamps[c], geo[c][0], geo[c][1], d) for c in sorted(stamps)}
+    obs = {c: _marker_corners(videos / f"cam_{c}.mp4", stamps[c], geo[c][0], geo[c][1], int(cams[c]["size"][0]), d)
+           for c in sorted(stamps)}
     out = {ref: {"delta_s": 0.0, "epi_px": 0.0, "epi_px_at_0": 0.0, "n": 0}}
     deltas = np.arange(-search_s, search_s + 1e-9, step_s)
     for c in sorted(stamps):
@@ -222,7 +230,13 @@ def main(argv: list[str] | None = None) -> dict:
     ref = scene.reference_camera
     ref_id = int(ref.split("_")[-1])
     mt = marker_timing(a.videos, a.calibration, stamps, ref_id) if a.marker_timing else None
-    lat = {c: (mt[c]["delta_s"] if mt else 0.0) for c in ids}
+    # a camera whose markers do not fit the calibration (its video and calibration disagree) gets no correction
+    lat = {c: (mt[c]["delta_s"] if mt and mt[c]["epi_px"] <= MARKER_MAX_EPI_PX else 0.0) for c in ids}
+    if mt:
+        for c in ids:
+            if mt[c]["epi_px"] > MARKER_MAX_EPI_PX:
+                print(f"cam_{c}: marker timing not used (median epipolar distance {mt[c]['epi_px']:.1f} px > "
+                      f"{MARKER_MAX_EPI_PX} px: the calibration does not fit this camera's video)")
     gt_of = {c.name: first[int(c.name.split("_")[-1])] - first[ref_id] for c in scene.cameras}
     gt_m = {c.name: gt_of[c.name] - lat[int(c.name.split("_")[-1])] for c in scene.cameras}
     rows, errs, errs_m = [], [], []

@@ -29,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
     p.add_argument(*long_option("track_max_side"), type=int, default=None,
                    help="longest side of the frames tracked (px)")
+    p.add_argument(*long_option("fg_mode"), choices=("median", "motion"), default=None,
+                   help="moving-pixel masks: 'median' (default: difference to the temporal-median background) or "
+                        "'motion' (gain-compensated background AND dense optical flow: for real footage with "
+                        "exposure drift, people who sit still, slight shake; docs/align.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     kw = {"max_offset_s": args.max_offset_s, "rates": args.rates, "device": args.device}
     if args.track_max_side is not None:
         kw["track_max_side"] = args.track_max_side
+    if args.fg_mode is not None:
+        kw["fg_mode"] = args.fg_mode
     cfg = AlignConfig(**kw).validate()
     tracks_dir = None
     if args.tracks is not None:
