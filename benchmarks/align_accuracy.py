@@ -6,7 +6,7 @@ Scene sets (each over several seeds):
   mixed-meta   true frame rates cycled 30/25/24 over the cameras, metadata correct (rates "1").
   mixed-rates  true frame rates cycled 30/25/24 but every video claims 30 fps (rates "30,25,24"); the
                ground-truth rates are 30 / true fps relative to the reference.
-Sources: ``toy`` (sync4dgs.sync.align.toyscene: textured spheres, ray-cast) or ``synth`` (the product's
+Sources: ``toy`` (sync4dgs.data.synth.toyscene: textured spheres, ray-cast) or ``synth`` (the product's
 ``sync4dgs synth`` generator, canonical layout; mixed-rates is not available there).
 
 Metrics per set (non-reference cameras of all seeds): offset error in frames of each camera's own rate
@@ -31,7 +31,7 @@ import numpy as np
 
 from sync4dgs.data.scene import load_scene
 from sync4dgs.sync.align import AlignConfig, align_scene
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 
 SETS = ("offsets", "mixed-meta", "mixed-rates")
 MIX = (30.0, 25.0, 24.0)
@@ -42,7 +42,7 @@ def make_scene(source: str, kind: str, seed: int, args: argparse.Namespace, root
     w, h = (int(v) for v in args.res.lower().split("x"))
     n = args.cams
     if source == "toy":
-        from sync4dgs.sync.align.toyscene import ToySceneConfig, make_toy_scene  # noqa: PLC0415
+        from sync4dgs.data.synth.toyscene import ToySceneConfig, make_toy_scene  # noqa: PLC0415
 
         rng = np.random.default_rng(1000 + seed)
         offsets = rng.uniform(-args.max_offset, args.max_offset, n)

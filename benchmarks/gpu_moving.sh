@@ -93,7 +93,7 @@ for part in ${PARTS:-demo blobs}; do
       score final_blobs oracle_off=fb_oracle_off oracle_on=fb_oracle_on stage1_on=fb_stage1_on stage1_off=fb_stage1_off naive_on=fb_naive_on oracle_sc05=fb_oracle_sc05
       python3 - "$WORK" <<'PY' | tee -a "$OUT/summary.txt"
 import json, sys, glob, os
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 w = sys.argv[1]
 for scene, runs in (("demo", ["f_on_s0", "f_on_s1", "f_on_s2", "f_old_s0", "f_oracle"]), ("blobs", ["fb_stage1_on", "fb_stage1_off"])):
     gt = load_time_maps(f"{w}/{scene}/gt_sync.json"); s1 = load_time_maps(f"{w}/{scene}/offsets.json")
@@ -108,6 +108,22 @@ for scene, runs in (("demo", ["f_on_s0", "f_on_s1", "f_on_s2", "f_old_s0", "f_or
         if os.path.exists(p): print(f"{scene} {r} after stage 2 MAE/max frames: %.3f / %.3f" % mae(load_time_maps(p)))
 PY
       ;;
+    n3v300)  # the full N3V-scale rig (20 cameras x 300 frames x 1352x1014), end to end as a user runs it:
+             # `train` with stage 1 inside, synth_gpu.json (15k its, seeding on), then render, metrics, FPS, regions
+      N=$WORK/n3v300; t0=$(date +%s)
+      [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --layout canonical --device cuda --out $N --quiet
+      log "n3v300 synth: $(( $(date +%s) - t0 )) s"; t0=$(date +%s)
+      "${S4[@]}" train --config configs/synth_gpu.json -m $WORK/n3v300_e2e -s $N "${COMMON[@]}" ${N3V_ARGS:-} > $WORK/n3v300_e2e.log 2>&1
+      log "n3v300 train end to end (stage 1 + seeding + stage 2): rc=$? $(( $(date +%s) - t0 )) s"
+      grep -a "seeded\|stage 1\|aligned in\|images/s\|it/s" $WORK/n3v300_e2e.log | tail -6 | tee -a "$OUT/summary.txt"
+      t0=$(date +%s)
+      "${S4[@]}" render -m $WORK/n3v300_e2e --skip_train --no_video --quiet >> $WORK/n3v300_e2e.log 2>&1
+      "${S4[@]}" metrics -m $WORK/n3v300_e2e -s $N --quiet > $WORK/n3v300_metrics.log 2>&1
+      log "n3v300 render + metrics: $(( $(date +%s) - t0 )) s"; tail -25 $WORK/n3v300_metrics.log >> "$OUT/summary.txt"
+      python3 benchmarks/fps_bench.py --model $WORK/n3v300_e2e --source_path $N --out $WORK/fps_n3v300 --times 60 2>&1 | tail -6 | tee -a "$OUT/summary.txt"
+      cp $WORK/n3v300_e2e/train_stats.json "$OUT/train_stats_n3v300.json" 2>/dev/null
+      cp $WORK/n3v300_e2e/results.json "$OUT/results_n3v300.json" 2>/dev/null
+      score n3v300 seeded=n3v300_e2e ;;
     n3v50)   # the N3V-scale rig (20 cameras, 1352x1014) cut to 50 frames, oracle clocks, seeding on vs off
       N=$WORK/n3v50; [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --frames 50 --layout canonical --device cuda --out $N --quiet
       it=(--train.iterations ${N3V_ITERS:-3000})

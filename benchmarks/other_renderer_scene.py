@@ -20,7 +20,7 @@ from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
 from sync4dgs.render import RenderCameras, render
 from sync4dgs.render.conventions import look_at_viewmat, rgb_to_sh_dc
 from sync4dgs.render.types import Gaussians
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 root = Path(sys.argv[1]); seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 rng = np.random.default_rng(seed)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from sync4dgs.data.scene import scene_folder
@@ -37,24 +36,21 @@ def run(args: argparse.Namespace) -> int:
     from sync4dgs.export.exporter import export_npz, export_ply_per_time, parse_times  # noqa: PLC0415
     from sync4dgs.export.model_files import load_model_any, model_folder_of, scene_for  # noqa: PLC0415
 
+    from sync4dgs.model.folder import export_dir, ply_export_dir, read_appearance_file  # noqa: PLC0415
+
     trained = load_model_any(args.model_path, args.iteration, device="cpu")
     folder = model_folder_of(args.model_path)
     if args.format == "npz":
-        extra = None
-        app = folder / "appearance.json"
-        if app.is_file():                     # learned per-camera colour maps travel with the 4D model
-            from sync4dgs.eval.render_views import load_color_maps  # noqa: PLC0415  (validates the file)
-
-            load_color_maps(folder)
-            extra = {"appearance": json.loads(app.read_text())}
-        out = export_npz(trained, args.out or folder / "export", extra)
+        appearance = read_appearance_file(folder)   # learned per-camera colour maps travel with the 4D model
+        extra = None if appearance is None else {"appearance": appearance}
+        out = export_npz(trained, args.out or export_dir(folder), extra)
         print(f"4D model (iteration {trained.iteration}, {trained.model.n_static} static + "
               f"{trained.model.n_dynamic} dynamic Gaussians) -> {out}")
         return 0
     needs_scene = args.times.strip() == "all"
     scene = scene_for(trained, args.model_path, args.source_path) if needs_scene else None
     selection = parse_times(args.times, scene, trained.time_maps.reference_camera)
-    out_dir = args.out or folder / "export" / f"ply_{trained.iteration}"
+    out_dir = args.out or ply_export_dir(folder, trained.iteration)
     export_ply_per_time(trained.model, selection, out_dir, min_opacity=args.min_opacity, progress=not args.quiet)
     print(f"{len(selection.times_s)} PLY files (t = {selection.times_s.min():.4f} .. {selection.times_s.max():.4f} s) "
           f"-> {out_dir}")

@@ -84,6 +84,7 @@ def format_regions(regions: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sync4dgs.eval.layout import RESULTS_FILE  # noqa: PLC0415
     from sync4dgs.eval.results import MetricsOptions, compute_results  # noqa: PLC0415
     from sync4dgs.utils.device import resolve_device  # noqa: PLC0415
 
@@ -96,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
                           regions=not args.no_regions, cpu_threads=args.cpu_threads)
     results = compute_results(args.model_path, opts)
     print(format_summary(results))
-    print(f"-> {args.model_path / 'results.json'}")
+    print(f"-> {args.model_path / RESULTS_FILE}")
     return 0

@@ -20,7 +20,8 @@ from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.command import add_arguments as _add_train_arguments
 from sync4dgs.train.command import overrides_from_args
 from sync4dgs.train.command import run as _run_train
-from sync4dgs.train.setup import STAGE1_DIR, TRAJECTORIES_FILE
+from sync4dgs.model.folder import stage1_trajectories_path
+from sync4dgs.sync.align import TRAJECTORIES_FILE
 from sync4dgs.utils.cliopts import long_option
 
 __all__ = ["LiveViewer", "add_arguments", "overrides_from_args", "run"]
@@ -66,7 +67,7 @@ class LiveViewer(Callback):
         from sync4dgs.viewer.overlays import load_trajectories  # noqa: PLC0415
 
         s = self.session
-        traj_file = self.trajectories_file or s.model_path / STAGE1_DIR / TRAJECTORIES_FILE
+        traj_file = self.trajectories_file or stage1_trajectories_path(s.model_path)
         trajectories = load_trajectories(traj_file) if traj_file.is_file() else None
         self.handle = start_training_viewer(state.model, s.time.time_maps(), scene=s.scene,
                                             trajectories=trajectories, host=self.host, port=self.port,

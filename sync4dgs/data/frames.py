@@ -19,23 +19,35 @@ import numpy as np
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.data.video import downscale_image, iter_video_frames
 from sync4dgs.errors import DataFormatError
-from sync4dgs.utils.atomic import atomic_path
+from sync4dgs.utils.atomic import atomic_path, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "cache/frames"
+DEFAULT_PATTERN = "{:05d}.png"      # file names of an image-folder source without a pattern
+
+
+def size_factor(w: int, h: int, cam: CameraSpec, where: Path, what: str = "frame") -> int:
+    """The integer factor by which a decoded ``w x h`` frame is larger than the camera (1 = its size);
+    DataFormatError naming ``where`` when it is neither the camera's size nor an integer multiple of it."""
+    if (w, h) == (cam.width, cam.height):
+        return 1
+    fx, fy = w / cam.width, h / cam.height
+    if fx == fy and fx == int(fx) and fx > 1:
+        return int(fx)
+    raise DataFormatError(where, f"camera {cam.name}: {what} is {w}x{h}, expected {cam.width}x{cam.height} "
+                                 "(or an integer multiple of it)")
 
 
 def _fit_size(img: np.ndarray, cam: CameraSpec, where: Path) -> np.ndarray:
     """Return ``img`` at the camera's size, area-downscaling by an integer factor if needed."""
     h, w = img.shape[:2]
-    if (w, h) == (cam.width, cam.height):
-        return img
-    fx, fy = w / cam.width, h / cam.height
-    if fx == fy and fx == int(fx) and fx > 1:
-        return downscale_image(img, int(fx))
-    raise DataFormatError(where, f"camera {cam.name}: frame is {w}x{h}, expected {cam.width}x{cam.height} "
-                                 "(or an integer multiple of it)")
+    return downscale_image(img, size_factor(w, h, cam, where))
+
+
+def image_file(scene: SceneSpec, cam: CameraSpec, i: int) -> Path:
+    """The file of frame ``i`` (0-based, the camera's own index) of an image-folder camera."""
+    return scene.frames_path(cam) / (cam.frames.pattern or DEFAULT_PATTERN).format(cam.frames.start + i)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -65,8 +77,6 @@ class CameraFrames:
             folder = scene.frames_path(cam)
             if not folder.is_dir():
                 raise DataFormatError(folder, f"camera {cam.name}: frame folder not found")
-            self._folder = folder
-            self._pattern = src.pattern or "{:05d}.png"
             if cache_images:
                 self._memmap = _image_cache(self)
 
@@ -77,7 +87,7 @@ class CameraFrames:
 
     def image_path(self, i: int) -> Path:
         """The file of frame ``i`` of an image-folder source."""
-        return self._folder / self._pattern.format(self.cam.frames.start + i)
+        return image_file(self.scene, self.cam, i)
 
     def __len__(self) -> int:
         return self.cam.n_frames
@@ -91,6 +101,12 @@ class CameraFrames:
         return _fit_size(read_image(path), self.cam, path)
 
 
+def _sweep(cache: Path) -> None:
+    """Remove the half-written temporaries of ``cache`` that a killed run left (a live builder's are kept)."""
+    for stale in remove_stale_temporaries(cache.parent, recursive=False, prefix=f".{cache.name}."):
+        log.warning("removed %s, left over by an interrupted frame-cache build", stale)
+
+
 def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
     """Decode ``cam``'s video once into a uint8 memmap under the scene's cache folder; return it (read-only)."""
     video = scene.frames_path(cam)
@@ -100,6 +116,7 @@ def _video_cache(scene: SceneSpec, cam: CameraSpec) -> np.ndarray:
         if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= video.stat().st_mtime:
             return arr
         log.info("frame cache %s is stale; rebuilding", cache)
+    _sweep(cache)
     log.info("decoding %s into %s", video, cache)
     n = 0
     start, window = cam.frames.start, cam.frames.stop is not None
@@ -134,6 +151,7 @@ def _image_cache(frames: CameraFrames) -> np.ndarray:
         if arr.shape == (cam.n_frames, cam.height, cam.width, 3) and cache.stat().st_mtime >= newest:
             return arr
         log.info("frame cache %s is stale; rebuilding", cache)
+    _sweep(cache)
     log.info("decoding %d images of %s into %s", cam.n_frames, cam.name, cache)
     with atomic_path(cache) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(cam.n_frames, cam.height, cam.width, 3))

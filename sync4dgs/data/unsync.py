@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from sync4dgs.data.readers.base import rel_to_scene
-from sync4dgs.data.readers.common import rebase_time_maps, shift_time_maps
+from sync4dgs.data.readers.common import shift_time_maps
 from sync4dgs.data.video import import_av, video_timing
 from sync4dgs.data.readers.n3v import POSES_FILE, find_videos
 from sync4dgs.data.scene import GT_SYNC_FILE, POINTS_FILE, SCENE_FILE, SceneSpec, is_scene_folder, load_scene
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps, rereference
 from sync4dgs.utils.atomic import atomic_dir, atomic_path
 from sync4dgs.utils.outdir import check_output_folder
 
@@ -107,7 +107,7 @@ def common_length(n_frames: dict[str, int], starts: dict[str, int], cap: int | N
 
 def ground_truth(base: TimeMaps, first_tau_s: dict[str, float], reference: str, extra: dict) -> TimeMaps:
     """Compose the source's time maps with the trimming (see module doc)."""
-    gt = rebase_time_maps(shift_time_maps(base, first_tau_s), reference)
+    gt = rereference(shift_time_maps(base, first_tau_s), reference, old_reference_status="fixed")
     for n, m in gt.cameras.items():
         if n != reference:
             gt.cameras[n] = TimeMap(m.offset_s, m.rate, 1.0, "fixed")

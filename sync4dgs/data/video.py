@@ -142,7 +142,61 @@ def iter_video_frames(path: str | Path) -> Iterator[tuple[np.ndarray, float]]:
                 t = float(fr.pts * fr.time_base) if fr.pts is not None else float("nan")
                 yield fr.to_ndarray(format="rgb24"), t
     except av.error.FFmpegError as e:
-        raise DataFormatError(path, f"corrupt or unreadable video: {e}") from e
+        try:                                  # name the frame (frame-threaded decoding reports a later one)
+            for _ in scan_video(path):
+                pass
+        except DataFormatError as located:
+            raise DataFormatError(path, located.reason) from e
+        raise DataFormatError(path, f"corrupt or unreadable video: {_av_reason(e)}") from e
+
+
+def _av_reason(e: Exception) -> str:
+    """The readable part of a PyAV error ("Invalid data found when processing input")."""
+    return getattr(e, "strerror", None) or str(e)
+
+
+def scan_video(path: str | Path, stop: int | None = None) -> Iterator[tuple[int, int, int]]:
+    """Decode a video packet by packet, without colour conversion: yield ``(frame index, width, height)`` of each
+    frame in presentation order, up to frame ``stop`` (exclusive; None = all).
+
+    Raises DataFormatError naming the first frame that does not decode: a rejected packet is located by its
+    timestamp among all the stream's packets (the decoder's output lags its input, so counting output frames
+    would name an earlier one). A stream that simply ends is not an error here (the caller knows how many
+    frames it needs).
+    """
+    av = import_av()
+    path = Path(path)
+    done = 0                                  # frames out of the decoder, in presentation order
+    stamps: list[int] = []                    # every packet's pts (dts when a container gives none)
+    bad: tuple[int | None, Exception] | None = None
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise DataFormatError(path, "file has no video stream")
+            stream = c.streams.video[0]
+            for pkt in c.demux(stream):
+                stamp = pkt.pts if pkt.pts is not None else pkt.dts
+                if stamp is not None and pkt.size > 0:
+                    stamps.append(stamp)
+                if bad is not None:
+                    continue                  # only the timestamps are needed now
+                try:
+                    frames = stream.decode(pkt)
+                except av.error.FFmpegError as e:
+                    bad = (stamp, e)
+                    continue
+                for fr in frames:
+                    yield done, fr.width, fr.height
+                    done += 1
+                    if stop is not None and done >= stop:
+                        return
+    except av.error.FFmpegError as e:
+        raise DataFormatError(path, f"corrupt or unreadable video after frame {done - 1}: {_av_reason(e)}") from None
+    if bad is not None:
+        stamp, e = bad
+        k = sorted(stamps).index(stamp) if stamp in stamps else done
+        raise DataFormatError(path, f"frame {k} does not decode ({_av_reason(e)}); the video is damaged from there "
+                                    "on (truncated or overwritten)")
 
 
 def read_video(path: str | Path, downscale: int = 1) -> tuple[np.ndarray, np.ndarray]:

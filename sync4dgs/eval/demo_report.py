@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sync4dgs.eval.offset_errors import regauge
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps, rereference
 from sync4dgs.utils.atomic import atomic_path
 
 OFFSET_COLUMNS = ("camera", "fps", "truth[fr]", "truth[ms]", "stage1[fr]", "stage1[ms]", "stage2[fr]", "stage2[ms]")
@@ -39,7 +38,7 @@ def offset_rows(names: list[str], fps: dict[str, float], truth: TimeMaps | None,
     def get(maps: TimeMaps | None, name: str) -> float | None:
         if maps is None or ref is None or ref not in maps.cameras or name not in maps.cameras:
             return None
-        return float(regauge(maps, ref).cameras[name].offset_s)
+        return float(rereference(maps, ref).cameras[name].offset_s)
 
     return [OffsetRow(n, float(fps[n]), get(truth, n), get(stage1, n), get(stage2, n)) for n in names]
 

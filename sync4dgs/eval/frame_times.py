@@ -23,8 +23,7 @@ import numpy as np
 
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import DataFormatError
-from sync4dgs.eval.offset_errors import regauge
-from sync4dgs.sync.timemap import TimeMap, TimeMaps, global_time_s
+from sync4dgs.timemap import TimeMap, TimeMaps, global_time_s, rereference
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def eval_time_map(scene: SceneSpec, cam: CameraSpec, learned: TimeMaps,
         return EvalTimeMap(cam.name, 0.0, 1.0, "reference")
     if test_time_maps is not None and cam.name in test_time_maps.cameras:
         try:
-            m = regauge(test_time_maps, ref).cameras[cam.name]
+            m = rereference(test_time_maps, ref).cameras[cam.name]
         except KeyError as e:
             raise DataFormatError(None, f"test time maps do not contain the model's reference camera {ref!r}, so "
                                         f"{cam.name!r} cannot be expressed on the model's clock") from e

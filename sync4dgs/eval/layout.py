@@ -1,12 +1,11 @@
-"""Where evaluation outputs live inside a model folder (3DGS layout), and how iterations are found.
+"""Where evaluation outputs live inside a model folder (3DGS layout), and how iterations are found. What the
+trainer writes (weights, time maps, config, ...) is named by sync4dgs/model/folder.py.
 
 ```
-M/point_cloud/iteration_<n>/model.pt       trained weights (written by the trainer)
 M/<split>/ours_<n>/renders/<cam>_<frame:05d>.png   rendered frames (split = "train" | "test")
 M/<split>/ours_<n>/gt/<cam>_<frame:05d>.png        the matching ground-truth frames
 M/<split>/ours_<n>/videos/<cam>.mp4                the rendered frames of one camera as H.264 video
 M/<split>/ours_<n>/render_info.json                which time each frame was rendered at, and how
-M/time_maps.json, M/time_maps_initial.json         learned time maps, and the ones training started from
 M/results.json                                      metrics (sync4dgs metrics)
 ```
 ``<frame>`` is the camera's frame index in the scene (0 .. n_frames-1, i.e. ``tau_s[frame]``), so a file can be
@@ -19,16 +18,11 @@ import re
 from pathlib import Path
 
 from sync4dgs.errors import DataFormatError
+from sync4dgs.model.folder import point_cloud_dir, saved_iterations
 
 SPLITS = ("train", "test")
 RESULTS_FILE = "results.json"
 RENDER_INFO_FILE = "render_info.json"
-TRAIN_STATS_FILE = "train_stats.json"
-TIME_MAPS_FILE = "time_maps.json"
-STAGE1_OFFSETS = "stage1/offsets.json"
-INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"     # the maps training started from (written by the trainer)
-APPEARANCE_FILE = "appearance.json"                   # learned per-camera colour maps (appearance compensation)
-CONFIG_FILE = "config.json"
 _OURS_RE = re.compile(r"^ours_(\d+)$")
 
 
@@ -62,13 +56,6 @@ def videos_dir(model_path: str | Path, split: str, iteration: int) -> Path:
     return split_dir(model_path, split, iteration) / "videos"
 
 
-def saved_iterations(model_path: str | Path) -> list[int]:
-    """Sorted iterations with saved weights (``point_cloud/iteration_<n>/model.pt``)."""
-    from sync4dgs.model.io import saved_iterations as _saved  # noqa: PLC0415
-
-    return _saved(model_path)
-
-
 def resolve_iteration(model_path: str | Path, iteration: int | None) -> int:
     """The requested iteration, or the latest saved one; DataFormatError with what exists otherwise."""
     model_path = Path(model_path)
@@ -76,12 +63,12 @@ def resolve_iteration(model_path: str | Path, iteration: int | None) -> int:
         raise DataFormatError(model_path, "model folder not found")
     its = saved_iterations(model_path)
     if not its:
-        raise DataFormatError(model_path / "point_cloud", "no trained weights (point_cloud/iteration_<n>/model.pt); "
-                                                         "train a model first (sync4dgs train)")
+        raise DataFormatError(point_cloud_dir(model_path), "no trained weights (point_cloud/iteration_<n>/model.pt); "
+                                                           "train a model first (sync4dgs train)")
     if iteration is None or iteration < 0:
         return its[-1]
     if iteration not in its:
-        raise DataFormatError(model_path / "point_cloud", f"iteration {iteration} was not saved; saved: {its}")
+        raise DataFormatError(point_cloud_dir(model_path), f"iteration {iteration} was not saved; saved: {its}")
     return iteration
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 from sync4dgs.data.scene import SCENE_FILE, SceneSpec, load_scene
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
+from sync4dgs.model import folder
 from sync4dgs.utils.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,8 @@ def recorded_scene_path(model_path: str | Path, meta: dict[str, Any] | None = No
     """The scene folder recorded by training (weights' meta, then M/config.json), or None."""
     model_path = Path(model_path)
     found = _scene_from_dict(meta or {})
-    cfg = model_path / layout.CONFIG_FILE
-    if found is None and cfg.is_file():
-        try:
-            found = _scene_from_dict(json.loads(cfg.read_text()))
-        except json.JSONDecodeError as e:
-            raise DataFormatError(cfg, f"invalid JSON: {e}") from e
+    if found is None:
+        found = _scene_from_dict(folder.read_config(model_path) or {})
     if found is None:
         return None
     p = Path(found)
@@ -80,7 +76,7 @@ class OpenedModel:
 
     @property
     def weights_path(self) -> Path:
-        return self.model_path / "point_cloud" / f"iteration_{self.iteration}" / "model.pt"
+        return folder.model_file(self.model_path, self.iteration)
 
 
 def open_model(model_path: str | Path, source_path: str | Path | None = None, iteration: int | None = None,

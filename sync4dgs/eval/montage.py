@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from sync4dgs.data.frames import read_image as read_png   # = sync4dgs.eval.render_views.read_png (RGB uint8)
 from sync4dgs.eval import layout
 from sync4dgs.eval.motion_regions import RegionMasks
-from sync4dgs.eval.render_views import read_png
 from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Errors of estimated per-camera time maps against ground truth (pure functions, no I/O).
 
-Both inputs follow the time convention of :mod:`sync4dgs.sync.timemap`
+Both inputs follow the time convention of :mod:`sync4dgs.timemap`
 (``t_global_s = offset_s + rate * tau_s``, reference camera at (0, 1)). Offsets are only comparable in the same
-gauge, so both maps are first re-expressed relative to the ground truth's reference camera (:func:`regauge`);
+gauge, so both maps are first re-expressed relative to the ground truth's reference camera (:func:`sync4dgs.timemap.rereference`);
 when the estimate used another reference this is reported (``regauged_from``).
 
 Signed error = estimate - truth. A camera whose estimate is +1 frame means the estimate places its first frame
@@ -16,23 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
-
-
-def regauge(maps: TimeMaps, new_reference: str) -> TimeMaps:
-    """Re-express ``maps`` relative to ``new_reference`` (which then has offset 0, rate 1).
-
-    With old maps (o_k, a_k) the new global clock is camera r's local clock: tau_r = (o_k + a_k tau_k - o_r) / a_r,
-    hence o'_k = (o_k - o_r) / a_r and a'_k = a_k / a_r. Raises KeyError if ``new_reference`` has no map.
-    """
-    if new_reference not in maps.cameras:
-        raise KeyError(f"cannot re-gauge: camera {new_reference!r} has no time map (have {sorted(maps.cameras)})")
-    ref = maps.cameras[new_reference]
-    cams = {}
-    for name, m in maps.cameras.items():
-        status = "reference" if name == new_reference else ("aligned" if m.status == "reference" else m.status)
-        cams[name] = TimeMap((m.offset_s - ref.offset_s) / ref.rate, m.rate / ref.rate, m.confidence, status)
-    return TimeMaps(new_reference, cams, maps.extra)
+from sync4dgs.timemap import TimeMaps, rereference
 
 
 @dataclass
@@ -100,7 +84,7 @@ def offset_errors(estimate: TimeMaps, truth: TimeMaps, fps: dict[str, float],
     "unaligned": no offset was found, so they are left out of the statistics and counted in n_unaligned).
     """
     ref = truth.reference_camera
-    t = regauge(truth, ref)
+    t = rereference(truth, ref)
     regauged_from = None
     if estimate.reference_camera != ref:
         regauged_from = estimate.reference_camera
@@ -108,7 +92,7 @@ def offset_errors(estimate: TimeMaps, truth: TimeMaps, fps: dict[str, float],
         return {"reference_camera": ref, "regauged_from": regauged_from, "per_camera": {}, "summary": {"n_cameras": 0},
                 "missing": sorted(truth.cameras), "note": f"estimate has no map for the truth's reference {ref!r}; "
                                                           "cannot compare in a common gauge"}
-    e = regauge(estimate, ref)
+    e = rereference(estimate, ref)
     names = cameras if cameras is not None else [n for n in truth.cameras if n in fps]
     per_camera, errors, missing, unaligned = {}, [], [], []
     for n in names:

@@ -7,7 +7,6 @@ time map chosen by :func:`sync4dgs.eval.frame_times.eval_time_map`.
 
 from __future__ import annotations
 
-import json
 import os
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,11 +29,12 @@ from sync4dgs.eval.frame_times import EvalTimeMap, eval_time_map, frame_global_t
 from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import open_model
 from sync4dgs.eval.motion_regions import RegionMasks
+from sync4dgs.model import folder as model_folder
 
 if TYPE_CHECKING:
     from sync4dgs.eval.test_time_fit import FitSettings
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.sync.timemap import TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
@@ -381,17 +381,4 @@ def _render_opened(opened: Any, splits: tuple[str, ...], backend: str | None, te
 
 def load_color_maps(model_path: str | Path) -> dict[str, tuple[list[float], list[float]]] | None:
     """{camera: (gain [3], bias [3])} from ``M/appearance.json`` (None when the model has none)."""
-    path = Path(model_path) / layout.APPEARANCE_FILE
-    if not path.is_file():
-        return None
-    try:
-        cams = json.loads(path.read_text())["cameras"]
-        out = {}
-        for name, m in cams.items():
-            gain, bias = [float(x) for x in m["gain"]], [float(x) for x in m["bias"]]
-            if len(gain) != 3 or len(bias) != 3:
-                raise ValueError("gain and bias need 3 values")
-            out[name] = (gain, bias)
-        return out
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-        raise DataFormatError(path, f"not a valid appearance file: {e}") from e
+    return model_folder.read_appearance(model_path)

@@ -50,10 +50,11 @@ from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import OpenedModel, open_model
 from sync4dgs.eval.motion_regions import RegionMasks
 from sync4dgs.eval.region_metrics import REGION_CONVENTIONS
-from sync4dgs.eval.offset_errors import offset_errors, regauge
+from sync4dgs.eval.offset_errors import offset_errors
 from sync4dgs.eval.render_views import settings_from_meta, split_cameras
 from sync4dgs.eval.timing import measure_render_fps
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.model import folder
+from sync4dgs.timemap import load_time_maps, rereference
 from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,12 @@ def offsets_section(opened: OpenedModel) -> dict[str, Any]:
                            "units": "error = estimate - truth; frames of each camera's own fps; ms; "
                                     "statistics exclude the reference camera",
                            "learned": offset_errors(opened.trained.time_maps, truth, fps, tau, train_names)}
-    init = opened.model_path / layout.INITIAL_TIME_MAPS_FILE
-    out["initial"] = (offset_errors(load_time_maps(init), truth, fps, tau, train_names) if init.is_file()
-                      else None)
-    s1 = opened.model_path / layout.STAGE1_OFFSETS
-    out["stage1"] = offset_errors(load_time_maps(s1), truth, fps, tau) if s1.is_file() else None
-    if s1.is_file():
-        out["stage1_file"] = str(s1)
+    init = folder.read_initial_time_maps(opened.model_path)
+    out["initial"] = offset_errors(init, truth, fps, tau, train_names) if init is not None else None
+    s1 = folder.read_stage1_time_maps(opened.model_path)
+    out["stage1"] = offset_errors(s1, truth, fps, tau) if s1 is not None else None
+    if s1 is not None:
+        out["stage1_file"] = str(folder.stage1_offsets_path(opened.model_path))
     return out
 
 
@@ -164,13 +164,7 @@ def model_section(opened: OpenedModel) -> dict[str, Any]:
 
 
 def training_section(model_path: Path) -> dict[str, Any] | None:
-    p = model_path / layout.TRAIN_STATS_FILE
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise DataFormatError(p, f"invalid JSON: {e}") from e
+    return folder.read_stats(model_path)
 
 
 def speed_section(opened: OpenedModel, options: MetricsOptions) -> dict[str, Any] | None:
@@ -202,7 +196,7 @@ def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
     truth = None
     if opened.scene.gt_sync_path.is_file():
         try:
-            truth = regauge(load_time_maps(opened.scene.gt_sync_path), opened.trained.time_maps.reference_camera)
+            truth = rereference(load_time_maps(opened.scene.gt_sync_path), opened.trained.time_maps.reference_camera)
         except KeyError:
             truth = None
     out: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from sync4dgs.data.scene import SceneSpec
+from sync4dgs.model.folder import folder_of_model_file
 
 
 def load_model_any(model_path: str | Path, iteration: int | None = None,
@@ -30,9 +31,8 @@ def model_folder_of(model_path: str | Path) -> Path:
     """The model folder a path belongs to (``M`` for ``M``, ``M/point_cloud/iteration_n/model.pt``, ``x.npz``)."""
     p = Path(model_path)
     if p.is_file():
-        if p.suffix == ".pt" and p.parent.parent.name == "point_cloud":
-            return p.parent.parent.parent
-        return p.parent
+        m = folder_of_model_file(p) if p.suffix == ".pt" else None
+        return m if m is not None else p.parent
     return p
 
 

@@ -4,7 +4,7 @@ Layout (format ``sync4dgs.gaussians4d.npz``, version :data:`NPZ_VERSION`)::
 
     format, format_version                      str, int
     config_json                                 ModelConfig as JSON (sh_degree, interpolation, ...)
-    time_maps_json                              TimeMaps JSON (sync/timemap.py schema; reference clock = global time)
+    time_maps_json                              TimeMaps JSON (sync4dgs/timemap.py schema; reference clock = global time)
     meta_json                                   free-form metadata of the trained model (JSON); "appearance": the
                                                 per-camera colour maps (M/appearance.json) when the run learned them
     iteration                                   int
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import atomic_path
 
 NPZ_FORMAT = "sync4dgs.gaussians4d.npz"

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sync4dgs.errors import ConfigError
-from sync4dgs.export.rotations import look_at_c2w, quat_to_rotmat, rotation_angle_between, rotmat_to_quat, slerp
+from sync4dgs.export.rotations import rotation_angle_between, rotmat_to_quat, slerp
+from sync4dgs.utils.geometry import look_at, quat_to_rotmat
 
 PATH_KINDS = ("orbit", "interp", "camera")
 
@@ -256,6 +257,6 @@ def orbit_path(R_w2c: np.ndarray, t: np.ndarray, K: np.ndarray, size: tuple[int,
         a = mid + half * np.sin(2 * np.pi * s)
     e1, e2 = _plane_basis(up)
     pos = pivot + height_up * up + radius * (np.cos(a)[:, None] * e1 + np.sin(a)[:, None] * e2)
-    R_c2w = np.stack([look_at_c2w(p, pivot, up) for p in pos])
+    R_c2w = np.stack([look_at(p, pivot, up, parallel_ok=True)[0].T for p in pos])
     k = intrinsics_from_normalized(normalized_intrinsics(K, *size), width, height)
     return CameraPath(make_viewmats(R_c2w, pos), np.repeat(k[None], n_frames, 0), int(width), int(height))

@@ -1,23 +1,12 @@
 """Rotation helpers in numpy (float64): quaternions are wxyz, unit norm, rotations act on column vectors.
 
-Pure functions, no I/O. Used by the camera paths (export/paths.py) and the viewer's camera conversion.
+Pure functions, no I/O. Used by the camera paths (export/paths.py) and the viewer's camera conversion;
+``quat_to_rotmat`` and ``look_at`` are in sync4dgs/utils/geometry.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def quat_to_rotmat(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions [..., 4] (wxyz; normalised here) -> rotation matrices [..., 3, 3]."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
 
 
 def rotmat_to_quat(R: np.ndarray) -> np.ndarray:
@@ -70,17 +59,3 @@ def rotation_angle_between(Ra: np.ndarray, Rb: np.ndarray) -> float:
     """Geodesic angle in radians between two rotation matrices [3, 3]."""
     c = (np.trace(np.asarray(Ra).T @ np.asarray(Rb)) - 1.0) / 2.0
     return float(np.arccos(np.clip(c, -1.0, 1.0)))
-
-
-def look_at_c2w(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """Camera-to-world rotation [3, 3] (OpenCV axes: x right, y down, z forward) looking from
-    ``position`` [3] at ``target`` [3] with world ``up`` [3] pointing up in the image."""
-    z = np.asarray(target, dtype=np.float64) - np.asarray(position, dtype=np.float64)
-    z /= np.linalg.norm(z)
-    up = np.asarray(up, dtype=np.float64)
-    x = np.cross(z, up)
-    if np.linalg.norm(x) < 1e-9:  # looking along up: pick any perpendicular right axis
-        x = np.cross(z, np.eye(3)[np.argmin(np.abs(z))])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    return np.stack([x, y, z], axis=1)

@@ -1,10 +1,10 @@
 """Ex4DGS-style explicit 4D Gaussians: a static set plus a keyframed dynamic set, as a function of global time.
 
-Time is continuous global time in SECONDS (reference camera's clock, see sync4dgs/sync/timemap.py).
+Time is continuous global time in SECONDS (reference camera's clock, see sync4dgs/timemap.py).
 
 Keyframe grid: keyframe k (0 <= k < K) at ``key_t0_s + k * key_interval_s``. The first and last keyframes are
 GUARD keyframes: the "interior" [key_t0_s + dt, key_t0_s + (K-2) dt] is the range where Catmull-Rom uses
-true neighbours on both sides; ``from_points`` and ``ensure_time_domain`` keep the requested time range
+true neighbours on both sides; ``model_from_points`` (initialize.py) and ``ensure_time_domain`` keep the requested time range
 plus ``config.time_margin_s`` inside the interior. Outside the whole grid, positions/rotations hold their
 end values (time is clamped); temporal opacity is not clamped.
 
@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from sync4dgs.model import ops
 from sync4dgs.model.config import ModelConfig
+from sync4dgs.model.inference import InferenceView
 from sync4dgs.model.interp import hermite, keyframe_coordinates, lerp_segment, rotation_segment
 from sync4dgs.model.temporal import temporal_opacity
 from sync4dgs.render.types import Gaussians
@@ -167,13 +166,12 @@ class Gaussians4D(torch.nn.Module):
         t = self._time(t_global_s)
         return Gaussians.concat([self.static_at(t, sh_degree), self.dynamic_at(t, sh_degree)])
 
-    def inference_view(self) -> "InferenceView":
+    def inference_view(self) -> InferenceView:
         """A fast, no-grad ``at_time`` for rendering (eval, export, viewer): see sync4dgs/model/inference.py.
 
         The view precomputes everything time-invariant once per model version (rebuilt automatically after any
         in-place or structural parameter change) and writes each frame into a reused output buffer.
         """
-        from sync4dgs.model.inference import InferenceView  # noqa: PLC0415  (inference imports this module's users)
         return InferenceView(self)
 
     # ------------------------------------------------------------------------------------- time domain
@@ -208,20 +206,6 @@ class Gaussians4D(torch.nn.Module):
         return True
 
     # --------------------------------------------------------------------------------- construction
-    @classmethod
-    def from_points(cls, xyz: np.ndarray | Tensor, rgb: np.ndarray | Tensor, t_range_s: tuple[float, float],
-                    config: ModelConfig, trajectories: Mapping[str, Any] | None = None, *,
-                    keyframe_interval_s: float | None = None, fps_ref: float | None = None,
-                    device: str | torch.device = "cpu") -> "Gaussians4D":
-        """Initial model: every point static; optional dynamic Gaussians from stage-1 trajectories.
-
-        Keyframe spacing: ``keyframe_interval_s`` (seconds) if given, else
-        config.keyframe_interval_frames / fps_ref. See sync4dgs/model/initialize.py for the details.
-        """
-        from sync4dgs.model.initialize import build_initial_model
-        return build_initial_model(cls, xyz, rgb, t_range_s, config, trajectories,
-                                   keyframe_interval_s=keyframe_interval_s, fps_ref=fps_ref, device=device)
-
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Tensor], config: ModelConfig) -> "Gaussians4D":
         """Rebuild a model (any sizes) from ``model.state_dict()`` (e.g. for resuming from a checkpoint)."""

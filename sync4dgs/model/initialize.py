@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,10 +30,8 @@ from torch import Tensor
 
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.model.config import ModelConfig
+from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.temporal import logwidth_for
-
-if TYPE_CHECKING:
-    from sync4dgs.model.gaussians4d import Gaussians4D
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +120,23 @@ def _check_trajectories(traj: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray
 def _resolve_interval(config: ModelConfig, keyframe_interval_s: float | None, fps_ref: float | None) -> float:
     if keyframe_interval_s is None:
         if fps_ref is None or not fps_ref > 0:
-            raise ConfigError("Gaussians4D.from_points needs keyframe_interval_s (seconds) or fps_ref (> 0) "
+            raise ConfigError("model_from_points needs keyframe_interval_s (seconds) or fps_ref (> 0) "
                               "to convert model.keyframe_interval_frames to seconds")
         keyframe_interval_s = config.keyframe_interval_frames / fps_ref
     if not keyframe_interval_s > 0:
         raise ConfigError(f"keyframe interval must be > 0 s, got {keyframe_interval_s}")
     return float(keyframe_interval_s)
+
+
+def model_from_points(xyz: np.ndarray | Tensor, rgb: np.ndarray | Tensor, t_range_s: tuple[float, float],
+                      config: ModelConfig, trajectories: Mapping[str, Any] | None = None, *,
+                      keyframe_interval_s: float | None = None, fps_ref: float | None = None,
+                      device: str | torch.device = "cpu") -> Gaussians4D:
+    """Initial model: every point static (xyz [N, 3] world units, rgb [N, 3] uint8 or [0, 1]); optional dynamic
+    Gaussians from stage-1 trajectories. Keyframe spacing: ``keyframe_interval_s`` (seconds) if given, else
+    config.keyframe_interval_frames / fps_ref. See the module docstring for the details."""
+    return build_initial_model(Gaussians4D, xyz, rgb, t_range_s, config, trajectories,
+                               keyframe_interval_s=keyframe_interval_s, fps_ref=fps_ref, device=device)
 
 
 def build_initial_model(cls: type["Gaussians4D"], xyz: np.ndarray | Tensor, rgb: np.ndarray | Tensor,

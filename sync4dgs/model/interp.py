@@ -211,13 +211,3 @@ def rotation_segment(key_quats: Tensor, u: Tensor, n: Tensor, mode: str = "slerp
     if mode == "slerp":
         return _slerp_unit(q[:, 0], q[:, 1], uu)
     return _nlerp_unit(q[:, 0], q[:, 1], uu)
-
-
-def quat_to_rotmat(q: Tensor) -> Tensor:
-    """Rotation matrices of quaternions (wxyz, normalised here). q [..., 4] -> [..., 3, 3]."""
-    w, x, y, z = F.normalize(q, dim=-1).unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(*q.shape[:-1], 3, 3)

@@ -7,14 +7,14 @@
      "buffers": {"key_t0_s": float, "key_interval_s": float, "static_t_anchor_s": float},
      "time_maps": TimeMaps dict (timemap.py schema), "meta": dict of JSON-like values}
 
-Model folder layout: ``M/point_cloud/iteration_<n>/model.pt`` (latest = highest n).
+Model folder layout: ``M/point_cloud/iteration_<n>/model.pt`` (latest = highest n); every file name of the
+folder is owned by sync4dgs/model/folder.py.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,15 +23,13 @@ import torch
 
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.model.config import ModelConfig
+from sync4dgs.model.folder import MODEL_FILE, POINT_CLOUD_DIR, iteration_of, model_file, saved_iterations
 from sync4dgs.model.gaussians4d import Gaussians4D
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import atomic_path
 
 MODEL_FORMAT = "sync4dgs.gaussians4d"
 MODEL_VERSION = 1
-MODEL_FILE = "model.pt"
-POINT_CLOUD_DIR = "point_cloud"
-_ITER_RE = re.compile(r"^iteration_(\d+)$")
 
 
 class ModelNotFoundError(DataFormatError, FileNotFoundError):
@@ -46,29 +44,6 @@ class TrainedModel:
     time_maps: TimeMaps
     iteration: int
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def iteration_dir(model_path: str | Path, iteration: int) -> Path:
-    """``M/point_cloud/iteration_<n>``."""
-    return Path(model_path) / POINT_CLOUD_DIR / f"iteration_{int(iteration)}"
-
-
-def model_file(model_path: str | Path, iteration: int) -> Path:
-    """``M/point_cloud/iteration_<n>/model.pt``."""
-    return iteration_dir(model_path, iteration) / MODEL_FILE
-
-
-def saved_iterations(model_path: str | Path) -> list[int]:
-    """Sorted iterations that have a model.pt under ``M/point_cloud`` (empty if none)."""
-    root = Path(model_path) / POINT_CLOUD_DIR
-    if not root.is_dir():
-        return []
-    its = []
-    for d in root.iterdir():
-        m = _ITER_RE.match(d.name)
-        if m and (d / MODEL_FILE).is_file():
-            its.append(int(m.group(1)))
-    return sorted(its)
 
 
 def save_model(path: str | Path, model: Gaussians4D, time_maps: TimeMaps, meta: dict[str, Any] | None = None
@@ -131,8 +106,8 @@ def load_trained(model_path: str | Path, iteration: int | None = None, device: s
     """
     model_path = Path(model_path)
     if model_path.is_file():
-        m = _ITER_RE.match(model_path.parent.name)
-        return load_model_file(model_path, device, int(m.group(1)) if m else -1)
+        it = iteration_of(model_path)
+        return load_model_file(model_path, device, -1 if it is None else it)
     if not model_path.is_dir():
         raise ModelNotFoundError(model_path, "model folder not found")
     available = saved_iterations(model_path)

@@ -21,7 +21,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
-from sync4dgs.model.interp import quat_to_rotmat
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 ParamDict = MutableMapping[str, Tensor]
 Optimizers = Union[Mapping[str, torch.optim.Optimizer], Iterable[torch.optim.Optimizer],

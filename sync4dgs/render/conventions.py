@@ -32,8 +32,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from sync4dgs.utils.geometry import look_at, quat_to_rotmat
 
 # --- compositing / culling constants (gsplat 1.5.3: cuda/include/Common.h and the CUDA kernels) -------------
 ALPHA_THRESHOLD = 1.0 / 255.0
@@ -108,16 +111,6 @@ def rgb_to_sh_dc(rgb: Tensor) -> Tensor:
     return (rgb - 0.5) / SH_C0
 
 
-def quat_to_rotmat(quats: Tensor) -> Tensor:
-    """wxyz quaternions [..., 4] (normalised here) -> rotation matrices [..., 3, 3]."""
-    q = torch.nn.functional.normalize(quats, p=2.0, dim=-1)
-    w, x, y, z = q.unbind(-1)
-    rows = [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]
-    return torch.stack(rows, dim=-1).reshape(q.shape[:-1] + (3, 3))
-
-
 def covariance_from_quat_scale(quats: Tensor, scales: Tensor) -> Tensor:
     """World covariance R S S^T R^T. quats [N, 4] wxyz, scales [N, 3] (world units) -> [N, 3, 3] (units^2)."""
     m = quat_to_rotmat(quats) * scales[..., None, :]
@@ -139,22 +132,19 @@ def opacity_aware_extent(opacity_eff: Tensor) -> Tensor:
 
 
 def look_at_viewmat(eye: Tensor, target: Tensor, up: Tensor | None = None) -> Tensor:
-    """OpenCV world-to-camera matrix [4, 4] of a camera at ``eye`` looking at ``target``.
+    """OpenCV world-to-camera matrix [4, 4] (dtype/device of ``eye``) of a camera at ``eye`` [3] looking at
+    ``target`` [3]: :func:`sync4dgs.utils.geometry.look_at` as a viewmat (not differentiable).
 
     ``up`` is the world direction that appears upward in the image (default +z); image y points down.
+    ValueError when the view direction is parallel to ``up``.
     """
-    dtype, device = eye.dtype, eye.device
-    up = torch.tensor([0.0, 0.0, 1.0], dtype=dtype, device=device) if up is None else up
-    fwd = torch.nn.functional.normalize(target - eye, dim=0)
-    right = torch.linalg.cross(fwd, up)
-    if float(right.norm()) < 1e-8 * max(1.0, float(up.norm())):
-        raise ValueError("look_at_viewmat: view direction is parallel to 'up'")
-    right = torch.nn.functional.normalize(right, dim=0)
-    down = torch.linalg.cross(fwd, right)
-    r = torch.stack([right, down, fwd], dim=0)  # rows: camera axes in world coordinates
-    out = torch.eye(4, dtype=dtype, device=device)
-    out[:3, :3] = r
-    out[:3, 3] = -r @ eye
+    def host(v: Tensor) -> np.ndarray:
+        return v.detach().cpu().double().numpy()
+
+    R, t = look_at(host(eye), host(target), (0.0, 0.0, 1.0) if up is None else host(up))
+    out = torch.eye(4, dtype=eye.dtype, device=eye.device)
+    out[:3, :3] = torch.as_tensor(R, dtype=eye.dtype)
+    out[:3, 3] = torch.as_tensor(t, dtype=eye.dtype)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Learnable per-camera time maps: ``t_global_s = offset_s[k] + rate[k] * tau_s`` (sync4dgs/sync/timemap.py).
+"""Learnable per-camera time maps: ``t_global_s = offset_s[k] + rate[k] * tau_s`` (sync4dgs/timemap.py).
 
 The reference camera fixes the gauge at (0, 1) EXACTLY under any optimiser: the raw parameters are combined
 with a constant mask buffer (0 for the reference, 1 elsewhere), so the reference entries get zero gradient
@@ -12,21 +12,17 @@ import logging
 import torch
 from torch import Tensor
 
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps, rereference
 
 log = logging.getLogger(__name__)
 
 
-def regauge(maps: TimeMaps, reference_camera: str) -> dict[str, tuple[float, float]]:
-    """(offset_s, rate) per camera re-expressed on ``reference_camera``'s clock.
-
-    If maps use reference R' and camera R has (o_R, r_R) there, then t = (t' - o_R) / r_R, so
-    o_k -> (o_k - o_R) / r_R and r_k -> r_k / r_R. Identity when the references agree.
-    """
-    if reference_camera not in maps.cameras:
-        return {n: (m.offset_s, m.rate) for n, m in maps.cameras.items()}
-    o_r, r_r = maps.cameras[reference_camera].offset_s, maps.cameras[reference_camera].rate
-    return {n: ((m.offset_s - o_r) / r_r, m.rate / r_r) for n, m in maps.cameras.items()}
+def _values_on(maps: TimeMaps, reference_camera: str) -> dict[str, tuple[float, float]]:
+    """(offset_s, rate) per camera on ``reference_camera``'s clock (:func:`sync4dgs.timemap.rereference`); maps
+    without that camera are taken as they are."""
+    if reference_camera in maps.cameras:
+        maps = rereference(maps, reference_camera)
+    return {n: (m.offset_s, m.rate) for n, m in maps.cameras.items()}
 
 
 class CameraTimeModel(torch.nn.Module):
@@ -48,7 +44,7 @@ class CameraTimeModel(torch.nn.Module):
         self.learn_rate = learn_rate
         offsets, rates, conf = [0.0] * len(camera_names), [1.0] * len(camera_names), [1.0] * len(camera_names)
         if init is not None:
-            values = regauge(init, reference_camera)
+            values = _values_on(init, reference_camera)
             missing = [n for n in camera_names if n not in values]
             if missing:
                 log.warning("initial time maps lack cameras %s; they start at offset 0, rate 1", missing)
@@ -101,7 +97,7 @@ class CameraTimeModel(torch.nn.Module):
     @torch.no_grad()
     def load_time_maps_(self, maps: TimeMaps) -> None:
         """Overwrite the values of the cameras present in ``maps`` (re-gauged to this model's reference)."""
-        values = regauge(maps, self.camera_names[self.reference_index])
+        values = _values_on(maps, self.camera_names[self.reference_index])
         for i, name in enumerate(self.camera_names):
             if name in values:
                 self.offsets_s[i], self.rates[i] = values[name]

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from sync4dgs.data.frames import open_frames
-from sync4dgs.model.io import model_file
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.model import folder
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback
 from sync4dgs.train.checkpoint import remove_orphan_temporaries
 from sync4dgs.train.config import ExperimentConfig
@@ -21,17 +21,14 @@ from sync4dgs.train.distributed.launch import distributed_requested
 from sync4dgs.train.modelfolder import ModelFolderLock, SetupRollback
 from sync4dgs.train.monitor import Monitor
 from sync4dgs.train.preflight import Preflight, preflight
-from sync4dgs.train.saving import INITIAL_TIME_MAPS_FILE, Checkpointer, save_session_weights, session_time_maps
+from sync4dgs.train.saving import Checkpointer, save_session_weights, session_time_maps
 from sync4dgs.train.segments import SegmentLog, segment_totals
 from sync4dgs.train.session import Session
-from sync4dgs.train.setup import STAGE1_DIR, build_session, needs_stage1, run_stage1
+from sync4dgs.train.setup import build_session, needs_stage1, run_stage1
 from sync4dgs.train.trainer import Trainer
-from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-STATS_FILE = "train_stats.json"
 
 CallbackFactory = Callable[[Session], Callback]
 
@@ -50,7 +47,7 @@ class TrainResult:
 def train(source_path: str | Path, model_path: str | Path, config: ExperimentConfig, *, offsets_path=None,
           no_align: bool = False, time_maps_override: TimeMaps | None = None, start_checkpoint=None,
           progress: bool = True, extra_callbacks: Sequence[CallbackFactory] = (),
-          trajectories_path=None) -> TrainResult:
+          trajectories_path=None, force_unlock: bool = False) -> TrainResult:
     """Train the 4D Gaussians of the scene at ``source_path`` jointly with per-camera time maps.
 
     Args:
@@ -65,6 +62,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
         progress: show progress bars.
         trajectories_path: stage-1 trajectories.npz to initialise dynamic Gaussians from, whatever the source of
             the time maps (default: the one next to ``offsets_path`` / written by stage 1).
+        force_unlock: take over the model folder's lock even when its holder may be alive (a run known to be
+            dead; see sync4dgs.train.modelfolder for when a lock counts as stale by itself).
         extra_callbacks: factories ``session -> Callback`` for features that live outside the trainer (e.g. the
             live viewer of ``sync4dgs train --viewer``, built in sync4dgs.cli). They run after the built-in
             callbacks, on rank 0 only under torchrun, and are not part of checkpoints unless they return state.
@@ -83,7 +82,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
     try:
         return _train(source_path, model_path, config, offsets_path=offsets_path, no_align=no_align,
                       time_maps_override=time_maps_override, start_checkpoint=start_checkpoint, progress=progress,
-                      runtime=runtime, extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
+                      runtime=runtime, extra_callbacks=extra_callbacks, trajectories_path=trajectories_path,
+                      force_unlock=force_unlock)
     finally:
         if runtime is not None:
             runtime.close()
@@ -91,7 +91,8 @@ def train(source_path: str | Path, model_path: str | Path, config: ExperimentCon
 
 def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_path, no_align: bool,
            time_maps_override: TimeMaps | None, start_checkpoint, progress: bool, runtime,
-           extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None) -> TrainResult:
+           extra_callbacks: Sequence[CallbackFactory] = (), trajectories_path=None,
+           force_unlock: bool = False) -> TrainResult:
     """train() for a single process (``runtime`` None) or one rank of a torchrun job (rank 0 writes).
 
     Nothing is written before every check of :func:`sync4dgs.train.preflight.preflight` passed; rank 0 then
@@ -106,9 +107,10 @@ def _train(source_path, model_path: Path, config: ExperimentConfig, *, offsets_p
                     no_align=no_align, time_maps_override=time_maps_override, progress=progress,
                     extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
     rollback = SetupRollback(model_path)
-    lock = ModelFolderLock(model_path)
+    lock = ModelFolderLock(model_path, force=force_unlock)
     lock.acquire()
     try:
+        rollback.recover()                 # a killed run's moved-aside folders and half-written temporaries
         return _run(pre, model_path, config, t_start, writer, runtime, rollback, offsets_path=offsets_path,
                     no_align=no_align, time_maps_override=time_maps_override, progress=progress,
                     extra_callbacks=extra_callbacks, trajectories_path=trajectories_path)
@@ -132,7 +134,7 @@ def _run(pre: Preflight, model_path: Path, config: ExperimentConfig, t_start: fl
     resuming = ckpt_path is not None
     how = dict(offsets_path=offsets_path, no_align=no_align, override=time_maps_override, resuming=resuming)
     if rollback is not None and needs_stage1(config, **how):
-        rollback.move_aside(STAGE1_DIR)
+        rollback.move_aside(folder.STAGE1_DIR)
     stage1 = None
     if runtime is not None:
         stage1 = _prepare_on_main(runtime, scene, model_path, config, **how)
@@ -154,9 +156,9 @@ def _run(pre: Preflight, model_path: Path, config: ExperimentConfig, t_start: fl
         attach(session, runtime, resumed=resuming)
     if writer:
         session.callbacks.extend(factory(session) for factory in extra_callbacks)
-        config.save(model_path / CONFIG_FILE)
+        folder.write_config(model_path, config.to_dict())
         if not resuming:                   # what stage 2 started from, so metrics can show what it changed
-            session_time_maps(session).save(model_path / INITIAL_TIME_MAPS_FILE)
+            folder.write_initial_time_maps(model_path, session_time_maps(session))
         for orphan in remove_orphan_temporaries(model_path):
             log.warning("removed %s, left over by an interrupted checkpoint write", orphan)
     setup_seconds = time.perf_counter() - t_start
@@ -176,7 +178,7 @@ def _run(pre: Preflight, model_path: Path, config: ExperimentConfig, t_start: fl
         rollback.commit()                  # also when there was nothing left to train (a finished model)
     if runtime is not None:
         session.distributed.check_replicas(it, config.distributed.check_tolerance)
-    final = save_session_weights(session, it) if writer else model_file(model_path, it)
+    final = save_session_weights(session, it) if writer else folder.model_file(model_path, it)
     if it > start:
         next(cb for cb in session.callbacks if isinstance(cb, Checkpointer)).checkpoint(it)
     stats = _stats(session, trainer, start, segments, 1 if runtime is None else runtime.world_size)
@@ -184,7 +186,7 @@ def _run(pre: Preflight, model_path: Path, config: ExperimentConfig, t_start: fl
     stats["total_seconds"] = time.perf_counter() - t_start
     stats["frames_source"] = session.frames.mode
     if writer:
-        write_json(model_path / STATS_FILE, stats)
+        folder.write_stats(model_path, stats)
     if runtime is not None:
         runtime.barrier()              # every rank returns once rank 0's files exist
     return TrainResult(model_path, it, session_time_maps(session), final, stats)
@@ -210,7 +212,7 @@ def _prepare_on_main(runtime, scene, model_path: Path, config: ExperimentConfig,
     def prepare():
         for cam in scene.train_cameras:
             open_frames(scene, cam)                   # builds the on-disk frame cache of video sources
-        return run_stage1(scene, model_path / STAGE1_DIR) if needs_stage1(config, **how) else None
+        return run_stage1(scene, folder.stage1_dir(model_path), config.align) if needs_stage1(config, **how) else None
     return runtime.from_main(prepare)
 
 

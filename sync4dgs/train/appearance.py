@@ -23,13 +23,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from sync4dgs.model.folder import write_appearance
 from sync4dgs.train.config import AppearanceConfig
 from sync4dgs.train.feature import OwnOptimizerFeature
-from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
-
-APPEARANCE_FILE = "appearance.json"
 
 
 def apply_color_affine(image: Tensor, log_gain: Tensor, bias: Tensor) -> Tensor:
@@ -81,7 +79,9 @@ class AppearanceLearner(OwnOptimizerFeature):
         model_path: where ``appearance.json`` is written (None: never).
         save_iterations: iterations at which weights are saved (the file is refreshed there too).
 
-    Under torchrun the gradients are averaged over ranks here (one all-reduce); rank 0 alone writes the file.
+    A :class:`sync4dgs.train.feature.CameraFeature` contributing the image (:meth:`adjust_image`). Under
+    torchrun its gradients are averaged over ranks with every other trainable (sync4dgs/train/distributed/hooks.py);
+    rank 0 alone writes the file.
     """
 
     name = "appearance"
@@ -106,10 +106,11 @@ class AppearanceLearner(OwnOptimizerFeature):
             return image
         return self.appearance(image, cam_pos)
 
+    def adjust_image(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
+        return self.apply(image, cam_pos, step)
+
     def write(self, iteration: int) -> Path:
-        path = self.model_path / APPEARANCE_FILE
-        write_json(path, appearance_dict(self.appearance, self.names, iteration))
-        return path
+        return write_appearance(self.model_path, appearance_dict(self.appearance, self.names, iteration))
 
     state_key = "appearance"
     missing_state_note = "checkpoint has no appearance state; camera colour maps start at the identity"

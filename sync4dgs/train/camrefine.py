@@ -36,14 +36,13 @@ import torch
 from torch import Tensor
 
 from sync4dgs.errors import ConfigError
+from sync4dgs.model.folder import write_refined_cameras
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.train.config import CameraConfig
 from sync4dgs.train.feature import OwnOptimizerFeature
-from sync4dgs.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
 
-REFINED_CAMERAS_FILE = "cameras_refined.json"
 _SMALL_ANGLE = 1e-2          # below this |omega| (rad) the sinc uses its Taylor series
 
 
@@ -168,8 +167,9 @@ class CameraRefiner(OwnOptimizerFeature):
         model_path: where ``cameras_refined.json`` is written (None: never written).
         save_iterations: iterations at which weights are saved (the file is refreshed there too).
 
-    Under torchrun every rank renders its own view, so the deltas' gradients are averaged over ranks here
-    (they are not among the trainables of sync4dgs.train.distributed); only rank 0 writes the file.
+    A :class:`sync4dgs.train.feature.CameraFeature` contributing the camera (:meth:`adjust_camera`). Under
+    torchrun every rank renders its own view; the deltas' gradients are averaged over ranks with every other
+    trainable (sync4dgs/train/distributed/hooks.py); only rank 0 writes the file.
     """
 
     name = "camera"
@@ -202,8 +202,11 @@ class CameraRefiner(OwnOptimizerFeature):
         w, h = self.sizes[cam_pos]
         return RenderCameras(viewmats=viewmat[None], Ks=self.deltas.base_Ks[cam_pos][None], width=w, height=h)
 
+    def adjust_camera(self, camera: RenderCameras, cam_pos: int, step: int) -> RenderCameras:
+        return self.camera(cam_pos, step)
+
     def write(self, iteration: int) -> Path:
-        return write_refined_cameras(self.model_path / REFINED_CAMERAS_FILE, self.deltas, self.names, iteration)
+        return write_refined_cameras(self.model_path, refined_cameras_dict(self.deltas, self.names, iteration))
 
     state_key = "deltas"
     missing_state_note = "checkpoint has no camera refinement state; camera deltas start at zero"
@@ -231,12 +234,6 @@ def refined_cameras_dict(deltas: CameraDeltas, names: list[str], iteration: int)
             "convention": "x_cam = R x_world + t (OpenCV, scene coordinates); R = exp(rotation_rad) R0, "
                           "t = exp(rotation_rad) t0 + translation; fx, fy = focal_scale x calibrated",
             "cameras": cams}
-
-
-def write_refined_cameras(path: Path, deltas: CameraDeltas, names: list[str], iteration: int) -> Path:
-    """Atomically write :func:`refined_cameras_dict` to ``path``."""
-    write_json(path, refined_cameras_dict(deltas, names, iteration))
-    return Path(path)
 
 
 def gauge_camera_index(train_names: list[str], reference_camera: str) -> int:

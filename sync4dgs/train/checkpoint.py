@@ -16,40 +16,30 @@ from typing import Any
 import torch
 
 from sync4dgs.errors import DataFormatError
+from sync4dgs.model.folder import checkpoint_iteration, checkpoint_path, checkpoints_dir
 from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = "sync4dgs.train.checkpoint"
 CHECKPOINT_VERSION = 1
 REQUIRED_KEYS = ("iteration", "model", "optimizers", "callbacks", "schedule")
-_CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
 _TMP_RE = re.compile(r"^\.ckpt_\d+\.pt\..+\.tmp\.pt$")     # atomic_path's temporary of a checkpoint
-
-
-def checkpoint_path(model_path: str | Path, iteration: int) -> Path:
-    return Path(model_path) / CHECKPOINT_DIR / f"ckpt_{int(iteration)}.pt"
 
 
 def list_checkpoints(model_path: str | Path) -> list[tuple[int, Path]]:
     """(iteration, path) of every checkpoint in ``M/checkpoints``, oldest first."""
-    root = Path(model_path) / CHECKPOINT_DIR
+    root = checkpoints_dir(model_path)
     if not root.is_dir():
         return []
-    found = []
-    for p in root.iterdir():
-        m = _CKPT_RE.match(p.name)
-        if m and p.is_file():
-            found.append((int(m.group(1)), p))
-    return sorted(found)
+    return sorted((it, p) for p in root.iterdir() if (it := checkpoint_iteration(p)) is not None and p.is_file())
 
 
 def remove_orphan_temporaries(model_path: str | Path) -> list[Path]:
     """Delete the temporaries (``.ckpt_<n>.pt.*.tmp.pt``) that a checkpoint write killed half-way left in
     ``M/checkpoints``; returns their paths. Call it only while holding the folder's lock (a live run's write
     in progress looks the same)."""
-    root = Path(model_path) / CHECKPOINT_DIR
+    root = checkpoints_dir(model_path)
     if not root.is_dir():
         return []
     removed = []

@@ -18,7 +18,7 @@ from sync4dgs.errors import ConfigError
 from sync4dgs.utils.cliopts import long_option
 
 _FIXED_DESTS = ("config", "model_path", "source_path", "offsets", "no_align", "fixed_time_maps", "trajectories",
-                "start_checkpoint", "quiet", "gpus")
+                "start_checkpoint", "quiet", "gpus", "force_unlock")
 _OVERRIDE_PREFIX = "cfg__"
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(*long_option("start_checkpoint"), default=None,
                    help="resume from this checkpoint (default: M's latest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(*long_option("force_unlock"), action="store_true",
+                   help="take over the model folder's train.lock even if its holder may be alive (only when no "
+                        "run uses the folder; a dead run's lock on this host, or another host's without a "
+                        "heartbeat for 10 min, is taken over without it)")
     p.add_argument("--gpus", type=int, default=0, metavar="N",
                    help="train on N local GPUs, one process each (re-launches through torchrun; CPU processes "
                         "with gloo where there is no CUDA). Several hosts: run torchrun -m sync4dgs.train yourself")
@@ -87,7 +91,8 @@ def argv_from_args(args: argparse.Namespace) -> list[str]:
                         ("--trajectories", args.trajectories)):
         if value is not None:
             argv += [flag, str(value)]
-    argv += [flag for flag, on in (("--no_align", args.no_align), ("--quiet", args.quiet)) if on]
+    argv += [flag for flag, on in (("--no_align", args.no_align), ("--quiet", args.quiet),
+                                   ("--force_unlock", args.force_unlock)) if on]
     for key, value in overrides_from_args(args).items():
         argv += [f"--{key}", str(value)]
     return argv
@@ -96,7 +101,7 @@ def argv_from_args(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace, extra_callbacks=()) -> int:
     """Run the command. ``extra_callbacks``: factories ``session -> Callback`` passed to train() (the CLI layer
     adds the live viewer through it; they are not available under ``--gpus``)."""
-    from sync4dgs.sync.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
+    from sync4dgs.timemap import TimeMaps, load_time_maps  # noqa: PLC0415
     from sync4dgs.train import load_config, train  # noqa: PLC0415
     from sync4dgs.train.distributed.launch import distributed_requested, env_rank, relaunch  # noqa: PLC0415
 
@@ -128,7 +133,7 @@ def run(args: argparse.Namespace, extra_callbacks=()) -> int:
     result = train(args.source_path, args.model_path, cfg, offsets_path=args.offsets, no_align=args.no_align,
                    time_maps_override=fixed, start_checkpoint=args.start_checkpoint,
                    progress=not args.quiet and main_rank, extra_callbacks=extra_callbacks,
-                   trajectories_path=args.trajectories)
+                   trajectories_path=args.trajectories, force_unlock=args.force_unlock)
     if main_rank:
         _print_summary(result)
     return 0

@@ -2,11 +2,14 @@
 
 A config file is a JSON object whose top-level keys are the sections of :class:`ExperimentConfig`
 (``model``, ``train``, ``optim``, ``time``, ``render``, ``densify``, ``loss``, ``log``, ``guard``,
-``distributed``, ``camera``, ``progressive``, ``appearance``, ``moving``). A file may say ``"extends": "base.json"`` (a path relative to
+``distributed``, ``camera``, ``progressive``, ``appearance``, ``moving``, ``align``). A file may say ``"extends": "base.json"`` (a path relative to
 itself, or a list of them); the parent is loaded first and the child's keys are merged over it, section by
 section. Overrides are ``{"train.iterations": "100"}`` (dotted path) or ``{"iterations": "100"}`` when the leaf
 name is unique across the whole config (``start_iter`` / ``stop_iter`` are not: ``densify.convert`` and
-``camera`` both have them). Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+``camera`` both have them). The ``align`` section (stage 1, :class:`sync4dgs.sync.align.config.AlignConfig`, run by
+``train`` unless ``--offsets`` / ``--no_align``) takes dotted keys only (``align.rates``), so it adds no flat
+names and leaves every flat alias of stage 2 as it was. Unknown keys and values of the wrong type raise
+:class:`ConfigError` naming the key.
 
 Units: every time is in SECONDS unless the field name says ``_frames`` or ``_iterations``/``_every``
 (training iterations). Learning rates of positions are multiplied by the scene extent (``*_lr`` documented).
@@ -21,6 +24,7 @@ from typing import Any
 
 from sync4dgs.errors import ConfigError
 from sync4dgs.model.config import ModelConfig
+from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.train.configio import (build_dataclass, config_leaves, parse_value, read_config_file, resolve_key,
                                      set_path)
 from sync4dgs.train.validation import validate_config
@@ -356,6 +360,7 @@ class ExperimentConfig:
     progressive: ProgressiveConfig = field(default_factory=ProgressiveConfig)
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     moving: MovingSeedConfig = field(default_factory=MovingSeedConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)     # stage 1 (dotted keys only: align.rates ...)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -102,10 +102,16 @@ def config_leaves(cls: type, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+DOTTED_ONLY_SECTIONS = ("align",)     # sections whose keys have no flat alias (stage 1: align.rates, align.device)
+
+
 def flat_aliases(leaves: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """(unique leaf name -> dotted path, ambiguous leaf name -> all its dotted paths)."""
+    """(unique leaf name -> dotted path, ambiguous leaf name -> all its dotted paths), over the leaves outside
+    :data:`DOTTED_ONLY_SECTIONS`."""
     by_name: dict[str, list[str]] = {}
     for path in leaves:
+        if path.split(".", 1)[0] in DOTTED_ONLY_SECTIONS:
+            continue
         by_name.setdefault(path.rsplit(".", 1)[-1], []).append(path)
     unique = {n: ps[0] for n, ps in by_name.items() if len(ps) == 1}
     ambiguous = {n: ps for n, ps in by_name.items() if len(ps) > 1}

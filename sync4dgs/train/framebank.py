@@ -179,6 +179,13 @@ class FrameBank:
             self._pending[1].result()
         self._pending = ((cam_pos, frame_idx), self._prefetcher.submit(self._load, cam_pos, frame_idx))
 
+    def peek(self, cam_pos: int, frame_idx: int) -> Tensor | np.ndarray:
+        """uint8 [H, W, 3] of one frame for reading outside the training loop (no staging, no prefetch): the
+        resident device tensor, the host-RAM copy or a fresh read from disk. Do not write into it."""
+        if self.preloaded:
+            return self._resident[cam_pos][frame_idx]
+        return self._read_host(cam_pos, frame_idx)
+
     def close(self) -> None:
         """Stop the prefetch thread (if any)."""
         if self._prefetcher is not None:

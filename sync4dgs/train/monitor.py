@@ -13,15 +13,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from sync4dgs.model.folder import OFFSETS_CSV, offsets_csv_path, tb_dir
 from sync4dgs.train import losses
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.config import LogConfig
 from sync4dgs.train.timectl import TimeController
+from sync4dgs.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-OFFSETS_CSV = "offsets.csv"
-TB_DIR = "tb"
 
 
 class Monitor(Callback):
@@ -51,7 +51,7 @@ class Monitor(Callback):
             except ImportError as e:   # tensorboard is optional at run time: keep training, say so once
                 log.warning("TensorBoard logging disabled (%s); offsets still go to %s", e, OFFSETS_CSV)
             else:
-                self._tb = SummaryWriter(str(self.model_path / TB_DIR),
+                self._tb = SummaryWriter(str(tb_dir(self.model_path)),
                                          purge_step=state.step + 1 if state.step else None)
         self._init_csv(state.step)
         if state.step == 0:
@@ -100,15 +100,16 @@ class Monitor(Callback):
         self._log_offsets(step)
 
     def _init_csv(self, start: int) -> None:
-        path = self.model_path / OFFSETS_CSV
+        path = offsets_csv_path(self.model_path)
         names = self.time.time_model.camera_names
         rows: list[list[str]] = []
         if start > 0 and path.is_file():
             with path.open(newline="") as f:
                 old = list(csv.reader(f))
+            # complete rows up to the resumed iteration (a run killed mid-row leaves half a one)
             if old and old[0] == ["iteration", *names]:
-                rows = [r for r in old[1:] if r and int(r[0]) <= start]
-        with path.open("w", newline="") as f:
+                rows = [r for r in old[1:] if _complete_row(r, len(names)) and int(r[0]) <= start]
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["iteration", *names])
             w.writerows(rows)
@@ -116,7 +117,7 @@ class Monitor(Callback):
     def _log_offsets(self, step: int) -> None:
         offsets, rates = self.time.offsets_rates()
         names = self.time.time_model.camera_names
-        with (self.model_path / OFFSETS_CSV).open("a", newline="") as f:
+        with offsets_csv_path(self.model_path).open("a", newline="") as f:
             csv.writer(f).writerow([step, *[f"{o:.6f}" for o in offsets]])
         if self._tb is not None:
             for name, o, r in zip(names, offsets, rates):
@@ -129,3 +130,14 @@ class Monitor(Callback):
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.last = dict(d.get("last", {}))
+
+
+def _complete_row(row: list[str], n_cameras: int) -> bool:
+    """True for an offsets.csv row with an integer iteration and one number per camera."""
+    if len(row) != n_cameras + 1 or not row[0].isdigit():
+        return False
+    try:
+        [float(v) for v in row[1:]]
+    except ValueError:
+        return False
+    return True

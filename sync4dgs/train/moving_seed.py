@@ -18,7 +18,9 @@ Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfi
    ``t ± plateau_fraction x spacing`` and falloff ``falloff_fraction x spacing`` (seconds), opacity
    ``init_opacity``, colour of its source pixel, isotropic scale = ``scale_fraction`` x its footprint.
 
-Held-out (test) cameras are never read, nor cameras whose initial clock has confidence < 0.5.
+Held-out (test) cameras are never read, nor cameras whose initial clock has confidence < 0.5. Frames come from
+the trainer's frame bank when one is given (already decoded, on the device or in RAM: no second decode of the
+videos), else from the scene's files.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import logging
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from sync4dgs.data.frames import open_frames
@@ -39,7 +44,7 @@ from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.model import ops
 from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.initialize import local_dynamic_rows
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_flow import seed_velocities
 from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
@@ -48,6 +53,22 @@ log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
 READ_THREADS = min(8, os.cpu_count() or 1)   # frames read and downscaled in parallel
 FRAME_TOLERANCE = 0.6          # a camera contributes to a seed time when it has a frame within this many frames
+
+# (camera, frame index) -> uint8 [H, W, 3] frame, a numpy array or a tensor on any device (e.g. FrameBank.peek)
+FrameReader = Callable[[CameraSpec, int], "np.ndarray | torch.Tensor"]
+
+
+class _Frames:
+    """len() and [i] over one camera's frames through a FrameReader."""
+
+    def __init__(self, read: FrameReader, cam: CameraSpec):
+        self._read, self._cam = read, cam
+
+    def __len__(self) -> int:
+        return self._cam.n_frames
+
+    def __getitem__(self, i: int):
+        return self._read(self._cam, int(i))
 
 
 @dataclass
@@ -70,7 +91,14 @@ class _CameraVideo:
         return i if abs(self.tau_s[i] - tau) * self.cam.fps <= FRAME_TOLERANCE else None
 
 
-def _downscale(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _downscale(img: "np.ndarray | torch.Tensor", size: tuple[int, int]) -> np.ndarray:
+    """uint8 [H, W, 3] (numpy, or a tensor on any device: averaged there) -> uint8 numpy [h, w, 3] of size (w, h),
+    by area averaging."""
+    if isinstance(img, torch.Tensor):
+        if (img.shape[1], img.shape[0]) != size:
+            x = F.interpolate(img.permute(2, 0, 1)[None].float(), size=(size[1], size[0]), mode="area")
+            img = x[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8)
+        return img.cpu().numpy()
     import cv2  # noqa: PLC0415
 
     if (img.shape[1], img.shape[0]) == size:
@@ -78,21 +106,22 @@ def _downscale(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
-def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, max_side: int) -> tuple[_CameraVideo, object]:
+def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, max_side: int,
+                read: FrameReader | None) -> tuple[_CameraVideo, object]:
     factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
     size = (max(1, cam.width // factor), max(1, cam.height // factor))
     K = cam.K.astype(np.float64).copy()
     K[0] *= size[0] / cam.width
     K[1] *= size[1] / cam.height
-    src = open_frames(scene, cam)
+    src = open_frames(scene, cam) if read is None else _Frames(read, cam)
     step = max(1, len(src) // 48)
     background = temporal_median(np.stack([_downscale(src[i], size) for i in range(0, len(src), step)]))
     return _CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap())), src
 
 
 def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, max_side: int,
-                 pool: ThreadPoolExecutor) -> tuple[list, list]:
-    opened = list(pool.map(lambda cam: _open_video(scene, cam, maps, max_side), cams))
+                 pool: ThreadPoolExecutor, read: FrameReader | None) -> tuple[list, list]:
+    opened = list(pool.map(lambda cam: _open_video(scene, cam, maps, max_side, read), cams))
     return [v for v, _ in opened], [s for _, s in opened]
 
 
@@ -120,13 +149,14 @@ def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: Threa
 
 
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
-                          cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True
-                          ) -> tuple[list[float], list[SweepPoints]]:
-    """(seed times s, points per time) on the moving content of the training cameras ``cams``."""
+                          cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
+                          read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints]]:
+    """(seed times s, points per time) on the moving content of the training cameras ``cams``; frames through
+    ``read`` when given, else from the scene's files."""
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
-        videos, sources = _open_videos(scene, cams, maps, cfg.max_side, pool)
+        videos, sources = _open_videos(scene, cams, maps, cfg.max_side, pool, read)
         settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
                                  depth_samples=cfg.depth_samples, min_views=cfg.min_views,
                                  min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
@@ -148,12 +178,13 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
 
 @torch.no_grad()
 def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, t_range_s: tuple[float, float],
-                          cfg: MovingSeedConfig, seed: int = 0, progress: bool = True, maps_fixed: bool = False) -> int:
+                          cfg: MovingSeedConfig, seed: int = 0, progress: bool = True, maps_fixed: bool = False,
+                          read: FrameReader | None = None) -> int:
     """Append seeded temporally local dynamic Gaussians to ``model`` (before its optimisers exist).
 
     Returns the number added. Time maps ``maps`` place each camera's frames in global time (seconds). Unless the
     maps are fixed for the run (``maps_fixed``: oracle / naive runs), cameras whose map has confidence < 0.5 are
-    not used.
+    not used. ``read`` gives a camera's frame (e.g. from the trainer's frame bank); default: the scene's files.
     """
     if not cfg.enabled:
         return 0
@@ -163,7 +194,8 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
         log.info("moving content: no seeds (fewer than 2 training cameras with a trusted clock)")
         return 0
     device = model.key_t0_s.device
-    times, points = collect_moving_points(scene, cams, maps, t_range_s, cfg, device, seed, progress)
+    started = time.perf_counter()
+    times, points = collect_moving_points(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
     if not points:
         log.info("moving content: no seeds (no moving pixels agreed across the training cameras)")
         return 0
@@ -179,8 +211,8 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
         key_times_s=model.keyframe_times_s().detach(), config=_with_opacity(model, cfg.init_opacity))
     ops.append(model.dynamic, rows)
     n = int(xyz.shape[0])
-    log.info("moving content: seeded %d dynamic Gaussians at %d instants (%.0f per instant)", n, len(times),
-             n / len(times))
+    log.info("moving content: seeded %d dynamic Gaussians at %d instants (%.0f per instant) in %.1f s", n,
+             len(times), n / len(times), time.perf_counter() - started)
     return n
 
 

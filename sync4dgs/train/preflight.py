@@ -16,6 +16,7 @@ import torch
 
 from sync4dgs.data.scene import SCENE_FILE, SceneSpec, load_scene
 from sync4dgs.errors import ConfigError, DataFormatError, DeviceError
+from sync4dgs.model.folder import checkpoints_dir
 from sync4dgs.train.checkpoint import list_checkpoints, load_checkpoint
 from sync4dgs.train.validation import validate_config
 from sync4dgs.utils.device import resolve_device
@@ -84,7 +85,7 @@ def resume_checkpoint(model_path: Path, start_checkpoint: Any, device: torch.dev
             log.warning("resuming from %s instead of the damaged %s", path, problems[0].path)
         return path, data
     if problems:
-        raise DataFormatError(problems[0].path, f"no readable checkpoint in {model_path / 'checkpoints'} "
+        raise DataFormatError(problems[0].path, f"no readable checkpoint in {checkpoints_dir(model_path)} "
                                                 f"({len(problems)} damaged); delete the folder's checkpoints to "
                                                 "start over")
     return None, None

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sync4dgs.model.io import model_file, save_model
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.model.folder import model_file, write_time_maps
+from sync4dgs.model.io import save_model
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
 from sync4dgs.train.checkpoint import checkpoint_path, save_checkpoint
 from sync4dgs.train.config import TrainConfig
@@ -17,8 +18,6 @@ from sync4dgs.train.session import Session
 
 log = logging.getLogger(__name__)
 
-TIME_MAPS_FILE = "time_maps.json"
-INITIAL_TIME_MAPS_FILE = "time_maps_initial.json"   # the maps a run started from (stage 1, a file, truth, ...)
 
 
 def learned_time_maps(maps: TimeMaps, test_cameras: list[str]) -> TimeMaps:
@@ -35,7 +34,7 @@ def save_weights(model_path: Path, iteration: int, model, time_maps: TimeMaps, m
     """Save the model at ``iteration`` and refresh ``M/time_maps.json``; returns the model.pt path."""
     path = model_file(model_path, iteration)
     save_model(path, model, time_maps, {**meta, "iteration": int(iteration)})
-    time_maps.save(Path(model_path) / TIME_MAPS_FILE)
+    write_time_maps(model_path, time_maps)
     log.info("saved model at iteration %d: %s", iteration, path)
     return path
 

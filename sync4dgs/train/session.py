@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -16,11 +16,14 @@ from sync4dgs.data.scene import SceneSpec
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule, base_lrs, build_optimizers
 from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
 from sync4dgs.train.timectl import TimeController
+
+FeatureT = TypeVar("FeatureT", bound=CameraFeature)
 
 
 @dataclass
@@ -31,8 +34,9 @@ class Session:
     capture time (s); time_index: training camera position -> index in the time model.
     distributed: None in a single process; under torchrun the rank's hooks
     (sync4dgs.train.distributed.DistributedHooks: gradient averaging, statistics, replica checks).
-    camera_refiner: None, or the CameraRefiner (camera.refine_pose / refine_focal) that is also in ``callbacks``.
-    appearance: None, or the AppearanceLearner (appearance.enabled) that is also in ``callbacks``.
+    Per-camera learned features (sync4dgs/train/feature.py) are callbacks; :attr:`features` lists them, the time
+    controller ``time`` first, and the session loops over them for cameras, images, learning-rate cuts and the
+    tensors the NaN guard watches.
     """
 
     cfg: ExperimentConfig
@@ -51,20 +55,40 @@ class Session:
     objective: Objective
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
-    camera_refiner: Any = None
-    appearance: Any = None
+
+    @property
+    def features(self) -> list[CameraFeature]:
+        """The per-camera learned features, in callback order (the time controller first)."""
+        return [cb for cb in self.all_callbacks if isinstance(cb, CameraFeature)]
+
+    def feature(self, kind: type[FeatureT]) -> FeatureT | None:
+        """The session's feature of class ``kind`` (e.g. CameraRefiner), or None when it is off."""
+        return next((f for f in self.features if isinstance(f, kind)), None)
 
     def render_camera(self, cam_pos: int, step: int) -> RenderCameras:
-        """RenderCameras (C=1) of training camera ``cam_pos`` at iteration ``step``: the calibrated one, or the
-        refined one when camera refinement is on (sync4dgs.train.camrefine.CameraRefiner, also a callback)."""
-        if self.camera_refiner is None:
-            return self.cameras[cam_pos]
-        return self.camera_refiner.camera(cam_pos, step)
+        """RenderCameras (C=1) of training camera ``cam_pos`` at iteration ``step``: the calibrated one, as each
+        feature adjusts it (e.g. refined by sync4dgs.train.camrefine.CameraRefiner)."""
+        camera = self.cameras[cam_pos]
+        for f in self.features:
+            camera = f.adjust_camera(camera, cam_pos, step)
+        return camera
 
     def camera_image(self, image: Tensor, cam_pos: int, step: int) -> Tensor:
-        """The rendered ``image`` [H, W, 3] as training camera ``cam_pos`` recorded it: unchanged, or through the
-        camera's learned colour map when appearance compensation is on (sync4dgs.train.appearance)."""
-        return image if self.appearance is None else self.appearance.apply(image, cam_pos, step)
+        """The rendered ``image`` [H, W, 3] as training camera ``cam_pos`` recorded it, as each feature adjusts
+        it (e.g. through the camera's colour map, sync4dgs.train.appearance)."""
+        for f in self.features:
+            image = f.adjust_image(image, cam_pos, step)
+        return image
+
+    def scale_lrs(self, factor: float) -> None:
+        """The NaN guard's learning-rate cut: Gaussians and every feature."""
+        self.schedule.scale *= factor
+        for f in self.features:
+            f.scale_lr(factor)
+
+    def watched_parameters(self) -> list[Tensor]:
+        """Every tensor the NaN guard checks: the Gaussians', then each feature's."""
+        return [*self.model.parameters(), *(p for f in self.features for p in f.watched_parameters())]
 
     @property
     def model(self):

@@ -4,6 +4,7 @@ the scene's known maps or identity), the initial model, optimisers, frames, samp
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +13,18 @@ import torch
 from sync4dgs.data.points import load_points, random_points_in_frusta
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.model.gaussians4d import Gaussians4D
+from sync4dgs.model.folder import stage1_dir
+from sync4dgs.model.initialize import model_from_points
 from sync4dgs.render.types import RenderCameras
-from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.sync.align.config import AlignConfig
+from sync4dgs.sync.align.export import TRAJECTORIES_FILE
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
 from sync4dgs.train.camrefine import build_camera_refiner
 from sync4dgs.train.config import ExperimentConfig
+from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
@@ -36,8 +41,6 @@ from sync4dgs.utils.device import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
-STAGE1_DIR = "stage1"
-TRAJECTORIES_FILE = "trajectories.npz"
 RANDOM_INIT_POINTS = 20_000
 UNCERTAIN_CONFIDENCE = 0.5     # initial maps below this confidence learn without the evidence gate
 
@@ -65,15 +68,13 @@ def load_trajectories(path: Path) -> dict[str, np.ndarray] | None:
         raise DataFormatError(path, f"cannot read stage-1 trajectories: {e}") from e
 
 
-def run_stage1(scene: SceneSpec, out_dir: Path) -> tuple[TimeMaps | None, dict | None]:
-    """Stage-1 alignment (sync4dgs.sync.align). Returns (None, None) when stage 1 is not available."""
-    try:
-        from sync4dgs.sync.align import AlignConfig, align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
-    except ImportError as e:
-        log.warning("stage-1 alignment unavailable (%s); time maps start from the scene's maps / identity", e)
-        return None, None
+def run_stage1(scene: SceneSpec, out_dir: Path, align: AlignConfig) -> tuple[TimeMaps | None, dict | None]:
+    """Stage-1 alignment (sync4dgs.sync.align) with the experiment config's ``align`` section; writes its
+    offsets.json + trajectories into ``out_dir``. Returns (time maps, trajectories or None)."""
+    from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
+
     log.info("stage 1: aligning %d cameras", len(scene.cameras))
-    result = align_scene(scene, AlignConfig())
+    result = align_scene(scene, align)
     save_alignment(result, out_dir)
     for msg in alignment_warnings(result.time_maps):
         log.warning("stage 1: %s", msg)
@@ -105,7 +106,7 @@ def initial_time_maps(scene: SceneSpec, cfg: ExperimentConfig, model_path: Path,
         return load_time_maps(offsets_path), load_trajectories(offsets_path.parent / TRAJECTORIES_FILE), False
     if no_align or not cfg.time.align:
         return scene_time_maps(scene), None, False
-    maps, traj = stage1 if stage1 is not None else run_stage1(scene, model_path / STAGE1_DIR)
+    maps, traj = stage1 if stage1 is not None else run_stage1(scene, stage1_dir(model_path), cfg.align)
     return (maps if maps is not None else scene_time_maps(scene)), traj, False
 
 
@@ -181,18 +182,21 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
 
     xyz, rgb = initial_points(scene, cfg.train.seed)
     ref = scene.camera(scene.reference_camera)
-    model = Gaussians4D.from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
-                                    fps_ref=ref.fps, device=device)
+    model = model_from_points(xyz, rgb, capture_range_s(scene, maps), cfg.model, trajectories,
+                              fps_ref=ref.fps, device=device)
+    frames = FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
+                       progress=progress, host_cache=cfg.train.frames_host_cache)
     if not resuming:
+        bank_pos = {c.name: i for i, c in enumerate(train_cams)}
         with cpu_threads(cfg.train.cpu_threads, device):
             seed_moving_gaussians(model, scene, maps, capture_range_s(scene, maps), cfg.moving, cfg.train.seed,
-                                  progress, maps_fixed=fixed)
+                                  progress, maps_fixed=fixed,
+                                  read=lambda cam, i: frames.peek(bank_pos[cam.name], i))
     extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
     state = TrainState(model=model, optimizers={}, extent=extent)
     session = Session(
         cfg=cfg, scene=scene, model_path=model_path, device=device, state=state, time=time_ctl,
-        frames=FrameBank(scene, train_cams, device, cfg.train.frames_on_device, cfg.train.frames_budget_gb,
-                         progress=progress, host_cache=cfg.train.frames_host_cache),
+        frames=frames,
         sampler=ViewSampler([c.n_frames for c in train_cams], cfg.train.seed),
         background=BackgroundSampler(cfg.train.random_background, cfg.train.background, cfg.train.seed, device),
         cameras=[render_camera(c, device) for c in train_cams],
@@ -206,21 +210,36 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     return session
 
 
+def _camera_refiner(session: Session) -> CameraFeature | None:
+    """Camera refinement (camera.refine_pose / refine_focal)."""
+    cfg, scene = session.cfg, session.scene
+    if not cfg.camera.enabled:
+        return None
+    return build_camera_refiner(cfg.camera, [c.name for c in scene.train_cameras], scene.reference_camera,
+                                session.cameras, session.state.extent, session.model_path, cfg.train.save_iterations,
+                                cfg.time.warmup_iterations)
+
+
+def _appearance(session: Session) -> CameraFeature | None:
+    """Appearance compensation (appearance.enabled)."""
+    cfg, scene = session.cfg, session.scene
+    if not cfg.appearance.enabled:
+        return None
+    return build_appearance_learner(cfg.appearance, [c.name for c in scene.train_cameras], scene.reference_camera,
+                                    session.device, session.model_path, cfg.train.save_iterations)
+
+
+# The one registration point of per-camera learned features (sync4dgs/train/feature.py): builders
+# ``session -> CameraFeature | None`` (None: off in this config), in the order the features run, after the time
+# controller (``session.time``, which every session has). A new feature is one more builder here.
+CAMERA_FEATURES: tuple[Callable[[Session], CameraFeature | None], ...] = (_camera_refiner, _appearance)
+
+
 def optional_features(session: Session) -> list[Callback]:
-    """Camera refinement (camera.refine_pose / refine_focal), appearance compensation (appearance.enabled) and
-    the progressive time window (progressive.enabled), when configured; the refiner and the appearance learner
-    are also set as ``session.camera_refiner`` / ``session.appearance``."""
-    cfg, scene, out = session.cfg, session.scene, []
-    train_names = [c.name for c in scene.train_cameras]
-    if cfg.camera.enabled:
-        session.camera_refiner = build_camera_refiner(
-            cfg.camera, train_names, scene.reference_camera, session.cameras, session.state.extent,
-            session.model_path, cfg.train.save_iterations, cfg.time.warmup_iterations)
-        out.append(session.camera_refiner)
-    if cfg.appearance.enabled:
-        session.appearance = build_appearance_learner(cfg.appearance, train_names, scene.reference_camera,
-                                                      session.device, session.model_path, cfg.train.save_iterations)
-        out.append(session.appearance)
+    """The registered per-camera features that are on (:data:`CAMERA_FEATURES`), then the progressive time window
+    (progressive.enabled)."""
+    cfg, scene = session.cfg, session.scene
+    out: list[Callback] = [f for f in (build(session) for build in CAMERA_FEATURES) if f is not None]
     if cfg.progressive.enabled:
         out.append(build_progressive_window(cfg.progressive, session.sampler, session.time, session.time_index,
                                             session.tau_s, scene.camera(scene.reference_camera).fps,
@@ -235,20 +254,9 @@ def default_callbacks(session: Session, progress: bool) -> list:
     dynamic = DynamicDensifier(cfg.densify.dynamic, session.state.extent)
     convert = StaticToDynamic(cfg.densify.convert, static, dynamic)
 
-    def scale_lrs(factor: float) -> None:
-        session.schedule.scale *= factor
-        session.time.scale_lr(factor)
-        for feature in (session.camera_refiner, session.appearance):
-            if feature is not None:
-                feature.scale_lr(factor)
-
-    def watched() -> list[torch.Tensor]:
-        extra = [p for f in (session.camera_refiner, session.appearance) if f is not None for p in f.parameters()]
-        return [*session.model.parameters(), *session.time.time_model.parameters(), *extra]
-
     return [static, dynamic, convert,
             Monitor(cfg.log, session.model_path, session.time, cfg.train.iterations, progress),
             NaNGuard(cfg.guard, lambda: session.state_dict(with_rng=False), session.load_state_dict,
-                     scale_lrs, watched),
+                     session.scale_lrs, session.watched_parameters),
             Checkpointer(cfg.train, session.model_path, lambda: session.state_dict(),
                          lambda it: save_session_weights(session, it))]

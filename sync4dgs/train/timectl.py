@@ -23,15 +23,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sync4dgs.sync.timemap import TimeMaps
-from sync4dgs.train.callbacks import Callback, StepInfo, TrainState
+from sync4dgs.timemap import TimeMaps
+from sync4dgs.train.callbacks import StepInfo, TrainState
 from sync4dgs.train.config import TimeConfig
+from sync4dgs.train.feature import OwnOptimizerFeature
 
 log = logging.getLogger(__name__)
 
 
-class TimeController(Callback):
-    """Learns (or holds fixed) the per-camera time maps.
+class TimeController(OwnOptimizerFeature):
+    """Learns (or holds fixed) the per-camera time maps: the per-camera feature every session has
+    (``Session.time``, first of ``Session.features``), with :class:`OwnOptimizerFeature`'s lifecycle (own Adam
+    stepped after backward while :meth:`learning`, gradients averaged over ranks by the distributed hooks,
+    NaN-guard cuts, checkpointed state). It writes no file of its own: the time maps are saved with the weights
+    (sync4dgs/train/saving.py).
 
     Only the cameras in ``trained`` receive gradients (held-out cameras keep their initial maps). When the
     reference camera is not among them, a common shift of every trained camera's clock is invisible to the
@@ -143,29 +148,35 @@ class TimeController(Callback):
         agree = ((mean.abs() >= self.cfg.evidence_z * sem) & (ev["count"] >= 3)) | self._ungated
         return agree.to(grad.dtype)
 
-    def post_backward(self, state: TrainState, info: StepInfo) -> None:
-        if self.learning(info.step):
-            offsets, rates = self.time_model.offsets_s, self.time_model.rates
-            for p in (offsets, rates):
-                if p.grad is not None:
-                    p.grad.mul_(self._trained_mask)     # held-out cameras keep their maps
-            gate = None
-            if self.cfg.evidence_z > 0 and offsets.grad is not None:
-                gate = self.evidence_gate(offsets.grad)
-                before = [offsets.detach().clone(), rates.detach().clone()]
-            factor = self.lr_factor(info.step)
-            for g, base in zip(self.optimizer.param_groups, self._base_lrs):
-                g["lr"] = base * factor
-            self.optimizer.step()                       # Adam's moments see every gradient ...
-            if gate is not None:                        # ... but only cameras with agreeing evidence move
-                with torch.no_grad():
-                    for p, b in zip((offsets, rates), before):
-                        p.copy_(b + (p - b) * gate)
-            if self._hold_mean:
-                with torch.no_grad():
-                    for p, m0 in zip((self.time_model.offsets_s, self.time_model.rates), self._mean0):
-                        p.sub_((self._mean(p) - m0) * self._trained_mask)
-        self.optimizer.zero_grad(set_to_none=True)
+    # ---------------------------------------------------------------------- the feature's contributions
+    def learned_module(self) -> torch.nn.Module:
+        return self.time_model
+
+    def watched_parameters(self) -> list[Tensor]:
+        return list(self.time_model.parameters())
+
+    def apply_update(self, step: int) -> None:
+        """Masked, evidence-gated Adam step with the decayed learning rate; then the mean offset held if asked."""
+        offsets, rates = self.time_model.offsets_s, self.time_model.rates
+        for p in (offsets, rates):
+            if p.grad is not None:
+                p.grad.mul_(self._trained_mask)     # held-out cameras keep their maps
+        gate = None
+        if self.cfg.evidence_z > 0 and offsets.grad is not None:
+            gate = self.evidence_gate(offsets.grad)
+            before = [offsets.detach().clone(), rates.detach().clone()]
+        factor = self.lr_factor(step)
+        for g, base in zip(self.optimizer.param_groups, self._base_lrs):
+            g["lr"] = base * factor
+        self.optimizer.step()                       # Adam's moments see every gradient ...
+        if gate is not None:                        # ... but only cameras with agreeing evidence move
+            with torch.no_grad():
+                for p, b in zip((offsets, rates), before):
+                    p.copy_(b + (p - b) * gate)
+        if self._hold_mean:
+            with torch.no_grad():
+                for p, m0 in zip((self.time_model.offsets_s, self.time_model.rates), self._mean0):
+                    p.sub_((self._mean(p) - m0) * self._trained_mask)
 
     def after_step(self, state: TrainState, info: StepInfo) -> None:
         if self.learning(info.step) and info.step % self.cfg.sync_every == 0:

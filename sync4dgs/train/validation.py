@@ -82,6 +82,7 @@ def validate_config(cfg: Any) -> None:
         if value not in allowed:
             raise _fail(key, f"must be one of {list(allowed)}", value)
     check_device_name(cfg.train.device)
+    check_device_name(cfg.align.device, "align.device")
     for key in AT_LEAST_ONE:
         if _get(cfg, key) < 1:
             raise _fail(key, "must be >= 1", _get(cfg, key))
@@ -109,6 +110,7 @@ def validate_config(cfg: Any) -> None:
     bad = [it for it in cfg.train.save_iterations if it < 1]
     if bad:
         raise _fail("train.save_iterations", "iterations must be >= 1", cfg.train.save_iterations)
+    cfg.align.validate()          # stage 1: errors name align.<key>
     if cfg.render.far and cfg.render.near and cfg.render.far <= cfg.render.near:
         raise _fail("render.far", f"must be > render.near ({cfg.render.near}) or 0 (the scene's far)",
                     cfg.render.far)

@@ -26,7 +26,7 @@ import torch
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.eval.render_views import ViewRenderSettings
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.viewer.overlays import Trajectories
 from sync4dgs.viewer.server import Sync4DViewer, ViewerConfig
 

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from sync4dgs.export.rotations import quat_to_rotmat, rotmat_to_quat
+from sync4dgs.export.rotations import rotmat_to_quat
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 
 def viser_to_viewmat(wxyz: np.ndarray, position: np.ndarray) -> np.ndarray:

@@ -12,13 +12,12 @@ from sync4dgs.eval.render_views import ViewRenderSettings, settings_from_meta
 from sync4dgs.data.scene import load_scene
 from sync4dgs.eval.loading import recorded_scene_path
 from sync4dgs.export.model_files import load_model_any, model_folder_of
+from sync4dgs.model.folder import stage1_trajectories_path
 from sync4dgs.utils.device import resolve_device
 from sync4dgs.viewer.overlays import load_trajectories
 from sync4dgs.viewer.server import Sync4DViewer, ViewerConfig
 
 log = logging.getLogger(__name__)
-
-TRAJECTORIES_FILE = "stage1/trajectories.npz"
 
 
 def open_viewer(model_path: str | Path, *, iteration: int | None = None, source_path: str | Path | None = None,
@@ -44,7 +43,7 @@ def open_viewer(model_path: str | Path, *, iteration: int | None = None, source_
             log.warning("the model records no scene folder; viewer without cameras (pass --source_path SCENE)")
     settings = settings_from_meta(trained.meta or {}, scene, backend) if scene is not None else \
         ViewRenderSettings(backend=backend or "auto")
-    tracks_path = model_folder_of(model_path) / TRAJECTORIES_FILE
+    tracks_path = stage1_trajectories_path(model_folder_of(model_path))
     tracks = load_trajectories(tracks_path) if tracks_path.is_file() else None
     return Sync4DViewer(trained.model, trained.time_maps, scene=scene, trajectories=tracks, settings=settings,
                         device=dev, config=config, iteration=trained.iteration)

@@ -16,7 +16,7 @@ import numpy as np
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import DataFormatError
 from sync4dgs.export.paths import camera_centers, look_at_point
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.viewer.camera import fov_y_from_intrinsics, viewmat_to_viser
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.eval.render_views import ViewRenderSettings
 from sync4dgs.export.paths import look_at_point, mean_up
 from sync4dgs.export.rendering import render_view, to_uint8
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 from sync4dgs.utils.device import resolve_device
 from sync4dgs.viewer.camera import fov_y_from_intrinsics, intrinsics_from_fov, render_size, viewmat_to_viser, viser_to_viewmat
 from sync4dgs.viewer.gui import ViewerControls, build_controls

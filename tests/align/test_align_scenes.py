@@ -9,9 +9,9 @@ from sync4dgs.cli.main import main as cli_main
 from sync4dgs.data.scene import load_scene
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align import AlignConfig, align_scene, load_trajectories, save_alignment
-from sync4dgs.sync.align.toyscene import ToySceneConfig, make_toy_scene, toy_tracks
+from sync4dgs.data.synth.toyscene import ToySceneConfig, make_toy_scene, toy_tracks
 from sync4dgs.sync.align.tracks import CameraTracks, save_camera_tracks
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 
 FPS = 30.0
 # integer-frame and sub-frame offsets (seconds); cam00 is the reference

@@ -134,7 +134,7 @@ def test_short_clip_with_large_offsets_is_never_confidently_wrong(tmp_path):
     frames. Some cameras cannot be recovered; none of those may be reported "aligned"."""
     from sync4dgs.data.scene import load_scene
     from sync4dgs.sync.align import align_scene
-    from sync4dgs.sync.align.toyscene import ToySceneConfig, make_toy_scene
+    from sync4dgs.data.synth.toyscene import ToySceneConfig, make_toy_scene
 
     offsets = list(np.random.default_rng(1).uniform(-0.8, 0.8, 8))
     toy = make_toy_scene(tmp_path, ToySceneConfig(n_cameras=8, width=160, height=120, n_frames=30,

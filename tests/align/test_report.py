@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sync4dgs.sync.align import alignment_warnings
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 
 def test_warnings_name_uncertain_and_unaligned_cameras():

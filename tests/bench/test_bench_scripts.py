@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sync4dgs.model.io import model_file, save_model
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 
 def test_fps_bench_random_model_on_cpu(bench_module, tmp_path, capsys):

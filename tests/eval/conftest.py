@@ -15,7 +15,8 @@ from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
 from sync4dgs.model.config import ModelConfig
 from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.io import save_model
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
+from sync4dgs.utils.geometry import look_at
 
 W, H = 40, 32
 N_FRAMES = 4
@@ -26,24 +27,13 @@ LEARNED_OFFSETS = {"cam00": 0.0, "cam01": 0.25 + 0.05, "cam02": -0.1 - 0.0125}  
 ITERATION = 7
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World-to-camera (R, t), OpenCV axes, world up = +z."""
-    f = target - eye
-    f = f / np.linalg.norm(f)
-    r = np.cross(f, np.array([0.0, 0.0, 1.0]))
-    r = r / np.linalg.norm(r)
-    d = np.cross(f, r)
-    R = np.stack([r, d, f])
-    return R, -R @ eye
-
-
 def make_scene(root: Path) -> SceneSpec:
     """3 cameras around the origin; cam00 is the reference AND the test camera (as in the synth presets)."""
     rng = np.random.default_rng(0)
     cams = []
     for k, name in enumerate(FPS):
         ang = 2 * math.pi * k / 3
-        R, t = _look_at(np.array([3 * math.cos(ang), 3 * math.sin(ang), 0.5]), np.zeros(3))
+        R, t = look_at(np.array([3 * math.cos(ang), 3 * math.sin(ang), 0.5]), np.zeros(3))
         K = np.array([[30.0, 0, W / 2], [0, 30.0, H / 2], [0, 0, 1]])
         folder = root / "images" / name
         folder.mkdir(parents=True)

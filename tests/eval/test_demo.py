@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from sync4dgs.cli import demo
+from sync4dgs.demo import pipeline as demo
 from sync4dgs.cli.main import main
 from sync4dgs.eval.demo_report import OFFSET_COLUMNS, QUALITY_COLUMNS
 

@@ -7,7 +7,7 @@ import pytest
 
 from sync4dgs.eval.demo_report import (OFFSET_COLUMNS, QUALITY_COLUMNS, format_offset_table, format_quality_table,
                                        offset_rows, plot_offsets)
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 
 def _maps(ref, offs):

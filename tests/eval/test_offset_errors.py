@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sync4dgs.eval.offset_errors import offset_errors, regauge
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.eval.offset_errors import offset_errors
+from sync4dgs.timemap import TimeMap, TimeMaps, rereference
 
 
 def _maps(ref: str, offsets: dict[str, float], rates: dict[str, float] | None = None) -> TimeMaps:
@@ -57,7 +57,7 @@ def test_rate_error_and_clip_time_error():
 
 def test_regauge_to_other_reference():
     m = _maps("cam00", {"cam00": 0.0, "cam01": 0.5, "cam02": -0.25}, {"cam01": 2.0})
-    g = regauge(m, "cam01")
+    g = rereference(m, "cam01")
     assert g.reference_camera == "cam01"
     assert g.cameras["cam01"].offset_s == 0.0 and g.cameras["cam01"].rate == 1.0
     assert g.cameras["cam01"].status == "reference" and g.cameras["cam00"].status == "aligned"
@@ -66,7 +66,7 @@ def test_regauge_to_other_reference():
     # = cam01 local (-0.25 - 0.5)/2 s
     assert g.cameras["cam02"].offset_s == pytest.approx((-0.25 - 0.5) / 2)
     with pytest.raises(KeyError, match="no time map"):
-        regauge(m, "cam09")
+        rereference(m, "cam09")
 
 
 def test_estimate_in_other_gauge_is_regauged():

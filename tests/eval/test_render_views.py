@@ -15,7 +15,7 @@ from sync4dgs.eval import layout
 from sync4dgs.eval.render_views import read_png, render_model
 from sync4dgs.render import RenderCameras, render
 from sync4dgs.model.io import save_model
-from sync4dgs.sync.timemap import TimeMap
+from sync4dgs.timemap import TimeMap
 
 from .conftest import ITERATION, LEARNED_OFFSETS, N_FRAMES, TRUE_OFFSETS, learned_maps
 

@@ -17,7 +17,8 @@ from sync4dgs.eval import layout
 from sync4dgs.eval.image_metrics import PSNR_CAP_DB
 from sync4dgs.eval.render_views import read_png, render_model, write_png
 from sync4dgs.eval.results import MetricsOptions, compute_results
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.model import folder
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 from .conftest import ITERATION
 
@@ -44,7 +45,7 @@ def test_identical_images_and_offsets(tiny):
     TimeMaps("cam00", {"cam00": TimeMap(0.0, 1.0, 1.0, "reference"), "cam01": TimeMap(0.25 - 0.1, 1.0),
                        "cam02": TimeMap(-0.1, 1.0)}).save(tiny.model_path / "stage1" / "offsets.json")
     TimeMaps("cam00", {"cam00": TimeMap(0.0, 1.0, 1.0, "reference"), "cam01": TimeMap(0.25 + 0.1 / 10, 1.0),
-                       "cam02": TimeMap(-0.1, 1.0)}).save(tiny.model_path / layout.INITIAL_TIME_MAPS_FILE)
+                       "cam02": TimeMap(-0.1, 1.0)}).save(folder.initial_time_maps_path(tiny.model_path))
     (tiny.model_path / "train_stats.json").write_text(json.dumps({"wall_time_s": 12.5, "iterations": 7}))
     compute_results(tiny.model_path, _opts())
     text = (tiny.model_path / "results.json").read_text()
@@ -121,10 +122,3 @@ def test_metrics_cli_and_lpips_weights(tiny, tmp_path, capsys):
     assert "PSNR" in out and "LPIPS-Alex" in out and "results.json" in out
     r = json.loads((tiny.model_path / "results.json").read_text())
     assert r["lpips"]["status"] == "computed" and r["images"]["test"]["mean"]["lpips_alex"] > 0
-
-
-def test_eval_layout_names_match_the_trainer_files():
-    from sync4dgs.train import saving
-
-    assert layout.TIME_MAPS_FILE == saving.TIME_MAPS_FILE
-    assert layout.INITIAL_TIME_MAPS_FILE == saving.INITIAL_TIME_MAPS_FILE

@@ -17,7 +17,7 @@ from sync4dgs.eval.render_views import (differentiable_renderer, render_frame, r
 from sync4dgs.eval.test_time_fit import FitSettings, fit_test_offset
 from sync4dgs.data.frames import open_frames
 from sync4dgs.model.io import save_model
-from sync4dgs.sync.timemap import TimeMap
+from sync4dgs.timemap import TimeMap
 
 from .conftest import ITERATION, learned_maps
 

@@ -15,10 +15,16 @@ from sync4dgs.export.paths import (
     orbit_path,
     parse_path_spec,
 )
-from sync4dgs.export.rotations import look_at_c2w, quat_to_rotmat, rotation_angle_between, rotmat_to_quat, slerp
+from sync4dgs.export.rotations import rotation_angle_between, rotmat_to_quat, slerp
+from sync4dgs.utils.geometry import look_at, quat_to_rotmat
 
 TARGET = np.array([0.1, 0.2, -0.3])
 UP = np.array([0.0, -1.0, 0.0])  # world up is -y (OpenCV-style scene)
+
+
+def look_at_c2w(position, target, up) -> np.ndarray:
+    """Camera-to-world rotation [3, 3] of sync4dgs.utils.geometry.look_at."""
+    return look_at(position, target, up, parallel_ok=True)[0].T
 
 
 def _rig(azimuths_deg, radius=3.0, height=-0.5, rng=None):

@@ -15,21 +15,12 @@ from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
 from sync4dgs.model.config import ModelConfig
 from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.io import model_file, save_model
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
+from sync4dgs.utils.geometry import look_at
 
 W, H, FPS, N_FRAMES = 32, 24, 10.0, 10
 CAMERAS = ("cam00", "cam01", "cam02", "cam03")
 OFFSETS_S = {"cam00": 0.0, "cam01": 0.1, "cam02": -0.05, "cam03": 0.2}
-
-
-def _look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    z = target - position
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R_c2w = np.stack([x, y, z], axis=1)
-    return R_c2w.T, -R_c2w.T @ position
 
 
 def make_scene(root: Path) -> SceneSpec:
@@ -38,7 +29,7 @@ def make_scene(root: Path) -> SceneSpec:
     for i, name in enumerate(CAMERAS):
         a = math.radians(-30 + 20 * i)
         pos = np.array([3 * math.sin(a), -0.4, -3 * math.cos(a)])
-        R, t = _look_at(pos, np.zeros(3), np.array([0.0, -1.0, 0.0]))
+        R, t = look_at(pos, np.zeros(3), np.array([0.0, -1.0, 0.0]))
         K = np.array([[30.0, 0, W / 2], [0, 30.0, H / 2], [0, 0, 1]])
         cams.append(CameraSpec(name, W, H, K, R, t, FPS, N_FRAMES, FrameSource("video", f"videos/{name}.mp4")))
     scene = SceneSpec(root=root, cameras=cams, reference_camera="cam00", test_cameras=[], near=0.1, far=20.0)

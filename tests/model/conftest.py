@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sync4dgs.model import Gaussians4D, ModelConfig
+from sync4dgs.model.initialize import model_from_points
 
 FPS = 30.0
 T_RANGE = (0.0, 2.0)
@@ -51,6 +52,6 @@ def rng() -> np.random.Generator:
 def model64(rng) -> Gaussians4D:
     xyz = rng.normal(size=(40, 3))
     rgb = rng.integers(0, 256, size=(40, 3), dtype=np.uint8)
-    m = Gaussians4D.from_points(xyz, rgb, T_RANGE, ModelConfig(sh_degree=2, time_margin_s=0.3),
-                                make_trajectories(rng), fps_ref=FPS)
+    m = model_from_points(xyz, rgb, T_RANGE, ModelConfig(sh_degree=2, time_margin_s=0.3),
+                          make_trajectories(rng), fps_ref=FPS)
     return randomize_dynamic(m.double())

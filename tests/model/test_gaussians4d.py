@@ -10,7 +10,7 @@ import torch
 
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.model import Gaussians4D, ModelConfig
-from sync4dgs.model.initialize import SH_C0
+from sync4dgs.model.initialize import SH_C0, model_from_points
 
 from .conftest import FPS, T_RANGE, make_trajectories
 
@@ -127,7 +127,7 @@ def test_ensure_time_domain_keeps_optimizer_moments_aligned(model64):
 def test_from_points_static_initialisation(rng):
     xyz = rng.normal(size=(30, 3))
     rgb = rng.integers(0, 256, size=(30, 3), dtype=np.uint8)
-    m = Gaussians4D.from_points(xyz, rgb, T_RANGE, ModelConfig(), keyframe_interval_s=0.25)
+    m = model_from_points(xyz, rgb, T_RANGE, ModelConfig(), keyframe_interval_s=0.25)
     assert m.n_static == 30 and m.n_dynamic == 0 and m.num_keyframes >= 4
     np.testing.assert_allclose(m.static["sh0"][:, 0].detach().numpy(), (rgb / 255 - 0.5) / SH_C0, rtol=1e-5)
     d = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
@@ -144,8 +144,8 @@ def test_from_points_static_initialisation(rng):
 
 def test_from_points_with_trajectories_reproduces_tracks_at_keyframes(rng):
     traj = make_trajectories(rng)
-    m = Gaussians4D.from_points(rng.normal(size=(20, 3)), rng.uniform(size=(20, 3)), T_RANGE,
-                                ModelConfig(), traj, fps_ref=FPS)
+    m = model_from_points(rng.normal(size=(20, 3)), rng.uniform(size=(20, 3)), T_RANGE,
+                          ModelConfig(), traj, fps_ref=FPS)
     kept = [0, 1, 2, 4, 5]                       # track 3 is all NaN
     assert m.n_dynamic == len(kept)
     key_times = m.keyframe_times_s().double().numpy()
@@ -169,11 +169,11 @@ def test_from_points_with_trajectories_reproduces_tracks_at_keyframes(rng):
 
 def test_from_points_needs_an_interval_and_validates_tracks(rng):
     with pytest.raises(ConfigError, match="keyframe_interval_s"):
-        Gaussians4D.from_points(np.zeros((3, 3)), np.zeros((3, 3)), T_RANGE, ModelConfig())
+        model_from_points(np.zeros((3, 3)), np.zeros((3, 3)), T_RANGE, ModelConfig())
     bad = make_trajectories(rng)
     bad["rgb"] = bad["rgb"][:2]
     with pytest.raises(DataFormatError, match="rgb"):
-        Gaussians4D.from_points(np.zeros((3, 3)), np.zeros((3, 3)), T_RANGE, ModelConfig(), bad, fps_ref=30)
+        model_from_points(np.zeros((3, 3)), np.zeros((3, 3)), T_RANGE, ModelConfig(), bad, fps_ref=30)
     with pytest.raises(ConfigError, match="interpolation"):
         ModelConfig(interpolation="cubic")
     with pytest.raises(ConfigError, match="unknown"):
@@ -182,7 +182,7 @@ def test_from_points_needs_an_interval_and_validates_tracks(rng):
 
 def test_static_motion_option_moves_static_points_linearly(rng):
     cfg = ModelConfig(static_motion=True, sh_degree=0)
-    m = Gaussians4D.from_points(rng.normal(size=(5, 3)), rng.uniform(size=(5, 3)), T_RANGE, cfg, fps_ref=FPS)
+    m = model_from_points(rng.normal(size=(5, 3)), rng.uniform(size=(5, 3)), T_RANGE, cfg, fps_ref=FPS)
     assert "velocities" in m.static
     with torch.no_grad():
         m.static["velocities"].copy_(torch.arange(15.0).reshape(5, 3))
@@ -192,8 +192,8 @@ def test_static_motion_option_moves_static_points_linearly(rng):
 
 def test_linear_and_nlerp_modes_hit_keyframes(rng):
     cfg = ModelConfig(interpolation="linear", rotation_interp="nlerp", sh_degree=1)
-    m = Gaussians4D.from_points(rng.normal(size=(4, 3)), rng.uniform(size=(4, 3)), T_RANGE, cfg,
-                                make_trajectories(rng), fps_ref=FPS).double()
+    m = model_from_points(rng.normal(size=(4, 3)), rng.uniform(size=(4, 3)), T_RANGE, cfg,
+                          make_trajectories(rng), fps_ref=FPS).double()
     tk = m.keyframe_times_s()[3]
     torch.testing.assert_close(m.dynamic_at(tk).means, m.dynamic["key_means"][:, 3])
 

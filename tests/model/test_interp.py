@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from sync4dgs.model.interp import (catmull_rom_eval, hermite, interpolate_keyframes, interpolate_rotations,
-                                   keyframe_coordinates, nlerp, quat_to_rotmat, slerp)
+                                   keyframe_coordinates, nlerp, slerp)
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 T0, DT = -0.7, 0.25
 

@@ -10,7 +10,7 @@ import torch
 from sync4dgs.errors import DataFormatError
 from sync4dgs.model import ModelNotFoundError, load_trained, save_model
 from sync4dgs.model.io import model_file, saved_iterations
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 MAPS = TimeMaps("cam00", {"cam00": TimeMap(0.0, 1.0, 1.0, "reference"), "cam01": TimeMap(0.31, 1.002, 0.8)})
 

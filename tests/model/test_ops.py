@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sync4dgs.model import convert_static_to_dynamic, ops
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 
 def _opt_dict(params):
@@ -87,7 +88,7 @@ def test_split_dynamic_offsets_children_in_each_keyframe_frame(model64):
     torch.testing.assert_close(d["key_means"].detach()[:3], parent["key_means"][keep])
     sel = torch.where(mask)[0]
     children_parent = sel.repeat(2)
-    R = ops.quat_to_rotmat(parent["key_quats"])                                   # [N, K, 3, 3]
+    R = quat_to_rotmat(parent["key_quats"])                                   # [N, K, 3, 3]
     for c, pi in enumerate(children_parent.tolist()):
         child = d["key_means"].detach()[3 + c]
         # the same local offset eps at every keyframe: R_k^T (P_child[k] - P_parent[k]) is constant in k

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.sync.timemodel import CameraTimeModel
 
 NAMES = ["cam00", "cam01", "cam02", "cam03"]

@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 from sync4dgs.data.video import write_video
+from sync4dgs.utils.geometry import look_at
 
+IMAGE_UP = (0.0, -1.0, 0.0)   # world direction shown upward in every image (image y = world +y)
 ROOM_LO = np.array([-3.0, -2.0, -1.0])
 ROOM_HI = np.array([3.0, 2.0, 8.0])
 
@@ -90,18 +92,6 @@ class Room:
         return img.reshape(H, W, 3).clip(0, 255).astype(np.uint8)
 
 
-def look_at(C, target) -> tuple[np.ndarray, np.ndarray]:
-    """World-to-camera (R, t) of a camera at C looking at target, image y pointing down (world +y)."""
-    C = np.asarray(C, float)
-    f = np.asarray(target, float) - C
-    f /= np.linalg.norm(f)
-    r = np.cross(np.array([0.0, 1.0, 0.0]), f)
-    r /= np.linalg.norm(r)
-    y = np.cross(f, r)
-    R = np.stack([r, y, f])
-    return R, -R @ C
-
-
 @dataclass
 class Cam:
     name: str
@@ -124,7 +114,7 @@ def make_rig(n=5, W=320, H=240, f=260.0, spread=1.5, seed=0) -> list[Cam]:
     cams = []
     for k, x in enumerate(np.linspace(-spread, spread, n)):
         C = np.array([x, 0.3 * np.sin(k) + rng.uniform(-0.1, 0.1), rng.uniform(-0.2, 0.2)])
-        R, t = look_at(C, [0.3 * x, rng.uniform(-0.3, 0.3), 6.0])
+        R, t = look_at(C, [0.3 * x, rng.uniform(-0.3, 0.3), 6.0], IMAGE_UP)
         cams.append(Cam(f"cam{k:02d}", K.copy(), R, t, W, H))
     return cams
 

@@ -174,12 +174,18 @@ def test_name_pairing_rules(tmp_path):
 def test_size_rule(tmp_path):
     K = np.array([[1000.0, 0, 959.5], [0, 1000.0, 539.5], [0, 0, 1]])
     cam = CalibCamera("c", 1920, 1080, K, np.zeros(5), np.eye(3), np.zeros(3))
-    Kh, s = fit_intrinsics(cam, 960, 540, tmp_path / "f.toml", "video c.mp4")
-    assert s == 0.5
+    Kh, s, rule = fit_intrinsics(cam, 960, 540, tmp_path / "f.toml", "video c.mp4")
+    assert s == 0.5 and rule == "scaled"
     np.testing.assert_allclose(Kh, [[500, 0, 479.5], [0, 500, 269.5], [0, 0, 1]])   # pixel centres stay centres
     with pytest.raises(DataFormatError) as e:
         fit_intrinsics(cam, 1920, 1088, tmp_path / "f.toml", "video c.mp4")
     assert "1920x1088" in str(e.value) and "1920x1080" in str(e.value) and "'c'" in str(e.value)
+    # smaller by less than a 16-px macroblock (codec padding cropped at the bottom/right): K as it is
+    Kc, s, rule = fit_intrinsics(cam, 1912, 1072, tmp_path / "f.toml", "video c.mp4")
+    assert (s, rule) == (1.0, "cropped") and np.array_equal(Kc, K)
+    for w, h in ((1904, 1080), (1920, 1064), (1921, 1080)):      # 16 px or more, or larger: refused
+        with pytest.raises(DataFormatError, match="crop of less than 16 px"):
+            fit_intrinsics(cam, w, h, tmp_path / "f.toml", "video c.mp4")
     assert max_distortion_px(K, np.zeros(5), 1920, 1080) == 0.0
     assert max_distortion_px(K, np.array([-0.1, 0, 0, 0]), 1920, 1080) > 10
 
@@ -199,12 +205,15 @@ def test_real_pose2sim_rig_pairs_with_its_videos():
     calib = read_calibration(Path(__file__).with_name("data") / "calibration" / "pose2sim_Calib_scene.toml")
     pairs = match_cameras(calib.names(), ["cam01", "cam02", "cam03", "cam04"], calib.path)
     assert pairs["cam03"] == ("int_cam03_img", "camera number")
-    K, s = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
+    K, s, _ = fit_intrinsics(calib.cameras[0], 544, 960, calib.path, "video cam01.mp4")
     assert s == 0.5 and K[0, 0] == pytest.approx(1671.5012042021037 / 2)
-    # the demo's own cam01/cam02 videos are 1080x1920 while the calibration says 1088x1920: refused, not guessed
+    # the demo's own cam01/cam02 videos are 1080x1920 while the calibration says 1088x1920 (a 1920x1088-coded
+    # stream): taken as the same pixels with the padding cropped, K unchanged
+    K, s, rule = fit_intrinsics(calib.cameras[0], 1080, 1920, calib.path, "video cam01.mp4")
+    assert (s, rule) == (1.0, "cropped") and np.array_equal(K, calib.cameras[0].K)
     with pytest.raises(DataFormatError) as e:
-        fit_intrinsics(calib.cameras[0], 1080, 1920, calib.path, "video cam01.mp4")
-    assert "video cam01.mp4 is 1080x1920 but the calibration is for 1088x1920" in str(e.value)
+        fit_intrinsics(calib.cameras[0], 1072, 1900, calib.path, "video cam01.mp4")
+    assert "video cam01.mp4 is 1072x1900 but the calibration is for 1088x1920" in str(e.value)
 
 
 def test_textureless_rig_falls_back_to_covisible_points(calib_kit, calibrated_rig, tmp_path):
@@ -229,3 +238,74 @@ def test_textureless_rig_falls_back_to_covisible_points(calib_kit, calibrated_ri
         assert np.all(z > 0) and np.all((uv >= -1e-3) & (uv <= [cam.width + 1e-3, cam.height + 1e-3]))
     with pytest.raises(DataFormatError, match="empty/too small point cloud"):
         prepare(src, tmp_path / "scene2", fmt="videos", calibration=path, points="strict", samples_per_camera=2)
+
+
+def distort_fisheye(img: np.ndarray, K_cv: np.ndarray, dist) -> np.ndarray:
+    """What an OpenCV-fisheye lens with ``dist`` (k1..k4) and ``K_cv`` shows of a pinhole image taken with the
+    same K: each fisheye pixel samples the pinhole image where its ray lands."""
+    u, v = np.meshgrid(np.arange(img.shape[1], dtype=np.float64), np.arange(img.shape[0], dtype=np.float64))
+    pts = np.stack([u.ravel(), v.ravel()], 1).reshape(-1, 1, 2)
+    und = cv2.fisheye.undistortPoints(pts, K_cv, np.asarray(dist, float).reshape(4, 1), P=K_cv)
+    und = und.reshape(img.shape[0], img.shape[1], 2).astype(np.float32)
+    return cv2.remap(img, und[..., 0], und[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+FISHEYE = {"cam01": [0.02, -0.01, 0.0, 0.0], "cam03": [-0.03, 0.01, 0.002, 0.0]}
+
+
+def test_fisheye_cameras_are_undistorted_to_their_pinhole_view(calib_kit, calibrated_rig, tmp_path):
+    """anipose ``fisheye = true`` cameras: frames undistorted once with cv2.fisheye into frames/, pinhole K kept
+    exactly (principal point included); the result matches the pinhole render of the same camera."""
+    cams, calib, pinhole, _ = calibrated_rig
+    src = tmp_path / "rig"
+    rig = []
+    for c, cc in zip(cams, calib):
+        fish = c.name in FISHEYE
+        dist = np.array(FISHEYE[c.name]) if fish else np.zeros(4)
+        rig.append(CalibCamera(cc.name, W, H, cc.K, dist, cc.R, cc.t, "fisheye" if fish else "opencv"))
+        (src / c.name).mkdir(parents=True)
+        for i in range(2):
+            img = distort_fisheye(pinhole[c.name][i], cc.K, dist) if fish else pinhole[c.name][i]
+            cv2.imwrite(str(src / c.name / f"{i:05d}.png"), img[..., ::-1])
+    toml = calib_kit.write_anipose(tmp_path / "calibration.toml", rig)
+    assert [c.model for c in read_calibration(toml).cameras] == ["opencv", "fisheye", "opencv", "fisheye"]
+    scene = prepare(src, tmp_path / "scene", fmt="videos", calibration=toml, points="random", n_random_points=200,
+                    samples_per_camera=2)
+    info = scene.source["calibration"]["cameras"]
+    assert {n: (c["lens_model"], c["undistorted"]) for n, c in info.items()} == {
+        "cam00": ("opencv", False), "cam01": ("fisheye", True), "cam02": ("opencv", False), "cam03": ("fisheye", True)}
+    assert info["cam01"]["max_distortion_px"] > 10          # equidistant vs pinhole at the image corners
+    _check_cameras_equal_calibration(scene, calib)
+    for name in FISHEYE:
+        assert scene.camera(name).frames.path == f"frames/{name}"
+        raw = cv2.imread(str(src / name / "00001.png"))[..., ::-1]
+        got = _psnr(open_frames(scene, name)[1], pinhole[name][1])
+        assert got > 30.0 and got > _psnr(raw, pinhole[name][1]) + 5, (name, got)
+
+
+def test_qualisys_rig_prepares_with_its_sensor_offset_and_mm(calib_kit, calibrated_rig, tmp_path):
+    """A QTM export (positions in mm, video FOV at an offset on the sensor) gives the calibration's cameras; a
+    camera missing from it is a one-line error naming the file and the video left over."""
+    cams, calib, _, frames = calibrated_rig
+    src = tmp_path / "rig"
+    for c in cams:
+        (src / c.name).mkdir(parents=True)
+        for i in range(2):        # cam02 as a decoder gives a padded stream: 8 bottom lines fewer than calibrated
+            img = frames[c.name][i][:H - 8] if c.name == "cam02" else frames[c.name][i]
+            cv2.imwrite(str(src / c.name / f"{i:05d}.png"), img[..., ::-1])
+    qca = calib_kit.write_qualisys(tmp_path / "rig.qca.txt", calib, fov_offset=(16, 8))
+    scene = prepare(src, tmp_path / "scene", fmt="videos", calibration=qca, points="random", n_random_points=200,
+                    samples_per_camera=2)
+    assert scene.source["calibration"]["format"] == "qualisys" and scene.source["calibration"]["units"] == "mm"
+    rules = {n: c["size_rule"] for n, c in scene.source["calibration"]["cameras"].items()}
+    assert rules == {"cam00": "equal", "cam01": "equal", "cam02": "cropped", "cam03": "equal"}
+    assert (scene.camera("cam02").width, scene.camera("cam02").height) == (W, H - 8)
+    for cam, cc in zip(scene.cameras, calib):
+        np.testing.assert_allclose(cam.K, scene_K(cc.K), atol=1e-9)
+        np.testing.assert_allclose(cam.R, cc.R, atol=1e-12)
+        np.testing.assert_allclose(scene.normalization.to_original(cam.center[None])[0], 1000 * cc.center, atol=1e-6)
+    three = calib_kit.write_qualisys(tmp_path / "three.qca.txt", calib[:3])
+    with pytest.raises(DataFormatError) as e:
+        prepare(src, tmp_path / "scene2", fmt="videos", calibration=three)
+    msg = str(e.value)
+    assert "\n" not in msg and "three.qca.txt" in msg and "['cam03']" in msg and "3 camera(s) and the dataset 4" in msg

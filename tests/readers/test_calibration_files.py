@@ -37,7 +37,9 @@ WRITERS = {
     "opencv_xml_folder": (lambda k, p, c: k.write_opencv_folder(p / "calib", c, ".xml"), "opencv", "{}"),
     "colmap": (lambda k, p, c: k.write_colmap(p / "sparse" / "0", c, None), "colmap", "{}"),
     "json": (lambda k, p, c: k.write_json(p / "cameras.json", c), "sync4dgs_json", "{}"),
+    "qualisys": (lambda k, p, c: k.write_qualisys(p / "Calib.qca.txt", c, (8, 4)), "qualisys", "{}"),
 }
+FISHEYE_WRITERS = ("anipose", "caliscope", "opencv_xml_folder", "colmap", "json")
 
 
 @pytest.mark.parametrize("which", sorted(WRITERS))
@@ -63,6 +65,78 @@ def test_round_trip_every_format(which, calib_kit, kit, truth, tmp_path):
     assert np.abs(s * src @ R.T + t - dst).max() < 1e-3       # 1 mm (metres)
     if fmt in ("opencv", "sync4dgs_json"):
         assert calib.units == "m" or which == "opencv_xml_folder"
+
+
+@pytest.mark.parametrize("which", FISHEYE_WRITERS)
+def test_fisheye_round_trip(which, calib_kit, kit, tmp_path):
+    """Formats that carry OpenCV's fisheye model read it back as such, coefficients exact."""
+    truth = calib_kit.fisheye_rig(4)
+    write, fmt, naming = WRITERS[which]
+    path = calib_kit.write_colmap(tmp_path / "model", truth, kit.rotmat_to_quat) if which == "colmap" \
+        else write(calib_kit, tmp_path, truth)
+    calib = read_calibration(path)
+    assert calib.format == fmt
+    for got, gt in zip(calib.cameras, truth):
+        assert got.model == "fisheye", (which, got.name)
+        np.testing.assert_allclose(got.dist, gt.dist, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(got.K, gt.K, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(got.R, gt.R, rtol=0, atol=1e-9)
+
+
+def test_fisheye_errors_name_the_file_and_the_camera(calib_kit, tmp_path):
+    rig = calib_kit.fisheye_rig(3)
+    rig[1].dist = np.array([0.1, 0.0, 0.0, 0.0, 0.0])           # 5 coefficients: not the fisheye model
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(calib_kit.write_anipose(tmp_path / "fish.toml", rig))
+    _one_line(e, "fish.toml", "'cam1'", "fisheye model takes 4 distortion coefficients")
+    doc = calib_kit.write_json(tmp_path / "cameras.json", calib_kit.make_rig(2)).read_text()
+    (tmp_path / "lens.json").write_text(doc.replace('"name": "cam1",', '"name": "cam1", "model": "omnidir",'))
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(tmp_path / "lens.json")
+    _one_line(e, "lens.json", "'cam1'", "unknown lens model 'omnidir'")
+
+
+def test_real_pose2sim_qualisys_export_equals_its_conversion():
+    """Pose2Sim's demo Calib.qca.txt against the TOML Pose2Sim's converter made of it (same rig)."""
+    qca = read_calibration(DATA / "pose2sim_Calib.qca.txt")
+    toml = read_calibration(DATA / "pose2sim_Calib_qualisys.toml")
+    assert qca.format == "qualisys" and qca.units == "mm" and toml.format == "anipose"
+    assert qca.names() == toml.names() == ["cam01", "cam02", "cam03", "cam04"]
+    for a, b in zip(qca.cameras, toml.cameras):
+        assert (a.width, a.height) == (b.width, b.height) == (1088, 1920)
+        np.testing.assert_allclose(a.K, b.K, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(a.R, b.R, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.t / 1000.0, b.t, rtol=0, atol=1e-12)     # mm vs Pose2Sim's metres
+        # Pose2Sim divides QTM's (dimensionless) distortion coefficients by 64; we keep them as QTM wrote them
+        np.testing.assert_allclose(a.dist[:4], 64 * b.dist, rtol=1e-12, atol=1e-15)
+    for c in qca.cameras:       # cameras ~1.9 m above the floor, 2.4-4.1 m from the centre, looking inwards
+        assert 1600 < c.center[2] < 2200 and 2000 < np.linalg.norm(c.center[:2]) < 4200
+        assert c.R[2] @ -c.center / np.linalg.norm(c.center) > 0.8
+
+
+def test_qualisys_errors_name_the_file_and_the_camera(calib_kit, truth, tmp_path):
+    good = calib_kit.write_qualisys(tmp_path / "good.qca.txt", truth).read_text()
+    cases = {}
+    lines = good.split("\n")
+    i = next(k for k, ln in enumerate(lines) if 'serial="cam1"' in ln)
+    tr = lines[i + 3]
+    vals = {kv.split("=")[0]: kv.split("=")[1].strip('"/>') for kv in tr.split() if "=" in kv}
+    scaled = tr
+    for key in ("r11", "r12", "r13"):
+        scaled = scaled.replace(f'{key}="{vals[key]}"', f'{key}="{1.01 * float(vals[key])!r}"')
+    cases["scaled"] = ("\n".join(lines[:i + 3] + [scaled] + lines[i + 4:]), "not a rotation")
+    cases["missing"] = ("\n".join(lines[:i + 4] + [lines[i + 4].replace("centerPointV=", "centerPointW=")]
+                                  + lines[i + 5:]), "no 'centerPointV'")
+    cases["nan"] = ("\n".join(lines[:i + 3] + [tr.replace(f'x="{vals["x"]}"', 'x="nan"')] + lines[i + 4:]), "NaN")
+    for name, (text, what) in cases.items():
+        (tmp_path / f"{name}.qca.txt").write_text(text)
+        with pytest.raises(DataFormatError) as e:
+            read_calibration(tmp_path / f"{name}.qca.txt")
+        _one_line(e, f"{name}.qca.txt", "'cam1'", what)
+    (tmp_path / "broken.qca.txt").write_text(good[:200])
+    with pytest.raises(DataFormatError) as e:
+        read_calibration(tmp_path / "broken.qca.txt")
+    _one_line(e, "broken.qca.txt", "not valid XML")
 
 
 def test_opencv_single_camera_file_and_easymocap_split(calib_kit, truth, tmp_path):
@@ -164,13 +238,14 @@ def test_damaged_opencv_files(tmp_path):
 
 
 def test_unknown_formats_list_the_supported_ones(tmp_path):
-    for name, text in (("rig.txt", "hello"), ("Calib.qca.txt", "<?xml version='1.0'?><calibration/>"),
+    for name, text in (("rig.txt", "hello"),
                        ("other.toml", "[x]\na = 1\n"), ("list.json", "[1, 2]")):
         (tmp_path / name).write_text(text)
         with pytest.raises(DataFormatError) as e:
             read_calibration(tmp_path / name)
         _one_line(e, name, "supported: anipose/Pose2Sim TOML", "COLMAP model folder")
-    with pytest.raises(DataFormatError, match="Qualisys"):
+    (tmp_path / "Calib.qca.txt").write_text("<?xml version='1.0'?><calibration/>")
+    with pytest.raises(DataFormatError, match="no <calibration><cameras> element"):
         read_calibration(tmp_path / "Calib.qca.txt")
     with pytest.raises(DataFormatError, match="not found"):
         read_calibration(tmp_path / "absent.toml")

@@ -13,7 +13,7 @@ from sync4dgs.data.readers.n3v import llff_to_opencv, pair_videos_with_poses
 from sync4dgs.data.scene import load_scene
 from sync4dgs.data.video import read_video, write_video
 from sync4dgs.errors import DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps, load_time_maps
+from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
 
 
 def test_llff_row_converts_to_opencv(kit, rig):

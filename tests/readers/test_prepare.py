@@ -9,11 +9,10 @@ from sync4dgs.cli.main import main as cli_main
 from sync4dgs.data.points import load_points, random_points_in_frusta, save_points
 from sync4dgs.data.readers import detect_format, prepare
 from sync4dgs.data.readers.base import FrameRange
-from sync4dgs.data.readers.common import (compute_normalization, normalize_camera, rebase_time_maps,
-                                          shift_time_maps)
+from sync4dgs.data.readers.common import compute_normalization, normalize_camera, shift_time_maps
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps, rereference
 
 
 def _spec(c) -> CameraSpec:
@@ -122,11 +121,11 @@ def test_time_map_shift_and_rebase():
     tm = TimeMaps("a", {"a": TimeMap(0.0, 1.0, 1.0, "reference"), "b": TimeMap(0.5, 1.0, 1.0, "fixed"),
                         "c": TimeMap(-0.2, 1.01, 1.0, "fixed")})
     # drop 3 frames of a and 1 of b at 30 fps: a's new first frame is at global 0.1
-    sh = rebase_time_maps(shift_time_maps(tm, {"a": 0.1, "b": 1 / 30}), "a")
+    sh = rereference(shift_time_maps(tm, {"a": 0.1, "b": 1 / 30}), "a", old_reference_status="fixed")
     assert sh.cameras["a"].offset_s == 0.0 and sh.cameras["a"].status == "reference"
     assert sh.cameras["b"].offset_s == pytest.approx(0.5 + 1 / 30 - 0.1)
     assert sh.cameras["c"].offset_s == pytest.approx(-0.3)
-    rb = rebase_time_maps(tm, "c")
+    rb = rereference(tm, "c", old_reference_status="fixed")
     # a frame at global time t has the same meaning before and after rebasing
     t_b_local = 0.7
     before = 0.5 + t_b_local

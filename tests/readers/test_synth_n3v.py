@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sync4dgs.data.readers import prepare
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 
 synth_generate = pytest.importorskip("sync4dgs.data.synth.generate")
 synth_config = pytest.importorskip("sync4dgs.data.synth.config")

@@ -12,7 +12,7 @@ from sync4dgs.data.scene import load_scene
 from sync4dgs.data.unsync import UnsyncConfig, draw_offsets_frames, start_frames, unsync
 from sync4dgs.data.video import read_video, write_video
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import global_time_s, load_time_maps
+from sync4dgs.timemap import global_time_s, load_time_maps
 
 FPS = 25.0
 N = 36

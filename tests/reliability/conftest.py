@@ -26,6 +26,7 @@ def _load(name: str, path: Path):
 
 kit = _load("reliability_builders", Path(__file__).parents[1] / "readers" / "builders.py")
 helpers = _load("reliability_helpers", Path(__file__).with_name("helpers.py"))
+_load("reliability_damage", Path(__file__).with_name("damage.py"))   # the suites' case builders (imported by name)
 
 N_CAMS, W, H, N_FRAMES = 2, 64, 48, 2
 
@@ -48,9 +49,25 @@ def rig():
     return cams
 
 
+def _save_jpg(path: Path, rgb: np.ndarray) -> None:
+    import cv2  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+
+
+def _to_binary(text_dir: Path, out_dir: Path) -> None:
+    """The COLMAP TXT model in ``text_dir`` written as a binary model (cameras/images/points3D.bin)."""
+    import pycolmap  # noqa: PLC0415
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pycolmap.Reconstruction(str(text_dir)).write_binary(str(out_dir))
+
+
 @pytest.fixture(scope="session")
 def masters(tmp_path_factory, rig) -> dict[str, Path]:
-    """{format: master dataset folder} for technicolor, colmap (flat, text model), colmap_nested and n3v."""
+    """{format: master dataset folder} for technicolor, colmap (flat, text model), colmap_nested (PNG frames),
+    colmap_jpg (the same with JPEG frames), colmap_bin (flat, binary model) and n3v."""
     room = kit.Room(seed=0)
     frames = kit.render_videos(room, rig, N_FRAMES)
     root = tmp_path_factory.mktemp("masters")
@@ -70,6 +87,16 @@ def masters(tmp_path_factory, rig) -> dict[str, Path]:
     kit.write_colmap_text(nested / "sparse" / "0", rig, [f"{c.name}/00000.png" for c in rig], points=X,
                           colors=colors)
     out["colmap_nested"] = nested
+    jpg = root / "colmap_jpg"
+    for c in rig:
+        for i, img in enumerate(frames[c.name]):
+            _save_jpg(jpg / "images" / c.name / f"{i:05d}.jpg", img)
+    kit.write_colmap_text(jpg / "sparse" / "0", rig, [f"{c.name}/00000.jpg" for c in rig], points=X, colors=colors)
+    out["colmap_jpg"] = jpg
+    binary = root / "colmap_bin"
+    shutil.copytree(flat / "images", binary / "images")
+    _to_binary(flat / "sparse" / "0", binary / "sparse" / "0")
+    out["colmap_bin"] = binary
     try:
         import av  # noqa: F401, PLC0415
     except ImportError:
@@ -98,12 +125,12 @@ def make_tiny_scene(root: Path) -> Path:
 
     from sync4dgs.data.points import save_points  # noqa: PLC0415
     from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec  # noqa: PLC0415
-    from sync4dgs.sync.timemap import TimeMaps  # noqa: PLC0415
+    from sync4dgs.timemap import TimeMaps  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     cams = []
     for k in range(2):
-        R, t = kit.look_at([0.4 * k - 0.2, 0.0, -3.0], [0.0, 0.0, 0.0])
+        R, t = kit.look_at([0.4 * k - 0.2, 0.0, -3.0], [0.0, 0.0, 0.0], kit.IMAGE_UP)
         K = np.array([[14.0, 0, 8.0], [0, 14.0, 6.0], [0, 0, 1.0]])
         name = f"cam{k:02d}"
         cams.append(CameraSpec(name, 16, 12, K, R, t, 10.0, 3, FrameSource("images", f"frames/{name}", "{:05d}.png")))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_damage import delete, truncate, write, zero_fill
 
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.configio import config_leaves
@@ -67,10 +68,15 @@ def _value_cases() -> list[Case]:
     return cases
 
 
+def _in_scene(damage: Callable[[Path], None]) -> Callable[[Path, Path], None]:
+    """A shared damage builder (tests/reliability/damage.py) applied to the scene copy."""
+    return lambda scene, tmp: damage(scene)
+
+
 def _json(rel: str, obj) -> Callable[[Path, Path], None]:
-    def damage(scene: Path, tmp: Path) -> None:
-        (tmp / rel).write_text(obj if isinstance(obj, str) else json.dumps(obj))
-    return damage
+    """An input file ``rel`` in the test's folder holding ``obj`` as JSON (a string: as it is)."""
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    return lambda scene, tmp: write(rel, text.encode())(tmp)
 
 
 def _file_cases() -> list[Case]:
@@ -149,33 +155,21 @@ def _scene_cases() -> list[Case]:
     ]
     cases = [Case(f"scene-{n}", [], (sj, w) if w != sj else (sj,), _scene_json(e)) for n, e, w in edits]
 
-    def write(rel: str, data: bytes) -> Callable[[Path, Path], None]:
-        def damage(scene: Path, tmp: Path) -> None:
-            (scene / rel).write_bytes(data)
-        return damage
-
-    def delete(rel: str) -> Callable[[Path, Path], None]:
-        def damage(scene: Path, tmp: Path) -> None:
-            p = scene / rel
-            if p.is_dir():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
-        return damage
-
     cases += [
-        Case("scene-json-invalid", [], (sj, "JSON"), write(sj, b"{\"cameras\": [")),
-        Case("scene-json-binary", [], (sj,), write(sj, b"\xff\xfe\x00garbage")),
-        Case("scene-json-missing", [], (sj, "not found"), delete(sj)),
-        Case("points-garbage", [], ("points3d.ply",), write("points3d.ply", b"ply\nformat nonsense\n")),
-        Case("points-truncated", [], ("points3d.ply",), lambda s, t: (s / "points3d.ply").write_bytes(
-            (s / "points3d.ply").read_bytes()[:300])),
-        Case("frame-missing", ["--train.frames_on_device", "always"], ("00001.png",), delete("frames/cam01/00001.png")),
-        Case("frame-not-png", ["--train.frames_on_device", "always"], ("00002.png",),
-             write("frames/cam00/00002.png", b"text")),
-        Case("frame-truncated", ["--train.frames_on_device", "always"], ("00000.png",),
-             lambda s, t: (s / "frames/cam01/00000.png").write_bytes((s / "frames/cam01/00000.png").read_bytes()[:40])),
-        Case("frames-folder-missing", ["--train.frames_on_device", "always"], ("cam00",), delete("frames/cam00")),
+        Case("scene-json-invalid", [], (sj, "JSON"), _in_scene(write(sj, b"{\"cameras\": ["))),
+        Case("scene-json-binary", [], (sj,), _in_scene(write(sj, b"\xff\xfe\x00garbage"))),
+        Case("scene-json-missing", [], (sj, "not found"), _in_scene(delete(sj))),
+        Case("points-garbage", [], ("points3d.ply",), _in_scene(write("points3d.ply", b"ply\nformat nonsense\n"))),
+        Case("points-truncated", [], ("points3d.ply",), _in_scene(truncate("points3d.ply", 0.3))),
+    ]
+    frames = ["--train.frames_on_device", "always"]
+    cases += [   # a scene damaged after prepare checked it: the frame that fails to load is named
+        Case("frame-missing", frames, ("00001.png",), _in_scene(delete("frames/cam01/00001.png"))),
+        Case("frame-not-png", frames, ("00002.png",), _in_scene(write("frames/cam00/00002.png", b"text"))),
+        Case("frame-truncated", frames, ("00000.png",), _in_scene(truncate("frames/cam01/00000.png", 0.1))),
+        Case("frame-zero-tail", frames, ("00001.png",), _in_scene(zero_fill("frames/cam00/00001.png", 0.5))),
+        Case("frame-zeroed", frames, ("00002.png",), _in_scene(zero_fill("frames/cam01/00002.png"))),
+        Case("frames-folder-missing", frames, ("cam00",), _in_scene(delete("frames/cam00"))),
     ]
     return cases
 

@@ -10,7 +10,7 @@ import pytest
 from sync4dgs.data.readers.common import check_camera_centres
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.errors import DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.train.saving import flag_non_overlapping
 
 

@@ -1,5 +1,6 @@
-"""Model-folder safety of ``train``: one run per folder (lock, stale-lock take-over), a run that fails before
-its first iteration changes nothing, checkpoint fallback and orphan clean-up, stats over resumed segments."""
+"""Model-folder safety of ``train``: one run per folder (lock, stale-lock take-over on this host and from other
+hosts by heartbeat, ``--force_unlock``), a run that fails before its first iteration changes nothing, checkpoint
+fallback and orphan clean-up, stats over resumed segments, offsets.csv after a kill."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 import torch
 
 from sync4dgs.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
-from sync4dgs.train.modelfolder import LOCK_FILE
+from sync4dgs.model.folder import LOCK_FILE
+from sync4dgs.train.modelfolder import STALE_AFTER_S, ModelFolderLock
 
 
 def _lock(model, pid):
@@ -138,3 +140,87 @@ def test_unavailable_device_is_one_line(h, tmp_path, capsys, argv):
     res = h.run_cli([*argv, "--out", str(tmp_path / "demo")], capsys)
     h.assert_clean_failure(res, argv[-1])
     assert len(res.err.strip().splitlines()) == 1 and not (tmp_path / "demo").exists()
+
+
+# ---- locks from other hosts, heartbeats, --force_unlock ---------------------------------------------------
+def _foreign_lock(model, age_s: float, host: str = "render-node-7"):
+    """A lock taken on another host, its heartbeat (the file's mtime) ``age_s`` seconds old."""
+    model.mkdir(parents=True, exist_ok=True)
+    path = model / LOCK_FILE
+    path.write_text(json.dumps({"pid": 4242, "host": host, "boot_id": "another-boot",
+                                "started_at": "2024-01-01T00:00:00"}))
+    t = path.stat().st_mtime - age_s
+    os.utime(path, (t, t))
+    return path
+
+
+def test_a_live_lock_from_another_host_is_refused_with_the_way_out(h, tiny_scene, tmp_path, capsys):
+    model = tmp_path / "m"
+    _foreign_lock(model, age_s=60)
+    before = h.tree_hash(model)
+    res = h.run_cli(h.train_argv(tiny_scene, model), capsys)
+    h.assert_clean_failure(res, str(model), "pid 4242 on render-node-7", "--force_unlock", "10 min")
+    assert len(res.err.strip().splitlines()) == 1 and h.tree_hash(model) == before
+
+
+def test_a_lock_from_another_host_without_heartbeat_is_stale(h, tiny_scene, tmp_path, capsys, caplog):
+    model = tmp_path / "m"
+    _foreign_lock(model, age_s=STALE_AFTER_S + 60)
+    res = h.run_cli(h.train_argv(tiny_scene, model), capsys)
+    assert res.rc == 0, res.err
+    assert "no heartbeat from render-node-7" in caplog.text and not (model / LOCK_FILE).exists()
+
+
+def test_a_lock_from_before_a_reboot_is_stale(tmp_path):
+    lock = ModelFolderLock(tmp_path)
+    if lock.record["boot_id"] is None:
+        pytest.skip("no boot id on this system")
+    holder = {**lock.record, "pid": os.getpid(), "boot_id": "an-earlier-boot"}   # alive pid, other boot
+    assert lock.stale_reason(holder) == "taken before this host's last reboot"
+    assert lock.stale_reason({**holder, "boot_id": lock.record["boot_id"]}) is None
+
+
+@pytest.mark.parametrize("kind", ["live-here", "live-elsewhere", "unreadable"])
+def test_force_unlock_takes_over_any_lock(kind, h, tiny_scene, tmp_path, capsys, caplog):
+    model = tmp_path / "m"
+    if kind == "live-here":
+        _lock(model, os.getpid())
+    elif kind == "live-elsewhere":
+        _foreign_lock(model, age_s=0)
+    else:
+        model.mkdir()
+        (model / LOCK_FILE).write_bytes(b"\x00garbage")
+    refused = h.run_cli(h.train_argv(tiny_scene, model), capsys)
+    h.assert_clean_failure(refused, "--force_unlock")
+    res = h.run_cli(h.train_argv(tiny_scene, model) + ["--force_unlock"], capsys)
+    assert res.rc == 0, res.err
+    assert not (model / LOCK_FILE).exists() and (model / "checkpoints" / "ckpt_2.pt").is_file()
+
+
+def test_the_heartbeat_keeps_a_lock_fresh(tmp_path):
+    """What another host sees: a lock whose mtime is old is stale, the holder's next beat makes it fresh."""
+    holder = ModelFolderLock(tmp_path / "m")
+    holder.acquire()
+    try:
+        other = ModelFolderLock(tmp_path / "m")
+        other.record["host"] = "elsewhere"
+        record = json.loads(holder.path.read_text())
+        os.utime(holder.path, (0, 0))
+        assert "no heartbeat" in other.stale_reason(record)
+        holder.beat()
+        assert other.stale_reason(record) is None
+        assert holder._beater is not None and holder._beater.is_alive()
+    finally:
+        holder.release()
+    assert holder._beater is None and not holder.path.exists()
+
+
+def test_a_half_written_offsets_row_is_dropped_on_resume(h, tiny_scene, tmp_path, capsys):
+    model = tmp_path / "m"
+    assert h.run_cli(h.train_argv(tiny_scene, model, 2), capsys).rc == 0
+    with (model / "offsets.csv").open("a") as f:
+        f.write("3,0.00\n4")                                  # a killed run's rows past the checkpoint at 2
+    assert h.run_cli(h.train_argv(tiny_scene, model, 3), capsys).rc == 0
+    rows = (model / "offsets.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["iteration", "0", "1", "2", "3"]
+    assert all(len(r.split(",")) == 3 for r in rows)

@@ -13,11 +13,11 @@ from sync4dgs.render.conventions import (
     camera_centers,
     look_at_viewmat,
     num_sh_bases,
-    quat_to_rotmat,
     rgb_to_sh_dc,
     sh_bases,
     sh_to_rgb,
 )
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 F64 = torch.float64
 

@@ -12,7 +12,7 @@ from sync4dgs.data.synth.outputs import to_uint8
 from sync4dgs.data.synth.scene_def import ROOM_MAX_M, ROOM_MIN_M
 from sync4dgs.cli.main import main as cli_main
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 
 
 def _assert_same_uint8(a, b):

@@ -5,9 +5,9 @@ import numpy as np
 from sync4dgs.data.frames import read_image
 from sync4dgs.data.synth import decode_poses_bounds, encode_poses_bounds, load_synth, render_view
 from sync4dgs.data.synth.outputs import to_uint8
-from sync4dgs.data.synth.rig import look_at
+from sync4dgs.utils.geometry import look_at
 from sync4dgs.data.video import probe_video, read_video
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 
 
 def _psnr(a, b):

@@ -8,7 +8,8 @@ from sync4dgs.data.synth import (Material, Primitive, SceneDef, build_default_sc
                                  object_centers, plan_synth, make_config, render_frames, render_geometry,
                                  render_view)
 from sync4dgs.data.synth.motion import Accelerating, Static
-from sync4dgs.data.synth.rig import intrinsics, look_at
+from sync4dgs.data.synth.rig import intrinsics
+from sync4dgs.utils.geometry import look_at
 
 
 def _spec(K, R, t, w, h):

@@ -20,7 +20,7 @@ from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
 from sync4dgs.render import RenderCameras, render
 from sync4dgs.render.conventions import look_at_viewmat, rgb_to_sh_dc
 from sync4dgs.render.types import Gaussians
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 W, H, FX = 32, 24, 44.0
 FPS, N_FRAMES = 10.0, 12

@@ -14,9 +14,10 @@ import torch
 from sync4dgs.data.scene import load_scene
 from sync4dgs.eval import layout
 from sync4dgs.eval.render_views import load_color_maps
+from sync4dgs.model.folder import APPEARANCE_FILE
 from sync4dgs.errors import DataFormatError
 from sync4dgs.train import train
-from sync4dgs.train.appearance import APPEARANCE_FILE, AppearanceLearner, CameraAppearance, apply_color_affine
+from sync4dgs.train.appearance import AppearanceLearner, CameraAppearance, apply_color_affine
 from sync4dgs.train.config import AppearanceConfig
 
 GAIN = np.array([0.6, 0.75, 0.9])        # cam02's recorded colours = true colours x GAIN

@@ -19,7 +19,8 @@ from sync4dgs.render import RenderCameras, render
 from sync4dgs.render.conventions import look_at_viewmat, rgb_to_sh_dc
 from sync4dgs.render.types import Gaussians
 from sync4dgs.train import load_config, train
-from sync4dgs.train.camrefine import (REFINED_CAMERAS_FILE, CameraDeltas, CameraRefiner, build_camera_refiner,
+from sync4dgs.model.folder import REFINED_CAMERAS_FILE
+from sync4dgs.train.camrefine import (CameraDeltas, CameraRefiner, build_camera_refiner,
                                       fold_focal_into_viewmat, gauge_camera_index, scale_focal, so3_exp)
 from sync4dgs.train.checkpoint import latest_checkpoint, load_checkpoint
 from sync4dgs.train.config import CameraConfig
@@ -233,16 +234,17 @@ def test_resume_with_refinement_is_exact(gaussian_scene, make_cfg, offsets_file,
 
 def test_refinement_off_uses_the_calibrated_cameras(gaussian_scene, make_cfg, tmp_path):
     s = build_session(gaussian_scene, tmp_path / "m", make_cfg({"time.align": "false"}), progress=False)
-    assert s.camera_refiner is None and s.render_camera(1, 10) is s.cameras[1]
+    assert s.feature(CameraRefiner) is None and s.render_camera(1, 10) is s.cameras[1]
     assert not any(cb.name == "camera" for cb in s.callbacks)
 
 
 def test_held_out_reference_fixes_the_first_training_camera(held_out_reference_scene, make_cfg, tmp_path):
     s = build_session(held_out_reference_scene, tmp_path / "m",
                       make_cfg({"time.align": "false", "camera.refine_pose": "true"}), progress=False)
-    assert s.camera_refiner.names == ["cam01", "cam02", "cam03"]
-    assert s.camera_refiner.deltas.gauge_index == 0
-    assert not s.camera_refiner.deltas.log_focal.requires_grad       # focal not refined
+    refiner = s.feature(CameraRefiner)
+    assert refiner.names == ["cam01", "cam02", "cam03"]
+    assert refiner.deltas.gauge_index == 0
+    assert not refiner.deltas.log_focal.requires_grad       # focal not refined
 
 
 # ------------------------------------------------------------------------------------------ config

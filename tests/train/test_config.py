@@ -91,3 +91,65 @@ def test_cli_flags_cover_every_key():
     assert (cfg.train.iterations, cfg.time.offset_lr, cfg.densify.dynamic.enabled) == (9, 0.01, False)
     with pytest.raises(SystemExit):        # ambiguous flat flag is refused by argparse with the candidates
         p.parse_args(["-m", "o", "-s", "s", "--refine_every", "3"])
+
+
+def test_align_section_file_overrides_and_record(tmp_path):
+    """Stage 1's settings are the ``align`` section: from a file, overridden by ``align.KEY``, saved with the run."""
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"align": {"rates": "30,25,24", "max_offset_s": 1.5}}))
+    cfg = load_config(f, {"align.max_offset_s": "0.75", "align.track_max_side": "320"})
+    assert (cfg.align.rates, cfg.align.max_offset_s, cfg.align.track_max_side) == ("30,25,24", 0.75, 320)
+    assert cfg.align.rate_spec().true_fps == (30.0, 25.0, 24.0)
+    cfg.save(tmp_path / "config.json")
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["align"]["rates"] == "30,25,24" and saved["align"]["max_offset_s"] == 0.75
+    assert load_config(tmp_path / "config.json") == cfg
+    # an old M/config.json without the section loads with the defaults
+    del saved["align"]
+    (tmp_path / "old.json").write_text(json.dumps(saved))
+    assert load_config(tmp_path / "old.json").align == ExperimentConfig().align
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"align.max_offset_s": "-1"}, "align.max_offset_s"),
+    ({"align.rates": "fast"}, "align.rates"),
+    ({"align.device": "bogus"}, "align.device"),
+    ({"align.track_cue": "sometimes"}, "align.track_cue"),
+    ({"align.klt_win": "0"}, "align.klt_win"),
+])
+def test_align_errors_name_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, overrides)
+
+
+def test_align_keys_are_dotted_only():
+    """The align section adds no flat alias: the flat names of stage 2 mean what they meant before."""
+    cfg = load_config(None, {"seed": "5", "device": "cpu", "min_views": "3"})
+    assert (cfg.train.seed, cfg.train.device, cfg.moving.min_views) == (5, "cpu", 3)
+    assert (cfg.align.seed, cfg.align.device, cfg.align.min_views) == (0, "auto", 3)
+    with pytest.raises(ConfigError, match="unknown config key 'rates'"):
+        load_config(None, {"rates": "1"})
+    p = argparse.ArgumentParser()
+    cli_train.add_arguments(p)
+    args = p.parse_args(["-m", "o", "-s", "s", "--align.rates", "30,25,24", "--align.max-offset-s", "2"])
+    assert load_config(None, cli_train.overrides_from_args(args)).align.rates == "30,25,24"
+    assert cli_train.overrides_from_args(args)["align.max_offset_s"] == "2"
+
+
+def test_align_command_reads_the_same_section(tmp_path):
+    """``sync4dgs align``: --config's align section, its original flags as aliases of align.KEY, dotted keys."""
+    from sync4dgs.cli.align import align_overrides  # noqa: PLC0415
+    from sync4dgs.cli.main import build_command_parser  # noqa: PLC0415
+
+    parser = build_command_parser("align")[1]
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"align": {"rates": "30,25,24", "seed": 7}}))
+    old = parser.parse_args([str(tmp_path), "--config", str(f), "--rates", "1", "--max_offset_s", "0.5",
+                             "--track-max-side", "320", "--device", "cpu"])
+    new = parser.parse_args([str(tmp_path), "--config", str(f), "--align.rates", "1", "--align.max_offset_s", "0.5",
+                             "--align.track_max_side", "320", "--align.device", "cpu"])
+    assert align_overrides(old) == align_overrides(new) == {"align.rates": "1", "align.max_offset_s": "0.5",
+                                                            "align.track_max_side": "320", "align.device": "cpu"}
+    cfg = load_config(old.config, align_overrides(old)).align
+    assert (cfg.rates, cfg.max_offset_s, cfg.track_max_side, cfg.device, cfg.seed) == ("1", 0.5, 320, "cpu", 7)
+    assert load_config(None, align_overrides(parser.parse_args([str(tmp_path)]))).align == ExperimentConfig().align

@@ -12,7 +12,7 @@ from sync4dgs.data.motion_mask import moving_mask
 from sync4dgs.data.frames import open_frames
 from sync4dgs.model.temporal import temporal_opacity
 from sync4dgs.render.conventions import look_at_viewmat
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_seed import collect_moving_points, seed_moving_gaussians, seed_times_s
 from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
@@ -118,13 +118,13 @@ def test_seeds_on_tiny_scene_land_on_the_moving_blobs(gaussian_scene):
 
 
 def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, make_cfg):
-    from sync4dgs.model.gaussians4d import Gaussians4D
+    from sync4dgs.model.initialize import model_from_points
 
     scene = gaussian_scene
     cfg = make_cfg()
     maps = load_time_maps(scene.gt_sync_path)
-    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                    fps_ref=10.0)
+    model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                              fps_ref=10.0)
     n = seed_moving_gaussians(model, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert n > 0 and model.n_dynamic == n
     centre = model.dynamic["t_center"].detach().mean(dim=1)
@@ -137,18 +137,54 @@ def test_seed_moving_gaussians_appends_temporally_local_rows(gaussian_scene, mak
     assert far.max() < 1e-3                                       # visible around its seed time only
     assert torch.allclose(torch.sigmoid(model.dynamic["opacities"]), torch.tensor(cfg.moving.init_opacity))
     # deterministic
-    model2 = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                     fps_ref=10.0)
+    model2 = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                               fps_ref=10.0)
     seed_moving_gaussians(model2, scene, maps, (0.0, 1.3), cfg.moving, progress=False)
     assert torch.equal(model.dynamic["key_means"], model2.dynamic["key_means"])
 
 
+@pytest.mark.parametrize("mode", ["always", "never"])
+def test_seeding_through_the_frame_bank_matches_reading_the_files(gaussian_scene, mode):
+    """Frames handed over by the trainer's FrameBank (resident tensors, or host arrays) give the seeds that
+    reading the scene's files gives: same instants, same points up to area-averaging rounding."""
+    from sync4dgs.train.framebank import FrameBank
+
+    scene = gaussian_scene
+    maps = load_time_maps(scene.gt_sync_path)
+    cams = scene.train_cameras
+    cfg = MovingSeedConfig(stride_px=1, max_points_per_time=500)
+    bank = FrameBank(scene, cams, torch.device("cpu"), mode=mode, progress=False, host_cache="always")
+    pos = {c.name: i for i, c in enumerate(cams)}
+    if mode == "always":
+        assert isinstance(bank.peek(0, 0), torch.Tensor)
+    t_files, p_files = collect_moving_points(scene, cams, maps, (0.1, 1.0), cfg, torch.device("cpu"), progress=False)
+    t_bank, p_bank = collect_moving_points(scene, cams, maps, (0.1, 1.0), cfg, torch.device("cpu"), progress=False,
+                                           read=lambda cam, i: bank.peek(pos[cam.name], i))
+    assert t_files == t_bank and len(p_files) >= 5
+    for a, b in zip(p_files, p_bank):
+        n = min(a.xyz.shape[0], b.xyz.shape[0])
+        assert abs(a.xyz.shape[0] - b.xyz.shape[0]) <= 0.1 * max(a.xyz.shape[0], 1)
+        ca, cb = a.xyz.mean(0), b.xyz.mean(0)
+        assert n > 0 and torch.linalg.norm(ca - cb) < 0.05
+
+
+def test_area_downscale_of_tensors_matches_opencv():
+    """Frames on a device are area-averaged there; the result matches OpenCV's INTER_AREA on the host."""
+    from sync4dgs.train.moving_seed import _downscale
+
+    img = np.random.default_rng(3).integers(0, 256, (60, 84, 3), dtype=np.uint8)
+    ours = _downscale(torch.from_numpy(img), (21, 15)).astype(int)       # factor 4
+    cv = _downscale(img, (21, 15)).astype(int)
+    assert ours.shape == cv.shape == (15, 21, 3) and ours.dtype == cv.dtype
+    assert np.abs(ours - cv).max() <= 1
+
+
 def test_disabled_seeding_adds_nothing(gaussian_scene, make_cfg):
-    from sync4dgs.model.gaussians4d import Gaussians4D
+    from sync4dgs.model.initialize import model_from_points
 
     cfg = make_cfg({"moving.enabled": "false"})
-    model = Gaussians4D.from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
-                                    fps_ref=10.0)
+    model = model_from_points(np.zeros((4, 3)), np.full((4, 3), 128, np.uint8), (0.0, 1.3), cfg.model,
+                              fps_ref=10.0)
     assert seed_moving_gaussians(model, gaussian_scene, load_time_maps(gaussian_scene.gt_sync_path), (0.0, 1.3),
                                  cfg.moving, progress=False) == 0
     assert model.n_dynamic == 0

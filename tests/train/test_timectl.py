@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.sync.timemodel import CameraTimeModel
 from sync4dgs.train.callbacks import StepInfo
 from sync4dgs.train.config import TimeConfig

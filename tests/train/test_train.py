@@ -11,7 +11,7 @@ import torch
 from sync4dgs.cli.main import main
 from sync4dgs.errors import DataFormatError
 from sync4dgs.model.io import load_trained
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps
 from sync4dgs.train import train
 from sync4dgs.train.callbacks import Callback
 from sync4dgs.train.setup import build_session
@@ -169,3 +169,17 @@ def test_fixed_time_map_runs_can_start_from_stage1_trajectories(gaussian_scene, 
     with pytest.raises(DataFormatError, match="not found"):
         build_session(gaussian_scene, tmp_path / "d", cfg, time_maps_override=maps, progress=False,
                       trajectories_path=tmp_path / "missing.npz")
+
+
+def test_train_runs_stage1_with_the_align_section(gaussian_scene, tmp_path):
+    """Without --offsets / --no_align, train runs stage 1 with the config's align section and records it."""
+    out = tmp_path / "m"
+    rc = main(["train", "--model_path", str(out), "--source_path", str(gaussian_scene.root), "--iterations", "2",
+               "--train.device", "cpu", "--render.backend", "torch", "--model.sh_degree", "0",
+               "--align.rates", "1", "--align.max_offset_s", "0.4", "--align.device", "cpu", "--quiet"])
+    assert rc == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["align"]["rates"] == "1" and cfg["align"]["max_offset_s"] == 0.4
+    stage1 = load_time_maps(out / "stage1" / "offsets.json")
+    assert stage1.extra["rates"] == "1"
+    assert all(abs(m.offset_s) <= 0.4 + 1e-9 for m in stage1.cameras.values())

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sync4dgs.export.rotations import look_at_c2w
+from sync4dgs.utils import geometry
 from sync4dgs.viewer.camera import (
     fov_y_from_intrinsics,
     intrinsics_from_fov,
@@ -15,6 +15,11 @@ from sync4dgs.viewer.camera import (
     viewmat_to_viser,
     viser_to_viewmat,
 )
+
+
+def look_at_c2w(position, target, up) -> np.ndarray:
+    """Camera-to-world rotation [3, 3] of sync4dgs.utils.geometry.look_at."""
+    return geometry.look_at(position, target, up, parallel_ok=True)[0].T
 
 
 def _project(vm, K, X):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sync4dgs.data.frame_check import check_scene_frames
 from sync4dgs.data.points import near_far_from_points, random_points_in_frusta, save_points
 from sync4dgs.data.readers.base import FrameRange, PrepareOptions, RawScene, Reader
 from sync4dgs.data.readers.common import check_camera_centres, compute_normalization, normalize_camera
@@ -130,6 +131,7 @@ def _finish(raw: RawScene, src: Path, work: Path, out: Path, opts: PrepareOption
                       near=near * norm.scale, far=far * norm.scale, normalization=norm, source=source)
     scene.validate()
     scene.root = work
+    check_scene_frames(scene, progress=opts.progress)       # every frame decodes: one line naming a damaged one
     scene.save()
     save_points(scene.points_path, norm.to_scene(points.xyz), points.rgb)
     if raw.gt_sync is not None:

@@ -18,7 +18,7 @@ from sync4dgs.data.calibrate import CalibrationOptions
 from sync4dgs.data.points import PointCloud
 from sync4dgs.data.scene import CameraSpec
 from sync4dgs.errors import ConfigError
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 
 POINT_MODES = ("auto", "strict", "random")
 
@@ -80,6 +80,7 @@ class PrepareOptions:
     samples_per_camera: videos reader: frames sampled per video for the calibration median image.
     calibration: videos reader: the rig's calibration file/folder (see sync4dgs.data.readers.calibration);
         None = calibrate by SfM. calibration_units: length unit of that file when it does not say (recorded).
+    progress: show a progress bar while every frame is decode-checked (sync4dgs.data.frame_check).
     """
 
     downscale: int = 1
@@ -105,6 +106,7 @@ class PrepareOptions:
     seed: int = 0
     num_threads: int = 2
     verbose: bool = False
+    progress: bool = True
 
     def calibration_options(self) -> CalibrationOptions:
         """The SIFT/SfM settings these options imply."""

@@ -3,11 +3,13 @@
 Sources: the video files directly in SRC (camera = file stem) and the sub-folders of SRC holding numbered
 images (``cam00/00000.png`` ...; camera = folder name; ``--fps``, default 30). Each source is paired with a
 camera of the calibration (:mod:`.calibration.match`: exact name, case-insensitive, camera number) and its
-intrinsics are fitted to the source's image size (equal, or proportionally scaled, else an error).
+intrinsics are fitted to the source's image size (equal; proportionally scaled; a codec-padding crop of less than
+16 px at the bottom/right, kept as is with a warning; else an error).
 
-Distortion: a camera whose OpenCV distortion moves a pixel by more than 0.1 px is undistorted once, with
-the calibration's own model (``cv2.initUndistortRectifyMap`` + remap, i.e. ``cv2.undistort`` with
-``newCameraMatrix = K``: same pinhole K, principal point kept, no re-centring), into ``frames/<camera>.mp4``
+Distortion: a camera whose distortion moves a pixel by more than 0.1 px (every fisheye camera) is undistorted
+once, with the calibration's own model (``cv2.initUndistortRectifyMap`` + remap, i.e. ``cv2.undistort`` with
+``newCameraMatrix = K``, or ``cv2.fisheye.initUndistortRectifyMap`` with ``P = K`` for OpenCV's fisheye model:
+same pinhole K, principal point kept, no re-centring), into ``frames/<camera>.mp4``
 (videos, x264 ``--crf``, timestamps kept, sides cropped to even) or ``frames/<camera>/<i:05d>.png``
 (images); the scene stores that pinhole K. Other cameras keep pointing at the original files.
 
@@ -143,8 +145,12 @@ def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> R
     cameras, first_images, report, info = [], {}, [], {}
     for s in sources:
         cc, rule = calib_cams[pairs[s.name][0]], pairs[s.name][1]
-        K_cv, scale = fits[s.name]
-        dist_px = max_distortion_px(K_cv, cc.dist, s.width, s.height)
+        K_cv, scale, size_rule = fits[s.name]
+        if size_rule == "cropped":
+            log.warning("%s: %s is %dx%d, the calibration of %r is for %dx%d: taken as the same pixels with the "
+                        "padding cropped at the bottom/right (as H.264 codes 1080 lines as 1088); intrinsics "
+                        "unchanged", calib.path, s.path.name, s.width, s.height, cc.name, cc.width, cc.height)
+        dist_px = max_distortion_px(K_cv, cc.dist, s.width, s.height, model=cc.model)
         median = _median(s, opts.samples_per_camera)
         fps = s.timing.fps if s.timing else (opts.fps or DEFAULT_FPS)
         tau = None
@@ -152,7 +158,7 @@ def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> R
             tau = s.timing.tau_s[s.start:s.stop] - s.timing.tau_s[s.start]
         undistort = dist_px > MAX_DISTORTION_PX
         if undistort:
-            und = opencv_undistortion(K_cv, cc.dist, s.width, s.height)
+            und = opencv_undistortion(K_cv, cc.dist, s.width, s.height, cc.model)
             if s.timing is not None:
                 K, size, (w, h) = _undistorted_geometry(und, d)
                 rel = f"frames/{s.name}.mp4"
@@ -184,7 +190,7 @@ def read_calibrated(src: Path, work: Path, out: Path, opts: PrepareOptions) -> R
         first_images[s.name] = first
         info[s.name] = {"calibration_camera": cc.name, "matched_by": rule,
                         "calibration_size": None if cc.width is None else [cc.width, cc.height],
-                        "intrinsics_scale": scale, "K_opencv": K_cv.tolist(), "distortion": cc.dist.tolist(),
+                        "intrinsics_scale": scale, "size_rule": size_rule, "K_opencv": K_cv.tolist(), "lens_model": cc.model, "distortion": cc.dist.tolist(),
                         "max_distortion_px": dist_px, "undistorted": undistort}
         report.append({"camera": s.name, "calibration": cc.name, "match": rule, "size": f"{w}x{h}",
                        "scale": round(scale, 4), "frames": s.stop - s.start, "fps": round(fps, 3),

@@ -30,6 +30,7 @@ from sync4dgs.data.frames import read_image
 from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         escape_format, rel_to_scene)
+from sync4dgs.data.readers.colmap_binary import check_binary_model
 from sync4dgs.data.readers.colmap_text import check_text_model
 from sync4dgs.data.readers.common import check_image_headers, check_rotation
 from sync4dgs.data.readers.n3v import camera_sort_key
@@ -48,14 +49,18 @@ NUMBERED = re.compile(r"^(\d+)\.(png|jpg|jpeg|PNG|JPG|JPEG)$")
 
 
 def open_reconstruction(model_dir: Path):
-    """pycolmap.Reconstruction of ``model_dir`` after the line-by-line check of text models; a model pycolmap
-    cannot read is a DataFormatError naming the folder."""
+    """pycolmap.Reconstruction of ``model_dir`` after the line-by-line check of text models and the record-by-
+    record check of binary models (each error names the file); a model pycolmap still cannot read is a
+    DataFormatError naming the folder."""
     pycolmap = import_pycolmap()
     check_text_model(model_dir)
+    check_binary_model(model_dir)
     try:
         return pycolmap.Reconstruction(str(model_dir))
     except (ValueError, RuntimeError) as e:
-        raise DataFormatError(model_dir, f"cannot read the COLMAP model: {e}") from e
+        extra = [n for n in ("rigs.bin", "frames.bin") if (model_dir / n).is_file()]
+        hint = f" ({' or '.join(extra)} may be damaged: the other files are well-formed)" if extra else ""
+        raise DataFormatError(model_dir, f"cannot read the COLMAP model{hint}: {e}") from e
     except (IndexError, KeyError) as e:     # e.g. an image whose camera id the model does not define
         raise DataFormatError(model_dir, f"inconsistent COLMAP model (an image may reference an undefined "
                                          f"camera): {e}") from e

@@ -11,7 +11,7 @@ import numpy as np
 from sync4dgs.data.scene import CameraSpec, Normalization
 from sync4dgs.data.video import downscale_image, iter_video_frames
 from sync4dgs.errors import DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +110,10 @@ def check_rotation(R: np.ndarray, where: Path, what: str, tol: float = 1e-3) -> 
 
 
 # ---- time maps -------------------------------------------------------------------------------------
-def rebase_time_maps(tm: TimeMaps, reference: str) -> TimeMaps:
-    """Express time maps on another camera's clock: ``o' = (o - o_ref) / r_ref``, ``r' = r / r_ref``."""
-    if reference not in tm.cameras:
-        raise KeyError(f"reference camera {reference!r} has no time map")
-    ref = tm.cameras[reference]
-    cams = {}
-    for n, m in tm.cameras.items():
-        status = "reference" if n == reference else ("fixed" if m.status == "reference" else m.status)
-        cams[n] = TimeMap((m.offset_s - ref.offset_s) / ref.rate, m.rate / ref.rate, m.confidence, status)
-    cams[reference] = TimeMap(0.0, 1.0, cams[reference].confidence, "reference")
-    return TimeMaps(reference, cams, tm.extra)
-
-
 def shift_time_maps(tm: TimeMaps, first_tau_s: dict[str, float]) -> TimeMaps:
     """Time maps after re-zeroing each camera's clock at its old local time ``first_tau_s[name]`` (s)
     (i.e. after dropping the frames before it): ``o' = o + r * first_tau``. The reference is kept; call
-    :func:`rebase_time_maps` afterwards to put its new first frame at global time 0."""
+    :func:`sync4dgs.timemap.rereference` afterwards to put its new first frame at global time 0."""
     cams = {n: TimeMap(m.offset_s + m.rate * float(first_tau_s.get(n, 0.0)), m.rate, m.confidence, m.status)
             for n, m in tm.cameras.items()}
     return TimeMaps(tm.reference_camera, cams, tm.extra)
@@ -144,18 +131,19 @@ def subset_time_maps(tm: TimeMaps, names: list[str], where: Path) -> TimeMaps:
 def check_image_headers(paths: list[Path], size: tuple[int, int] | None = None) -> None:
     """Open every image's header (no full decode) and check its (width, height) against ``size``.
 
-    Raises DataFormatError naming the first missing, unreadable or wrongly sized file.
+    ``paths[i]`` is the camera's frame ``i``. Raises DataFormatError naming the first missing, unreadable or
+    wrongly sized file and its frame (every frame is decoded later, by sync4dgs.data.frame_check).
     """
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
-    for p in paths:
+    for i, p in enumerate(paths):
         if not p.is_file():
-            raise DataFormatError(p, "image file not found")
+            raise DataFormatError(p, f"frame {i}: image file not found")
         try:
             with Image.open(p) as im:
                 wh = im.size
         except (UnidentifiedImageError, OSError) as e:
-            raise DataFormatError(p, f"unreadable or corrupt image: {e}") from e
+            raise DataFormatError(p, f"frame {i}: unreadable or corrupt image ({type(e).__name__})") from e
         if size is not None and tuple(wh) != tuple(size):
-            raise DataFormatError(p, f"image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} "
+            raise DataFormatError(p, f"frame {i}: image is {wh[0]}x{wh[1]}, expected {size[0]}x{size[1]} "
                                      "like the camera's other frames")

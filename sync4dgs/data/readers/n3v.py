@@ -29,12 +29,12 @@ import numpy as np
 from sync4dgs.data.points import PointCloud, triangulate_known_poses
 from sync4dgs.data.readers.base import (PrepareOptions, RawScene, choose_reference, choose_test_cameras,
                                         rel_to_scene)
-from sync4dgs.data.readers.common import (check_rotation, grab_frames, rebase_time_maps, shift_time_maps,
+from sync4dgs.data.readers.common import (check_rotation, grab_frames, shift_time_maps,
                                           subset_time_maps)
 from sync4dgs.data.video import video_timing
 from sync4dgs.data.scene import GT_SYNC_FILE, CameraSpec, FrameSource
 from sync4dgs.errors import DataFormatError
-from sync4dgs.sync.timemap import load_time_maps
+from sync4dgs.timemap import load_time_maps, rereference
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class N3VReader:
             gt = shift_time_maps(gt, first_tau)
         reference = choose_reference(names, opts.reference, "cam00", src)
         if gt is not None:
-            gt = rebase_time_maps(gt, reference)
+            gt = rereference(gt, reference, old_reference_status="fixed")
         return RawScene(
             cameras=cameras, points=points, reference_camera=reference,
             test_cameras=choose_test_cameras(names, opts.test_cameras, ["cam00"], src),

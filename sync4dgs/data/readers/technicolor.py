@@ -33,6 +33,7 @@ from sync4dgs.data.readers.common import check_image_headers, check_rotation
 from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.data.video import downscale_image
 from sync4dgs.errors import DataFormatError
+from sync4dgs.utils.geometry import quat_to_rotmat
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,6 @@ PARAMS_FILE = "cameras_parameters.txt"
 FRAME_RE = re.compile(r"^(?P<scene>.+)_undist_(?P<frame>\d{5})_(?P<cam>\d{2})\.png$")
 DEFAULT_FPS = 30.0
 DEFAULT_NEAR_FAR = (0.65, 10.0)  # HyperReel's generic Technicolor bounds (only used without points)
-
-
-def quat_to_rotmat(qw: float, qx: float, qy: float, qz: float) -> np.ndarray:
-    """Rotation matrix of a unit quaternion (w, x, y, z), Hamilton convention (as COLMAP)."""
-    return np.array([
-        [1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)],
-        [2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)],
-        [2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)],
-    ])
 
 
 def parse_camera_parameters(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -87,7 +79,7 @@ def parse_camera_parameters(path: Path) -> list[tuple[np.ndarray, np.ndarray, np
         nq = np.linalg.norm(q)
         if abs(nq - 1) > 1e-2:
             raise DataFormatError(path, f"line {lineno}: rotation quaternion has norm {nq:.4f}, expected 1")
-        R = check_rotation(quat_to_rotmat(*(q / nq)), path, f"line {lineno}")
+        R = check_rotation(quat_to_rotmat(q / nq), path, f"line {lineno}")
         K = np.array([[f, sk, cu], [0.0, ar * f, cv], [0.0, 0.0, 1.0]])
         out.append((K, R, np.array(vals[9:12])))
     if not out:

@@ -41,7 +41,7 @@ from sync4dgs.data.synth.render import render_frames_with_masks
 from sync4dgs.data.synth.rig import CameraClock, RigCamera, make_clocks, make_rig, overlap_fraction, time_span_s
 from sync4dgs.data.synth.scene_def import SceneDef, build_default_scene
 from sync4dgs.errors import ConfigError, DataFormatError
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import atomic_dir, write_json
 from sync4dgs.utils.device import resolve_device
 

@@ -4,7 +4,7 @@ Geometry: cameras on an arc in front of the action, roughly like the N3V rig: al
 alternate between two rows with a little jitter, look-at points are jittered. ``cam00`` sits nearest the arc's
 middle (the N3V reference/test camera). Extrinsics are OpenCV world-to-camera (x right, y down, z forward).
 
-Timing (the sync4dgs/sync/timemap.py convention): frame ``i`` of camera ``k`` is captured at global time
+Timing (the sync4dgs/timemap.py convention): frame ``i`` of camera ``k`` is captured at global time
 ``t_global_s = offset_s[k] + rate[k] * i / fps[k]``. cam00 has offset 0 and rate 1.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sync4dgs.data.synth.scene_def import ACTION_CENTER_M
+from sync4dgs.utils.geometry import look_at
 
 WORLD_UP = np.array([0.0, 0.0, 1.0])
 
@@ -48,17 +49,6 @@ class CameraClock:
     def times_s(self) -> np.ndarray:
         """[n_frames] float64 global capture times in seconds."""
         return self.offset_s + self.rate * np.arange(self.n_frames, dtype=np.float64) / self.fps
-
-
-def look_at(center: np.ndarray, target: np.ndarray, up: np.ndarray = WORLD_UP) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV world-to-camera (R [3, 3], t [3]) of a camera at ``center`` looking at ``target``."""
-    z = np.asarray(target, float) - np.asarray(center, float)
-    z /= np.linalg.norm(z)
-    x = np.cross(z, up)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z], 0)  # rows = camera axes in world coordinates
-    return R, -R @ np.asarray(center, float)
 
 
 def intrinsics(width: int, height: int, hfov_deg: float) -> np.ndarray:

@@ -6,7 +6,7 @@ Public API::
     result = align_scene(scene, AlignConfig(max_offset_s=3.0, rates="auto"), tracks_dir=None)
     save_alignment(result, out_dir)   # offsets.json, trajectories.npz, trajectories.ply, align_plot.png
 
-``result.time_maps`` is a :class:`sync4dgs.sync.timemap.TimeMaps` (offset_s, rate, confidence, status per
+``result.time_maps`` is a :class:`sync4dgs.timemap.TimeMaps` (offset_s, rate, confidence, status per
 camera; status "unaligned" for cameras that could not be aligned). See docs/align.md for the method, the
 track file format of ``tracks_dir`` (also in :mod:`sync4dgs.sync.align.tracks`) and the outputs.
 """

@@ -1,5 +1,9 @@
 """Configuration of stage-1 alignment (one typed dataclass) and the parsing of the ``--rates`` option.
 
+:class:`AlignConfig` is the ``align`` section of the experiment config (sync4dgs/train/config.py): a config
+file's ``"align": {...}``, ``--align.rates 30,25,24`` on ``sync4dgs train`` / ``sync4dgs align``, recorded in
+``M/config.json``.
+
 Units: seconds for times (``*_s``), pixels of the *tracking* resolution for image thresholds (``*_px``;
 tracking runs on frames downscaled so that their longer side is at most ``track_max_side``), frames where
 a name says ``*_frames``.
@@ -42,9 +46,10 @@ def parse_rates(text: str | RateSpec) -> RateSpec:
     try:
         vals = tuple(float(v) for v in s.split(",") if v.strip())
     except ValueError as e:
-        raise ConfigError(f"--rates must be 'auto', '1' or a comma-separated list of frame rates, got {text!r}") from e
+        raise ConfigError(f"align.rates (--rates) must be 'auto', '1' or a comma-separated list of frame rates, "
+                          f"got {text!r}") from e
     if not vals or any(not (v > 0) for v in vals):
-        raise ConfigError(f"--rates list must hold positive frame rates, got {text!r}")
+        raise ConfigError(f"align.rates (--rates) list must hold positive frame rates, got {text!r}")
     return RateSpec("list", tuple(sorted(set(vals), reverse=True)))
 
 
@@ -151,31 +156,32 @@ class AlignConfig:
     def validate(self) -> "AlignConfig":
         """Raise ConfigError naming the bad setting; returns self."""
         if not self.max_offset_s > 0:
-            raise ConfigError(f"align: max_offset_s must be positive, got {self.max_offset_s}")
+            raise ConfigError(f"align.max_offset_s must be positive, got {self.max_offset_s}")
         self.rate_spec()
         for name in ("track_max_side", "max_tracks", "min_track_frames", "klt_win", "klt_levels",
                      "reseed_every_frames", "bg_frames", "score_tracks", "min_overlap_frames",
                      "max_pairs_per_camera", "ransac_trees", "min_views"):
             if int(getattr(self, name)) < 1:
-                raise ConfigError(f"align: {name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"align.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("fb_max_err_px", "score_truncate_px", "epipolar_gate_px", "reproj_gate_px",
                      "inlier_tol_frames", "inlier_tol_rate"):
             if not float(getattr(self, name)) > 0:
-                raise ConfigError(f"align: {name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"align.{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.min_shared_frames <= self.full_shared_frames:
-            raise ConfigError(f"align: need 0 <= min_shared_frames <= full_shared_frames, got "
-                              f"{self.min_shared_frames}, {self.full_shared_frames}")
+            raise ConfigError(f"align.min_shared_frames: need 0 <= min_shared_frames <= align.full_shared_frames, "
+                              f"got {self.min_shared_frames}, {self.full_shared_frames}")
         if not 0 <= self.min_aligned_confidence <= 1:
-            raise ConfigError(f"align: min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
-        if not self.flow_min_px > 0 or self.flow_near_px < 0 or self.confidence_gap_sigmas < 0 \
-                or not self.fine_max_shift_frames > 0:
-            raise ConfigError("align: need flow_min_px > 0, flow_near_px >= 0, confidence_gap_sigmas >= 0 and "
-                              f"fine_max_shift_frames > 0, got {self.flow_min_px}, {self.flow_near_px}, "
-                              f"{self.confidence_gap_sigmas}, {self.fine_max_shift_frames}")
+            raise ConfigError(f"align.min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
+        for name, ok in (("flow_min_px", self.flow_min_px > 0), ("flow_near_px", self.flow_near_px >= 0),
+                         ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0),
+                         ("fine_max_shift_frames", self.fine_max_shift_frames > 0)):
+            if not ok:
+                raise ConfigError(f"align.{name} must be {'>= 0' if name in ('flow_near_px', 'confidence_gap_sigmas') else 'positive'}, "
+                                  f"got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):
-            raise ConfigError(f"align: fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
+            raise ConfigError(f"align.fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
         if self.track_cue not in ("fallback", "always", "never"):
-            raise ConfigError(f"align: track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
+            raise ConfigError(f"align.track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

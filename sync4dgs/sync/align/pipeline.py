@@ -37,7 +37,7 @@ from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_st
 from sync4dgs.sync.align.support import graph_confidence
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.device import resolve_device
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync4dgs.sync.timemap import TimeMaps
+from sync4dgs.timemap import TimeMaps
 
 
 def alignment_warnings(maps: TimeMaps) -> list[str]:

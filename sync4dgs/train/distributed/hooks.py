@@ -33,17 +33,22 @@ class DistributedDivergenceError(DistributedError):
     """Replicas that must be identical differ between ranks."""
 
 
+def _replicated_modules(session: Session) -> list[tuple[str, torch.nn.Module]]:
+    """(prefix, module) of the Gaussians, then of every per-camera feature (time maps first; feature.py)."""
+    return [("model", session.model), *(item for f in session.features for item in f.replicated_modules())]
+
+
 def named_trainables(session: Session) -> list[tuple[str, torch.nn.Parameter]]:
-    """Every trainable tensor of the job, by name, in a fixed order: Gaussians then time maps."""
-    out = [(f"model.{n}", p) for n, p in session.model.named_parameters() if p.requires_grad]
-    out += [(f"time.{n}", p) for n, p in session.time.time_model.named_parameters() if p.requires_grad]
-    return out
+    """Every trainable tensor of the job, by name, in a fixed order: Gaussians, then each feature's (time maps,
+    camera refinement, appearance, ...). Their gradients are averaged over ranks here and nowhere else."""
+    return [(f"{prefix}.{n}", p) for prefix, module in _replicated_modules(session)
+            for n, p in module.named_parameters() if p.requires_grad]
 
 
 def named_replicas(session: Session) -> list[tuple[str, Tensor]]:
-    """Every tensor that must be identical on all ranks: model and time-model parameters and buffers."""
+    """Every tensor that must be identical on all ranks: parameters and buffers of the Gaussians and features."""
     out = []
-    for prefix, module in (("model", session.model), ("time", session.time.time_model)):
+    for prefix, module in _replicated_modules(session):
         out += [(f"{prefix}.{n}", p) for n, p in module.named_parameters()]
         out += [(f"{prefix}.{n}", b) for n, b in module.named_buffers()]
     return out
@@ -58,8 +63,9 @@ class DistributedHooks:
 
     # ------------------------------------------------------------------------------------------- gradients
     def average_gradients(self) -> None:
-        """Replace every trainable's gradient by the mean over ranks (a missing gradient counts as zero; a
-        parameter keeps ``grad=None`` only if no rank produced one). One flattened bucket per dtype."""
+        """Replace every trainable's gradient (Gaussians and every per-camera feature: :func:`named_trainables`)
+        by the mean over ranks (a missing gradient counts as zero; a parameter keeps ``grad=None`` only if no
+        rank produced one). One flattened bucket per dtype. The one place gradients cross ranks."""
         params = named_trainables(self.session)
         if not params:
             return

@@ -8,12 +8,14 @@ format             recognised by
 ``anipose``        ``.toml`` with camera tables holding ``matrix`` (anipose ``[cam_N]``, Pose2Sim ``Calib*.toml``)
 ``caliscope``      ``.toml`` with a ``[cameras.<port>]`` table (caliscope ``camera_array.toml``)
 ``opencv``         OpenCV FileStorage YAML/XML (``%YAML`` / ``<opencv_storage>``), or a folder of them
+``qualisys``       ``*.qca.txt`` (or XML with a QTM ``<calibration>``): Qualisys Track Manager's export (:mod:`.qualisys`)
 ``colmap``         a folder holding a COLMAP model (``cameras``/``images`` .bin or .txt; ``sparse/0``, ``sparse``)
 ``sync4dgs_json``  ``.json`` with a ``cameras`` list or mapping (our cameras.json, a scene.json)
 =================  ==========================================================================================
 
-Not supported: Qualisys ``.qca.txt`` (its exact camera-axis and distortion conventions could not be
-confirmed from public sources; convert it with Pose2Sim's ``calib_qca_to_toml`` first), fisheye models.
+Lens models: OpenCV's standard model (``model = "opencv"``, 0-14 coefficients) and OpenCV's fisheye model
+(``model = "fisheye"``, k1..k4: anipose ``fisheye = true``, COLMAP ``OPENCV_FISHEYE``, cameras.json / OpenCV
+YAML ``model``/``distortion_model`` = ``fisheye``).
 Every camera is validated (finite numbers, proper rotation within 1e-6, ...); errors are one line naming
 the file and the camera (:mod:`.rig`).
 """
@@ -23,14 +25,15 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from sync4dgs.data.readers.calibration import anipose, caliscope, cameras_json, colmap_model, opencv_storage
+from sync4dgs.data.readers.calibration import (anipose, caliscope, cameras_json, colmap_model, opencv_storage,
+                                               qualisys)
 from sync4dgs.data.readers.calibration.rig import CalibCamera, Calibration, opencv_K, scene_K
 from sync4dgs.data.readers.colmap import find_model_dir
 from sync4dgs.errors import DataFormatError
 
-FORMATS = ("anipose", "caliscope", "opencv", "colmap", "sync4dgs_json")
+FORMATS = ("anipose", "caliscope", "opencv", "qualisys", "colmap", "sync4dgs_json")
 SUPPORTED = ("anipose/Pose2Sim TOML, caliscope camera_array.toml, OpenCV FileStorage YAML/XML (a file or a folder "
-             "of per-camera files), a COLMAP model folder, sync4dgs cameras.json")
+             "of per-camera files), Qualisys .qca.txt, a COLMAP model folder, sync4dgs cameras.json")
 
 __all__ = ["FORMATS", "CalibCamera", "Calibration", "read_calibration", "scene_K", "opencv_K"]
 
@@ -67,9 +70,8 @@ def read_calibration(path: str | Path, units: str | None = None) -> Calibration:
         raise _unknown(path, "a folder with neither a COLMAP model nor OpenCV .yml/.xml files")
     if not path.is_file():
         raise DataFormatError(path, "calibration file not found")
-    name = path.name.lower()
-    if name.endswith(".qca.txt"):
-        raise _unknown(path, "Qualisys .qca.txt is not supported; convert it with Pose2Sim's calib_qca_to_toml")
+    if path.suffix.lower() in (".txt", ".xml") and qualisys.looks_like(path):
+        return qualisys.read(path, units)
     if path.suffix.lower() == ".toml":
         return _read_toml(path, units)
     if path.suffix.lower() == ".json":

@@ -4,7 +4,8 @@ Layout: one table per camera (anipose ``[cam_0]``, ``[cam_1]``...; Pose2Sim name
 ``[int_cam01_img]``) holding ``name``, ``size`` = [width, height] (px; Pose2Sim writes floats),
 ``matrix`` 3x3 (px, OpenCV pixel convention), ``distortions`` (OpenCV k1 k2 p1 p2 [k3 ...]),
 ``rotation`` (Rodrigues vector, radians; a 3x3 matrix is accepted too) and ``translation``, world-to-camera
-(``x_cam = R x + t``), plus an optional ``fisheye`` flag and a ``[metadata]`` table. Tables without a
+(``x_cam = R x + t``), plus an optional ``fisheye`` flag (true: ``distortions`` are OpenCV fisheye k1..k4, as
+aniposelib's ``FisheyeCamera`` writes them) and a ``[metadata]`` table. Tables without a
 ``matrix`` (``metadata``) are not cameras. The files do not state a length unit: anipose uses the unit of
 its board's square size (often mm), Pose2Sim metres; ``units`` is "unknown" unless given.
 """
@@ -33,15 +34,20 @@ def camera_from_table(table: dict[str, Any], label: str, name: str, where: Path)
     missing = [k for k in CAMERA_KEYS if k not in table]
     if missing:
         raise DataFormatError(where, f"camera {label!r}: missing key(s) {missing}")
-    if table.get("fisheye", False):
-        raise DataFormatError(where, f"camera {label!r}: fisheye lens model is not supported (OpenCV pinhole "
-                                     "+ distortion only)")
     size = size_from(table["size"], where, f"camera {label!r}: size") if "size" in table else (None, None)
     return CalibCamera(name=name, width=size[0], height=size[1],
                        K=as_array(table["matrix"], (3, 3), where, f"camera {label!r}: matrix"),
                        dist=as_array(table["distortions"], None, where, f"camera {label!r}: distortions"),
                        R=rotation_from(table["rotation"], where, f"camera {label!r}: rotation"),
-                       t=as_array(table["translation"], (3,), where, f"camera {label!r}: translation"))
+                       t=as_array(table["translation"], (3,), where, f"camera {label!r}: translation"),
+                       model=_model(table.get("fisheye", False), where, label))
+
+
+def _model(flag: Any, where: Path, label: str) -> str:
+    """anipose's ``fisheye`` flag -> lens model."""
+    if not isinstance(flag, bool):
+        raise DataFormatError(where, f"camera {label!r}: fisheye must be true or false, got {flag!r}")
+    return "fisheye" if flag else "opencv"
 
 
 def read(path: Path, doc: dict[str, Any], units: str | None = None) -> Calibration:

@@ -4,7 +4,9 @@ Layout (caliscope's tests/sessions/*/camera_array.toml): one table per camera un
 with ``cam_id`` (or ``port``), ``size`` = [width, height], ``matrix`` 3x3 (px, OpenCV convention),
 ``distortions`` (OpenCV k1 k2 p1 p2 k3), ``rotation`` (3x3 matrix; older files a Rodrigues vector) and
 ``translation``, world-to-camera as in caliscope's projection matrices ``K [R | t]``; also ``error``,
-``exposure``, ``ignore`` ... (``ignore = true`` cameras are left out). Cameras without ``rotation`` (not
+``exposure``, ``ignore`` ... (``ignore = true`` cameras are left out), ``fisheye`` (true: OpenCV fisheye k1..k4)
+and ``rotation_count`` (quarter turns caliscope applies for display and detection only: its points are turned back
+to the raw frame, so the intrinsics are those of the frames as recorded; ignored here). Cameras without ``rotation`` (not
 yet extrinsically calibrated) are an error. The camera name is ``cam_<port>``. Units: metres (caliscope
 works in metres).
 """

@@ -6,7 +6,8 @@ Layout::
      "cameras": [{"name": "cam00", "width": 1920, "height": 1080,
                   "K": [[fx, 0, cx], [0, fy, cy], [0, 0, 1]],      # pixels, scene.json convention
                   "R": [[...], [...], [...]], "t": [tx, ty, tz],   # world-to-camera, x_cam = R x + t
-                  "distortion": [k1, k2, p1, p2, k3]}]}            # optional, OpenCV model
+                  "distortion": [k1, k2, p1, p2, k3],              # optional, OpenCV model
+                  "model": "opencv"}]}                             # optional; "fisheye": k1..k4 of cv2.fisheye
 
 ``cameras`` may also be a mapping name -> camera (the layout of a model's ``cameras_refined.json``, whose
 cameras have no size: the video's size is then used), and a ``scene.json`` is accepted as it is. K follows
@@ -21,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from sync4dgs.data.readers.calibration.rig import (CalibCamera, Calibration, as_array, finish, opencv_K, scene_K,
-                                                   size_from)
+from sync4dgs.data.readers.calibration.rig import (CalibCamera, Calibration, as_array, finish, lens_model, opencv_K,
+                                                   scene_K, size_from)
 from sync4dgs.errors import DataFormatError
 from sync4dgs.utils.atomic import write_json
 
@@ -49,7 +50,8 @@ def _camera(d: dict[str, Any], name: str, where: Path) -> CalibCamera:
     return CalibCamera(name, w, h, opencv_K(as_array(d["K"], (3, 3), where, f"camera {name!r}: K")),
                        as_array(d.get("distortion", []), None, where, f"camera {name!r}: distortion"),
                        as_array(d["R"], (3, 3), where, f"camera {name!r}: R"),
-                       as_array(d["t"], (3,), where, f"camera {name!r}: t"))
+                       as_array(d["t"], (3,), where, f"camera {name!r}: t"),
+                       lens_model(d.get("model", "opencv"), where, f"camera {name!r}"))
 
 
 def read(path: Path, doc: dict[str, Any], units: str | None = None) -> Calibration:
@@ -84,6 +86,8 @@ def write(path: Path, cameras: list[CalibCamera], units: str = "unknown") -> Pat
             d["width"], d["height"] = int(c.width), int(c.height)
         d.update(K=scene_K(c.K).tolist(), R=np.asarray(c.R).tolist(), t=np.asarray(c.t).tolist(),
                  distortion=[float(x) for x in np.asarray(c.dist).reshape(-1)])
+        if c.model != "opencv":
+            d["model"] = c.model
         out.append(d)
     write_json(path, {"units": units, "cameras": out})
     return Path(path)

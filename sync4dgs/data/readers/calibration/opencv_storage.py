@@ -13,7 +13,9 @@ Keys (first found wins): K: ``camera_matrix``, ``cameraMatrix``, ``K``, ``intrin
 ``Rot``, ``R``, ``rotation_matrix``, ``rotation``, ``rvec`` (3x3 matrix or Rodrigues vector);
 translation: ``T``, ``t``, ``tvec``, ``translation``; size: ``image_width`` + ``image_height``, ``W`` +
 ``H``, or ``image_size`` / ``size`` = [w, h] (absent: the video's size is used). Extrinsics are
-world-to-camera. Units: the file's ``units`` string if present, else "unknown".
+world-to-camera. Lens model: ``distortion_model`` (or ``model``) = ``fisheye`` / ``equidistant`` (OpenCV fisheye
+k1..k4), or a ``fisheye`` flag (1); absent: OpenCV's standard model. Units: the file's ``units`` string if
+present, else "unknown".
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from sync4dgs.data.readers.calibration.rig import (CalibCamera, Calibration, as_array, finish, rotation_from,
-                                                   size_from)
+from sync4dgs.data.readers.calibration.rig import (CalibCamera, Calibration, as_array, finish, lens_model,
+                                                   rotation_from, size_from)
 from sync4dgs.errors import DataFormatError
 
 NAME = "opencv"
@@ -107,7 +109,19 @@ def _camera(intri: Any, extri: Any, suffix: str, name: str, where: Path) -> Cali
     return CalibCamera(name, w, h, as_array(_values(k, where, "K"), (3, 3), where, f"camera {label!r}: K"),
                        np.zeros(0) if d is None else _values(d, where, f"camera {label!r}: distortion"),
                        rotation_from(_values(r, where, "rotation"), where, f"camera {label!r}: rotation"),
-                       as_array(_values(t, where, "translation"), (3,), where, f"camera {label!r}: translation"))
+                       as_array(_values(t, where, "translation"), (3,), where, f"camera {label!r}: translation"),
+                       _model(intri, suffix, where, label))
+
+
+def _model(fs: Any, suffix: str, where: Path, label: str) -> str:
+    """The lens model named by ``distortion_model`` / ``model`` (a string) or a ``fisheye`` flag."""
+    n = _node(fs, ("distortion_model", "model"), suffix)
+    if n is not None and n.isString():
+        return lens_model(n.string(), where, f"camera {label!r}")
+    n = fs.getNode("fisheye" + suffix)
+    if not n.empty() and (n.isInt() or n.isReal()):
+        return "fisheye" if n.real() else "opencv"
+    return "opencv"
 
 
 def _units(fs: Any) -> str | None:

@@ -3,7 +3,8 @@
 Conventions (OpenCV): ``K`` [3, 3] in pixels with the CENTRE of the top-left pixel at (0, 0) (OpenCV,
 anipose, caliscope; COLMAP and our scene.json put it at (0.5, 0.5), see :func:`scene_K`); ``dist`` the
 OpenCV distortion coefficients ``k1 k2 p1 p2 [k3 [k4 k5 k6 [s1 s2 s3 s4 [tx ty]]]]`` (0, 4, 5, 8, 12 or 14
-values, dimensionless, on normalised image coordinates); ``R`` [3, 3], ``t`` [3] world-to-camera,
+values, dimensionless, on normalised image coordinates) for ``model = "opencv"``, or OpenCV's fisheye
+(equidistant, ``cv2.fisheye``) ``k1 k2 k3 k4`` for ``model = "fisheye"``; ``R`` [3, 3], ``t`` [3] world-to-camera,
 ``x_cam = R @ x_world + t``, ``t`` in the file's length unit.
 """
 
@@ -19,6 +20,8 @@ from sync4dgs.errors import DataFormatError
 
 ROTATION_TOL = 1e-6
 DIST_LENGTHS = (0, 4, 5, 8, 12, 14)
+MODELS = ("opencv", "fisheye")
+FISHEYE_NAMES = ("fisheye", "equidistant", "kannala_brandt", "opencv_fisheye")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class CalibCamera:
     or None when the file does not say (then the video's size is taken as it). K: float64 [3, 3] px
     (OpenCV pixel convention, see module docstring). dist: float64 [n] OpenCV coefficients. R: float64
     [3, 3] world-to-camera rotation. t: float64 [3] world-to-camera translation (file units).
+    model: the lens model of ``dist``, "opencv" (standard) or "fisheye" (cv2.fisheye, 4 coefficients).
     """
 
     name: str
@@ -38,6 +42,7 @@ class CalibCamera:
     dist: np.ndarray
     R: np.ndarray
     t: np.ndarray
+    model: str = "opencv"
 
     @property
     def center(self) -> np.ndarray:
@@ -113,7 +118,12 @@ def validate_camera(cam: CalibCamera, where: Path) -> CalibCamera:
     if err > ROTATION_TOL or abs(det - 1.0) > ROTATION_TOL:
         raise DataFormatError(where, f"{who}: R is not a rotation (max |R^T R - I| = {err:.3g}, det = {det:.6f}; "
                                      f"tolerance {ROTATION_TOL:g})")
-    if cam.dist.size not in DIST_LENGTHS:
+    if cam.model not in MODELS:
+        raise DataFormatError(where, f"{who}: unknown lens model {cam.model!r} (supported: {', '.join(MODELS)})")
+    if cam.model == "fisheye" and cam.dist.size != 4:
+        raise DataFormatError(where, f"{who}: the fisheye model takes 4 distortion coefficients (k1 k2 k3 k4), "
+                                     f"got {cam.dist.size}")
+    if cam.model == "opencv" and cam.dist.size not in DIST_LENGTHS:
         raise DataFormatError(where, f"{who}: {cam.dist.size} distortion coefficients; OpenCV takes "
                                      f"{', '.join(map(str, DIST_LENGTHS))}")
     if (cam.width is None) != (cam.height is None) or (cam.width is not None and not (cam.width > 0 and
@@ -134,6 +144,18 @@ def finish(calib: Calibration) -> Calibration:
     for c in calib.cameras:
         validate_camera(c, calib.path)
     return calib
+
+
+def lens_model(value, where: Path, who: str) -> str:
+    """A file's lens-model name -> "opencv" / "fisheye" (fisheye, equidistant, kannala_brandt, opencv_fisheye;
+    opencv, pinhole, plumb_bob, radtan, brown, rational_polynomial); DataFormatError otherwise."""
+    name = str(value).strip().lower()
+    if name in FISHEYE_NAMES:
+        return "fisheye"
+    if name in ("opencv", "pinhole", "plumb_bob", "radtan", "brown", "rational_polynomial", ""):
+        return "opencv"
+    raise DataFormatError(where, f"{who}: unknown lens model {value!r} (supported: OpenCV's standard model, or "
+                                 f"its fisheye model: {', '.join(FISHEYE_NAMES)})")
 
 
 def size_from(value: Any, where: Path, what: str) -> tuple[int, int]:

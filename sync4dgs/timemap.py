@@ -100,6 +100,31 @@ class TimeMaps:
         write_json(path, self.to_dict())
 
 
+def rereference(maps: TimeMaps, new_reference: str, old_reference_status: str = "aligned") -> TimeMaps:
+    """``maps`` re-expressed on camera ``new_reference``'s clock (the one re-referencing of time maps).
+
+    With old maps (o_k, r_k) the new global clock is camera R's local clock, tau_R = (o_k + r_k tau_k - o_R) / r_R,
+    hence o'_k = (o_k - o_R) / r_R and r'_k = r_k / r_R (seconds; rates dimensionless). ``new_reference`` gets
+    exactly (0, 1) and status "reference"; the OLD reference (status "reference") gets ``old_reference_status``
+    ("aligned" for estimates, "fixed" for ground truth); every other status and every confidence is kept.
+    Identity on the values when the references agree. KeyError (naming the camera) if ``new_reference`` has no map.
+    """
+    if new_reference not in maps.cameras:
+        raise KeyError(f"cannot re-reference time maps: camera {new_reference!r} has no time map "
+                       f"(have {sorted(maps.cameras)})")
+    if old_reference_status not in STATUSES:
+        raise ValueError(f"unknown time-map status {old_reference_status!r}; expected one of {STATUSES}")
+    ref = maps.cameras[new_reference]
+    cams = {}
+    for name, m in maps.cameras.items():
+        if name == new_reference:
+            cams[name] = TimeMap(0.0, 1.0, m.confidence, "reference")
+            continue
+        status = old_reference_status if m.status == "reference" else m.status
+        cams[name] = TimeMap((m.offset_s - ref.offset_s) / ref.rate, m.rate / ref.rate, m.confidence, status)
+    return TimeMaps(new_reference, cams, maps.extra)
+
+
 def load_time_maps(path: str | Path) -> TimeMaps:
     """Read an offsets.json / gt_sync.json / time_maps.json file (DataFormatError on problems)."""
     path = Path(path)

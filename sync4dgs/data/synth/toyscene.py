@@ -2,7 +2,7 @@
 
 This is test/benchmark material, not part of the alignment method (the method never sees any of the ground
 truth kept here). Spheres are ray-cast exactly, so every frame shows the scene at the exact global time
-``t_global_s = offset_s + rate * tau_s`` of its camera (the time convention of sync4dgs.sync.timemap):
+``t_global_s = offset_s + rate * tau_s`` of its camera (the time convention of sync4dgs.timemap):
 
 * cameras sit on an arc around the origin (world z is up), all looking at the scene centre;
 * each camera's true frame rate ``true_fps`` may differ from the metadata ``fps`` written in scene.json;
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
-from sync4dgs.sync.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.utils.atomic import write_json
+from sync4dgs.utils.geometry import look_at
 
 GROUND_Z = -0.9
 
@@ -108,19 +109,6 @@ class ToyScene:
     gt: TimeMaps
     motion: ToyMotion
     true_fps: list[float] = field(default_factory=list)
-
-
-def _look_at(center: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World-to-camera (R, t), OpenCV axes, world z up."""
-    f = target - center
-    f /= np.linalg.norm(f)
-    x = np.cross(f, np.array([0.0, 0.0, 1.0]))
-    if np.linalg.norm(x) < 1e-6:
-        x = np.array([1.0, 0.0, 0.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(f, x)
-    R = np.stack([x, y, f])
-    return R, -R @ center
 
 
 def _make_motion(cfg: ToySceneConfig, rng: np.random.Generator) -> ToyMotion:
@@ -221,7 +209,7 @@ def make_toy_scene(root: str | Path, cfg: ToySceneConfig) -> ToyScene:
         target = np.array([0.0, 0.0, 0.2]) + rng.normal(0, 0.1, 3)
         if k in cfg.blind_cameras:
             target = 2 * c - target  # look away from the scene
-        R, t = _look_at(c, target)
+        R, t = look_at(c, target)
         times = None
         if cfg.vfr_jitter > 0:
             times = (np.arange(cfg.n_frames) + rng.uniform(-cfg.vfr_jitter, cfg.vfr_jitter, cfg.n_frames)) / meta[k]
