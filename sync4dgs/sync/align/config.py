@@ -172,12 +172,12 @@ class AlignConfig:
                               f"got {self.min_shared_frames}, {self.full_shared_frames}")
         if not 0 <= self.min_aligned_confidence <= 1:
             raise ConfigError(f"align.min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
-        for name, ok in (("flow_min_px", self.flow_min_px > 0), ("flow_near_px", self.flow_near_px >= 0),
-                         ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0),
-                         ("fine_max_shift_frames", self.fine_max_shift_frames > 0)):
+        for name, ok, need in (("flow_min_px", self.flow_min_px > 0, "positive"),
+                               ("flow_near_px", self.flow_near_px >= 0, ">= 0"),
+                               ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0, ">= 0"),
+                               ("fine_max_shift_frames", self.fine_max_shift_frames > 0, "positive")):
             if not ok:
-                raise ConfigError(f"align.{name} must be {'>= 0' if name in ('flow_near_px', 'confidence_gap_sigmas') else 'positive'}, "
-                                  f"got {getattr(self, name)}")
+                raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):
             raise ConfigError(f"align.fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
         if self.track_cue not in ("fallback", "always", "never"):
