@@ -28,6 +28,7 @@ def _run(folder: Path, work: Path, *args: str) -> dict:
                            "--work", str(work), "--marker_timing", "--max_side", "640", *args])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drops", ["0,4,2,6"])
 def test_real_recording_every_camera_aligned_within_a_quarter_frame(tmp_path, drops):
     pytest.importorskip("cv2.aruco")
@@ -38,6 +39,7 @@ def test_real_recording_every_camera_aligned_within_a_quarter_frame(tmp_path, dr
     assert out["max_marker_frames"] <= 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not EXTRA, reason="set SYNC4DGS_REAL_SESSIONS to folders of more real recordings")
 @pytest.mark.parametrize("folder", EXTRA, ids=[p.name for p in EXTRA])
 def test_more_real_recordings_never_confidently_wrong(tmp_path, folder):
