@@ -25,6 +25,9 @@ ALIASES = {
              "frame rates fits clearly better",
     "device": "auto | cpu | cuda[:i] (default auto)",
     "track_max_side": "longest side of the frames tracked (px, default 640)",
+    "fg_mode": "moving-pixel masks: 'median' (default: difference to the temporal-median background) or 'motion' "
+               "(gain-compensated background AND dense optical flow: real footage with exposure drift, people "
+               "who sit still, slight shake; docs/align.md)",
 }
 
 

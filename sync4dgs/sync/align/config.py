@@ -65,7 +65,9 @@ class AlignConfig:
     less are dropped as static), fb_max_err_px (forward-backward KLT check), template_ncc (a track ends when
     its patch correlates less than this with its seed patch: bounds drift), klt_win, klt_levels,
     reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
-    background), bg_frames (frames sampled for the background).
+    background), bg_frames (frames sampled for the background), fg_mode ("median": every pixel that differs
+    from the background; "motion": gain-compensated background AND within flow_near_px of a pixel whose DIS
+    optical flow to a neighbouring frame exceeds flow_min_px - for real footage, see motion.py).
 
     Blob fallback (sync4dgs/sync/align/blobs.py): a camera with fewer than blob_tracks_below moving KLT tracks
     (soft, untextured moving content) also gets centroid tracks of its compact foreground components (area
@@ -77,7 +79,9 @@ class AlignConfig:
     score, the most moving ones), score_truncate_px (robust truncation of epipolar distances),
     min_overlap_frames (samples two tracks must share), max_pairs_per_camera (partners per camera, closest viewing directions),
     min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a
-    score curve is the best score outside ±window of the minimum).
+    score curve is the best score outside ±window of the minimum), confidence_gap_sigmas (a pair's confidence
+    is also at least (runner-up - best) / (this many robust standard deviations of the curve), which a
+    lag-independent floor of the score does not lower; 0 = off; pairscore.gap_confidence).
 
     Global solve: min_pair_confidence, inlier_tol_frames (offset residual, in median frame intervals),
     inlier_tol_rate (relative), ransac_trees. Evidence (support.py): a pair candidate under which the two
@@ -85,7 +89,9 @@ class AlignConfig:
     at full_shared_frames. A camera's confidence is the min-cut of pair weights between it and the reference;
     below min_aligned_confidence its status is "low_confidence" (offset still reported) instead of "aligned".
 
-    Refinement: refine (continuous sub-frame refinement of every pair), reproj_refine (then correct each
+    Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
+    pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
+    fine_max_shift_frames frames of its first camera), reproj_refine (then correct each
     camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
 
     3D trajectories: epipolar_gate_px (2x the largest RMS epipolar distance of linked tracks), min_views
@@ -110,6 +116,9 @@ class AlignConfig:
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
     bg_frames: int = 40
+    fg_mode: str = "median"
+    flow_min_px: float = 1.0
+    flow_near_px: int = 4
     blob_tracks_below: int = 20
     blob_min_area_px: int = 4
     blob_max_area_fraction: float = 0.01
@@ -123,6 +132,7 @@ class AlignConfig:
     max_pairs_per_camera: int = 6
     min_shared_view: float = 0.2
     confidence_window_s: float = 0.2
+    confidence_gap_sigmas: float = 8.0
     # global solve
     min_pair_confidence: float = 0.15
     min_shared_frames: float = 6.0
@@ -133,6 +143,7 @@ class AlignConfig:
     ransac_trees: int = 48
     # refinement and triangulation
     refine: bool = True
+    fine_max_shift_frames: float = 0.5
     reproj_refine: bool = False
     min_views: int = 3
     match_max_angle_deg: float = 75.0
@@ -161,6 +172,14 @@ class AlignConfig:
                               f"got {self.min_shared_frames}, {self.full_shared_frames}")
         if not 0 <= self.min_aligned_confidence <= 1:
             raise ConfigError(f"align.min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
+        for name, ok, need in (("flow_min_px", self.flow_min_px > 0, "positive"),
+                               ("flow_near_px", self.flow_near_px >= 0, ">= 0"),
+                               ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0, ">= 0"),
+                               ("fine_max_shift_frames", self.fine_max_shift_frames > 0, "positive")):
+            if not ok:
+                raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
+        if self.fg_mode not in ("median", "motion"):
+            raise ConfigError(f"align.fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
         if self.track_cue not in ("fallback", "always", "never"):
             raise ConfigError(f"align.track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         return self

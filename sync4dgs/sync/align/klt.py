@@ -198,7 +198,13 @@ def observe_camera(scene: SceneSpec, cam: CameraSpec, cfg: AlignConfig,
     of one camera."""
     small = load_small_frames(scene, cam, cfg.track_max_side)
     scale = 0.5 * (small.sx + small.sy)
-    masks, diffs = foreground_masks_and_differences(small.rgb, cfg.fg_threshold, cfg.bg_frames)
+    if cfg.fg_mode == "motion":
+        from sync4dgs.sync.align.motion import motion_masks  # noqa: PLC0415
+
+        masks, diffs = motion_masks(small.rgb, small.gray, cfg.fg_threshold, cfg.bg_frames, cfg.flow_min_px,
+                                    cfg.flow_near_px)
+    else:
+        masks, diffs = foreground_masks_and_differences(small.rgb, cfg.fg_threshold, cfg.bg_frames)
     packed = PackedMasks.pack(masks, small.sx, small.sy)
     if external is not None:
         rgb = track_colors(small, to_small_res(external.xy, small.sx, small.sy))

@@ -90,8 +90,13 @@ def _confidence(name_a: str, name_b: str, ratios: list[float], lags_s: np.ndarra
 
 
 def _combine(cues: dict[str, np.ndarray], conf: dict[str, float]) -> np.ndarray | None:
-    """Confidence-weighted mean of the cues' median-normalised curves (NaN-aware); None if no cue is usable."""
-    num, den = None, None
+    """Confidence-weighted mean of the cues' median-normalised curves (NaN-aware); None if no cue is usable.
+
+    A lag is scored (not NaN) only where the cues finite there hold at least half of the total confidence:
+    otherwise a cue of negligible confidence alone would decide the lags where the trusted cue has no data
+    (e.g. the edges of the lag range, where few tracks overlap) - and its spurious minimum there would look
+    perfectly confident."""
+    num, den, total = None, None, 0.0
     for name, cur in cues.items():
         if conf[name] <= 0:
             continue
@@ -99,9 +104,10 @@ def _combine(cues: dict[str, np.ndarray], conf: dict[str, float]) -> np.ndarray 
         ok = np.isfinite(rel)
         n, d = np.where(ok, conf[name] * rel, 0.0), ok * conf[name]
         num, den = (n, d) if num is None else (num + n, den + d)
+        total += conf[name]
     if num is None:
         return None
-    return np.where(den > 0, num / np.maximum(den, 1e-12), np.nan)
+    return np.where((den > 0) & (den >= 0.5 * total), num / np.maximum(den, 1e-12), np.nan)
 
 
 def _auto_ratios(profiles: PairProfiles | None, ratios: list[float], cfg: AlignConfig,
@@ -153,7 +159,7 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
             if not np.nanmin(combined[r], initial=np.inf) < AUTO_MARGIN * best_unit:
                 combined[r] = np.nan
     score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
-    summarise(score, cfg.confidence_window_s)
+    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas)
     n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
                                    cfg.full_shared_frames)
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,

@@ -188,8 +188,28 @@ def _parabola_vertex(y0: float, y1: float, y2: float) -> float:
     return float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
 
 
-def summarise(ps: PairScore, window_s: float, n_candidates: int = 3) -> None:
-    """Fill best_ratio, best_lag_s, confidence and candidates of ``ps`` from its curves (in place)."""
+_GAP_MIN_LAGS = 20  # the noise level of a curve is only estimated from at least this many finite lags
+
+
+def gap_confidence(row: np.ndarray, best: float, runner: float, gap_sigmas: float) -> float:
+    """Significance of a curve's minimum: (runner-up - best) in units of ``gap_sigmas`` robust standard
+    deviations of the curve over lags (1.4826 MAD), clipped to [0, 1]; 0 when off (gap_sigmas <= 0) or when
+    fewer than 20 lags are finite. Unlike 1 - best / runner-up it does not fall when every lag's score carries
+    the same floor (e.g. the spurious best partners of tracks that have no true partner in the other view)."""
+    vals = row[np.isfinite(row)]
+    if gap_sigmas <= 0 or len(vals) < _GAP_MIN_LAGS or not np.isfinite(runner):
+        return 0.0
+    sigma = 1.4826 * float(np.median(np.abs(vals - np.median(vals))))
+    if not sigma > 0:
+        return 0.0
+    return float(np.clip((runner - best) / (gap_sigmas * sigma), 0.0, 1.0))
+
+
+def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas: float = 0.0) -> None:
+    """Fill best_ratio, best_lag_s, confidence and candidates of ``ps`` from its curves (in place).
+
+    confidence = 1 - best / (best outside +-window_s of the minimum), or, when ``gap_sigmas`` > 0 and larger,
+    the minimum's significance (:func:`gap_confidence`)."""
     cur = ps.curves
     if not np.isfinite(cur).any():
         ps.confidence, ps.candidates = 0.0, []
@@ -203,6 +223,7 @@ def summarise(ps: PairScore, window_s: float, n_candidates: int = 3) -> None:
     outside[max(0, l - w): l + w + 1] = False
     runner = np.nanmin(row[outside], initial=np.inf) if np.isfinite(row[outside]).any() else np.inf
     conf = 0.0 if not np.isfinite(runner) or runner <= 0 else float(np.clip(1.0 - best / runner, 0.0, 1.0))
+    conf = max(conf, gap_confidence(row, best, runner, gap_sigmas))
     frac = 0.0
     if 0 < l < len(row) - 1 and np.isfinite(row[l - 1]) and np.isfinite(row[l + 1]):
         frac = _parabola_vertex(row[l - 1], best, row[l + 1])

@@ -240,6 +240,12 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         rho0 = sol.rates[p.b] / sol.rates[p.a]
         d0 = (sol.offsets_s[p.b] - sol.offsets_s[p.a]) / sol.rates[p.a]
         fe = fine_pair(p.profiles, rho0, d0, device) if p.profiles is not None else None
+        # a weak pencil cue (real footage: silhouettes differ between views) may put its sub-frame minimum
+        # frames away from the coarse estimate that the track cue made; then keep the coarse candidate
+        if fe is not None and p.cue_confidence.get("pencil", 0.0) < cfg.pencil_trusted_confidence:
+            h_a = float(np.median(np.diff(scene.cameras[p.a].tau_s())))
+            if abs(fe.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
+                fe = None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * coarse_w[k], 1e-3))]))
