@@ -16,7 +16,6 @@ The same JSON schema is used for stage-1 estimates (``offsets.json``), learned s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sync4dgs.errors import DataFormatError
-from sync4dgs.utils.atomic import write_json
+from sync4dgs.utils.atomic import read_json_object, write_json
 
 ArrayT = TypeVar("ArrayT")
 
@@ -130,12 +129,7 @@ def load_time_maps(path: str | Path) -> TimeMaps:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "time-map file not found")
-    try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataFormatError(path, f"invalid JSON: {e}") from e
-    if not isinstance(d, dict):
-        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
+    d = read_json_object(path)
     if d.get("version") != TIME_MAP_VERSION:
         raise DataFormatError(path, f"unsupported time-map version {d.get('version')!r}")
     try:

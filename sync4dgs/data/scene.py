@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from sync4dgs.errors import DataFormatError
-from sync4dgs.utils.atomic import write_json
+from sync4dgs.utils.atomic import read_json_object, write_json
 
 SCENE_FORMAT_VERSION = 1
 SCENE_FILE = "scene.json"
@@ -352,12 +352,7 @@ def load_scene(root: str | Path) -> SceneSpec:
         raise DataFormatError(root, "scene path is a file, expected a scene folder holding scene.json")
     if not path.is_file():
         raise DataFormatError(path, "scene.json not found; run `sync4dgs prepare` first")
-    try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataFormatError(path, f"invalid JSON: {e}") from e
-    if not isinstance(d, dict):
-        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
+    d = read_json_object(path)
     version = d.get("format_version")
     if version != SCENE_FORMAT_VERSION:
         raise DataFormatError(path, f"unsupported format_version {version!r} (this sync4dgs reads {SCENE_FORMAT_VERSION})")

@@ -29,7 +29,7 @@ from typing import Any
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.timemap import TimeMaps, load_time_maps
-from sync4dgs.utils.atomic import write_json
+from sync4dgs.utils.atomic import read_json_object, write_json
 
 CONFIG_FILE = "config.json"
 STATS_FILE = "train_stats.json"
@@ -170,13 +170,7 @@ def ply_export_dir(m: str | Path, iteration: int) -> Path:
 def _read_json_object(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataFormatError(path, f"invalid JSON: {e}") from e
-    if not isinstance(d, dict):
-        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
-    return d
+    return read_json_object(path)
 
 
 def write_config(m: str | Path, config: dict[str, Any]) -> Path:

@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from sync4dgs.errors import DataFormatError
+
 try:
     import fcntl
 except ImportError:          # pragma: no cover - not POSIX: temporaries are ignored, never swept
@@ -111,6 +113,19 @@ def write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
     """Write ``obj`` as JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=indent) + "\n")
+
+
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """The JSON object in the existing file ``path`` (DataFormatError naming the file if it is not valid JSON or
+    its top level is not an object). The caller decides what a missing file means."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataFormatError(path, f"invalid JSON: {e}") from e
+    if not isinstance(d, dict):
+        raise DataFormatError(path, f"top level must be a JSON object, got a JSON {type(d).__name__}")
+    return d
 
 
 @contextlib.contextmanager
