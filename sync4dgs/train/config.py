@@ -185,10 +185,23 @@ class LossConfig:
     """Photometric loss and regularisers: (1-l)*L1 + l*(1-SSIM) + regularisers."""
 
     lambda_dssim: float = 0.2
+    moving_l1: float = 0.0                     # weight of an extra L1 over the moving pixels of each training frame
+                                               # (difference from the camera's temporal median, dilated; see
+                                               # sync4dgs/train/moving_pixels.py); 0 = off
+    moving_threshold: float = 0.1              # moving-pixel colour difference (0..1) in some channel
+    moving_dilate_px: int = 2                  # the mask grows by this many pixels (object edges)
     static_drift: float = 1e-4                 # weight of the static-velocity penalty (if the model has one)
     motion_smooth: float = 1e-4                # mean ||P[k+1]-P[k]|| over dynamic keyframes
     rotation_smooth: float = 0.0               # mean (1 - |<q_k, q_k+1>|)
     reg_from_iter: int = 500
+
+    def __post_init__(self):
+        if not self.moving_l1 >= 0:
+            raise ValueError(f"loss.moving_l1 must be >= 0, got {self.moving_l1}")
+        if not 0 < self.moving_threshold < 1:
+            raise ValueError(f"loss.moving_threshold must be in (0, 1), got {self.moving_threshold}")
+        if self.moving_dilate_px < 0:
+            raise ValueError(f"loss.moving_dilate_px must be >= 0, got {self.moving_dilate_px}")
 
 
 @dataclass

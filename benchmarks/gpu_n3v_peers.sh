@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# One GPU machine, three phases, run detached through benchmarks/device_job.sh (longer than one 10-minute command):
+#   n3v300  the full N3V-scale rig end to end as a user runs it (`train` with stage 1 inside, configs/synth_gpu.json,
+#           seeding on), alone on the GPU: train time, stage-1 offsets (the N3V-scale regression check of stage 1),
+#           test metrics (full / moving / static), render FPS, montage (issues 14, 16)
+#   peers   upstream Ex4DGS (benchmarks/peers/ex4dgs/run_all.sh) and sync4dgs on the same demo and blobs scenes, the
+#           same iterations, trained concurrently; scored together with our metrics code (issue 20)
+#   n3v50   the 50-frame cut of the N3V rig, oracle clocks, 3000 iterations: variants of the moving-content settings
+#
+#   bash benchmarks/device_job.sh start s6 -- bash benchmarks/gpu_n3v_peers.sh
+#   bash benchmarks/device_job.sh poll s6 540       # repeat until it ends; files come back in $OUT
+# knobs: PHASES ("n3v300 peers n3v50"), N3V_ARGS (extra train flags for n3v300), PEER_ITERS (6000),
+# N3V50_VARIANTS ("label=flags;..."), WORK (/tmp/s6_work), COMMIT.
+set -uo pipefail
+OUT=${JOB_OUT:-${OUT:-$PWD/gpu_out}}; W=${WORK:-/tmp/s6_work}
+mkdir -p "$OUT" "$W"
+export PYTHONUNBUFFERED=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-16}
+export TORCH_EXTENSIONS_DIR=${TORCH_EXTENSIONS_DIR:-/tmp/torch_extensions} OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
+T0=$SECONDS
+log() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$OUT/summary.txt"; }
+log "card: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) date: $(date -u +%F) commit: ${COMMIT:-n/a}"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || { log "wheel install failed"; exit 1; }
+export PYTHONPATH=$PWD:/tmp/site:${PYTHONPATH:-}
+bash benchmarks/gsplat_prebuilt.sh install
+python3 -c "import time; t=time.time(); from gsplat.cuda._backend import _C; print(f'gsplat ready in {time.time()-t:.0f} s')" \
+  2>&1 | tee -a "$OUT/summary.txt"
+[ -f /tmp/site/gsplat/csrc.py ] || bash benchmarks/gsplat_prebuilt.sh save "$OUT"
+S4=(python3 -m sync4dgs)
+COMMON=(--train.device cuda --render.backend gsplat --log.tensorboard false --quiet)
+
+run() {  # name scene config extra-args...: train, then render the test views
+  local name=$1 scene=$2 cfg=$3; shift 3; local t0=$SECONDS
+  "${S4[@]}" train --config "$cfg" -m "$W/$name" -s "$scene" "${COMMON[@]}" "$@" > "$W/$name.log" 2>&1 &&
+  "${S4[@]}" render -m "$W/$name" --skip_train --no_video --quiet >> "$W/$name.log" 2>&1
+  log "$name rc=$? $((SECONDS - t0)) s $(grep -ao 'seeded [0-9]* dynamic[^)]*)' "$W/$name.log" | head -1)" \
+      "$(grep -ao 'trained [0-9]* iterations in [0-9.]* s ([0-9.]* images/s); [0-9]* static + [0-9]* dynamic' "$W/$name.log" | tail -1)"
+}
+region_eval() {  # group label=dir ...
+  local group=$1; shift; local args=()
+  for kv in "$@"; do [ -d "$W/${kv#*=}/test" ] && args+=(--label "${kv%%=*}" "$W/${kv#*=}"); done
+  [ ${#args[@]} -gt 0 ] || return 0
+  python3 benchmarks/moving_region_eval.py --out "$W/eval_$group" "${args[@]}" 2>&1 | tee -a "$OUT/summary.txt"
+  cp "$W/eval_$group/montage.png" "$OUT/montage_$group.png" 2>/dev/null
+  cp "$W/eval_$group/moving_region.json" "$OUT/moving_region_$group.json" 2>/dev/null
+}
+
+phase_n3v300() {
+  local N=$W/n3v300 M=$W/n3v300_e2e t0=$SECONDS
+  [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --layout canonical --device cuda --out $N --quiet
+  log "n3v300 synth: $((SECONDS - t0)) s"; t0=$SECONDS
+  "${S4[@]}" train --config configs/synth_gpu.json -m $M -s $N "${COMMON[@]}" ${N3V_ARGS:-} > $W/n3v300_e2e.log 2>&1
+  log "n3v300 train end to end (stage 1 + seeding + stage 2): rc=$? $((SECONDS - t0)) s"
+  grep -a "stage 1\|aligned in\|seeded\|images/s" $W/n3v300_e2e.log | tail -6 | tee -a "$OUT/summary.txt"
+  cp $M/train_stats.json "$OUT/train_stats_n3v300.json" 2>/dev/null
+  cp $M/stage1/offsets.json "$OUT/stage1_offsets_n3v300.json" 2>/dev/null
+  t0=$SECONDS
+  "${S4[@]}" render -m $M --skip_train --no_video --quiet >> $W/n3v300_e2e.log 2>&1
+  "${S4[@]}" metrics -m $M -s $N --quiet > $W/n3v300_metrics.log 2>&1
+  log "n3v300 render + metrics: $((SECONDS - t0)) s"; tail -25 $W/n3v300_metrics.log | tee -a "$OUT/summary.txt"
+  cp $M/results.json "$OUT/results_n3v300.json" 2>/dev/null
+  python3 benchmarks/fps_bench.py --model $M --source_path $N --out $W/fps_n3v300 --times 60 2>&1 | tail -6 \
+    | tee -a "$OUT/summary.txt"
+  region_eval n3v300 seeded=n3v300_e2e
+  python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v300.png" $M 2>&1 | tail -12 | tee -a "$OUT/summary.txt"
+  cp $W/n3v300_e2e.log "$OUT/" 2>/dev/null
+}
+
+phase_peers() {
+  local P=/tmp/peers_ex4dgs it=(--train.iterations ${PEER_ITERS:-6000}) t0=$SECONDS
+  mkdir -p $W/peers_out
+  # Ex4DGS: build, convert, train its four runs (deadline 400 s), render, score; in the background
+  ( OUT=$W/peers_out WORK=$P ITERS=${PEER_ITERS:-6000} bash benchmarks/peers/ex4dgs/run_all.sh > $W/peers_run.log 2>&1;
+    echo "run_all rc=$?" >> $W/peers_run.log ) &
+  local peers=$!
+  # sync4dgs on the very scene folders run_all generates, same iterations, concurrently with Ex4DGS's trainings
+  for s in demo blobs; do
+    ( while [ ! -f $P/$s/scene.json ]; do sleep 3; kill -0 $peers 2>/dev/null || exit 1; done; sleep 5
+      run s4_${s}_oracle $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps $P/$s/gt_sync.json &
+      run s4_${s}_naive $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
+      run s4_${s}_stage1 $P/$s configs/synth_gpu.json "${it[@]}" &     # stage 1 inside train, as a user runs it
+      wait ) &
+  done
+  wait
+  log "peers: Ex4DGS and sync4dgs runs done in $((SECONDS - t0)) s"
+  tail -30 $W/peers_run.log >> "$OUT/summary.txt"
+  for s in demo blobs; do   # score again with the sync4dgs runs beside Ex4DGS's, on the same frames
+    args=(); for m in naive oracle; do [ -f $P/${s}_$m/renders/render_stats.json ] && args+=(--ex4dgs $m $P/${s}_$m); done
+    for m in oracle naive stage1; do [ -d $W/s4_${s}_$m/test ] && args+=(--sync4dgs $m $W/s4_${s}_$m); done
+    python3 benchmarks/peers/ex4dgs/score.py --out "$OUT" --name $s "${args[@]}" 2>&1 | tail -5 | tee -a "$OUT/summary.txt"
+  done
+  python3 benchmarks/peers/ex4dgs/summarize.py "$OUT"/*_peers.json 2>&1 | tee -a "$OUT/summary.txt"
+  cp $W/peers_out/ex4dgs_ext.tgz "$OUT/" 2>/dev/null
+  tar czf "$OUT/peers_logs.tgz" -C $W peers_run.log $(cd $W && ls s4_*.log s4_*/train_stats.json s4_*/results.json 2>/dev/null) \
+    -C $W/peers_out logs.tgz summary.txt 2>/dev/null
+}
+
+phase_n3v50() {
+  local N=$W/n3v50 t0=$SECONDS labels=()
+  [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --frames 50 --layout canonical --device cuda --out $N --quiet
+  ( "${S4[@]}" align $N --device cuda --out $N/offsets.json > $W/n3v50_align.log 2>&1; tail -24 $W/n3v50_align.log \
+      > "$OUT/n3v50_align.txt" ) &
+  IFS=';' read -ra variants <<< "${N3V50_VARIANTS:-m3000=--moving.max_points_per_time 3000;m1000=--moving.max_points_per_time 1000;m1000_ml=--loss.moving_l1 1.0;m400=--moving.max_points_per_time 400}"
+  for v in "${variants[@]}"; do
+    local label=${v%%=*} flags=${v#*=}
+    run n3v50_$label $N configs/synth_gpu.json --train.iterations 3000 --fixed_time_maps $N/gt_sync.json $flags &
+    labels+=("$label=n3v50_$label")
+  done
+  wait
+  log "n3v50 variants: $((SECONDS - t0)) s"
+  region_eval n3v50 "${labels[@]}"
+}
+
+for phase in ${PHASES:-n3v300 peers n3v50}; do
+  log "phase $phase"; phase_$phase; log "phase $phase done"
+done
+log "all done"
