@@ -75,7 +75,7 @@ phase_peers() {
   local peers=$!
   # sync4dgs on the very scene folders run_all generates, same iterations, concurrently with Ex4DGS's trainings
   for s in demo blobs; do
-    ( while [ ! -f $P/$s/scene.json ]; do sleep 3; kill -0 $peers 2>/dev/null || exit 1; done; sleep 5
+    ( while [ ! -f $P/$s/gt_sync.json ]; do sleep 3; kill -0 $peers 2>/dev/null || exit 1; done; sleep 5
       run s4_${s}_oracle $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps $P/$s/gt_sync.json &
       run s4_${s}_naive $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
       run s4_${s}_stage1 $P/$s configs/synth_gpu.json "${it[@]}" &     # stage 1 inside train, as a user runs it
