@@ -6,11 +6,13 @@
 #   bash benchmarks/device_job.sh start NAME -- COMMAND...   # detached (setsid); JOB_OUT=$JOBS/NAME/out for it
 #   bash benchmarks/device_job.sh poll NAME [SECONDS]        # wait until it ends or SECONDS pass (default 540),
 #                                                            # print the log's tail, copy its out/ into $OUT
+#   bash benchmarks/device_job.sh stop NAME                  # kill the job's process group (never `pkill -f`:
+#                                                            # it matches the calling command line too)
 # The repository is copied to $JOBS/NAME/repo first, so that the next call's fresh working tree does not move the
 # files under a running job. knobs: JOBS (/tmp/device_jobs).
 set -uo pipefail
 JOBS=${JOBS:-/tmp/device_jobs}
-cmd=${1:?usage: start NAME -- COMMAND... | poll NAME [SECONDS]}; name=${2:?job name}; shift 2
+cmd=${1:?usage: start NAME -- COMMAND... | poll NAME [SECONDS] | stop NAME}; name=${2:?job name}; shift 2
 J=$JOBS/$name
 case $cmd in
   start)
@@ -27,5 +29,9 @@ case $cmd in
     tail -40 "$J/log"
     [ -n "${OUT:-}" ] && cp -r "$J/out/." "$OUT/" 2>/dev/null; cp "$J/log" "${OUT:-/tmp}/job_$name.log" 2>/dev/null
     true ;;
-  *) echo "device_job: unknown command $cmd (start, poll)"; exit 1 ;;
+  stop)
+    [ -f "$J/pid" ] || { echo "device_job: no job $name"; exit 1; }
+    kill -TERM -- -"$(cat "$J/pid")" 2>/dev/null; sleep 3; kill -KILL -- -"$(cat "$J/pid")" 2>/dev/null
+    echo "device_job: $name stopped" ;;
+  *) echo "device_job: unknown command $cmd (start, poll, stop)"; exit 1 ;;
 esac

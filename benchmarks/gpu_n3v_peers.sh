@@ -100,7 +100,7 @@ phase_n3v50() {
   [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --frames 50 --layout canonical --device cuda --out $N --quiet
   ( "${S4[@]}" align $N --device cuda --out $N/offsets.json > $W/n3v50_align.log 2>&1; tail -24 $W/n3v50_align.log \
       > "$OUT/n3v50_align.txt" ) &
-  IFS=';' read -ra variants <<< "${N3V50_VARIANTS:-m3000=--moving.max_points_per_time 3000;m1000=--moving.max_points_per_time 1000;m1000_ml=--loss.moving_l1 1.0;m400=--moving.max_points_per_time 400}"
+  IFS=';' read -ra variants <<< "${N3V50_VARIANTS:-m3000=--moving.max_points_per_time 3000;m1000=--moving.max_points_per_time 1000;g4=--densify.dynamic.grow_grad2d 0.0004;tol025=--moving.frame_tolerance 0.25}"
   for v in "${variants[@]}"; do
     local label=${v%%=*} flags=${v#*=}
     run n3v50_$label $N configs/synth_gpu.json --train.iterations 3000 --fixed_time_maps $N/gt_sync.json $flags &

@@ -185,23 +185,10 @@ class LossConfig:
     """Photometric loss and regularisers: (1-l)*L1 + l*(1-SSIM) + regularisers."""
 
     lambda_dssim: float = 0.2
-    moving_l1: float = 0.0                     # weight of an extra L1 over the moving pixels of each training frame
-                                               # (difference from the camera's temporal median, dilated; see
-                                               # sync4dgs/train/moving_pixels.py); 0 = off
-    moving_threshold: float = 0.1              # moving-pixel colour difference (0..1) in some channel
-    moving_dilate_px: int = 2                  # the mask grows by this many pixels (object edges)
     static_drift: float = 1e-4                 # weight of the static-velocity penalty (if the model has one)
     motion_smooth: float = 1e-4                # mean ||P[k+1]-P[k]|| over dynamic keyframes
     rotation_smooth: float = 0.0               # mean (1 - |<q_k, q_k+1>|)
     reg_from_iter: int = 500
-
-    def __post_init__(self):
-        if not self.moving_l1 >= 0:
-            raise ValueError(f"loss.moving_l1 must be >= 0, got {self.moving_l1}")
-        if not 0 < self.moving_threshold < 1:
-            raise ValueError(f"loss.moving_threshold must be in (0, 1), got {self.moving_threshold}")
-        if self.moving_dilate_px < 0:
-            raise ValueError(f"loss.moving_dilate_px must be >= 0, got {self.moving_dilate_px}")
 
 
 @dataclass
@@ -323,6 +310,9 @@ class MovingSeedConfig:
 
     enabled: bool = True
     spacing_frames: float = 1.0                # seed times, in frames of the reference camera
+    frame_tolerance: float = 0.6               # a camera takes part at a seed time when it has a frame within this
+                                               # many of its frames (cameras with sub-frame offsets see a fast
+                                               # object up to this fraction of its per-frame motion away)
     threshold: float = 0.1                     # moving-pixel colour difference (0..1) in some channel
     max_side: int = 320                        # long side of the downscaled views (pixels)
     stride_px: int = 2                         # source pixel grid step in the downscaled views
@@ -342,6 +332,8 @@ class MovingSeedConfig:
     def __post_init__(self):
         if not self.spacing_frames > 0:
             raise ValueError(f"moving.spacing_frames must be > 0, got {self.spacing_frames}")
+        if not 0 < self.frame_tolerance <= 1:
+            raise ValueError(f"moving.frame_tolerance must be in (0, 1] frames, got {self.frame_tolerance}")
         if not 0 < self.threshold < 1:
             raise ValueError(f"moving.threshold must be in (0, 1), got {self.threshold}")
         if self.max_side < 8 or self.stride_px < 1 or self.depth_samples < 2:

@@ -112,13 +112,6 @@ def l1(img: Tensor, gt: Tensor) -> Tensor:
     return (img - gt).abs().mean()
 
 
-def masked_l1(img: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
-    """Mean absolute error over the pixels where ``mask`` [H, W] (bool) is set, images [H, W, 3] (scalar; 0 with a
-    gradient path when the mask is empty; no host sync)."""
-    m = mask.to(img.dtype).unsqueeze(-1)
-    return ((img - gt).abs() * m).sum() / (3.0 * m.sum()).clamp_min(1.0)
-
-
 def psnr(img: Tensor, gt: Tensor) -> Tensor:
     """PSNR in dB (scalar tensor) of images in [0, 1] (no clamping of ``img``)."""
     mse = ((img - gt) ** 2).mean()

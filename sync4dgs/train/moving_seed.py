@@ -9,8 +9,8 @@ Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfi
 
 1. Seed times every ``spacing_frames`` reference frames over the capture range (global seconds, current maps).
 2. Per training camera: frames area-downscaled (long side <= ``max_side``), the temporal median of the camera
-   (sync4dgs/data/motion_mask.py), and at each seed time the camera's nearest frame (within 0.6 frame) with its
-   moving-pixel mask.
+   (sync4dgs/data/motion_mask.py), and at each seed time the camera's nearest frame (within ``frame_tolerance``
+   frames) with its moving-pixel mask.
 3. Mask-and-colour plane sweep across the cameras (sync4dgs/train/moving_sweep.py), one point per voxel of the
    median grid footprint, at most ``max_points_per_time`` points.
 4. Velocities by matching clusters of seeds between neighbouring instants (``velocity``, sync4dgs/train/moving_flow.py).
@@ -52,7 +52,6 @@ from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, 
 log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
 READ_THREADS = min(8, os.cpu_count() or 1)   # frames read and downscaled in parallel
-FRAME_TOLERANCE = 0.6          # a camera contributes to a seed time when it has a frame within this many frames
 
 # (camera, frame index) -> uint8 [H, W, 3] frame, a numpy array or a tensor on any device (e.g. FrameBank.peek)
 FrameReader = Callable[[CameraSpec, int], "np.ndarray | torch.Tensor"]
@@ -81,14 +80,15 @@ class _CameraVideo:
     background: np.ndarray           # [h, w, 3] float32 in [0, 1]
     tau_s: np.ndarray
     time_map: TimeMap
+    tolerance_frames: float
 
     def frame_at(self, t_global_s: float) -> int | None:
-        """Index of the frame nearest to global time t (s), or None if none lies within FRAME_TOLERANCE frames."""
+        """Index of the frame nearest to global time t (s), or None if none lies within ``tolerance_frames``."""
         tau = (t_global_s - self.time_map.offset_s) / self.time_map.rate
         i = int(np.clip(np.searchsorted(self.tau_s, tau), 1, len(self.tau_s) - 1)) if len(self.tau_s) > 1 else 0
         if len(self.tau_s) > 1 and abs(self.tau_s[i - 1] - tau) < abs(self.tau_s[i] - tau):
             i -= 1
-        return i if abs(self.tau_s[i] - tau) * self.cam.fps <= FRAME_TOLERANCE else None
+        return i if abs(self.tau_s[i] - tau) * self.cam.fps <= self.tolerance_frames else None
 
 
 def _downscale(img: "np.ndarray | torch.Tensor", size: tuple[int, int]) -> np.ndarray:
@@ -106,8 +106,9 @@ def _downscale(img: "np.ndarray | torch.Tensor", size: tuple[int, int]) -> np.nd
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
-def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, max_side: int,
+def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, cfg: MovingSeedConfig,
                 read: FrameReader | None) -> tuple[_CameraVideo, object]:
+    max_side = cfg.max_side
     factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
     size = (max(1, cam.width // factor), max(1, cam.height // factor))
     K = cam.K.astype(np.float64).copy()
@@ -116,12 +117,13 @@ def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, max_side: int
     src = open_frames(scene, cam) if read is None else _Frames(read, cam)
     step = max(1, len(src) // 48)
     background = temporal_median(np.stack([_downscale(src[i], size) for i in range(0, len(src), step)]))
-    return _CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap())), src
+    return (_CameraVideo(cam, K, size, background, cam.tau_s(), maps.cameras.get(cam.name, TimeMap()),
+                        cfg.frame_tolerance), src)
 
 
-def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, max_side: int,
+def _open_videos(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, cfg: MovingSeedConfig,
                  pool: ThreadPoolExecutor, read: FrameReader | None) -> tuple[list, list]:
-    opened = list(pool.map(lambda cam: _open_video(scene, cam, maps, max_side, read), cams))
+    opened = list(pool.map(lambda cam: _open_video(scene, cam, maps, cfg, read), cams))
     return [v for v, _ in opened], [s for _, s in opened]
 
 
@@ -156,7 +158,7 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
-        videos, sources = _open_videos(scene, cams, maps, cfg.max_side, pool, read)
+        videos, sources = _open_videos(scene, cams, maps, cfg, pool, read)
         settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
                                  depth_samples=cfg.depth_samples, min_views=cfg.min_views,
                                  min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)

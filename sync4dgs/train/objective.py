@@ -11,7 +11,7 @@ from sync4dgs.train.config import LossConfig
 
 
 class Objective:
-    """photometric ((1-l) L1 + l D-SSIM) + moving-pixel L1 + static drift + motion / rotation smoothness.
+    """photometric ((1-l) L1 + l D-SSIM) + static drift + motion smoothness + rotation smoothness.
 
     Regularisers are active after ``reg_from_iter`` and skipped when their weight is 0 or the model lacks the
     tensor (no static velocities / no dynamic Gaussians).
@@ -20,14 +20,10 @@ class Objective:
     def __init__(self, cfg: LossConfig):
         self.cfg = cfg
 
-    def __call__(self, image: Tensor, gt: Tensor, model: torch.nn.Module, step: int,
-                 moving_mask: Tensor | None = None) -> dict[str, Tensor]:
-        """image, gt: [H, W, 3] in [0, 1]; moving_mask: bool [H, W] (sync4dgs.train.moving_pixels) or None.
-        Returns {"photo", ..., "total"} scalar tensors."""
+    def __call__(self, image: Tensor, gt: Tensor, model: torch.nn.Module, step: int) -> dict[str, Tensor]:
+        """image, gt: [H, W, 3] in [0, 1]. Returns {"photo", ..., "total"} scalar tensors."""
         cfg = self.cfg
         terms = {"photo": losses.photometric_loss(image, gt, cfg.lambda_dssim)}
-        if moving_mask is not None and cfg.moving_l1 > 0:
-            terms["moving"] = cfg.moving_l1 * losses.masked_l1(image, gt, moving_mask)
         if step > cfg.reg_from_iter:
             if cfg.static_drift > 0 and STATIC_MOTION_KEY in model.static:
                 terms["static_drift"] = cfg.static_drift * losses.static_drift(model.static[STATIC_MOTION_KEY])

@@ -18,7 +18,6 @@ from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
-from sync4dgs.train.moving_pixels import MovingPixels
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule, base_lrs, build_optimizers
 from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
@@ -33,7 +32,6 @@ class Session:
 
     cameras: one RenderCameras (C=1) per training camera; tau_s: per training camera, each frame's local
     capture time (s); time_index: training camera position -> index in the time model.
-    moving_pixels: the training cameras' temporal medians when the loss weights up moving pixels, else None.
     distributed: None in a single process; under torchrun the rank's hooks
     (sync4dgs.train.distributed.DistributedHooks: gradient averaging, statistics, replica checks).
     Per-camera learned features (sync4dgs/train/feature.py) are callbacks; :attr:`features` lists them, the time
@@ -57,7 +55,6 @@ class Session:
     objective: Objective
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
-    moving_pixels: MovingPixels | None = None      # loss.moving_l1 > 0: per-camera medians for the moving mask
 
     @property
     def features(self) -> list[CameraFeature]:

@@ -28,7 +28,6 @@ from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
-from sync4dgs.train.moving_pixels import MovingPixels
 from sync4dgs.train.moving_seed import seed_moving_gaussians
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule
@@ -203,9 +202,7 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
         cameras=[render_camera(c, device) for c in train_cams],
         tau_s=[c.tau_s().tolist() for c in train_cams],
         time_index=[time_model.index(c.name) for c in train_cams],
-        schedule=LRSchedule(cfg.optim, extent), objective=Objective(cfg.loss),
-        moving_pixels=(MovingPixels(frames, cfg.loss.moving_threshold, cfg.loss.moving_dilate_px)
-                       if cfg.loss.moving_l1 > 0 else None))
+        schedule=LRSchedule(cfg.optim, extent), objective=Objective(cfg.loss))
     session.build_optimizers()
     session.callbacks = [*optional_features(session), *default_callbacks(session, progress)]
     log.info("model: %d static + %d dynamic Gaussians, %d keyframes; extent %.3g; device %s",

@@ -195,6 +195,23 @@ def test_config_validation():
         MovingSeedConfig(spacing_frames=0)
     with pytest.raises(ValueError):
         MovingSeedConfig(min_agreement=1.5)
+    with pytest.raises(ValueError, match="frame_tolerance"):
+        MovingSeedConfig(frame_tolerance=0)
+
+
+def test_a_camera_takes_part_only_within_the_frame_tolerance(gaussian_scene):
+    """frame_at: the nearest frame under the camera's time map, or None when it is more than frame_tolerance
+    frames from the seed time (the fixture films at 10 fps: frames every 0.1 s of local time)."""
+    from sync4dgs.timemap import TimeMap
+    from sync4dgs.train.moving_seed import _CameraVideo
+
+    cam = gaussian_scene.train_cameras[1]
+    def video(tol):
+        return _CameraVideo(cam, cam.K, (cam.width, cam.height), np.zeros((1, 1, 3), np.float32), cam.tau_s(),
+                            TimeMap(0.25, 1.0, 1.0, "aligned"), tol)
+    # global 0.55 s = local 0.30 s: frame 3 exactly; global 0.59 s = local 0.34 s: 0.4 frame from frame 3
+    assert video(0.6).frame_at(0.55) == 3 and video(0.6).frame_at(0.59) == 3
+    assert video(0.3).frame_at(0.55) == 3 and video(0.3).frame_at(0.59) is None
 
 
 def test_cluster_velocities_follow_objects_that_move_more_than_their_size():
