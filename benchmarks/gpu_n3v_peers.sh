@@ -9,7 +9,7 @@
 #
 #   bash benchmarks/device_job.sh start s6 -- bash benchmarks/gpu_n3v_peers.sh
 #   bash benchmarks/device_job.sh poll s6 540       # repeat until it ends; files come back in $OUT
-# knobs: PHASES ("n3v300 peers n3v50"), N3V_ARGS (extra train flags for n3v300), PEER_ITERS (6000),
+# knobs: PHASES ("peers n3v50 n3v300"), N3V_ARGS (extra train flags for n3v300), PEER_ITERS (6000),
 # N3V50_VARIANTS ("label=flags;..."), WORK (/tmp/s6_work), COMMIT.
 set -uo pipefail
 OUT=${JOB_OUT:-${OUT:-$PWD/gpu_out}}; W=${WORK:-/tmp/s6_work}
@@ -111,7 +111,7 @@ phase_n3v50() {
   region_eval n3v50 "${labels[@]}"
 }
 
-for phase in ${PHASES:-n3v300 peers n3v50}; do
+for phase in ${PHASES:-peers n3v50 n3v300}; do
   log "phase $phase"; phase_$phase; log "phase $phase done"
 done
 log "all done"
