@@ -81,7 +81,10 @@ class AlignConfig:
     min_shared_view (fraction of one view the other could see), confidence_window_s (the runner-up of a
     score curve is the best score outside ±window of the minimum), confidence_gap_sigmas (a pair's confidence
     is also at least (runner-up - best) / (this many robust standard deviations of the curve), which a
-    lag-independent floor of the score does not lower; 0 = off; pairscore.gap_confidence).
+    lag-independent floor of the score does not lower; 0 = off; pairscore.gap_confidence), confidence_margin
+    (the pair weight, before that floor, is the evidence for the best lag over the runner-up lag,
+    (1 - x)^2 / (1 - x + x^2) for x = best / runner-up, instead of 1 - x: a near-equal second minimum, e.g. one
+    motion period away, then adds next to nothing to a camera's confidence; pairscore.ambiguity_confidence).
 
     Global solve: min_pair_confidence, inlier_tol_frames (offset residual, in median frame intervals),
     inlier_tol_rate (relative), ransac_trees. Evidence (support.py): a pair candidate under which the two
@@ -133,6 +136,7 @@ class AlignConfig:
     min_shared_view: float = 0.2
     confidence_window_s: float = 0.2
     confidence_gap_sigmas: float = 8.0
+    confidence_margin: bool = False
     # global solve
     min_pair_confidence: float = 0.15
     min_shared_frames: float = 6.0

@@ -159,7 +159,8 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
             if not np.nanmin(combined[r], initial=np.inf) < AUTO_MARGIN * best_unit:
                 combined[r] = np.nan
     score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
-    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas)
+    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas,
+              ambiguity=cfg.confidence_margin)
     n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
                                    cfg.full_shared_frames)
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,

@@ -188,6 +188,21 @@ def _parabola_vertex(y0: float, y1: float, y2: float) -> float:
     return float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
 
 
+def ambiguity_confidence(x: float) -> float:
+    """Confidence of a curve's minimum from x = best / runner-up (the best score at a different lag), in [0, 1].
+
+    The runner-up is itself a candidate (weight ``c * x`` for a confidence c, see :func:`summarise`); in
+    capacities ``-log(1 - w)`` (support.py) the evidence for the best lag *over* the runner-up's lag is
+    ``-log(1 - c) + log(1 - c x)``. With c = 1 - x that margin is ``-log(x / (1 - x + x^2))``, i.e.
+    confidence ``(1 - x)^2 / (1 - x + x^2)``: 0 when the two minima are equal (a periodic ambiguity), close to
+    1 - x when the runner-up is much worse. Plain ``1 - x`` would count a runner-up 25% worse as a 0.25-weight
+    pair, and five such pairs of one camera as 0.76 evidence, however often the runner-up lag is the truth."""
+    if not np.isfinite(x) or x < 0:
+        return 0.0
+    x = min(float(x), 1.0)
+    return float((1 - x) ** 2 / (1 - x + x * x))
+
+
 _GAP_MIN_LAGS = 20  # the noise level of a curve is only estimated from at least this many finite lags
 
 
@@ -205,11 +220,14 @@ def gap_confidence(row: np.ndarray, best: float, runner: float, gap_sigmas: floa
     return float(np.clip((runner - best) / (gap_sigmas * sigma), 0.0, 1.0))
 
 
-def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas: float = 0.0) -> None:
+def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas: float = 0.0,
+              ambiguity: bool = False) -> None:
     """Fill best_ratio, best_lag_s, confidence and candidates of ``ps`` from its curves (in place).
 
-    confidence = 1 - best / (best outside +-window_s of the minimum), or, when ``gap_sigmas`` > 0 and larger,
-    the minimum's significance (:func:`gap_confidence`)."""
+    confidence = 1 - x with x = best / (best outside +-window_s of the minimum) - or, when ``ambiguity``,
+    the evidence for the best lag over that runner-up lag (:func:`ambiguity_confidence`; used for the pair
+    weights that the global solve adds up) - or, when ``gap_sigmas`` > 0 and larger, the minimum's
+    significance (:func:`gap_confidence`)."""
     cur = ps.curves
     if not np.isfinite(cur).any():
         ps.confidence, ps.candidates = 0.0, []
@@ -222,7 +240,10 @@ def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas:
     outside = np.ones(len(row), bool)
     outside[max(0, l - w): l + w + 1] = False
     runner = np.nanmin(row[outside], initial=np.inf) if np.isfinite(row[outside]).any() else np.inf
-    conf = 0.0 if not np.isfinite(runner) or runner <= 0 else float(np.clip(1.0 - best / runner, 0.0, 1.0))
+    if not np.isfinite(runner) or runner <= 0:
+        conf = 0.0
+    else:
+        conf = ambiguity_confidence(best / runner) if ambiguity else float(np.clip(1.0 - best / runner, 0.0, 1.0))
     conf = max(conf, gap_confidence(row, best, runner, gap_sigmas))
     frac = 0.0
     if 0 < l < len(row) - 1 and np.isfinite(row[l - 1]) and np.isfinite(row[l + 1]):
