@@ -326,6 +326,9 @@ class MovingSeedConfig:
     scale_fraction: float = 0.5                # isotropic scale, x the point's footprint (grid cell at its depth);
                                                # 0.5/0.8 beat 1.0/0.5 on two renderers (H200, 2026-12-01)
     velocity: bool = True                      # seeds move with a velocity from the neighbouring instants' seeds
+    velocity_instants: int = 2                 # a seed cluster is followed through this many instants each way;
+                                               # its velocity is the line fit of its centroids (sync4dgs/train/
+                                               # moving_flow.py)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
     falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
 
@@ -338,6 +341,8 @@ class MovingSeedConfig:
             raise ValueError(f"moving.threshold must be in (0, 1), got {self.threshold}")
         if self.max_side < 8 or self.stride_px < 1 or self.depth_samples < 2:
             raise ValueError("moving.max_side must be >= 8, moving.stride_px >= 1, moving.depth_samples >= 2")
+        if self.velocity_instants < 1:
+            raise ValueError(f"moving.velocity_instants must be >= 1, got {self.velocity_instants}")
         if self.min_views < 1 or not 0 < self.min_agreement <= 1 or not self.photo_tolerance > 0:
             raise ValueError("moving.min_views must be >= 1, moving.min_agreement in (0, 1], "
                              "moving.photo_tolerance > 0")

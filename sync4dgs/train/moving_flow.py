@@ -2,9 +2,10 @@
 
 The seeds of one instant (sync4dgs/train/moving_seed.py) are split into connected clusters (points closer than
 ``link`` x the instant's median footprint). A cluster is matched, in the previous and in the next instant, to the
-cluster of similar mean colour and size whose centroid is nearest, within ``max_step_extents`` x its own extent;
-its velocity is the mean centroid displacement per second over the matches found, and every point of the
-cluster gets it. A centroid moves with a rigidly translating object, so unlike point-to-nearest-point matching
+cluster of similar mean colour and size whose centroid is nearest, within ``max_step_extents`` x its own extent,
+and followed that way through up to ``instants`` instants each way; its velocity is the least-squares slope of
+its centroids over those instants (for 1 instant: the mean centroid displacement per second to the matched
+neighbours), and every point of the cluster gets it. A centroid moves with a rigidly translating object, so unlike point-to-nearest-point matching
 (biased towards zero for objects larger than their displacement) this follows objects that move more than
 their own size between instants. Unmatched clusters get zero velocity. Units: scene units, seconds.
 """
@@ -43,42 +44,68 @@ def _summaries(xyz: np.ndarray, rgb: np.ndarray, labels: np.ndarray) -> tuple[np
     return cen, col, count, ext
 
 
+def _matches(summ: list[tuple[np.ndarray, ...]], footprint: list[float], times_s: list[float], j: int, jj: int,
+             spacing_s: float) -> np.ndarray:
+    """[m_j] index of each cluster of instant j's best match among instant jj's clusters (-1: none; jj must be
+    exactly one ``spacing_s`` away)."""
+    cen, col, count, ext = summ[j]
+    out = np.full(len(cen), -1, dtype=np.int64)
+    if not (0 <= jj < len(times_s) and abs(abs(times_s[jj] - times_s[j]) - spacing_s) < 1e-3 * spacing_s):
+        return out
+    cen2, col2, count2, _ = summ[jj]
+    if len(cen2) == 0 or len(cen) == 0:
+        return out
+    dist = np.linalg.norm(cen[:, None] - cen2[None], axis=-1)                        # [m, m2]
+    similar = ((np.abs(col[:, None] - col2[None]).max(-1) <= COLOUR_TOLERANCE)
+               & (np.maximum(count[:, None], count2[None]) <= SIZE_RATIO * np.minimum(count[:, None], count2[None])))
+    dist = np.where(similar, dist, np.inf)
+    best = dist.argmin(1)
+    reach = MAX_STEP_EXTENTS * ext + LINK * footprint[j]
+    ok = dist[np.arange(len(cen)), best] <= reach
+    out[ok] = best[ok]
+    return out
+
+
 def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np.ndarray], footprint: list[float],
-                       spacing_s: float) -> list[np.ndarray]:
+                       spacing_s: float, instants: int = 1) -> list[np.ndarray]:
     """Per instant a velocity [n_j, 3] for each of its points (see the module docstring).
 
     times_s [J] instants (s); xyz[j] [n_j, 3] and rgb[j] [n_j, 3] the seeds of instant j; footprint[j] its median
-    footprint (scene units); only neighbours exactly one ``spacing_s`` away are matched."""
+    footprint (scene units); neighbours are matched one ``spacing_s`` apart. A cluster is followed through up to
+    ``instants`` matches forward and backward (each step the best match of the previous one), and its velocity is
+    the least-squares slope of its centroids over those instants (with ``instants`` = 1: the mean displacement to
+    the matched neighbours, per second)."""
     labels = [cluster_labels(x, LINK * f) for x, f in zip(xyz, footprint)]
     summ = [_summaries(x, c, lab) for x, c, lab in zip(xyz, rgb, labels)]
+    fwd = [_matches(summ, footprint, times_s, j, j + 1, spacing_s) for j in range(len(times_s))]
+    bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(len(times_s))]
     out = []
     for j, t in enumerate(times_s):
-        cen, col, count, ext = summ[j]
-        steps, hits = np.zeros_like(cen), np.zeros(len(cen))
-        for jj in (j - 1, j + 1):
-            if not (0 <= jj < len(times_s) and abs(abs(times_s[jj] - t) - spacing_s) < 1e-3 * spacing_s):
-                continue
-            cen2, col2, count2, _ = summ[jj]
-            if len(cen2) == 0:
-                continue
-            dist = np.linalg.norm(cen[:, None] - cen2[None], axis=-1)                        # [m, m2]
-            similar = ((np.abs(col[:, None] - col2[None]).max(-1) <= COLOUR_TOLERANCE)
-                       & (np.maximum(count[:, None], count2[None]) <= SIZE_RATIO * np.minimum(count[:, None], count2[None])))
-            dist = np.where(similar, dist, np.inf)
-            best = dist.argmin(1)
-            reach = MAX_STEP_EXTENTS * ext + LINK * footprint[j]
-            ok = dist[np.arange(len(cen)), best] <= reach
-            steps[ok] += (cen2[best[ok]] - cen[ok]) / (times_s[jj] - t)
-            hits[ok] += 1
-        v = np.where(hits[:, None] > 0, steps / np.maximum(hits, 1)[:, None], 0.0)
+        cen = summ[j][0]
+        v = np.zeros_like(cen)
+        for c in range(len(cen)):
+            ts, ps = [0.0], [cen[c]]
+            for step, links in ((1, fwd), (-1, bwd)):
+                k, cc = j, c
+                for _ in range(instants):
+                    nxt = int(links[k][cc])
+                    if nxt < 0:
+                        break
+                    k, cc = k + step, nxt
+                    ts.append(times_s[k] - t)
+                    ps.append(summ[k][0][cc])
+            if len(ts) >= 2:
+                tt, pp = np.asarray(ts), np.asarray(ps)
+                tc = tt - tt.mean()
+                v[c] = (tc[:, None] * (pp - pp.mean(0))).sum(0) / (tc * tc).sum()
         out.append(v[labels[j]] if len(labels[j]) else np.zeros((0, 3)))
     return out
 
 
-def seed_velocities(times_s: list[float], points: list, spacing_s: float) -> list[torch.Tensor]:
+def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1) -> list[torch.Tensor]:
     """:func:`cluster_velocities` of SweepPoints per instant; tensors [n_j, 3] on the points' device/dtype."""
     xyz = [p.xyz.detach().cpu().double().numpy() for p in points]
     rgb = [p.rgb.detach().cpu().double().numpy() for p in points]
     foot = [float(p.footprint.median()) if p.footprint.numel() else 0.0 for p in points]
-    vel = cluster_velocities(times_s, xyz, rgb, foot, spacing_s)
+    vel = cluster_velocities(times_s, xyz, rgb, foot, spacing_s, instants)
     return [torch.as_tensor(v, dtype=p.xyz.dtype, device=p.xyz.device) for v, p in zip(vel, points)]

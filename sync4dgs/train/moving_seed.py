@@ -13,7 +13,9 @@ Steps (config section ``moving``, :class:`~sync4dgs.train.config.MovingSeedConfi
    frames) with its moving-pixel mask.
 3. Mask-and-colour plane sweep across the cameras (sync4dgs/train/moving_sweep.py), one point per voxel of the
    median grid footprint, at most ``max_points_per_time`` points.
-4. Velocities by matching clusters of seeds between neighbouring instants (``velocity``, sync4dgs/train/moving_flow.py).
+4. Velocities by matching clusters of seeds between neighbouring instants, over ``velocity_instants`` instants each
+   way, on ALL the voxel points of each instant (steadier centroids than the capped subset; ``velocity``,
+   sync4dgs/train/moving_flow.py).
 5. Each point becomes a dynamic Gaussian moving with its velocity through the keyframes, with temporal opacity 1 on
    ``t ± plateau_fraction x spacing`` and falloff ``falloff_fraction x spacing`` (seconds), opacity
    ``init_opacity``, colour of its source pixel, isotropic scale = ``scale_fraction`` x its footprint.
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from tqdm import tqdm
 
 from sync4dgs.data.frames import open_frames
@@ -47,7 +50,8 @@ from sync4dgs.model.initialize import local_dynamic_rows
 from sync4dgs.timemap import TimeMap, TimeMaps
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_flow import seed_velocities
-from sync4dgs.train.moving_sweep import SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_downsample
+from sync4dgs.train.moving_sweep import (SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_select,
+                                         voxel_subset)
 
 log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
@@ -153,8 +157,17 @@ def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: Threa
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
                           read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints]]:
-    """(seed times s, points per time) on the moving content of the training cameras ``cams``; frames through
-    ``read`` when given, else from the scene's files."""
+    """(seed times s, points per time, at most ``max_points_per_time``) on the moving content of the training
+    cameras ``cams``; frames through ``read`` when given, else from the scene's files."""
+    times, voxels, keep = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
+    return times, [voxel_subset(v, k) for v, k in zip(voxels, keep)]
+
+
+def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
+                          cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
+                          read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints], list[Tensor]]:
+    """(seed times s, one point per voxel per time, indices of the capped subset per time): see
+    :func:`collect_moving_points`, which returns the subsets."""
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
@@ -163,7 +176,7 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
                                  depth_samples=cfg.depth_samples, min_views=cfg.min_views,
                                  min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
         gen = torch.Generator().manual_seed(seed)
-        times, points = [], []
+        times, voxels, keep = [], [], []
         for t in tqdm(seed_times_s(t_range_s, spacing), desc="seeding moving content", unit="t", disable=not progress,
                       leave=False):
             views = _views_at(float(t), videos, sources, pool, cfg.threshold, device)
@@ -174,8 +187,10 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
                 continue
             voxel = float(pts.footprint.median())
             times.append(float(t))
-            points.append(voxel_downsample(pts, voxel, cfg.max_points_per_time, gen))
-    return times, points
+            v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen)
+            voxels.append(v)
+            keep.append(k)
+    return times, voxels, keep
 
 
 @torch.no_grad()
@@ -197,13 +212,18 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
         return 0
     device = model.key_t0_s.device
     started = time.perf_counter()
-    times, points = collect_moving_points(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
-    if not points:
+    times, voxels, keep = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
+    if not voxels:
         log.info("moving content: no seeds (no moving pixels agreed across the training cameras)")
         return 0
     spacing = cfg.spacing_frames / scene.camera(scene.reference_camera).fps
+    points = [voxel_subset(v, k) for v, k in zip(voxels, keep)]
     xyz = torch.cat([p.xyz for p in points])
-    velocity = torch.cat(seed_velocities(times, points, spacing)) if cfg.velocity else torch.zeros_like(xyz)
+    if cfg.velocity:   # clusters of ALL the voxel points of each instant (more points: steadier centroids)
+        velocity = torch.cat([v[k] for v, k in zip(seed_velocities(times, voxels, spacing, cfg.velocity_instants),
+                                                   keep)])
+    else:
+        velocity = torch.zeros_like(xyz)
     rows = local_dynamic_rows(
         xyz=xyz, velocity=velocity, rgb01=torch.cat([p.rgb for p in points]),
         log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)),

@@ -163,17 +163,31 @@ def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Ge
     return SweepPoints(*(torch.cat([getattr(p, f) for p in out]) for f in ("xyz", "rgb", "footprint", "view")))
 
 
-def voxel_downsample(points: SweepPoints, voxel: float, max_points: int,
-                     generator: torch.Generator | None = None) -> SweepPoints:
-    """One point per voxel of size ``voxel`` (the first of a seeded random order), then at most ``max_points``."""
+def voxel_subset(points: SweepPoints, idx: Tensor) -> SweepPoints:
+    """The rows ``idx`` (long [k]) of ``points``."""
+    return SweepPoints(points.xyz[idx], points.rgb[idx], points.footprint[idx], points.view[idx])
+
+
+def voxel_select(points: SweepPoints, voxel: float, max_points: int,
+                 generator: torch.Generator | None = None) -> tuple[SweepPoints, Tensor]:
+    """(one point per voxel of size ``voxel`` - the first of a seeded random order -, long indices [<= max_points]
+    of a seeded random subset of those). :func:`voxel_downsample` is that subset."""
     n = points.xyz.shape[0]
     if n == 0:
-        return points
+        return points, torch.zeros(0, dtype=torch.long, device=points.xyz.device)
     order = torch.randperm(n, generator=generator, device="cpu").to(points.xyz.device)
     keys = torch.floor(points.xyz[order] / voxel).long()
     _, inverse = torch.unique(keys, dim=0, return_inverse=True)
     first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=keys.device)
     first.scatter_reduce_(0, inverse, torch.arange(n, device=keys.device), reduce="amin")
-    sel = order[first[:max_points] if first.numel() <= max_points else
-                first[torch.randperm(first.numel(), generator=generator, device="cpu")[:max_points].to(first.device)]]
-    return SweepPoints(points.xyz[sel], points.rgb[sel], points.footprint[sel], points.view[sel])
+    voxels = voxel_subset(points, order[first])
+    keep = (torch.arange(first.numel(), device=first.device) if first.numel() <= max_points else
+            torch.randperm(first.numel(), generator=generator, device="cpu")[:max_points].to(first.device))
+    return voxels, keep
+
+
+def voxel_downsample(points: SweepPoints, voxel: float, max_points: int,
+                     generator: torch.Generator | None = None) -> SweepPoints:
+    """One point per voxel of size ``voxel`` (the first of a seeded random order), then at most ``max_points``."""
+    voxels, keep = voxel_select(points, voxel, max_points, generator)
+    return voxel_subset(voxels, keep)
