@@ -5,9 +5,9 @@ The seeds of one instant (sync4dgs/train/moving_seed.py) are split into connecte
 cluster of similar mean colour and size whose centroid is nearest, within ``max_step_extents`` x its own extent,
 and followed that way through up to ``instants`` instants each way; its velocity is the least-squares slope of
 its centroids over those instants (for 1 instant: the mean centroid displacement per second to the matched
-neighbours), and every point of the cluster gets it. A centroid moves with a rigidly translating object, so unlike point-to-nearest-point matching
-(biased towards zero for objects larger than their displacement) this follows objects that move more than
-their own size between instants. Unmatched clusters get zero velocity. Units: scene units, seconds.
+neighbours), and every point of the cluster gets it. A centroid moves with a rigidly translating object, so unlike
+point-to-nearest-point matching (biased towards zero for objects larger than their displacement) this follows
+objects that move more than their own size between instants. Unmatched clusters get zero velocity. Units: scene units, seconds.
 """
 
 from __future__ import annotations
@@ -82,22 +82,26 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
     out = []
     for j, t in enumerate(times_s):
         cen = summ[j][0]
-        v = np.zeros_like(cen)
-        for c in range(len(cen)):
-            ts, ps = [0.0], [cen[c]]
-            for step, links in ((1, fwd), (-1, bwd)):
-                k, cc = j, c
-                for _ in range(instants):
-                    nxt = int(links[k][cc])
-                    if nxt < 0:
-                        break
-                    k, cc = k + step, nxt
-                    ts.append(times_s[k] - t)
-                    ps.append(summ[k][0][cc])
-            if len(ts) >= 2:
-                tt, pp = np.asarray(ts), np.asarray(ps)
-                tc = tt - tt.mean()
-                v[c] = (tc[:, None] * (pp - pp.mean(0))).sum(0) / (tc * tc).sum()
+        # least-squares slope over the followed centroids, from running sums (t relative to instant j)
+        n, st, stt = np.ones(len(cen)), np.zeros(len(cen)), np.zeros(len(cen))
+        sp, stp = cen.copy(), np.zeros_like(cen)
+        for step, links in ((1, fwd), (-1, bwd)):
+            cur, alive, k = np.arange(len(cen)), np.ones(len(cen), bool), j
+            for _ in range(instants):
+                if not (0 <= k + step < len(times_s)) or not alive.any():
+                    break
+                nxt = np.where(alive, links[k][cur], -1)
+                alive = nxt >= 0
+                k, cur = k + step, np.where(alive, nxt, 0)
+                dt, pos = times_s[k] - t, summ[k][0][cur] if len(summ[k][0]) else np.zeros_like(cen)
+                n += alive
+                st += alive * dt
+                stt += alive * dt * dt
+                sp += alive[:, None] * pos
+                stp += (alive * dt)[:, None] * pos
+        den = stt - st * st / n
+        moved = den > 0                                        # at least one match
+        v = np.where(moved[:, None], (stp - st[:, None] * sp / n[:, None]) / np.where(moved, den, 1.0)[:, None], 0.0)
         out.append(v[labels[j]] if len(labels[j]) else np.zeros((0, 3)))
     return out
 

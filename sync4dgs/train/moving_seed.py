@@ -112,8 +112,7 @@ def _downscale(img: "np.ndarray | torch.Tensor", size: tuple[int, int]) -> np.nd
 
 def _open_video(scene: SceneSpec, cam: CameraSpec, maps: TimeMaps, cfg: MovingSeedConfig,
                 read: FrameReader | None) -> tuple[_CameraVideo, object]:
-    max_side = cfg.max_side
-    factor = max(1, math.ceil(max(cam.width, cam.height) / max_side))
+    factor = max(1, math.ceil(max(cam.width, cam.height) / cfg.max_side))
     size = (max(1, cam.width // factor), max(1, cam.height // factor))
     K = cam.K.astype(np.float64).copy()
     K[0] *= size[0] / cam.width
