@@ -14,16 +14,10 @@ import math
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
-from sync4dgs.data.points import save_points
-from sync4dgs.data.scene import CameraSpec, FrameSource, SceneSpec
-from sync4dgs.render import RenderCameras, render
-from sync4dgs.render.conventions import look_at_viewmat, rgb_to_sh_dc
-from sync4dgs.render.types import Gaussians
-from sync4dgs.timemap import TimeMap, TimeMaps
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from splat_scene import arc_cameras, splats, write_scene  # noqa: E402
 
 root = Path(sys.argv[1]); seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 rng = np.random.default_rng(seed)
@@ -74,39 +68,12 @@ def ball_centre(t):
 
 
 def gauss(t):
-    m = np.concatenate([bg, box_at(t), ball_local + ball_centre(t)])
-    c = np.concatenate([bg_rgb, box_rgb, ball_rgb])
-    s = np.concatenate([np.full((len(bg), 3), 0.05), np.full((len(box_local), 3), 0.05),
-                        np.full((len(ball_local), 3), 0.03)])
-    n = len(m); f = dict(dtype=torch.float32)
-    return Gaussians(means=torch.tensor(m, **f), quats=torch.tensor([[1.0, 0, 0, 0]] * n, **f),
-                     scales=torch.tensor(s, **f), opacities=torch.full((n,), 0.97, **f),
-                     colors=rgb_to_sh_dc(torch.tensor(c, **f))[:, None, :])
+    return splats(np.concatenate([bg, box_at(t), ball_local + ball_centre(t)]),
+                  np.concatenate([bg_rgb, box_rgb, ball_rgb]),
+                  np.concatenate([np.full((len(bg), 3), 0.05), np.full((len(box_local), 3), 0.05),
+                                  np.full((len(ball_local), 3), 0.03)]), 0.97)
 
 
-cams = []
-for i, ang in enumerate(np.deg2rad(np.linspace(-50, 50, 12))):
-    eye = torch.tensor([5.0 * math.sin(ang), -5.0 * math.cos(ang), 0.4], dtype=torch.float64)
-    vm = look_at_viewmat(eye, torch.tensor([0.0, 0.5, -0.3], dtype=torch.float64)).numpy()
-    K = np.array([[FX, 0, W / 2], [0, FX, H / 2], [0, 0, 1.0]])
-    n = names[i]; nf = int(round(N * fps[n] / 30.0))
-    cams.append(CameraSpec(name=n, width=W, height=H, K=K, R=vm[:3, :3], t=vm[:3, 3], fps=fps[n], n_frames=nf,
-                           frames=FrameSource("images", f"frames/{n}", "{:05d}.png")))
-torch.set_num_threads(2)
-for cam in cams:
-    rc = RenderCameras(viewmats=torch.tensor(cam.viewmat, dtype=torch.float32)[None],
-                       Ks=torch.tensor(cam.K, dtype=torch.float32)[None], width=W, height=H)
-    folder = root / cam.frames.path; folder.mkdir(parents=True, exist_ok=True)
-    for i, tau in enumerate(cam.tau_s()):
-        with torch.no_grad():
-            img = render(gauss(offs[cam.name] + tau), rc, backend="torch", sh_degree=0,
-                         background=torch.zeros(3)).image[0]
-        arr = (img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-        cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
-scene = SceneSpec(root=root, cameras=cams, reference_camera="cam00", test_cameras=["cam00"], near=0.5, far=20.0)
-scene.save()
-save_points(scene.points_path, np.concatenate([bg, box_at(0.0)]),
-            (np.concatenate([bg_rgb, box_rgb]) * 255).astype(np.uint8))
-TimeMaps("cam00", {n: TimeMap(o, 1.0, 1.0, "reference" if n == "cam00" else "aligned")
-                   for n, o in offs.items()}).save(scene.gt_sync_path)
+cams = arc_cameras(fps, N, np.linspace(-50, 50, 12), 5.0, 0.4, (0.0, 0.5, -0.3), W, H, FX)
+write_scene(root, cams, gauss, offs, np.concatenate([bg, box_at(0.0)]), np.concatenate([bg_rgb, box_rgb]))
 print(json.dumps(offs))
