@@ -9,7 +9,9 @@
 #
 #   bash benchmarks/device_job.sh start s6 -- bash benchmarks/gpu_n3v_peers.sh
 #   bash benchmarks/device_job.sh poll s6 540       # repeat until it ends; files come back in $OUT
-# knobs: PHASES ("peers n3v50 n3v300"), N3V_ARGS (extra train flags for n3v300), PEER_ITERS (6000),
+# knobs: PHASES ("peers n3v50 n3v300"), N3V_ARGS (extra train flags for n3v300), PEER_ITERS (6000), PEER_DEADLINE_S
+# (400: Ex4DGS's trainings end by then), PEERS_ORDER (concurrent | sequential: Ex4DGS alone first), S4_MODES
+# ("oracle naive stage1"),
 # N3V50_VARIANTS ("label=flags;..."), WORK (/tmp/s6_work), COMMIT.
 set -uo pipefail
 OUT=${JOB_OUT:-${OUT:-$PWD/gpu_out}}; W=${WORK:-/tmp/s6_work}
@@ -70,15 +72,22 @@ phase_peers() {
   local P=/tmp/peers_ex4dgs it=(--train.iterations ${PEER_ITERS:-6000}) t0=$SECONDS
   mkdir -p $W/peers_out
   # Ex4DGS: build, convert, train its four runs (deadline 400 s), render, score; in the background
-  ( OUT=$W/peers_out WORK=$P ITERS=${PEER_ITERS:-6000} bash benchmarks/peers/ex4dgs/run_all.sh > $W/peers_run.log 2>&1;
-    echo "run_all rc=$?" >> $W/peers_run.log ) &
+  ( OUT=$W/peers_out WORK=$P ITERS=${PEER_ITERS:-6000} DEADLINE_S=${PEER_DEADLINE_S:-400} \
+      bash benchmarks/peers/ex4dgs/run_all.sh > $W/peers_run.log 2>&1; echo "run_all rc=$?" >> $W/peers_run.log ) &
   local peers=$!
+  if [ "${PEERS_ORDER:-concurrent}" = sequential ]; then   # Ex4DGS's runs alone on the GPU first, then ours
+    wait $peers; log "peers: Ex4DGS done in $((SECONDS - t0)) s"; peers=0
+  fi
   # sync4dgs on the very scene folders run_all generates, same iterations, concurrently with Ex4DGS's trainings
   for s in demo blobs; do
     ( while [ ! -f $P/$s/gt_sync.json ]; do sleep 3; kill -0 $peers 2>/dev/null || exit 1; done; sleep 5
-      run s4_${s}_oracle $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps $P/$s/gt_sync.json &
-      run s4_${s}_naive $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity &
-      run s4_${s}_stage1 $P/$s configs/synth_gpu.json "${it[@]}" &     # stage 1 inside train, as a user runs it
+      for m in ${S4_MODES:-oracle naive stage1}; do
+        case $m in
+          oracle) run s4_${s}_oracle $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps $P/$s/gt_sync.json & ;;
+          naive)  run s4_${s}_naive $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity & ;;
+          stage1) run s4_${s}_stage1 $P/$s configs/synth_gpu.json "${it[@]}" & ;;   # stage 1 inside train
+        esac
+      done
       wait ) &
   done
   wait
