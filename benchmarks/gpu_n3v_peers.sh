@@ -92,6 +92,9 @@ phase_peers() {
   done
   wait
   log "peers: Ex4DGS and sync4dgs runs done in $((SECONDS - t0)) s"
+  for d in $W/s4_*/; do   # results.json (render FPS, model size), one model at a time as Ex4DGS's render_test.py
+    [ -d "$d/test" ] && "${S4[@]}" metrics -m "$d" --quiet > "${d%/}.metrics.log" 2>&1
+  done
   tail -30 $W/peers_run.log >> "$OUT/summary.txt"
   for s in demo blobs; do   # score again with the sync4dgs runs beside Ex4DGS's, on the same frames
     args=(); for m in naive oracle; do [ -f $P/${s}_$m/renders/render_stats.json ] && args+=(--ex4dgs $m $P/${s}_$m); done

@@ -27,6 +27,15 @@ def rows(path: Path) -> list[list[str]]:
         c, reg = r["common"], r["common"]["regions"]
         ts, rs = r.get("train_stats", {}), r.get("render_stats", {})
         err = r.get("input_time_error_frames")
+        if r.get("kind") == "sync4dgs":   # our train_stats.json / results.json keys, mapped onto Ex4DGS's columns
+            res = r.get("results", {})
+            ts = {"iterations_done": ts.get("iterations"), "completed": True, "train_loop_s": ts.get("train_seconds"),
+                  "peak_memory_allocated_bytes": None if ts.get("peak_gpu_allocated_gib") is None
+                  else ts["peak_gpu_allocated_gib"] * 2**30}
+            model = res.get("model") or {}
+            rs = {"render_fps": (res.get("render_speed") or {}).get("fps"),
+                  "model_ply_bytes": None if model.get("size_mb") is None else model["size_mb"] * 2**20,
+                  **({"n_static": model["n_static"], "n_dynamic": model["n_dynamic"]} if "n_static" in model else {})}
         iters = ts.get("iterations_done")
         mem = ts.get("peak_memory_allocated_bytes")
         size = rs.get("model_ply_bytes")
