@@ -60,7 +60,9 @@ class ViewRenderSettings:
 
 def settings_from_meta(meta: dict[str, Any], scene: SceneSpec, backend: str | None = None) -> ViewRenderSettings:
     """Rendering settings of a trained model: the config recorded in its meta (train.background, render.near/far/
-    antialiased, model.sh_degree), falling back to the scene's near/far and a black background.
+    antialiased, model.sh_degree), falling back to the scene's near/far and a black background. A model trained
+    over a fixed background (meta ``background``: e.g. the scene's empty white background found by
+    train.detect_void) renders over that colour.
 
     The backend is ``backend`` if given, else "auto" (gsplat on CUDA, the torch reference on CPU), whatever
     backend training used: both rasterise the same model (render/parity.py checks they agree).
@@ -68,6 +70,9 @@ def settings_from_meta(meta: dict[str, Any], scene: SceneSpec, backend: str | No
     cfg = meta.get("config") or {}
     train_cfg, render_cfg, model_cfg = cfg.get("train", {}), cfg.get("render", {}), cfg.get("model", {})
     bg = train_cfg.get("background", [0.0, 0.0, 0.0])
+    used = meta.get("background") or {}          # what training composited over (sync4dgs/train/background.py)
+    if used.get("random") is False and used.get("rgb") is not None:
+        bg = used["rgb"]
     near = float(render_cfg.get("near") or 0.0) or scene.near
     far = float(render_cfg.get("far") or 0.0) or scene.far
     return ViewRenderSettings(

@@ -44,6 +44,9 @@ class TrainConfig:
     device: str = "auto"                       # "auto" | "cpu" | "cuda" | "cuda:1" ...
     random_background: bool = True             # uniform random RGB background each iteration (Ex4DGS)
     background: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # used when not random
+    detect_void: bool = True                   # with random backgrounds: if the frames show an empty pure black /
+                                               # white background, train on that colour instead (train/background.py)
+    void_fraction: float = 0.02                # ... when at least this fraction of sampled pixels is that colour
     sh_degree_interval: int = 1000             # active SH degree += 1 every this many iterations
     frames_on_device: str = "auto"             # "auto" (if it fits the budget) | "always" | "never" (stream)
     frames_budget_gb: float = 0.0              # 0 = automatic (CUDA: 60% of free memory; CPU: 4 GB)

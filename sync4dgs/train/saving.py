@@ -69,6 +69,7 @@ def session_time_maps(session: Session) -> TimeMaps:
 def save_session_weights(session: Session, iteration: int) -> Path:
     """Weights + time_maps.json of ``session`` at ``iteration`` (meta: scene, config, camera split)."""
     meta = {"scene": str(session.scene.root), "config": session.cfg.to_dict(),
+            **({"background": session.background_choice.to_dict()} if session.background_choice else {}),
             "train_cameras": [c.name for c in session.scene.train_cameras],
             "test_cameras": list(session.scene.test_cameras)}
     return save_weights(session.model_path, iteration, session.model, session_time_maps(session), meta)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.render.types import RenderCameras
+from sync4dgs.train.background import BackgroundChoice
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.feature import CameraFeature
@@ -55,6 +56,7 @@ class Session:
     objective: Objective
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
+    background_choice: BackgroundChoice | None = None   # what ``background`` draws and why (train/background.py)
 
     @property
     def features(self) -> list[CameraFeature]:

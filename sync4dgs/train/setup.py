@@ -20,6 +20,7 @@ from sync4dgs.timemap import TimeMap, TimeMaps, load_time_maps
 from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.align.export import TRAJECTORIES_FILE
 from sync4dgs.sync.timemodel import CameraTimeModel
+from sync4dgs.train.background import BackgroundChoice, choose_background, sample_frame_indices
 from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.appearance import build_appearance_learner
 from sync4dgs.train.camrefine import build_camera_refiner
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RANDOM_INIT_POINTS = 20_000
 UNCERTAIN_CONFIDENCE = 0.5     # initial maps below this confidence learn without the evidence gate
+VOID_SAMPLE_FRAMES = 4         # frames per training camera checked for an empty background
 
 
 # ------------------------------------------------------------------------------------------ time maps
@@ -192,13 +194,15 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
             seed_moving_gaussians(model, scene, maps, capture_range_s(scene, maps), cfg.moving, cfg.train.seed,
                                   progress, maps_fixed=fixed,
                                   read=lambda cam, i: frames.peek(bank_pos[cam.name], i))
+    background = _choose_background(cfg, frames, train_cams)
     extent = cfg.train.scene_extent if cfg.train.scene_extent > 0 else scene_extent(scene)
     state = TrainState(model=model, optimizers={}, extent=extent)
     session = Session(
         cfg=cfg, scene=scene, model_path=model_path, device=device, state=state, time=time_ctl,
         frames=frames,
         sampler=ViewSampler([c.n_frames for c in train_cams], cfg.train.seed),
-        background=BackgroundSampler(cfg.train.random_background, cfg.train.background, cfg.train.seed, device),
+        background=BackgroundSampler(background.random, list(background.rgb), cfg.train.seed, device),
+        background_choice=background,
         cameras=[render_camera(c, device) for c in train_cams],
         tau_s=[c.tau_s().tolist() for c in train_cams],
         time_index=[time_model.index(c.name) for c in train_cams],
@@ -208,6 +212,16 @@ def build_session(scene: SceneSpec, model_path: Path, cfg: ExperimentConfig, *, 
     log.info("model: %d static + %d dynamic Gaussians, %d keyframes; extent %.3g; device %s",
              model.n_static, model.n_dynamic, model.num_keyframes, extent, device)
     return session
+
+
+def _choose_background(cfg: ExperimentConfig, frames: FrameBank, train_cams: list) -> BackgroundChoice:
+    """Random backgrounds, or the scene's empty background when a few frames of each camera show one."""
+    t = cfg.train
+    sample = (frames.peek(pos, i) for pos, cam in enumerate(train_cams)
+              for i in sample_frame_indices(cam.n_frames, VOID_SAMPLE_FRAMES))
+    choice = choose_background(t.random_background, t.background, t.detect_void, t.void_fraction, sample)
+    log.info("background: %s", choice.reason)
+    return choice
 
 
 def _camera_refiner(session: Session) -> CameraFeature | None:

@@ -107,6 +107,8 @@ def validate_config(cfg: Any) -> None:
     bg = cfg.train.background
     if len(bg) != 3 or not all(0 <= v <= 1 for v in bg):
         raise _fail("train.background", "expected three RGB values in [0, 1]", bg)
+    if not 0 < cfg.train.void_fraction <= 1:
+        raise _fail("train.void_fraction", "must be in (0, 1]", cfg.train.void_fraction)
     bad = [it for it in cfg.train.save_iterations if it < 1]
     if bad:
         raise _fail("train.save_iterations", "iterations must be >= 1", cfg.train.save_iterations)
