@@ -12,7 +12,7 @@ from sync4dgs.errors import ConfigError
 from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.align.pairs import discount_by_overlap
 from sync4dgs.sync.align.pairscore import PairScore
-from sync4dgs.sync.align.solve import PairMeasurement, camera_status, solve_global
+from sync4dgs.sync.align.solve import PairMeasurement, camera_status, required_paths, solve_global
 from sync4dgs.sync.align.support import graph_confidence, overlap_factor, shared_frames
 
 FPS = 30.0
@@ -197,3 +197,48 @@ def test_periodic_ambiguity_does_not_make_a_wrong_camera_aligned():
     status = [camera_status(bool(sol.aligned[k]), float(sol.confidence[k]), k == 0, 0.5) for k in range(6)]
     assert status[:5] == ["reference"] + ["aligned"] * 4
     assert status[5] != "aligned", (sol.offsets_s[5], sol.confidence[5])
+
+
+def _path_statuses(sol, pairs: list[PairMeasurement], min_paths: int = 2) -> list[str]:
+    need = required_paths(len(sol.aligned), [(p.a, p.b) for p in pairs if p.candidates], min_paths)
+    return [camera_status(bool(sol.aligned[k]), float(sol.confidence[k]), k == 0, 0.5, int(sol.paths[k]),
+                          int(need[k])) for k in range(len(sol.aligned))]
+
+
+def test_a_chain_without_cross_check_is_not_aligned_even_when_its_pairs_are_confident():
+    # Pose2Sim Demo_SinglePerson, sub-frame set: three confident pairs form a chain 0-1-3-2 (one of them
+    # ~1.2 frames off); the three other pairs disagree with each other and the chain, so the refined solve
+    # (0.5-frame tolerance) keeps only the chain: every camera hangs on one path, nothing cross-checks it
+    truth = np.array([0.0, 0.5, 2.25, 1.5]) / FPS
+    f = 1.0 / FPS
+    pairs = [PairMeasurement(0, 1, [(1.0, truth[1] - truth[0] - 1.2 * f, 0.64)]),
+             PairMeasurement(1, 3, [(1.0, truth[3] - truth[1] + 0.3 * f, 1.0)]),
+             PairMeasurement(3, 2, [(1.0, truth[2] - truth[3] + 0.4 * f, 0.6)]),
+             PairMeasurement(0, 2, [(1.0, truth[2] - truth[0] + 1.5 * f, 0.44)]),
+             PairMeasurement(0, 3, [(1.0, truth[3] - truth[0] + 2.4 * f, 0.45)]),
+             PairMeasurement(1, 2, [(1.0, truth[2] - truth[1] + 4.9 * f, 0.12)])]
+    sol = solve_global(4, 0, pairs, 0.5 * f, 0.003, known_rates=np.ones(4), n_trees=32)
+    assert sol.aligned.all() and sol.paths[1:].tolist() == [1, 1, 1]
+    assert np.all(sol.confidence[1:] > 0.5)                       # the min-cut alone would say "aligned" ...
+    assert _statuses(sol, 0)[1:] == ["aligned"] * 3
+    assert abs(sol.offsets_s[1] - truth[1]) > 1.0 * f             # ... while cam 1 is a frame off
+    assert _path_statuses(sol, pairs)[1:] == ["low_confidence"] * 3
+    assert _path_statuses(sol, pairs, min_paths=1)[1:] == ["aligned"] * 3
+
+
+def test_corroborated_cameras_and_two_camera_rigs_stay_aligned():
+    truth = np.array([0.0, 0.3, -0.2, 0.1])
+    rng = np.random.default_rng(3)
+    pairs = [PairMeasurement(a, b, [(1.0, truth[b] - truth[a] + rng.uniform(-0.1, 0.1) / FPS, 0.8)])
+             for a in range(4) for b in range(a + 1, 4)]
+    sol = solve_global(4, 0, pairs, TOL_S, 0.01, known_rates=np.ones(4), n_trees=32)
+    assert np.all(sol.paths[1:] >= 2) and _path_statuses(sol, pairs)[1:] == ["aligned"] * 3
+    two = [PairMeasurement(0, 1, [(1.0, 0.3, 0.8)])]
+    sol2 = solve_global(2, 0, two, TOL_S, 0.01, known_rates=np.ones(2), n_trees=8)
+    assert required_paths(2, [(0, 1)], 2).tolist() == [1, 1]
+    assert _path_statuses(sol2, two) == ["reference", "aligned"]
+
+
+def test_min_support_paths_is_validated():
+    with pytest.raises(ConfigError, match="min_support_paths"):
+        AlignConfig(min_support_paths=0).validate()

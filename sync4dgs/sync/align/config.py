@@ -91,6 +91,10 @@ class AlignConfig:
     cameras share fewer than min_shared_frames frames gets weight 0; its weight is scaled linearly up to full
     at full_shared_frames. A camera's confidence is the min-cut of pair weights between it and the reference;
     below min_aligned_confidence its status is "low_confidence" (offset still reported) instead of "aligned".
+    min_support_paths: a camera is "aligned" only when at least min(min_support_paths, its scored pairs)
+    edge-disjoint paths of inlier pairs (after refinement, within 0.5 frame) link it to the reference: a camera
+    held by a single chain of pairs has no cross-check, and one pair 1-2 frames off then goes unnoticed
+    (real footage, e.g. Pose2Sim's Demo_SinglePerson); 1 = off.
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -142,6 +146,7 @@ class AlignConfig:
     min_shared_frames: float = 6.0
     full_shared_frames: float = 20.0
     min_aligned_confidence: float = 0.5
+    min_support_paths: int = 2
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -174,6 +179,8 @@ class AlignConfig:
         if not 0 <= self.min_shared_frames <= self.full_shared_frames:
             raise ConfigError(f"align.min_shared_frames: need 0 <= min_shared_frames <= align.full_shared_frames, "
                               f"got {self.min_shared_frames}, {self.full_shared_frames}")
+        if self.min_support_paths < 1:
+            raise ConfigError(f"align.min_support_paths must be >= 1, got {self.min_support_paths}")
         if not 0 <= self.min_aligned_confidence <= 1:
             raise ConfigError(f"align.min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
         for name, ok, need in (("flow_min_px", self.flow_min_px > 0, "positive"),

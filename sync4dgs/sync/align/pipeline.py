@@ -33,7 +33,7 @@ from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
-from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, solve_global
+from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
 from sync4dgs.sync.align.support import graph_confidence
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
@@ -193,7 +193,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
              "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
              "support_paths": {n: int(sol.paths[k]) for k, n in enumerate(names)} if sol.paths is not None else {},
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
-    tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence)
+    need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
+    tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
     if weak:
         log.warning("cameras aligned with low confidence (little independent evidence links them to the "
@@ -213,10 +214,13 @@ def _score_pairs(scene: SceneSpec, pair_idx: list[tuple[int, int]], tracks: list
             for a, b in tqdm(pair_idx, desc="align: scoring pairs", unit="pair", leave=False)]
 
 
-def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict, min_confidence: float) -> TimeMaps:
+def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict, min_confidence: float,
+               need_paths: np.ndarray) -> TimeMaps:
     cams = {}
     for k, n in enumerate(names):
-        status = camera_status(bool(sol.aligned[k]), float(sol.confidence[k]), k == ref, min_confidence)
+        paths = None if sol.paths is None else int(sol.paths[k])
+        status = camera_status(bool(sol.aligned[k]), float(sol.confidence[k]), k == ref, min_confidence, paths,
+                               int(need_paths[k]))
         if status == "reference":
             cams[n] = TimeMap(0.0, 1.0, 1.0, status)
         elif status == "unaligned":

@@ -52,14 +52,29 @@ class GlobalSolution:
     paths: np.ndarray | None = None
 
 
-def camera_status(aligned: bool, confidence: float, is_reference: bool, min_confidence: float) -> str:
+def camera_status(aligned: bool, confidence: float, is_reference: bool, min_confidence: float,
+                  paths: int | None = None, required_paths: int = 1) -> str:
     """TimeMaps status of one camera: "reference"; "unaligned" (no estimate); "aligned" when the support
-    confidence reaches ``min_confidence``; else "low_confidence" (an estimate that little evidence backs)."""
+    confidence reaches ``min_confidence`` and (when ``paths`` is given) at least ``required_paths``
+    edge-disjoint inlier paths link it to the reference; else "low_confidence" (an estimate that little, or
+    no cross-checked, evidence backs)."""
     if is_reference:
         return "reference"
     if not aligned:
         return "unaligned"
+    if paths is not None and paths < required_paths:
+        return "low_confidence"
     return "aligned" if confidence >= min_confidence else "low_confidence"
+
+
+def required_paths(n_cameras: int, pairs: list[tuple[int, int]], min_paths: int) -> np.ndarray:
+    """[C] int: the support paths each camera needs to be "aligned": min(min_paths, the number of scored
+    pairs touching it), so a camera with a single possible pair (a two-camera rig) is not held back."""
+    deg = np.zeros(n_cameras, int)
+    for a, b in pairs:
+        deg[a] += 1
+        deg[b] += 1
+    return np.minimum(min_paths, np.maximum(deg, 1))
 
 
 def _propagate(n: int, ref: int,
