@@ -332,6 +332,8 @@ class MovingSeedConfig:
     velocity_instants: int = 2                 # a seed cluster is followed through this many instants each way;
                                                # its velocity is the line fit of its centroids (sync4dgs/train/
                                                # moving_flow.py)
+    velocity_refine: bool = False              # then refine each cluster's velocity against the camera frames
+                                               # around its instant (sync4dgs/train/moving_velocity.py)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
     falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
 

@@ -47,15 +47,17 @@ from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.model import ops
 from sync4dgs.model.gaussians4d import Gaussians4D
 from sync4dgs.model.initialize import local_dynamic_rows
-from sync4dgs.timemap import TimeMap, TimeMaps
+from sync4dgs.timemap import TimeMap, TimeMaps, global_time_s
 from sync4dgs.train.config import MovingSeedConfig
 from sync4dgs.train.moving_flow import seed_velocities
+from sync4dgs.train.moving_velocity import TimedViews, refine_instant
 from sync4dgs.train.moving_sweep import (SweepPoints, SweepSettings, SweepViews, sweep_moving_points, voxel_select,
                                          voxel_subset)
 
 log = logging.getLogger(__name__)
 TRUSTED_CONFIDENCE = 0.5       # cameras with a less certain initial clock are not used for seeding
 READ_THREADS = min(8, os.cpu_count() or 1)   # frames read and downscaled in parallel
+MIN_DT_FRACTION = 0.1          # velocity refinement: frames closer to the instant than this x the window are skipped
 
 # (camera, frame index) -> uint8 [H, W, 3] frame, a numpy array or a tensor on any device (e.g. FrameBank.peek)
 FrameReader = Callable[[CameraSpec, int], "np.ndarray | torch.Tensor"]
@@ -153,20 +155,56 @@ def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: Threa
                       images=torch.tensor(imgs, **f32), masks=torch.tensor(masks, device=device))
 
 
+class _FramesAround:
+    """Downscaled frames + moving masks of every camera frame near an instant (cached: neighbouring instants share
+    frames), as moving_velocity.TimedViews."""
+
+    def __init__(self, videos: list[_CameraVideo], sources: list, pool: ThreadPoolExecutor, threshold: float,
+                 device: torch.device):
+        self.videos, self.sources, self.pool, self.threshold, self.device = videos, sources, pool, threshold, device
+        self.global_s = [global_time_s(v.time_map.offset_s, v.time_map.rate, v.tau_s) for v in videos]
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _load(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        v, src = self.videos[key[0]], self.sources[key[0]]
+        img = _downscale(src[key[1]], v.size).astype(np.float32) / 255.0
+        return img, moving_mask(img[None], v.background, self.threshold)[0]
+
+    def at(self, t_s: float, window_s: float) -> TimedViews:
+        """Every frame with |capture time - t_s| <= window_s (global seconds)."""
+        keys = [(c, int(i)) for c, g in enumerate(self.global_s)        # frames AT the instant carry no motion
+                for i in np.nonzero((np.abs(g - t_s) <= window_s * (1 + 1e-6))
+                                    & (np.abs(g - t_s) >= MIN_DT_FRACTION * window_s))[0]]
+        for k, loaded in zip(todo := [k for k in keys if k not in self._cache], self.pool.map(self._load, todo)):
+            self._cache[k] = loaded
+        for k in [k for k in self._cache if abs(self.global_s[k[0]][k[1]] - t_s) > 2 * window_s + 1e-9]:
+            del self._cache[k]                     # instants are visited in time order
+        f32 = dict(dtype=torch.float32, device=self.device)
+        cams = [self.videos[c] for c, _ in keys]
+        views = SweepViews(Ks=torch.tensor(np.stack([v.K for v in cams]), **f32),
+                           Rs=torch.tensor(np.stack([v.cam.R for v in cams]), **f32),
+                           ts=torch.tensor(np.stack([v.cam.t for v in cams]), **f32),
+                           images=torch.tensor(np.stack([self._cache[k][0] for k in keys]), **f32),
+                           masks=torch.tensor(np.stack([self._cache[k][1] for k in keys]), device=self.device))
+        return TimedViews(views, torch.tensor([self.global_s[c][i] - t_s for c, i in keys], **f32))
+
+
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
                           read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints]]:
     """(seed times s, points per time, at most ``max_points_per_time``) on the moving content of the training
     cameras ``cams``; frames through ``read`` when given, else from the scene's files."""
-    times, voxels, keep = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
+    times, voxels, keep, _ = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
     return times, [voxel_subset(v, k) for v, k in zip(voxels, keep)]
 
 
 def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
-                          read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints], list[Tensor]]:
-    """(seed times s, one point per voxel per time, indices of the capped subset per time): see
-    :func:`collect_moving_points`, which returns the subsets."""
+                          read: FrameReader | None = None
+                          ) -> tuple[list[float], list[SweepPoints], list[Tensor], list[Tensor] | None]:
+    """(seed times s, one point per voxel per time, indices of the capped subset per time, velocities [n_j, 3]
+    per time of the voxel points (scene units / s; None with ``velocity`` off)): see :func:`collect_moving_points`,
+    which returns the subsets."""
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
@@ -189,7 +227,14 @@ def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
             v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen)
             voxels.append(v)
             keep.append(k)
-    return times, voxels, keep
+        velocities = seed_velocities(times, voxels, spacing, cfg.velocity_instants) if cfg.velocity else None
+        if velocities is not None and cfg.velocity_refine:
+            frames = _FramesAround(videos, sources, pool, cfg.threshold, device)
+            window = 1.0 / ref.fps             # the frames within one reference frame of each instant
+            velocities = [refine_instant(v, vel, frames.at(t, window), spacing, cfg.photo_tolerance, gen)
+                          for t, v, vel in tqdm(list(zip(times, voxels, velocities)), desc="seed velocities",
+                                                unit="t", disable=not progress, leave=False)]
+    return times, voxels, keep, velocities
 
 
 @torch.no_grad()
@@ -211,16 +256,16 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
         return 0
     device = model.key_t0_s.device
     started = time.perf_counter()
-    times, voxels, keep = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
+    times, voxels, keep, velocities = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed,
+                                                            progress, read)
     if not voxels:
         log.info("moving content: no seeds (no moving pixels agreed across the training cameras)")
         return 0
     spacing = cfg.spacing_frames / scene.camera(scene.reference_camera).fps
     points = [voxel_subset(v, k) for v, k in zip(voxels, keep)]
     xyz = torch.cat([p.xyz for p in points])
-    if cfg.velocity:   # clusters of ALL the voxel points of each instant (more points: steadier centroids)
-        velocity = torch.cat([v[k] for v, k in zip(seed_velocities(times, voxels, spacing, cfg.velocity_instants),
-                                                   keep)])
+    if velocities is not None:   # from clusters of ALL the voxel points of each instant (steadier centroids)
+        velocity = torch.cat([v[k] for v, k in zip(velocities, keep)])
     else:
         velocity = torch.zeros_like(xyz)
     rows = local_dynamic_rows(
