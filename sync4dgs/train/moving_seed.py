@@ -180,6 +180,12 @@ class _FramesAround:
         for k in [k for k in self._cache if abs(self.global_s[k[0]][k[1]] - t_s) > 2 * window_s + 1e-9]:
             del self._cache[k]                     # instants are visited in time order
         f32 = dict(dtype=torch.float32, device=self.device)
+        if not keys:                               # no frame near the instant: nothing to refine against
+            h, w = self.videos[0].size[1], self.videos[0].size[0]
+            return TimedViews(SweepViews(torch.zeros(0, 3, 3, **f32), torch.zeros(0, 3, 3, **f32),
+                                         torch.zeros(0, 3, **f32), torch.zeros(0, h, w, 3, **f32),
+                                         torch.zeros(0, h, w, dtype=torch.bool, device=self.device)),
+                              torch.zeros(0, **f32))
         cams = [self.videos[c] for c, _ in keys]
         views = SweepViews(Ks=torch.tensor(np.stack([v.K for v in cams]), **f32),
                            Rs=torch.tensor(np.stack([v.cam.R for v in cams]), **f32),

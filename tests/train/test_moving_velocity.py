@@ -121,3 +121,21 @@ def test_refinement_brings_the_tiny_scenes_seed_velocities_closer_to_the_truth(g
             err.append(np.linalg.norm(v.double().numpy() - true_v[nearest], axis=1))
         errors[refine] = float(np.concatenate(err).mean())
     assert errors[True] < 0.9 * errors[False]
+
+
+def test_an_instant_without_neighbouring_frames_keeps_its_matched_velocities(gaussian_scene):
+    """A window narrower than the frame spacing finds no frames around the instant: velocities are unchanged."""
+    from sync4dgs.timemap import load_time_maps
+    from sync4dgs.train.config import MovingSeedConfig
+    from sync4dgs.train.moving_seed import _FramesAround, _open_videos
+    from concurrent.futures import ThreadPoolExecutor
+
+    maps = load_time_maps(gaussian_scene.gt_sync_path)
+    cams = gaussian_scene.train_cameras
+    with ThreadPoolExecutor(1) as pool:
+        videos, sources = _open_videos(gaussian_scene, cams, maps, MovingSeedConfig(), pool, None)
+        timed = _FramesAround(videos, sources, pool, 0.1, torch.device("cpu")).at(0.55, 0.001)
+    assert timed.dt_s.numel() == 0
+    pts = _seeds(np.random.default_rng(3), False)
+    v = torch.ones(len(pts.xyz), 3)
+    assert torch.equal(refine_instant(pts, v, timed, 0.1, 0.2), v)
