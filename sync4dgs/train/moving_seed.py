@@ -139,6 +139,23 @@ def seed_times_s(t_range_s: tuple[float, float], spacing_s: float) -> np.ndarray
     return lo + spacing_s * np.arange(max(n, 1))
 
 
+def _frame_and_mask(video: _CameraVideo, source, i: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frame i of a camera, downscaled (float32 [h, w, 3] in [0, 1]), and its moving mask (bool [h, w])."""
+    img = _downscale(source[i], video.size).astype(np.float32) / 255.0
+    return img, moving_mask(img[None], video.background, threshold)[0]
+
+
+def _sweep_views(videos: list[_CameraVideo], loaded: list[tuple[np.ndarray, np.ndarray]],
+                 device: torch.device) -> SweepViews:
+    """SweepViews of frames ``loaded`` [(image, mask)] of the cameras ``videos`` (one entry per view)."""
+    f32 = dict(dtype=torch.float32, device=device)
+    return SweepViews(Ks=torch.tensor(np.stack([v.K for v in videos]), **f32),
+                      Rs=torch.tensor(np.stack([v.cam.R for v in videos]), **f32),
+                      ts=torch.tensor(np.stack([v.cam.t for v in videos]), **f32),
+                      images=torch.tensor(np.stack([im for im, _ in loaded]), **f32),
+                      masks=torch.tensor(np.stack([m for _, m in loaded]), device=device))
+
+
 def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: ThreadPoolExecutor, threshold: float,
               device: torch.device) -> SweepViews | None:
     """The cameras' frames nearest to global time t (s), downscaled, with their moving masks; None if < 2."""
@@ -146,13 +163,8 @@ def _views_at(t_s: float, videos: list[_CameraVideo], sources: list, pool: Threa
     picks = [(v, s, i) for v, s, i in picks if i is not None]
     if len(picks) < 2:
         return None
-    imgs = np.stack(list(pool.map(lambda p: _downscale(p[1][p[2]], p[0].size), picks))).astype(np.float32) / 255.0
-    masks = np.concatenate([moving_mask(img[None], v.background, threshold) for (v, _, _), img in zip(picks, imgs)])
-    f32 = dict(dtype=torch.float32, device=device)
-    return SweepViews(Ks=torch.tensor(np.stack([v.K for v, _, _ in picks]), **f32),
-                      Rs=torch.tensor(np.stack([v.cam.R for v, _, _ in picks]), **f32),
-                      ts=torch.tensor(np.stack([v.cam.t for v, _, _ in picks]), **f32),
-                      images=torch.tensor(imgs, **f32), masks=torch.tensor(masks, device=device))
+    loaded = list(pool.map(lambda p: _frame_and_mask(p[0], p[1], p[2], threshold), picks))
+    return _sweep_views([v for v, _, _ in picks], loaded, device)
 
 
 class _FramesAround:
@@ -166,9 +178,7 @@ class _FramesAround:
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _load(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        v, src = self.videos[key[0]], self.sources[key[0]]
-        img = _downscale(src[key[1]], v.size).astype(np.float32) / 255.0
-        return img, moving_mask(img[None], v.background, self.threshold)[0]
+        return _frame_and_mask(self.videos[key[0]], self.sources[key[0]], key[1], self.threshold)
 
     def at(self, t_s: float, window_s: float) -> TimedViews:
         """Every frame with |capture time - t_s| <= window_s (global seconds)."""
@@ -186,12 +196,7 @@ class _FramesAround:
                                          torch.zeros(0, 3, **f32), torch.zeros(0, h, w, 3, **f32),
                                          torch.zeros(0, h, w, dtype=torch.bool, device=self.device)),
                               torch.zeros(0, **f32))
-        cams = [self.videos[c] for c, _ in keys]
-        views = SweepViews(Ks=torch.tensor(np.stack([v.K for v in cams]), **f32),
-                           Rs=torch.tensor(np.stack([v.cam.R for v in cams]), **f32),
-                           ts=torch.tensor(np.stack([v.cam.t for v in cams]), **f32),
-                           images=torch.tensor(np.stack([self._cache[k][0] for k in keys]), **f32),
-                           masks=torch.tensor(np.stack([self._cache[k][1] for k in keys]), device=self.device))
+        views = _sweep_views([self.videos[c] for c, _ in keys], [self._cache[k] for k in keys], self.device)
         return TimedViews(views, torch.tensor([self.global_s[c][i] - t_s for c, i in keys], **f32))
 
 
@@ -200,17 +205,18 @@ def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
                           read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints]]:
     """(seed times s, points per time, at most ``max_points_per_time``) on the moving content of the training
     cameras ``cams``; frames through ``read`` when given, else from the scene's files."""
-    times, voxels, keep, _ = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read)
+    times, voxels, keep, _ = collect_moving_voxels(scene, cams, maps, t_range_s, cfg, device, seed, progress, read,
+                                                   with_velocities=False)
     return times, [voxel_subset(v, k) for v, k in zip(voxels, keep)]
 
 
 def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
-                          read: FrameReader | None = None
+                          read: FrameReader | None = None, with_velocities: bool = True
                           ) -> tuple[list[float], list[SweepPoints], list[Tensor], list[Tensor] | None]:
     """(seed times s, one point per voxel per time, indices of the capped subset per time, velocities [n_j, 3]
-    per time of the voxel points (scene units / s; None with ``velocity`` off)): see :func:`collect_moving_points`,
-    which returns the subsets."""
+    per time of the voxel points (scene units / s; None with ``velocity`` off or ``with_velocities`` False)): see
+    :func:`collect_moving_points`, which returns the subsets."""
     ref = scene.camera(scene.reference_camera)
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
@@ -233,7 +239,8 @@ def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
             v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen)
             voxels.append(v)
             keep.append(k)
-        velocities = seed_velocities(times, voxels, spacing, cfg.velocity_instants) if cfg.velocity else None
+        velocities = (seed_velocities(times, voxels, spacing, cfg.velocity_instants)
+                      if cfg.velocity and with_velocities else None)
         if velocities is not None and cfg.velocity_refine:
             frames = _FramesAround(videos, sources, pool, cfg.threshold, device)
             window = 1.0 / ref.fps             # the frames within one reference frame of each instant
