@@ -47,6 +47,9 @@ def format_summary(results: dict) -> str:
             parts.append(f"LPIPS-Alex {m['lpips_alex']:.4f}")
         lines.append(f"{split:5s} ({r['n_images']} images): " + ", ".join(parts))
         lines.extend(format_regions(r.get("regions") or {}))
+        for label, key in (("render", "render_seconds"), ("metrics", "seconds")):
+            if r.get(key):
+                lines.append(f"  {label} time: " + ", ".join(f"{k} {v:.1f} s" for k, v in r[key].items()))
     if results["lpips"]["status"] != "computed":
         lines.append("LPIPS: unavailable (no weights; see results.json)")
     off = results["offsets"]

@@ -16,6 +16,7 @@ from sync4dgs.eval import layout
 from sync4dgs.eval.image_metrics import flip, psnr, ssim_from_map, ssim_maps
 from sync4dgs.eval.region_metrics import aggregate_regions, region_values
 from sync4dgs.eval.render_views import read_png
+from sync4dgs.utils.phases import PhaseClock
 
 if TYPE_CHECKING:
     from sync4dgs.eval.motion_regions import RegionMasks
@@ -55,6 +56,7 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
     (see lpips_alex) or None. With ``region_masks`` every image also gets {"regions": {region: {"psnr", "ssim",
     "coverage"}}} (region_metrics.region_values) and the split and each camera their aggregate
     (region_metrics.aggregate_regions). The SSIM maps (data range 1 and 2) are computed once per image.
+    ``out["seconds"]``: wall seconds per phase (read, psnr_ssim, flip, lpips, regions) over the split.
     """
     from sync4dgs.eval.lpips_alex import MIN_SIZE as LPIPS_MIN_SIZE  # noqa: PLC0415
 
@@ -62,27 +64,34 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
     per_image: dict[str, dict[str, Any]] = {}
     lpips_note = None
     pairs = image_pairs(split_folder)
+    clock = PhaseClock()
     for name, rp, gp in tqdm(pairs, desc=f"metrics {split_folder.parent.name}", unit="img", disable=not progress):
-        r, g = read_png(rp), read_png(gp)
+        with clock("read"):
+            r, g = read_png(rp), read_png(gp)
         if r.shape != g.shape:
             raise DataFormatError(rp, f"render is {r.shape[1]}x{r.shape[0]} but gt is {g.shape[1]}x{g.shape[0]}")
-        rt, gt = _to_float(r, device), _to_float(g, device)
-        smap1, smap2 = ssim_maps(rt, gt, (1.0, 2.0))
-        vals: dict[str, Any] = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim_from_map(smap1)[0]),
-                                "ssim2": float(ssim_from_map(smap2)[0])}
+        with clock("psnr_ssim"):
+            rt, gt = _to_float(r, device), _to_float(g, device)
+            smap1, smap2 = ssim_maps(rt, gt, (1.0, 2.0))
+            vals: dict[str, Any] = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim_from_map(smap1)[0]),
+                                    "ssim2": float(ssim_from_map(smap2)[0])}
         if use_flip:
-            vals["flip"] = flip(g.astype(np.float32) / 255.0, r.astype(np.float32) / 255.0)
+            with clock("flip"):
+                vals["flip"] = flip(g.astype(np.float32) / 255.0, r.astype(np.float32) / 255.0)
         if lpips is not None and min(r.shape[:2]) < LPIPS_MIN_SIZE:
             lpips_note = f"skipped: images smaller than {LPIPS_MIN_SIZE} px, too small for AlexNet"
         elif lpips is not None:
-            vals["lpips_alex"] = float(lpips(rt.float(), gt.float())[0])
+            with clock("lpips"):
+                vals["lpips_alex"] = float(lpips(rt.float(), gt.float())[0])
         if region_masks is not None:
-            cam, idx = layout.parse_image_name(name)
-            masks = {k: torch.from_numpy(m).to(device) for k, m in region_masks.masks(cam, idx, g).items()}
-            vals["regions"] = region_values(rt, gt, smap1, masks)
+            with clock("regions"):
+                cam, idx = layout.parse_image_name(name)
+                masks = {k: torch.from_numpy(m).to(device) for k, m in region_masks.masks(cam, idx, g).items()}
+                vals["regions"] = region_values(rt, gt, smap1, masks)
         per_image[name] = vals
     out: dict[str, Any] = {"n_images": len(per_image), "mean": _means(per_image.values()),
-                           "per_camera": _per_camera(per_image), "per_image": per_image}
+                           "per_camera": _per_camera(per_image), "per_image": per_image,
+                           "seconds": clock.seconds()}
     if region_masks is not None:
         out["regions"] = aggregate_regions(v["regions"] for v in per_image.values())
     if lpips_note:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 from sync4dgs.render.types import RenderCameras
 from sync4dgs.timemap import TimeMaps, load_time_maps
 from sync4dgs.utils.atomic import atomic_dir, write_json
+from sync4dgs.utils.phases import PhaseClock
 
 log = logging.getLogger(__name__)
 DEFAULT_MONTAGE_FRAMES = 4
@@ -220,6 +221,7 @@ class SplitRender:
     folder: Path
     n_images: int
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> time map, frames, video
+    seconds: dict[str, float] = field(default_factory=dict)   # wall seconds per phase (see render_split)
 
 
 def split_cameras(scene: SceneSpec, split: str) -> list[CameraSpec]:
@@ -251,8 +253,11 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             learned per-camera colour maps of appearance compensation, ``M/appearance.json``).
         fit_test_times: fit every held-out non-reference camera's offset to its own frames first
             (sync4dgs/eval/test_time_fit.py; Sync-NeRF's protocol); None = no fit (stricter).
-    Returns a SplitRender; the folder also gets ``render_info.json`` (time map and times of every frame).
+    Returns a SplitRender; the folder also gets ``render_info.json`` (time map and times of every frame, and
+    ``seconds``: wall seconds per phase: test_time_fit, render (model evaluation + rasterisation + copy to the
+    host), gt_read, png_write (waiting for the encoder threads), video).
     """
+    clock = PhaseClock()
     cams = split_cameras(scene, split)
     out_dir = layout.split_dir(model_path, split, iteration)
     plan: list[tuple[CameraSpec, EvalTimeMap, np.ndarray, np.ndarray]] = []
@@ -262,8 +267,9 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
         if fit_test_times is not None and cam.name in scene.test_cameras and tm.source != "reference":
             from sync4dgs.eval.test_time_fit import fit_test_offset  # noqa: PLC0415
 
-            fit = fit_test_offset(model, cam, open_frames(scene, cam), tm, differentiable_renderer(settings, device),
-                                  device, fit_test_times)
+            with clock("test_time_fit"):
+                fit = fit_test_offset(model, cam, open_frames(scene, cam), tm,
+                                      differentiable_renderer(settings, device), device, fit_test_times)
             log.info("test camera %s: fitted offset %+.5f s (from %+.5f s, %s); L1 %.5f -> %.5f", cam.name,
                      fit.offset_s, fit.initial_offset_s, tm.source, fit.loss_initial, fit.loss_final)
             fits[cam.name] = {**fit.to_dict(), "initial_source": tm.source}
@@ -294,17 +300,22 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             gain, bias = ((torch.tensor(x, dtype=torch.float32, device=device) for x in cmap) if cmap is not None
                           else (None, None))
             for i, t in zip(idx, times):
-                img, used_backend = renderer(cam, t)
-                if gain is not None:
-                    img = img * gain.to(img.dtype) + bias.to(img.dtype)
+                with clock("render"):
+                    img, used_backend = renderer(cam, t)
+                    if gain is not None:
+                        img = img * gain.to(img.dtype) + bias.to(img.dtype)
+                    host = to_uint8(img)
                 info["backend_used"] = used_backend
                 # PNG encoding dominates at N3V resolution: encode in a thread pool (cv2 releases the GIL)
-                pending.append(pool.submit(write_png, rdir / layout.image_name(cam.name, int(i)), to_uint8(img)))
+                pending.append(pool.submit(write_png, rdir / layout.image_name(cam.name, int(i)), host))
                 if frames is not None:
-                    pending.append(pool.submit(write_png, gdir / layout.image_name(cam.name, int(i)), frames[int(i)]))
+                    with clock("gt_read"):
+                        gt_frame = frames[int(i)]
+                    pending.append(pool.submit(write_png, gdir / layout.image_name(cam.name, int(i)), gt_frame))
                 bar.update(1)
-            for fut in pending:
-                fut.result()  # re-raises a failed write
+            with clock("png_write"):
+                for fut in pending:
+                    fut.result()  # re-raises a failed write
             pending.clear()
             entry = {**tm.to_dict(), "frames": idx.tolist(), "t_global_s": times.tolist(), "fps": cam.fps}
             if cmap is not None:
@@ -314,14 +325,16 @@ def render_split(model: Any, learned: TimeMaps, iteration: int, scene: SceneSpec
             if write_videos and len(idx) > 0:
                 vdir.mkdir(exist_ok=True)
                 tau = cam.tau_s()[idx]
-                write_video(vdir / f"{cam.name}.mp4", _video_frames(rdir, cam.name, idx), fps=cam.fps / frame_stride,
-                            pts_s=(tau - tau[0]).tolist())
+                with clock("video"):
+                    write_video(vdir / f"{cam.name}.mp4", _video_frames(rdir, cam.name, idx),
+                                fps=cam.fps / frame_stride, pts_s=(tau - tau[0]).tolist())
                 entry["video"] = f"videos/{cam.name}.mp4"
             info["cameras"][cam.name] = entry
             result.cameras[cam.name] = entry
         bar.close()
+        result.seconds = info["seconds"] = clock.seconds()
         write_json(tmp / layout.RENDER_INFO_FILE, info)
-    log.info("rendered %d %s images into %s", total, split, out_dir)
+    log.info("rendered %d %s images into %s (seconds per phase: %s)", total, split, out_dir, result.seconds)
     return result
 
 

@@ -211,6 +211,17 @@ def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
     return out
 
 
+def _render_seconds(split_folder: Path) -> dict[str, float] | None:
+    """Wall seconds per phase of the split's rendering (render_info.json ``seconds``), None when not recorded."""
+    info_path = split_folder / layout.RENDER_INFO_FILE
+    if not info_path.is_file():
+        return None
+    try:
+        return json.loads(info_path.read_text()).get("seconds")
+    except json.JSONDecodeError as e:
+        raise DataFormatError(info_path, f"unreadable render info: {e}") from e
+
+
 def compute_results(model_path: str | Path, options: MetricsOptions | None = None) -> dict[str, Any]:
     """Evaluate a rendered model and write ``M/results.json`` (+ ``M/per_view.json``); returns the results dict."""
     options = options or MetricsOptions()
@@ -242,6 +253,9 @@ def _compute_results(opened: OpenedModel, options: MetricsOptions) -> dict[str, 
         notes = {c: n for c, n in regions.notes.items() if c in r["per_camera"]} if regions is not None else {}
         if notes:
             r["region_notes"] = notes
+        render_seconds = _render_seconds(layout.split_dir(model_path, s, it))
+        if render_seconds:
+            r["render_seconds"] = render_seconds
         images[s] = r
     results = {
         "version": RESULTS_VERSION, "model_path": str(model_path), "scene": str(opened.scene.root), "iteration": it,

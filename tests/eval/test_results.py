@@ -60,6 +60,10 @@ def test_identical_images_and_offsets(tiny):
         assert m["ssim"] == pytest.approx(1.0, abs=1e-12) and m["ssim2"] == pytest.approx(1.0, abs=1e-12)
         assert m["flip"] == 0.0
     assert set(r["images"]["train"]["per_camera"]) == {"cam01", "cam02"}
+    # where the evaluation's time went: phases of the rendering (render_info.json) and of the metrics
+    assert set(r["images"]["test"]["render_seconds"]) == {"render", "gt_read", "png_write"}
+    assert set(r["images"]["test"]["seconds"]) == {"read", "psnr_ssim", "flip", "regions"}
+    assert all(v >= 0 for v in r["images"]["train"]["seconds"].values())
     assert r["lpips"]["status"] == "unavailable" and "weights" in r["lpips"]["reason"]
     # learned: cam01 +0.05 s = +0.5 frame (10 fps), cam02 -0.0125 s = -0.1 frame (8 fps)
     learned = r["offsets"]["learned"]
