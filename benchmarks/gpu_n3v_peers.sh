@@ -6,6 +6,9 @@
 #   peers   upstream Ex4DGS (benchmarks/peers/ex4dgs/run_all.sh) and sync4dgs on the same demo and blobs scenes, the
 #           same iterations, trained concurrently; scored together with our metrics code (issue 20)
 #   n3v50   the 50-frame cut of the N3V rig, oracle clocks, 3000 iterations: variants of the moving-content settings
+#           (N3V50_VARIANTS), then `sync4dgs metrics` of the first variant (where the evaluation's time goes)
+#   s4only  sync4dgs alone on the peers phase's demo and blobs scenes (same generators and iterations, no Ex4DGS):
+#           trained concurrently, then `sync4dgs metrics` one model at a time alone on the GPU (render FPS, size)
 #
 #   bash benchmarks/device_job.sh start s6 -- bash benchmarks/gpu_n3v_peers.sh
 #   bash benchmarks/device_job.sh poll s6 540       # repeat until it ends; files come back in $OUT
@@ -121,6 +124,39 @@ phase_n3v50() {
   wait
   log "n3v50 variants: $((SECONDS - t0)) s"
   region_eval n3v50 "${labels[@]}"
+  echo "object PSNR, models in order: ${labels[*]}" | tee -a "$OUT/summary.txt"
+  python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v50.png" $(for l in "${labels[@]}"; do echo $W/${l#*=}; done) \
+    2>&1 | tail -12 | tee -a "$OUT/summary.txt"
+  local first=${labels[0]#*=}; t0=$SECONDS
+  "${S4[@]}" metrics -m $W/$first -s $N --quiet > $W/${first}_metrics.log 2>&1
+  log "$first metrics: $((SECONDS - t0)) s"; grep -a "time:\|PSNR\|FPS" $W/${first}_metrics.log | tee -a "$OUT/summary.txt"
+}
+
+phase_s4only() {
+  local P=$W/s4only it=(--train.iterations ${PEER_ITERS:-6000}) t0=$SECONDS
+  mkdir -p $P
+  [ -f $P/demo/scene.json ] || "${S4[@]}" synth --preset demo --layout canonical --device cuda --out $P/demo --quiet
+  [ -f $P/blobs/scene.json ] || python3 benchmarks/other_renderer_scene.py $P/blobs 0 320 60 > $W/blobs.gen.log 2>&1
+  log "s4only scenes: $((SECONDS - t0)) s"; t0=$SECONDS
+  for s in demo blobs; do
+    for m in ${S4_MODES:-oracle stage1}; do
+      case $m in
+        oracle) run s4_${s}_oracle $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps $P/$s/gt_sync.json & ;;
+        naive)  run s4_${s}_naive $P/$s configs/synth_gpu.json "${it[@]}" --fixed_time_maps identity & ;;
+        stage1) run s4_${s}_stage1 $P/$s configs/synth_gpu.json "${it[@]}" & ;;
+      esac
+    done
+  done
+  wait
+  log "s4only trainings (concurrent): $((SECONDS - t0)) s"
+  for d in $W/s4_*/; do   # alone on the GPU, one model at a time
+    [ -d "$d/test" ] || continue
+    "${S4[@]}" metrics -m "$d" --quiet > "${d%/}.metrics.log" 2>&1
+    log "$(basename $d): $(grep -a 'test  (' ${d%/}.metrics.log) | $(grep -a '^  moving ' ${d%/}.metrics.log)" \
+        "| $(grep -a 'FPS' ${d%/}.metrics.log) | $(grep -a 'Gaussians' ${d%/}.metrics.log)"
+  done
+  region_eval s4only $(for d in $W/s4_*/; do b=$(basename $d); echo "${b#s4_}=$b"; done)
+  tar czf "$OUT/s4only_logs.tgz" -C $W $(cd $W && ls s4_*.log s4_*/train_stats.json s4_*/results.json 2>/dev/null)
 }
 
 for phase in ${PHASES:-peers n3v50 n3v300}; do
