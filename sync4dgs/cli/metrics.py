@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from sync4dgs.data.scene import scene_folder
+from sync4dgs.eval.layout import DEFAULT_FLIP_MAX_FRAMES
 from sync4dgs.utils.cliopts import long_option
 
 
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with alexnet-owt-7be5be79.pth + lpips alex.pth (or one combined .pth); "
                              "without it LPIPS is reported as unavailable")
     parser.add_argument(*long_option("no_flip"), action="store_true", help="skip FLIP")
+    parser.add_argument(*long_option("flip_max_frames"), type=int, default=DEFAULT_FLIP_MAX_FRAMES,
+                        help=f"FLIP on at most this many evenly spaced frames per camera (default "
+                             f"{DEFAULT_FLIP_MAX_FRAMES}; 0 = all; FLIP runs on the CPU, ~1 s per 1352x1014 frame)")
     parser.add_argument(*long_option("fps_repeats"), type=int, default=None,
                         help="timed render calls for the FPS measurement (default 50 on CUDA, 5 on CPU; 0 = skip)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -42,7 +46,8 @@ def format_summary(results: dict) -> str:
         m = r["mean"]
         parts = [f"PSNR {m['psnr']:.2f} dB", f"SSIM {m['ssim']:.4f}"]
         if "flip" in m:
-            parts.append(f"FLIP {m['flip']:.4f}")
+            n_flip = r.get("n_images_flip", r["n_images"])
+            parts.append(f"FLIP {m['flip']:.4f}" + (f" ({n_flip} frames)" if n_flip != r["n_images"] else ""))
         if "lpips_alex" in m:
             parts.append(f"LPIPS-Alex {m['lpips_alex']:.4f}")
         lines.append(f"{split:5s} ({r['n_images']} images): " + ", ".join(parts))
@@ -95,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if repeats is None:
         repeats = 50 if resolve_device(args.device).type == "cuda" else 5
     opts = MetricsOptions(source_path=args.source_path, iteration=None if args.iteration < 0 else args.iteration,
-                          lpips_weights=args.lpips_weights, use_flip=not args.no_flip, fps_repeats=repeats,
+                          lpips_weights=args.lpips_weights, use_flip=not args.no_flip,
+                          flip_max_frames=args.flip_max_frames, fps_repeats=repeats,
                           device=args.device, backend=args.backend, progress=not args.quiet,
                           regions=not args.no_regions, cpu_threads=args.cpu_threads)
     results = compute_results(args.model_path, opts)

@@ -23,6 +23,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("psnr", "ssim", "ssim2", "flip", "lpips_alex")
+DEFAULT_FLIP_MAX_FRAMES = layout.DEFAULT_FLIP_MAX_FRAMES
+
+
+def flip_subset(names: list[str], max_frames: int) -> set[str]:
+    """The image names that get FLIP: per camera at most ``max_frames`` evenly spaced ones (first and last
+    included; 0 = all). ``names`` are ``<camera>_<index>.png`` (sync4dgs/eval/layout.py)."""
+    by_cam: dict[str, list[str]] = {}
+    for n in sorted(names):
+        by_cam.setdefault(layout.parse_image_name(n)[0], []).append(n)
+    chosen: set[str] = set()
+    for cam_names in by_cam.values():
+        if max_frames <= 0 or len(cam_names) <= max_frames:
+            chosen.update(cam_names)
+        else:
+            idx = np.unique(np.round(np.linspace(0, len(cam_names) - 1, max_frames)).astype(int))
+            chosen.update(cam_names[i] for i in idx)
+    return chosen
 
 
 def image_pairs(split_folder: Path) -> list[tuple[str, Path, Path]]:
@@ -47,7 +64,8 @@ def _to_float(img: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_flip: bool = True,
                           device: torch.device | None = None, progress: bool = True,
-                          region_masks: "RegionMasks | None" = None) -> dict[str, Any]:
+                          region_masks: "RegionMasks | None" = None,
+                          flip_max_frames: int = DEFAULT_FLIP_MAX_FRAMES) -> dict[str, Any]:
     """Metrics of every render/gt pair in ``split_folder``.
 
     Returns {"n_images", "mean": {metric: value}, "per_camera": {cam: {"n_images", metric: mean[, "regions"]}},
@@ -56,6 +74,8 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
     (see lpips_alex) or None. With ``region_masks`` every image also gets {"regions": {region: {"psnr", "ssim",
     "coverage"}}} (region_metrics.region_values) and the split and each camera their aggregate
     (region_metrics.aggregate_regions). The SSIM maps (data range 1 and 2) are computed once per image.
+    FLIP only on :func:`flip_subset` (``flip_max_frames`` per camera, 0 = all); its mean is over those frames,
+    counted in ``out["n_images_flip"]``.
     ``out["seconds"]``: wall seconds per phase (read, psnr_ssim, flip, lpips, regions) over the split.
     """
     from sync4dgs.eval.lpips_alex import MIN_SIZE as LPIPS_MIN_SIZE  # noqa: PLC0415
@@ -64,6 +84,7 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
     per_image: dict[str, dict[str, Any]] = {}
     lpips_note = None
     pairs = image_pairs(split_folder)
+    with_flip = flip_subset([n for n, _, _ in pairs], flip_max_frames) if use_flip else set()
     clock = PhaseClock()
     for name, rp, gp in tqdm(pairs, desc=f"metrics {split_folder.parent.name}", unit="img", disable=not progress):
         with clock("read"):
@@ -75,7 +96,7 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
             smap1, smap2 = ssim_maps(rt, gt, (1.0, 2.0))
             vals: dict[str, Any] = {"psnr": float(psnr(rt, gt)[0]), "ssim": float(ssim_from_map(smap1)[0]),
                                     "ssim2": float(ssim_from_map(smap2)[0])}
-        if use_flip:
+        if name in with_flip:
             with clock("flip"):
                 vals["flip"] = flip(g.astype(np.float32) / 255.0, r.astype(np.float32) / 255.0)
         if lpips is not None and min(r.shape[:2]) < LPIPS_MIN_SIZE:
@@ -92,6 +113,8 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
     out: dict[str, Any] = {"n_images": len(per_image), "mean": _means(per_image.values()),
                            "per_camera": _per_camera(per_image), "per_image": per_image,
                            "seconds": clock.seconds()}
+    if use_flip:
+        out["n_images_flip"] = len(with_flip)
     if region_masks is not None:
         out["regions"] = aggregate_regions(v["regions"] for v in per_image.values())
     if lpips_note:
@@ -100,8 +123,14 @@ def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_f
 
 
 def _means(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Mean of each metric over the rows that have it (FLIP is computed on a subset of frames)."""
     rows = list(rows)
-    return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS if rows and all(k in r for r in rows)}
+    out = {}
+    for k in METRIC_KEYS:
+        vals = [r[k] for r in rows if k in r]
+        if vals:
+            out[k] = float(np.mean(vals))
+    return out
 
 
 def _per_camera(per_image: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

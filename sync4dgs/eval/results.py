@@ -6,7 +6,7 @@ that could not be computed is null with a reason nearby):
 
 ```
 {"version": 1, "model_path", "scene", "iteration", "conventions": {...},
- "images": {"test": {"n_images", "mean": {psnr, ssim, ssim2, flip[, lpips_alex]},
+ "images": {"test": {"n_images", "n_images_flip", "mean": {psnr, ssim, ssim2, flip[, lpips_alex]},
                      "regions": {region: {"psnr", "ssim", "coverage", "n_images", "n_images_ssim", "n_empty"}},
                      "per_camera": {cam: {"n_images", psnr, ..., "regions": {...}}}[, "region_notes"]},
             "train": ...},
@@ -44,7 +44,7 @@ import numpy as np
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
-from sync4dgs.eval.image_eval import evaluate_split_images
+from sync4dgs.eval.image_eval import DEFAULT_FLIP_MAX_FRAMES, evaluate_split_images
 from sync4dgs.eval.image_metrics import METRIC_CONVENTIONS, PSNR_CAP_DB
 from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import OpenedModel, open_model
@@ -82,6 +82,7 @@ class MetricsOptions:
     splits: tuple[str, ...] = layout.SPLITS
     lpips_weights: Path | None = None
     use_flip: bool = True
+    flip_max_frames: int = DEFAULT_FLIP_MAX_FRAMES     # FLIP on at most this many frames per camera (0 = all)
     fps_warmup: int = 3
     fps_repeats: int = 10
     device: str = "auto"
@@ -246,7 +247,7 @@ def _compute_results(opened: OpenedModel, options: MetricsOptions) -> dict[str, 
     for s in splits:
         r = evaluate_split_images(layout.split_dir(model_path, s, it), lpips=lpips_net,
                                   use_flip=options.use_flip, device=opened.device, progress=options.progress,
-                                  region_masks=regions)
+                                  region_masks=regions, flip_max_frames=options.flip_max_frames)
         per_view[s] = r.pop("per_image")
         if "lpips_note" in r:
             lpips_entry.setdefault("skipped", {})[s] = r.pop("lpips_note")

@@ -133,3 +133,13 @@ def test_lpips_loader_errors(tmp_path):
     torch.save(sd, tmp_path / "bad.pth")
     with pytest.raises(DataFormatError, match="lin3"):
         load_lpips_alex(tmp_path / "bad.pth")
+
+
+def test_flip_subset_is_per_camera_and_evenly_spaced():
+    from sync4dgs.eval.image_eval import flip_subset
+
+    names = [f"cam00_{i:05d}.png" for i in range(10)] + [f"cam01_{i:05d}.png" for i in range(3)]
+    chosen = flip_subset(names, 4)
+    assert sorted(n for n in chosen if n.startswith("cam00")) == [f"cam00_{i:05d}.png" for i in (0, 3, 6, 9)]
+    assert {n for n in chosen if n.startswith("cam01")} == set(names[10:])     # fewer frames than the cap: all
+    assert flip_subset(names, 0) == set(names)

@@ -104,6 +104,14 @@ def test_known_perturbation_matches_references(tiny):
     assert 0 < m["flip"] < 1
     assert r["render_speed"] is None
     assert "train" not in r["images"]
+    # FLIP on a subset (first and last frame of the camera): its mean is over exactly those frames
+    r2 = compute_results(tiny.model_path, _opts(fps_repeats=0, flip_max_frames=2))
+    per_view = json.loads((tiny.model_path / "per_view.json").read_text())["splits"]["test"]
+    with_flip = sorted(n for n, v in per_view.items() if "flip" in v)
+    assert with_flip == ["cam00_00000.png", "cam00_00003.png"] and r2["images"]["test"]["n_images_flip"] == 2
+    full = json.loads(json.dumps(r["images"]["test"]))
+    assert r2["images"]["test"]["mean"]["psnr"] == full["mean"]["psnr"]
+    assert r2["images"]["test"]["mean"]["flip"] == pytest.approx(np.mean([per_view[n]["flip"] for n in with_flip]))
 
 
 def test_metrics_errors(tiny, tmp_path, capsys):
