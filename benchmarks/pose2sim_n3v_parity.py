@@ -7,10 +7,12 @@ area-downscaled by ``--downscale``, frame i = original frame i + d_c, linear ble
 crf 14); the ground truth is d_c - d_ref frames with the recording taken as synchronized (RESULTS.md,
 session 7). The N3V variant is what N3V poses can say: distortion and the off-centre principal point are
 dropped (LLFF rows [down | right | back | C | hwf] as in ``benchmarks/calibrated_rig.py``, C in metres, bounds
-0.2 .. 10 m). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
+``--bounds``, default 0.2 .. 10 m). ``--n3v_clips undistorted`` gives the N3V folder the calibrated scene's
+undistorted videos instead (only the principal point then differs). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
 
     python benchmarks/pose2sim_n3v_parity.py DEMO_DIR --work /tmp/p2s_par [--sets "0,0,0,0;0,3,7,2"]
-        [--downscale 4] [--align "--max_offset_s 3"] [--json OUT.json]
+        [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted]
+        [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sync4dgs.data.video import write_video  # noqa: E402
 TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
 
-def poses_bounds(calib_path: Path) -> np.ndarray:
+def poses_bounds(calib_path: Path, bounds: tuple[float, float] = (0.2, 10.0)) -> np.ndarray:
     """N3V rows [N, 17] of a calibration (camera order of the file): LLFF [down | right | back | C | hwf]."""
     from sync4dgs.data.readers.calibration import read_calibration  # noqa: PLC0415
 
@@ -47,7 +49,7 @@ def poses_bounds(calib_path: Path) -> np.ndarray:
     for c in cal.cameras:
         c2w = c.R.T
         m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], c.center * s, [c.height, c.width, c.K[0, 0]]], 1)
-        rows.append(np.r_[m.reshape(-1), 0.2, 10.0])
+        rows.append(np.r_[m.reshape(-1), bounds[0], bounds[1]])
     return np.asarray(rows), [c.name for c in cal.cameras]
 
 
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sets", default="0,0,0,0;0,3,7,2")
     ap.add_argument("--downscale", type=int, default=4)
     ap.add_argument("--align", default="", help="extra `sync4dgs align` arguments (one string)")
+    ap.add_argument("--bounds", default="0.2,10", help="N3V near,far bounds written in poses_bounds.npy (m)")
+    ap.add_argument("--n3v_clips", choices=["source", "undistorted"], default="source",
+                    help="N3V folder's videos: the same source clips (default), or the calibrated scene's "
+                         "undistorted videos (isolates lens distortion; the principal point is still centred)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     import cv2  # noqa: PLC0415
@@ -74,10 +80,11 @@ def main(argv: list[str] | None = None) -> dict:
     fps = cv2.VideoCapture(str(vids[0])).get(cv2.CAP_PROP_FPS)
     originals = {v.stem: read_video(v, a.downscale) for v in vids}
     names = sorted(originals)
-    pb, pb_names = poses_bounds(calib)
+    pb, pb_names = poses_bounds(calib, tuple(float(x) for x in a.bounds.split(",")))
     if pb_names != names:
         raise SystemExit(f"calibration cameras {pb_names} != videos {names}")
-    out = {"fps": fps, "downscale": a.downscale, "align_args": a.align, "sets": []}
+    out = {"fps": fps, "downscale": a.downscale, "align_args": a.align, "bounds": a.bounds, "n3v_clips": a.n3v_clips,
+           "sets": []}
     for i, spec in enumerate(a.sets.split(";")):
         delays = [float(x) for x in spec.split(",")]
         w = a.work / f"set{i}"
@@ -95,6 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
                                 ("n3v", src_n, ["--format", "n3v", "--pose_cameras", ",".join(names),
                                                 "--test_cameras", ""])):
             scene = w / f"scene_{way}"
+            if way == "n3v" and a.n3v_clips == "undistorted":
+                for name in names:
+                    shutil.copy(w / "scene_calibrated" / "frames" / f"{name}.mp4", src_n / f"{name}.mp4")
             tp = cli("prepare", str(src), "--out", str(scene), "--reference", names[0], *extra)
             ta = cli("align", str(scene), "--device", "cpu", *shlex.split(a.align))
             off = json.loads((scene / "offsets.json").read_text())["cameras"]
