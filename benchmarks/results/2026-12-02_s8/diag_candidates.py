@@ -23,6 +23,8 @@ def spy(scene, ref, data, reports, sol, cfg, rates, device):
 
 
 P._refine = spy
-res = align_scene(load_scene(sys.argv[1]), AlignConfig.from_dict({"device": "cpu"}))
-print({n: (round(m.offset_s * 60, 2), m.status, round(m.confidence, 2))
+scene = load_scene(sys.argv[1])
+fps0 = scene.cameras[0].fps
+res = align_scene(scene, AlignConfig.from_dict({"device": "cpu"}))
+print({n: (round(m.offset_s * fps0, 2), m.status, round(m.confidence, 2))
        for n, m in res.time_maps.cameras.items()})
