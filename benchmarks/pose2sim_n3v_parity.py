@@ -1,0 +1,138 @@
+"""Issue 17's acceptance on Pose2Sim's Demo_SinglePerson: the same clips through ``prepare --format videos
+--calibration Calib.qca.txt`` and as an N3V folder whose ``poses_bounds.npy`` is written from the same
+calibration, then ``sync4dgs align`` on both; offsets and statuses side by side.
+
+Clips are made exactly as ``benchmarks/pose2sim_sync.py`` makes them (padded to a multiple of 16 pixels,
+area-downscaled by ``--downscale``, frame i = original frame i + d_c, linear blend for fractional d_c, x264
+crf 14); the ground truth is d_c - d_ref frames with the recording taken as synchronized (RESULTS.md,
+session 7). The N3V variant is what N3V poses can say: distortion and the off-centre principal point are
+dropped (LLFF rows [down | right | back | C | hwf] as in ``benchmarks/calibrated_rig.py``, C in metres, bounds
+``--bounds``, default 0.2 .. 10 m). ``--n3v_clips undistorted`` gives the N3V folder the calibrated scene's
+undistorted videos instead (only the principal point then differs). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
+
+    python benchmarks/pose2sim_n3v_parity.py DEMO_DIR --work /tmp/p2s_par [--sets "0,0,0,0;0,3,7,2"]
+        [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted]
+        [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pose2sim_sync import read_video, shifted_clip  # noqa: E402
+
+from sync4dgs.data.video import write_video  # noqa: E402
+
+TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+
+
+def poses_bounds(calib_path: Path, bounds: tuple[float, float] = (0.2, 10.0)) -> np.ndarray:
+    """N3V rows [N, 17] of a calibration (camera order of the file): LLFF [down | right | back | C | hwf]."""
+    from sync4dgs.data.readers.calibration import read_calibration  # noqa: PLC0415
+
+    cal = read_calibration(calib_path)
+    s = TO_M.get(cal.units, 1.0)
+    rows = []
+    for c in cal.cameras:
+        c2w = c.R.T
+        m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], c.center * s, [c.height, c.width, c.K[0, 0]]], 1)
+        rows.append(np.r_[m.reshape(-1), bounds[0], bounds[1]])
+    return np.asarray(rows), [c.name for c in cal.cameras]
+
+
+def cli(*args: str) -> float:
+    print("$ sync4dgs", " ".join(shlex.quote(a) for a in args), flush=True)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sync4dgs.cli.main", *args], check=True)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("demo", type=Path, help="Demo_SinglePerson folder (videos/, calibration/Calib.qca.txt)")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--sets", default="0,0,0,0;0,3,7,2")
+    ap.add_argument("--downscale", type=int, default=4)
+    ap.add_argument("--align", default="", help="extra `sync4dgs align` arguments (one string)")
+    ap.add_argument("--bounds", default="0.2,10", help="N3V near,far bounds written in poses_bounds.npy (m)")
+    ap.add_argument("--n3v_clips", choices=["source", "undistorted"], default="source",
+                    help="N3V folder's videos: the same source clips (default), or the calibrated scene's "
+                         "undistorted videos (isolates lens distortion; the principal point is still centred)")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+    import cv2  # noqa: PLC0415
+
+    calib = a.demo / "calibration" / "Calib.qca.txt"
+    vids = sorted((a.demo / "videos").glob("cam*.mp4"))
+    fps = cv2.VideoCapture(str(vids[0])).get(cv2.CAP_PROP_FPS)
+    originals = {v.stem: read_video(v, a.downscale) for v in vids}
+    names = sorted(originals)
+    pb, pb_names = poses_bounds(calib, tuple(float(x) for x in a.bounds.split(",")))
+    if pb_names != names:
+        raise SystemExit(f"calibration cameras {pb_names} != videos {names}")
+    out = {"fps": fps, "downscale": a.downscale, "align_args": a.align, "bounds": a.bounds, "n3v_clips": a.n3v_clips,
+           "sets": []}
+    for i, spec in enumerate(a.sets.split(";")):
+        delays = [float(x) for x in spec.split(",")]
+        w = a.work / f"set{i}"
+        shutil.rmtree(w, ignore_errors=True)
+        src_v, src_n = w / "src_videos", w / "src_n3v"
+        src_v.mkdir(parents=True)
+        src_n.mkdir(parents=True)
+        n_out = min(len(v) for v in originals.values()) - int(math.ceil(max(delays))) - 1
+        for name, d in zip(names, delays):
+            write_video(src_v / f"{name}.mp4", shifted_clip(originals[name], d, n_out), fps, crf=14)
+            shutil.copy(src_v / f"{name}.mp4", src_n / f"{name}.mp4")
+        np.save(src_n / "poses_bounds.npy", pb)
+        res = {"delays": delays, "frames": n_out, "ways": {}}
+        for way, src, extra in (("calibrated", src_v, ["--format", "videos", "--calibration", str(calib)]),
+                                ("n3v", src_n, ["--format", "n3v", "--pose_cameras", ",".join(names),
+                                                "--test_cameras", ""])):
+            scene = w / f"scene_{way}"
+            if way == "n3v" and a.n3v_clips == "undistorted":
+                for name in names:
+                    shutil.copy(w / "scene_calibrated" / "frames" / f"{name}.mp4", src_n / f"{name}.mp4")
+            tp = cli("prepare", str(src), "--out", str(scene), "--reference", names[0], *extra)
+            ta = cli("align", str(scene), "--device", "cpu", *shlex.split(a.align))
+            off = json.loads((scene / "offsets.json").read_text())["cameras"]
+            rows = []
+            for name, d in zip(names, delays):
+                o = off[name]
+                est = o["offset_s"] * fps
+                gt = d - delays[0]
+                rows.append({"camera": name, "gt_frames": gt, "est_frames": est, "err_frames": est - gt,
+                             "status": o["status"], "confidence": o["confidence"]})
+            errs = np.abs([r["err_frames"] for r in rows[1:]])
+            res["ways"][way] = {"rows": rows, "mae": float(errs.mean()), "max": float(errs.max()),
+                                "prepare_s": tp, "align_s": ta,
+                                "aligned_wrong": [r["camera"] for r in rows[1:]
+                                                  if r["status"] == "aligned" and abs(r["err_frames"]) > 0.5]}
+        out["sets"].append(res)
+        for way, r in res["ways"].items():
+            print(f"set {spec} {way:>10}: " + "  ".join(
+                f"{x['camera']} {x['est_frames']:+.2f} (err {x['err_frames']:+.2f}, {x['status']} {x['confidence']:.2f})"
+                for x in r["rows"][1:]) + f" | MAE {r['mae']:.2f} max {r['max']:.2f} wrong-aligned {r['aligned_wrong']}"
+                f" | prepare {r['prepare_s']:.0f} s align {r['align_s']:.0f} s", flush=True)
+        c, n = res["ways"]["calibrated"]["rows"], res["ways"]["n3v"]["rows"]
+        print(f"set {spec} calibrated - n3v (frames): " + ", ".join(
+            f"{x['camera']} {x['est_frames'] - y['est_frames']:+.3f}" for x, y in zip(c[1:], n[1:])), flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
