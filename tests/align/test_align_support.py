@@ -242,3 +242,16 @@ def test_corroborated_cameras_and_two_camera_rigs_stay_aligned():
 def test_min_support_paths_is_validated():
     with pytest.raises(ConfigError, match="min_support_paths"):
         AlignConfig(min_support_paths=0).validate()
+
+
+def test_a_pair_agreeing_only_through_a_runner_up_candidate_is_weak_support():
+    from sync4dgs.sync.align.support import support_weight
+
+    cands = [(1.0, -0.003, 0.642), (1.0, 0.517, 0.552), (1.0, 0.2, 0.1)]
+    assert support_weight(cands, 0, 0.0) == 0.642          # its best candidate: full weight
+    assert support_weight(cands, 1, 0.0) == 0.0            # a runner-up: no support by default
+    assert support_weight(cands, 1, 0.5) == pytest.approx(0.276)
+    assert support_weight(cands, 1, 1.0) == 0.552          # 1 = the old behaviour
+    assert support_weight([(1.0, 0.0, 0.4), (1.0, 0.3, 0.4)], 1, 0.0) == 0.4   # a tie counts as best
+    with pytest.raises(ConfigError, match="runner_up_support"):
+        AlignConfig(runner_up_support=1.5).validate()

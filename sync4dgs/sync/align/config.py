@@ -95,6 +95,11 @@ class AlignConfig:
     edge-disjoint paths of inlier pairs (after refinement, within 0.5 frame) link it to the reference: a camera
     held by a single chain of pairs has no cross-check, and one pair 1-2 frames off then goes unnoticed
     (real footage, e.g. Pose2Sim's Demo_SinglePerson); 1 = off.
+    runner_up_support: a pair whose own best lag candidate disagrees with the solution, and which agrees only
+    through a runner-up candidate, backs the confidence and the support paths with this fraction of that
+    candidate's weight (0 = not at all: its own evidence prefers another lag; 1 = as much as a best candidate).
+    Found on a real recording given with wrong intrinsics (Pose2Sim demo, benchmarks/pose2sim_n3v_parity.py): the
+    global solve chose runner-up lags of two pairs 31 frames off, and both cameras came out "aligned".
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -147,6 +152,7 @@ class AlignConfig:
     full_shared_frames: float = 20.0
     min_aligned_confidence: float = 0.5
     min_support_paths: int = 2
+    runner_up_support: float = 0.0
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -179,6 +185,8 @@ class AlignConfig:
         if not 0 <= self.min_shared_frames <= self.full_shared_frames:
             raise ConfigError(f"align.min_shared_frames: need 0 <= min_shared_frames <= align.full_shared_frames, "
                               f"got {self.min_shared_frames}, {self.full_shared_frames}")
+        if not 0 <= self.runner_up_support <= 1:
+            raise ConfigError(f"align.runner_up_support must be in [0, 1], got {self.runner_up_support}")
         if self.min_support_paths < 1:
             raise ConfigError(f"align.min_support_paths must be >= 1, got {self.min_support_paths}")
         if not 0 <= self.min_aligned_confidence <= 1:

@@ -34,7 +34,7 @@ from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_p
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
-from sync4dgs.sync.align.support import graph_confidence
+from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
 from sync4dgs.timemap import TimeMap, TimeMaps
@@ -237,6 +237,8 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
     meas: list[PairMeasurement] = []
     chosen = dict(sol.inliers)                  # pair index -> candidate index agreeing with the coarse solution
     coarse_w = {k: data[k].score.candidates[c][2] for k, c in chosen.items()}
+    # what each pair contributes to the confidence: less when it agrees only through a runner-up candidate
+    support_w = {k: support_weight(data[k].score.candidates, c, cfg.runner_up_support) for k, c in chosen.items()}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
         if k not in chosen or not (sol.aligned[p.a] and sol.aligned[p.b]):
             meas.append(PairMeasurement(p.a, p.b, []))
@@ -260,8 +262,8 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
     fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, rates, min_weight=0.0)
     # confidence = support of the coarse evidence (candidate weights, overlap-discounted) over the pairs that
     # agree with the fine solution: sharpness measures sub-frame precision, not whether the lag is right
-    support = graph_confidence(len(scene.cameras), ref, [(data[k].a, data[k].b, coarse_w[k])
-                                                         for k, _ in fine.inliers if k in coarse_w])
+    support = graph_confidence(len(scene.cameras), ref, [(data[k].a, data[k].b, support_w[k])
+                                                         for k, _ in fine.inliers if k in support_w])
     fine.confidence = np.where(fine.aligned, support.confidence, 0.0)
     fine.paths = support.paths
     # cameras the fine stage could not keep fall back to their coarse estimates

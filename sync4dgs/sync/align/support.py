@@ -55,6 +55,15 @@ def overlap_factor(n_shared: float, min_frames: float, full_frames: float) -> fl
     return float(np.clip((n_shared - min_frames) / (full_frames - min_frames), 0.0, 1.0))
 
 
+def support_weight(candidates: list[tuple[float, float, float]], chosen: int, runner_up: float) -> float:
+    """Weight with which a pair backs a solution that agrees with its candidate ``chosen``: that candidate's
+    weight when it is the pair's best (highest weight; ties count as best), else ``runner_up`` x that weight (the
+    pair's own evidence prefers another lag, so it is at best weak support). candidates: (ratio, lag_s, weight)."""
+    w = float(candidates[chosen][2])
+    best = max(float(c[2]) for c in candidates)
+    return w if w >= best else float(runner_up) * w
+
+
 @dataclass
 class GraphSupport:
     """Per-camera support of a solution: confidence [C] in [0, 1] (1 - exp(-min cut), reference 1, cameras not
