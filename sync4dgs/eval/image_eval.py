@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 METRIC_KEYS = ("psnr", "ssim", "ssim2", "flip", "lpips_alex")
-DEFAULT_FLIP_MAX_FRAMES = layout.DEFAULT_FLIP_MAX_FRAMES
 
 
 def flip_subset(names: list[str], max_frames: int) -> set[str]:
@@ -65,7 +64,7 @@ def _to_float(img: np.ndarray, device: torch.device) -> torch.Tensor:
 def evaluate_split_images(split_folder: Path, *, lpips: Any | None = None, use_flip: bool = True,
                           device: torch.device | None = None, progress: bool = True,
                           region_masks: "RegionMasks | None" = None,
-                          flip_max_frames: int = DEFAULT_FLIP_MAX_FRAMES) -> dict[str, Any]:
+                          flip_max_frames: int = layout.DEFAULT_FLIP_MAX_FRAMES) -> dict[str, Any]:
     """Metrics of every render/gt pair in ``split_folder``.
 
     Returns {"n_images", "mean": {metric: value}, "per_camera": {cam: {"n_images", metric: mean[, "regions"]}},

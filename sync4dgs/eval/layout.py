@@ -23,6 +23,9 @@ from sync4dgs.model.folder import point_cloud_dir, saved_iterations
 SPLITS = ("train", "test")
 RESULTS_FILE = "results.json"
 RENDER_INFO_FILE = "render_info.json"
+DEFAULT_FLIP_MAX_FRAMES = 60
+"""FLIP (CPU only, about 1 s per 1352x1014 frame even on 16 cores) is computed on at most this many evenly spaced
+frames of each camera (``sync4dgs metrics --flip_max_frames``); every other metric on all frames."""
 _OURS_RE = re.compile(r"^ours_(\d+)$")
 
 
@@ -79,7 +82,3 @@ def rendered_iterations(model_path: str | Path, split: str) -> list[int]:
         return []
     return sorted(int(m.group(1)) for d in root.iterdir()
                   if (m := _OURS_RE.match(d.name)) and (d / "renders").is_dir())
-
-DEFAULT_FLIP_MAX_FRAMES = 60
-"""FLIP (CPU only, about 1 s per 1352x1014 frame even on 16 cores) is computed on at most this many evenly spaced
-frames of each camera (``sync4dgs metrics --flip_max_frames``); every other metric on all frames."""

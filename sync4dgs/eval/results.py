@@ -44,7 +44,7 @@ import numpy as np
 
 from sync4dgs.errors import DataFormatError
 from sync4dgs.eval import layout
-from sync4dgs.eval.image_eval import DEFAULT_FLIP_MAX_FRAMES, evaluate_split_images
+from sync4dgs.eval.image_eval import evaluate_split_images
 from sync4dgs.eval.image_metrics import METRIC_CONVENTIONS, PSNR_CAP_DB
 from sync4dgs.eval.cpu_threads import eval_cpu_threads, torch_threads
 from sync4dgs.eval.loading import OpenedModel, open_model
@@ -82,7 +82,7 @@ class MetricsOptions:
     splits: tuple[str, ...] = layout.SPLITS
     lpips_weights: Path | None = None
     use_flip: bool = True
-    flip_max_frames: int = DEFAULT_FLIP_MAX_FRAMES     # FLIP on at most this many frames per camera (0 = all)
+    flip_max_frames: int = layout.DEFAULT_FLIP_MAX_FRAMES     # FLIP on at most this many frames per camera (0 = all)
     fps_warmup: int = 3
     fps_repeats: int = 10
     device: str = "auto"
@@ -183,17 +183,28 @@ def speed_section(opened: OpenedModel, options: MetricsOptions) -> dict[str, Any
                               options.fps_warmup, options.fps_repeats)
 
 
+def read_render_info(split_folder: Path) -> dict[str, Any] | None:
+    """A rendered split's render_info.json (written by ``sync4dgs render``), None when it has none."""
+    info_path = split_folder / layout.RENDER_INFO_FILE
+    if not info_path.is_file():
+        return None
+    try:
+        return json.loads(info_path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataFormatError(info_path, f"unreadable render info: {e}") from e
+
+
 def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
     """Which clock each test camera was rendered at (from the test split's render_info.json): source
     ("reference", "test_time_maps", "initial_estimate", "test_time_fit", "identity"), offset_s, rate, the fit when
     one was made, and the offset error against the scene's gt_sync.json when it exists (frames of that camera)."""
-    info_path = layout.split_dir(opened.model_path, "test", iteration) / layout.RENDER_INFO_FILE
-    if not info_path.is_file():
+    info = read_render_info(layout.split_dir(opened.model_path, "test", iteration))
+    if info is None:
         return {}
-    try:
-        cams = json.loads(info_path.read_text())["cameras"]
-    except (KeyError, json.JSONDecodeError) as e:
-        raise DataFormatError(info_path, f"unreadable render info: {e}") from e
+    if "cameras" not in info:
+        raise DataFormatError(layout.split_dir(opened.model_path, "test", iteration) / layout.RENDER_INFO_FILE,
+                              "unreadable render info: no 'cameras'")
+    cams = info["cameras"]
     truth = None
     if opened.scene.gt_sync_path.is_file():
         try:
@@ -210,17 +221,6 @@ def test_clocks_section(opened: OpenedModel, iteration: int) -> dict[str, Any]:
             row["error_frames"] = (float(entry["offset_s"]) - truth.cameras[name].offset_s) * fps
         out[name] = row
     return out
-
-
-def _render_seconds(split_folder: Path) -> dict[str, float] | None:
-    """Wall seconds per phase of the split's rendering (render_info.json ``seconds``), None when not recorded."""
-    info_path = split_folder / layout.RENDER_INFO_FILE
-    if not info_path.is_file():
-        return None
-    try:
-        return json.loads(info_path.read_text()).get("seconds")
-    except json.JSONDecodeError as e:
-        raise DataFormatError(info_path, f"unreadable render info: {e}") from e
 
 
 def compute_results(model_path: str | Path, options: MetricsOptions | None = None) -> dict[str, Any]:
@@ -254,7 +254,7 @@ def _compute_results(opened: OpenedModel, options: MetricsOptions) -> dict[str, 
         notes = {c: n for c, n in regions.notes.items() if c in r["per_camera"]} if regions is not None else {}
         if notes:
             r["region_notes"] = notes
-        render_seconds = _render_seconds(layout.split_dir(model_path, s, it))
+        render_seconds = (read_render_info(layout.split_dir(model_path, s, it)) or {}).get("seconds")
         if render_seconds:
             r["render_seconds"] = render_seconds
         images[s] = r
