@@ -7,7 +7,8 @@
 
 Two ways to evaluate the model are compared: "plain" = ``model.at_time(t)`` (the differentiable training path)
 and "fast" = ``model.inference_view().at_time(t)`` (sync4dgs/model/inference.py: cached static part,
-preallocated output). Both run under ``torch.inference_mode``; renders use SH degree = the model's, RGB only,
+preallocated output) and "compact" = ``model.inference_view(compact=True).at_time(t)`` (what eval, export and the
+viewer use: also leaves out the dynamic Gaussians invisible at t; same image, compared below). Both run under ``torch.inference_mode``; renders use SH degree = the model's, RGB only,
 one camera, like ``sync4dgs render`` / the viewer.
 
 Timing: CUDA events (host clock on CPU) after ``--warmup`` untimed frames. "latency" = median over frames of
@@ -47,7 +48,7 @@ from sync4dgs.utils.atomic import atomic_path, write_json  # noqa: E402
 from sync4dgs.utils.device import resolve_device  # noqa: E402
 
 log = logging.getLogger("fps_bench")
-PATHS = ("plain", "fast")
+PATHS = ("plain", "fast", "compact")
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -173,8 +174,9 @@ def max_diff(a: Gaussians, b: Gaussians) -> float:
 def bench_resolution(model: Gaussians4D, cams: RenderCameras, times: list[float], args, clock: Clock) -> dict:
     sh = model.config.sh_degree
     bg = torch.zeros(3, dtype=torch.float32, device=cams.viewmats.device)
-    view = model.inference_view()
-    evaluate = {"plain": lambda t: model.at_time(t), "fast": lambda t: view.at_time(t)}
+    view, compact = model.inference_view(), model.inference_view(compact=True)
+    evaluate = {"plain": lambda t: model.at_time(t), "fast": lambda t: view.at_time(t),
+                "compact": lambda t: compact.at_time(t)}
 
     def draw(g: Gaussians):
         return render(g, cams, backend=args.backend, sh_degree=sh, background=bg, render_depth=False)
@@ -195,6 +197,11 @@ def bench_resolution(model: Gaussians4D, cams: RenderCameras, times: list[float]
             img_a = draw(model.at_time(checks[0])).image
             img_b = draw(view.at_time(checks[0])).image
             res["fast_vs_plain_image_max_abs_diff"] = float((img_a - img_b).abs().max())
+        if "compact" in args.paths:                # leaving out invisible rows does not change the image
+            checks = times[:: max(1, len(times) // 4)]
+            res["compact_vs_fast_image_max_abs_diff"] = max(
+                float((draw(view.at_time(t)).image - draw(compact.at_time(t)).image).abs().max()) for t in checks)
+            res["compact_rows_mean"] = float(np.mean([compact.at_time(t).n for t in checks]))
         res["backend"] = str(draw(g_fixed).info.get("backend"))
     return res
 
@@ -214,6 +221,9 @@ def markdown(report: dict) -> str:
              f"{r['fast_vs_plain_image_max_abs_diff']:.2e}" for r in report["results"]
              if "fast_vs_plain_max_abs_diff" in r]
     tail = ["", "fast vs plain max abs diff — " + "; ".join(diffs)] if diffs else []
+    compact = [f"{r['width']}x{r['height']}: {r['compact_rows_mean']:.0f} rows on average, image max abs diff "
+               f"{r['compact_vs_fast_image_max_abs_diff']:.2e}" for r in report["results"] if "compact_rows_mean" in r]
+    tail += ["", "compact vs fast — " + "; ".join(compact)] if compact else []
     return "\n".join([head, "", *rows, *tail]) + "\n"
 
 
@@ -231,7 +241,7 @@ def parse_args(argv: list[str] | None):
     ap.add_argument("--backend", type=str, default="auto", choices=["auto", "torch", "gsplat"])
     ap.add_argument("--times", type=int, default=120, help="frames in the time sweep")
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--paths", type=str, default="plain,fast")
+    ap.add_argument("--paths", type=str, default="plain,fast,compact")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     args.paths = [p for p in args.paths.split(",") if p]

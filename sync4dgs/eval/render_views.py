@@ -96,14 +96,15 @@ _VIEWS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def inference_view_of(model: Any) -> Any | None:
-    """The model's cached fast evaluator (``model.inference_view()``, sync4dgs/model/inference.py), or None for
-    models without one. One view per model for eval, export and the viewer; it rebuilds itself when the model's
-    parameters change; the cache holds models weakly."""
+    """The model's cached fast evaluator for rendering (``model.inference_view(compact=True)``,
+    sync4dgs/model/inference.py: dynamic Gaussians invisible at the frame's time are left out, same image), or
+    None for models without one. One view per model for eval, export and the viewer; it rebuilds itself when the
+    model's parameters change; the cache holds models weakly."""
     if not hasattr(model, "inference_view"):
         return None
     view = _VIEWS.get(model)
     if view is None:
-        view = _VIEWS[model] = model.inference_view()
+        view = _VIEWS[model] = model.inference_view(compact=True)
     return view
 
 

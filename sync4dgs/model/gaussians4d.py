@@ -166,13 +166,14 @@ class Gaussians4D(torch.nn.Module):
         t = self._time(t_global_s)
         return Gaussians.concat([self.static_at(t, sh_degree), self.dynamic_at(t, sh_degree)])
 
-    def inference_view(self) -> InferenceView:
+    def inference_view(self, compact: bool = False) -> InferenceView:
         """A fast, no-grad ``at_time`` for rendering (eval, export, viewer): see sync4dgs/model/inference.py.
 
         The view precomputes everything time-invariant once per model version (rebuilt automatically after any
-        in-place or structural parameter change) and writes each frame into a reused output buffer.
+        in-place or structural parameter change) and writes each frame into a reused output buffer. ``compact``:
+        leave out the dynamic rows invisible at the requested time (same image, fewer rows to rasterize).
         """
-        return InferenceView(self)
+        return InferenceView(self, compact=compact)
 
     # ------------------------------------------------------------------------------------- time domain
     def ensure_time_domain(self, t_min_s: float, t_max_s: float, optimizers: ops.Optimizers = None) -> bool:
