@@ -27,7 +27,7 @@ from torch import Tensor
 
 from sync4dgs.model import ops
 from sync4dgs.model.config import ModelConfig
-from sync4dgs.model.inference import InferenceView
+from sync4dgs.model.inference import ALPHA_THRESHOLD, CULL_MARGIN, InferenceView
 from sync4dgs.model.interp import hermite, keyframe_coordinates, lerp_segment, rotation_segment
 from sync4dgs.model.temporal import temporal_opacity
 from sync4dgs.render.types import Gaussians
@@ -144,9 +144,14 @@ class Gaussians4D(torch.nn.Module):
         return Gaussians(means=means, quats=F.normalize(p["quats"], dim=-1), scales=torch.exp(p["scales"]),
                          opacities=torch.sigmoid(p["opacities"]), colors=self._colors(p, self._num_bases(sh_degree)))
 
-    def dynamic_at(self, t_global_s: Tensor | float, sh_degree: int | None = None) -> Gaussians:
-        """Activated dynamic Gaussians at time t: interpolated keyframes, opacity x temporal opacity."""
-        p = self.dynamic
+    def dynamic_at(self, t_global_s: Tensor | float, sh_degree: int | None = None,
+                   rows: Tensor | None = None) -> Gaussians:
+        """Activated dynamic Gaussians at time t: interpolated keyframes, opacity x temporal opacity.
+
+        ``rows``: [A] int64 indices of the dynamic rows to evaluate (default: all); gradients flow back to
+        exactly those rows of the parameters.
+        """
+        p = self.dynamic if rows is None else {k: v.index_select(0, rows) for k, v in self.dynamic.items()}
         t = self._time(t_global_s)
         n, u = keyframe_coordinates(t, self.key_t0_s, self.key_interval_s, self.num_keyframes)
         interp = hermite if self.config.interpolation == "hermite" else lerp_segment
@@ -157,14 +162,29 @@ class Gaussians4D(torch.nn.Module):
         return Gaussians(means=means, quats=quats, scales=torch.exp(p["scales"]), opacities=opac,
                          colors=self._colors(p, self._num_bases(sh_degree)))
 
-    def at_time(self, t_global_s: Tensor | float, sh_degree: int | None = None) -> Gaussians:
+    @torch.no_grad()
+    def visible_dynamic_rows(self, t_global_s: Tensor | float,
+                             min_opacity: float = ALPHA_THRESHOLD * CULL_MARGIN) -> Tensor:
+        """[A] int64 indices of the dynamic rows whose effective opacity (opacity x temporal opacity) at time t
+        is at least ``min_opacity``. The rasterizer skips every alpha below 1/255, so leaving the other rows out
+        of ``at_time(t, dynamic_rows=...)`` changes neither the image nor any gradient. One host sync."""
+        p = self.dynamic
+        t = self._time(t_global_s).detach()
+        opac = torch.sigmoid(p["opacities"]) * temporal_opacity(
+            t, p["t_center"], p["t_logwidth"], self.config.temporal_width_floor_s)
+        return torch.nonzero(opac >= min_opacity).squeeze(1)
+
+    def at_time(self, t_global_s: Tensor | float, sh_degree: int | None = None,
+                dynamic_rows: Tensor | None = None) -> Gaussians:
         """All Gaussians at global time ``t_global_s`` (seconds; float or 0-d tensor, differentiable).
 
         Returns render.types.Gaussians with N = n_static + n_dynamic (static rows first), activated values
         and colours [N, (d+1)^2, 3] for d = sh_degree (default: config.sh_degree). No host syncs.
+        ``dynamic_rows`` ([A] int64, e.g. :meth:`visible_dynamic_rows`): only those dynamic rows, in that order
+        (N = n_static + A).
         """
         t = self._time(t_global_s)
-        return Gaussians.concat([self.static_at(t, sh_degree), self.dynamic_at(t, sh_degree)])
+        return Gaussians.concat([self.static_at(t, sh_degree), self.dynamic_at(t, sh_degree, dynamic_rows)])
 
     def inference_view(self, compact: bool = False) -> InferenceView:
         """A fast, no-grad ``at_time`` for rendering (eval, export, viewer): see sync4dgs/model/inference.py.

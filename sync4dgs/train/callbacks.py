@@ -43,6 +43,8 @@ class StepInfo:
     cam_pos: index into the training cameras. frame_idx: frame of that camera. t_global_s: [] tensor (s).
     n_static: number of static Gaussians when rendered (render order is static then dynamic).
     out: the render; gt: [H, W, 3] float target; losses: named scalar terms, "total" included.
+    dynamic_rows: [A] int64 indices of the dynamic Gaussians rendered after the static ones (train.cull_invisible),
+        or None when all of them were (render rows n_static + i = dynamic row i).
     """
 
     step: int
@@ -53,6 +55,7 @@ class StepInfo:
     out: RenderOutput
     gt: Tensor
     losses: dict[str, Tensor]
+    dynamic_rows: Tensor | None = None
 
 
 # {statistic key: "sum" | "max"}: how per-sample running statistics combine across samples (and ranks)

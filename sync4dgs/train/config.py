@@ -58,6 +58,9 @@ class TrainConfig:
     scene_extent: float = 0.0                  # 0 = 1.1 x max distance of training cameras from their mean
     cpu_threads: int = 0                       # torch intra-op threads while training on CPU (0 = torch default);
                                                # 1 is often much faster for small images on busy machines
+    cull_invisible: bool = True                # each step evaluates and renders only the dynamic Gaussians visible
+                                               # at its time (effective opacity >= 1/510); the rest get no pixel
+                                               # and no gradient anyway (same image and gradients, one host sync)
 
 
 @dataclass

@@ -42,14 +42,15 @@ class Trainer:
         t_global = s.time.t_global_s(s.time_index[cam_pos], s.tau_s[cam_pos][frame])
         sh_degree = self.active_sh_degree(step)
         n_static = model.n_static
-        gaussians = model.at_time(t_global, sh_degree=sh_degree)
+        rows = model.visible_dynamic_rows(t_global) if cfg.train.cull_invisible and model.n_dynamic else None
+        gaussians = model.at_time(t_global, sh_degree=sh_degree, dynamic_rows=rows)
         out = render(gaussians, s.render_camera(cam_pos, step), backend=cfg.render.backend, sh_degree=sh_degree,
                      background=s.background.next(), near=cfg.render.near or s.scene.near,
                      far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased,
                      render_depth=False)
         losses = s.objective(s.camera_image(out.image[0], cam_pos, step), gt, model, step)
         info = StepInfo(step=step, cam_pos=cam_pos, frame_idx=frame, t_global_s=t_global.detach(),
-                        n_static=n_static, out=out, gt=gt, losses=losses)
+                        n_static=n_static, out=out, gt=gt, losses=losses, dynamic_rows=rows)
 
         for cb in callbacks:
             cb.pre_backward(state, info)

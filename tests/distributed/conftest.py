@@ -41,11 +41,12 @@ def reference_step(s: Session, trainer: Trainer, step: int, batch: int) -> None:
         t = s.time.t_global_s(s.time_index[cam], s.tau_s[cam][frame])
         sh = trainer.active_sh_degree(step)
         n_static = model.n_static
-        out = render(model.at_time(t, sh_degree=sh), s.cameras[cam], backend=cfg.render.backend, sh_degree=sh,
+        rows = model.visible_dynamic_rows(t) if cfg.train.cull_invisible and model.n_dynamic else None
+        out = render(model.at_time(t, sh_degree=sh, dynamic_rows=rows), s.cameras[cam], backend=cfg.render.backend, sh_degree=sh,
                      background=background, near=cfg.render.near or s.scene.near,
                      far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased, render_depth=False)
         losses = s.objective(out.image[0], gt, model, step)
-        info = StepInfo(step, cam, frame, t.detach(), n_static, out, gt, losses)
+        info = StepInfo(step, cam, frame, t.detach(), n_static, out, gt, losses, dynamic_rows=rows)
         for cb in s.all_callbacks:
             cb.pre_backward(state, info)
         losses["total"].backward()            # gradients of the views accumulate

@@ -31,10 +31,12 @@ RESET_WIDTH_KEYFRAMES = 7.4   # Ex4DGS resets children's log-widths to 2 keyfram
 STAT_OPS = {"grad2d": "sum", "count": "sum"}
 
 
-def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any], n_rows: int) -> None:
+def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any], n_rows: int,
+                          rows: torch.Tensor | None = None) -> None:
     """Add one iteration's screen-space gradient norms (gsplat normalisation) to ``stats`` in place.
 
-    stats: {"grad2d": [n], "count": [n]} (created on first use). binfo: block_info() of these rows.
+    stats: {"grad2d": [n_rows], "count": [n_rows]} (created on first use). binfo: block_info() of the rendered
+    rows; ``rows`` [A]: which of the n_rows each rendered row is (None: rendered row i is row i).
     Masked sums instead of index lists, so there is no host-device sync.
     """
     grads = binfo["means2d"].grad.clone()                                  # [C, n, 2]
@@ -44,8 +46,14 @@ def accumulate_grad_stats(stats: dict[str, torch.Tensor], binfo: dict[str, Any],
         stats["grad2d"] = torch.zeros(n_rows, device=grads.device)
         stats["count"] = torch.zeros(n_rows, device=grads.device)
     visible = (binfo["radii"] > 0).all(dim=-1)                              # [C, n]
-    stats["grad2d"] += (grads.norm(dim=-1) * visible).sum(dim=0)
-    stats["count"] += visible.sum(dim=0).to(stats["count"].dtype)
+    grad = (grads.norm(dim=-1) * visible).sum(dim=0)
+    count = visible.sum(dim=0).to(stats["count"].dtype)
+    if rows is None:
+        stats["grad2d"] += grad
+        stats["count"] += count
+    else:
+        stats["grad2d"].index_add_(0, rows, grad.to(stats["grad2d"].dtype))
+        stats["count"].index_add_(0, rows, count)
 
 
 class DynamicDensifier(Callback):
@@ -61,12 +69,12 @@ class DynamicDensifier(Callback):
     def post_backward(self, state: TrainState, info: StepInfo) -> None:
         if not self.cfg.enabled or info.step >= self.cfg.refine_stop_iter:
             return
-        nd = info.out.radii.shape[1] - info.n_static
+        nd = info.out.radii.shape[1] - info.n_static                     # dynamic rows rendered
         if nd <= 0:
             return
         binfo = block_info(info, info.n_static, info.n_static + nd)
         if binfo is not None:
-            accumulate_grad_stats(self.state, binfo, nd)
+            accumulate_grad_stats(self.state, binfo, state.model.n_dynamic, info.dynamic_rows)
 
     def after_step(self, state: TrainState, info: StepInfo) -> None:
         cfg = self.cfg
