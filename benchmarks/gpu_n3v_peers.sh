@@ -46,7 +46,8 @@ region_eval() {  # group label=dir ...
   for kv in "$@"; do [ -d "$W/${kv#*=}/test" ] && args+=(--label "${kv%%=*}" "$W/${kv#*=}"); done
   [ ${#args[@]} -gt 0 ] || return 0
   python3 benchmarks/moving_region_eval.py --out "$W/eval_$group" "${args[@]}" 2>&1 | tee -a "$OUT/summary.txt"
-  cp "$W/eval_$group/montage.png" "$OUT/montage_$group.png" 2>/dev/null
+  python3 -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], quality=88)" \
+    "$W/eval_$group/montage.png" "$OUT/montage_$group.jpg" 2>/dev/null   # JPEG: a PNG montage is too big to come back
   cp "$W/eval_$group/moving_region.json" "$OUT/moving_region_$group.json" 2>/dev/null
 }
 
@@ -155,7 +156,9 @@ phase_s4only() {
     log "$(basename $d): $(grep -a 'test  (' ${d%/}.metrics.log) | $(grep -a '^  moving ' ${d%/}.metrics.log)" \
         "| $(grep -a 'FPS' ${d%/}.metrics.log) | $(grep -a 'Gaussians' ${d%/}.metrics.log)"
   done
-  region_eval s4only $(for d in $W/s4_*/; do b=$(basename $d); echo "${b#s4_}=$b"; done)
+  for s in demo blobs; do   # one montage per scene (the scenes' image sizes differ)
+    region_eval s4only_$s $(for d in $W/s4_${s}_*/; do b=$(basename $d); echo "${b#s4_}=$b"; done)
+  done
   tar czf "$OUT/s4only_logs.tgz" -C $W $(cd $W && ls s4_*.log s4_*/train_stats.json s4_*/results.json 2>/dev/null)
 }
 

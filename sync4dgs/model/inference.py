@@ -267,11 +267,11 @@ class InferenceView:
         st.log_base = F.logsigmoid(d["opacities"].detach())
         st.scratch = torch.empty(2, nd, device=dev, dtype=dtype)
         if compact:
-            InferenceView._make_compact(st, out, bases, dt if K > 1 else 1.0)
+            InferenceView._make_compact(st, out, dt if K > 1 else 1.0)
         return st
 
     @staticmethod
-    def _make_compact(st: _State, out: Gaussians, bases: int, key_interval_s: float) -> None:
+    def _make_compact(st: _State, out: Gaussians, key_interval_s: float) -> None:
         """Bucket the dynamic rows by visibility interval; the output buffer keeps n_static + the largest bucket."""
         ns = st.n_static
         on, off = visibility_intervals(st.centres, st.widths, st.log_base)
