@@ -53,8 +53,10 @@ PATHS = ("plain", "fast", "compact")
 
 # ----------------------------------------------------------------------------------------------- inputs
 def random_model(n_static: int, n_dynamic: int, n_keys: int, device: torch.device, seed: int = 0,
-                 duration_s: float = 10.0) -> Gaussians4D:
-    """A random Gaussians4D (SH degree 3) in [-1, 1]^3: scales ~0.01, keyframes spanning ``duration_s``."""
+                 duration_s: float = 10.0, window_s: float = 0.0) -> Gaussians4D:
+    """A random Gaussians4D (SH degree 3) in [-1, 1]^3: scales ~0.01, keyframes spanning ``duration_s``.
+    ``window_s`` > 0: each dynamic Gaussian is visible around one random instant only (plateau ``window_s``,
+    falloff 0.35 x ``window_s``, seconds), like moving-content seeds; 0: random long windows."""
     if n_keys < 1 or n_static < 0 or n_dynamic < 0 or n_static + n_dynamic == 0:
         raise SystemExit(f"--random needs N_STATIC,N_DYNAMIC,K with N >= 0 and K >= 1, got "
                          f"{n_static},{n_dynamic},{n_keys}")
@@ -75,6 +77,10 @@ def random_model(n_static: int, n_dynamic: int, n_keys: int, device: torch.devic
                "key_quats": torch.randn(n_dynamic, n_keys, 4, generator=g),
                "t_center": (torch.rand(n_dynamic, 2, generator=g) * duration_s).sort(dim=1).values,
                "t_logwidth": torch.full((n_dynamic, 2), math.log(0.2)), **common(n_dynamic)}
+    if window_s > 0:
+        c = torch.rand(n_dynamic, 1, generator=g) * duration_s
+        dynamic["t_center"] = c + torch.tensor([-0.5, 0.5]) * window_s
+        dynamic["t_logwidth"] = torch.full((n_dynamic, 2), math.log(0.35 * window_s))
     return Gaussians4D(cfg, static, dynamic, 0.0, dt).to(device)
 
 
@@ -110,7 +116,8 @@ def load_model(args, device: torch.device):
         except ValueError as e:
             raise SystemExit(f"--random expects N_STATIC,N_DYNAMIC,K (e.g. 100000,35000,30), "
                              f"got {args.random!r}") from e
-        return random_model(ns, nd, k, device, args.seed), None, f"random {ns} static + {nd} dynamic, K={k}"
+        return (random_model(ns, nd, k, device, args.seed, window_s=args.window_s), None,
+                f"random {ns} static + {nd} dynamic, K={k}" + (f", windows {args.window_s} s" if args.window_s else ""))
     from sync4dgs.errors import DataFormatError  # noqa: PLC0415
     from sync4dgs.eval.loading import resolve_scene  # noqa: PLC0415
     from sync4dgs.model.io import load_trained  # noqa: PLC0415
@@ -233,6 +240,8 @@ def parse_args(argv: list[str] | None):
     src.add_argument("--model", type=Path, help="trained model folder M (point_cloud/iteration_<n>/model.pt)")
     src.add_argument("--random", type=str, help="N_STATIC,N_DYNAMIC,K: a random model instead")
     ap.add_argument("--iteration", type=int, default=None)
+    ap.add_argument("--window_s", type=float, default=0.0,
+                    help="--random: each dynamic Gaussian visible around one instant for this long (s), like seeds")
     ap.add_argument("--source_path", type=Path, default=None, help="scene folder (default: the model's record)")
     ap.add_argument("--camera", type=str, default=None, help="scene camera whose pose/intrinsics are used")
     ap.add_argument("--out", type=Path, required=True, help="output folder (fps_bench.json / .md)")

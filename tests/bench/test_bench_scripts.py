@@ -22,10 +22,11 @@ def test_fps_bench_random_model_on_cpu(bench_module, tmp_path, capsys):
     assert report["n_static"] == 60 and report["n_dynamic"] == 30 and report["num_keyframes"] == 5
     assert [(r["width"], r["height"]) for r in report["results"]] == [(24, 16), (16, 12)]
     for r in report["results"]:
-        assert set(r["paths"]) == {"plain", "fast"} and r["render"]["latency_ms"] > 0
+        assert set(r["paths"]) == {"plain", "fast", "compact"} and r["render"]["latency_ms"] > 0
         for p in r["paths"].values():
             assert p["at_time"]["throughput_ms"] > 0 and p["both"]["fps"] > 0
         assert r["fast_vs_plain_max_abs_diff"] < 1e-4 and r["fast_vs_plain_image_max_abs_diff"] < 1e-3
+        assert r["compact_vs_fast_image_max_abs_diff"] < 1e-6 and 60 <= r["compact_rows_mean"] <= 90
     table = (out / "fps_bench.md").read_text()
     assert "| 24x16 | fast |" in table and capsys.readouterr().out.rstrip().endswith(table.rstrip().splitlines()[-1])
 
