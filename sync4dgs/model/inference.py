@@ -27,7 +27,9 @@ The view computes each row's visibility interval [on, off] (seconds) exactly fro
 rows into time buckets of a quarter keyframe interval, and per frame evaluates only the static rows, the
 long-lived dynamic rows (visible over more than ``LONG_LIVED_BUCKETS`` buckets) and the bucket's rows. The output
 then has N = n_static + (rows that may be visible at t) rows, in that order; the image is unchanged (tests render
-both). The default (``compact=False``) returns every row, as ``Gaussians4D.at_time``.
+both). When some time bucket keeps more than ``COMPACT_MAX_FRACTION`` of the dynamic rows, the view fills every row
+as in the default mode (the gathers would cost as much as they save). The default (``compact=False``) returns every
+row, as ``Gaussians4D.at_time``.
 
 The returned :class:`Gaussians` ALIAS the view's buffers: they are valid until the next ``at_time`` call of the
 same view and must not be modified. Use one view per thread. The view refers to its model weakly.
@@ -52,6 +54,8 @@ ALPHA_THRESHOLD = 1.0 / 255.0   # the rasterizer skips alpha below this (sync4dg
 CULL_MARGIN = 0.5               # rows are kept down to this x the threshold (float rounding never drops a row)
 BUCKETS_PER_KEY_INTERVAL = 4    # compact mode: time buckets per keyframe interval
 LONG_LIVED_BUCKETS = 8          # rows visible over more buckets than this are evaluated at every time
+COMPACT_MAX_FRACTION = 0.5      # compact only pays when every bucket leaves out at least half the dynamic rows (the
+                                # gathers cost about as much as evaluating the rows); else the view fills every row
 MAX_BUCKETS = 1 << 16
 
 
@@ -166,8 +170,8 @@ class InferenceView:
             return None
         with torch.inference_mode(False), torch.no_grad():
             st = self._state(self.model._num_bases(sh_degree))
-        if st.compact is None:
-            return torch.zeros(0, dtype=torch.int64, device=st.out.means.device)
+        if st.compact is None:        # no dynamic rows, or too few invisible ones: every row is returned
+            return torch.arange(self.model.n_dynamic, dtype=torch.int64, device=st.out.means.device)
         return st.compact.rows_at(float(t_global_s))
 
     def invalidate(self) -> None:
@@ -301,6 +305,8 @@ class InferenceView:
             offsets.append(offsets[-1] + int(c))
         n_max = ns + int(always.numel()) + (max(counts) if counts else 0)
         nd = int(st.centres.shape[1])
+        if n_max - ns > COMPACT_MAX_FRACTION * nd:                            # not worth it: fill every row
+            return
         dyn = slice(ns, ns + nd)
         b = _Buckets(t0_s=t0, width_s=width, offsets=offsets, flat=pair_rows[order].contiguous(), always=always,
                      scales=out.scales[dyn].clone(), colors=out.colors[dyn].clone(),

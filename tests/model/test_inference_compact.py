@@ -102,3 +102,14 @@ def test_compact_view_follows_parameter_changes(seeded64):
                           seeded64.config.temporal_width_floor_s)
     assert compact.at_time(t).means.shape[0] == seeded64.n_static + after.numel()
     assert float(op[5:].detach().max()) < 1e-6
+
+
+def test_compact_falls_back_to_every_row_when_most_rows_are_visible(model64):
+    """model64's dynamic rows are visible over most of the time range: compact mode fills every row."""
+    view, full = InferenceView(model64, compact=True), InferenceView(model64)
+    t = float(model64.key_t0_s + 2 * model64.key_interval_s)
+    b = view.at_time(t)
+    assert b.means.shape[0] == model64.n_static + model64.n_dynamic
+    torch.testing.assert_close(view.dynamic_rows_at(t), torch.arange(model64.n_dynamic))
+    for f in FIELDS:
+        torch.testing.assert_close(getattr(b, f), getattr(full.at_time(t), f), atol=1e-12, rtol=0)
