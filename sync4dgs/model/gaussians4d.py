@@ -27,9 +27,10 @@ from torch import Tensor
 
 from sync4dgs.model import ops
 from sync4dgs.model.config import ModelConfig
-from sync4dgs.model.inference import ALPHA_THRESHOLD, CULL_MARGIN, InferenceView
+from sync4dgs.model.inference import CULL_MARGIN, InferenceView
 from sync4dgs.model.interp import hermite, keyframe_coordinates, lerp_segment, rotation_segment
 from sync4dgs.model.temporal import temporal_opacity
+from sync4dgs.render.conventions import ALPHA_THRESHOLD
 from sync4dgs.render.types import Gaussians
 
 __all__ = ["ModelConfig", "Gaussians4D", "STATIC_KEYS", "DYNAMIC_KEYS"]

@@ -46,11 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sync4dgs.render.conventions import ALPHA_THRESHOLD   # the rasterizer skips alpha below this
 from sync4dgs.render.types import Gaussians
 
 __all__ = ["InferenceView", "visibility_intervals"]
 
-ALPHA_THRESHOLD = 1.0 / 255.0   # the rasterizer skips alpha below this (sync4dgs/render/conventions.py)
 CULL_MARGIN = 0.5               # rows are kept down to this x the threshold (float rounding never drops a row)
 BUCKETS_PER_KEY_INTERVAL = 4    # compact mode: time buckets per keyframe interval
 LONG_LIVED_BUCKETS = 8          # rows visible over more buckets than this are evaluated at every time

@@ -42,7 +42,8 @@ def reference_step(s: Session, trainer: Trainer, step: int, batch: int) -> None:
         sh = trainer.active_sh_degree(step)
         n_static = model.n_static
         rows = model.visible_dynamic_rows(t) if cfg.train.cull_invisible and model.n_dynamic else None
-        out = render(model.at_time(t, sh_degree=sh, dynamic_rows=rows), s.cameras[cam], backend=cfg.render.backend, sh_degree=sh,
+        out = render(model.at_time(t, sh_degree=sh, dynamic_rows=rows), s.cameras[cam], backend=cfg.render.backend,
+                     sh_degree=sh,
                      background=background, near=cfg.render.near or s.scene.near,
                      far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased, render_depth=False)
         losses = s.objective(out.image[0], gt, model, step)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from sync4dgs.model import Gaussians4D, ModelConfig
-from sync4dgs.model.initialize import model_from_points
+from sync4dgs.model.initialize import local_dynamic_rows, model_from_points
+from sync4dgs.render.conventions import look_at_viewmat
+from sync4dgs.render.types import RenderCameras
 
 FPS = 30.0
 T_RANGE = (0.0, 2.0)
@@ -41,6 +45,39 @@ def randomize_dynamic(model: Gaussians4D, seed: int = 0) -> Gaussians4D:
         model.static["shN"].normal_(0, 0.1, generator=g)
         model.static["quats"].normal_(0, 1, generator=g)
     return model
+
+
+def _local_seed_rows(model: Gaussians4D, m: int, seed: int, spread_frames: int, extent: float,
+                     scale: float) -> tuple[dict[str, torch.Tensor], torch.Generator]:
+    """Rows (for ``ops.append(model.dynamic, ...)``) of ``m`` float64 temporally local dynamic Gaussians like
+    moving-content seeds: instants on a 1/30 s grid over ``spread_frames`` frames after the first interior keyframe,
+    visible ~2 frames each, positions ~N(0, extent^2), random velocities, isotropic ``scale``; and the generator
+    that drew them (for further draws)."""
+    g = torch.Generator().manual_seed(seed)
+    t0, dt = float(model.key_t0_s), float(model.key_interval_s)
+    t_s = t0 + dt + torch.floor(torch.rand(m, generator=g, dtype=torch.float64) * spread_frames) / 30.0
+    rows = local_dynamic_rows(
+        xyz=extent * torch.randn(m, 3, generator=g, dtype=torch.float64),
+        velocity=torch.randn(m, 3, generator=g, dtype=torch.float64),
+        rgb01=torch.rand(m, 3, generator=g, dtype=torch.float64),
+        log_scales=torch.full((m,), math.log(scale), dtype=torch.float64), t_s=t_s,
+        plateau_half_s=0.25 / 30, falloff_s=0.35 / 30, key_times_s=model.keyframe_times_s().detach(),
+        config=model.config)
+    return rows, g
+
+
+@pytest.fixture
+def local_seed_rows():
+    """local_seed_rows(model, m, seed, spread_frames, extent, scale) -> (rows, generator): see _local_seed_rows."""
+    return _local_seed_rows
+
+
+@pytest.fixture
+def small_camera() -> RenderCameras:
+    """One float64 48x32 camera 4 units from the origin, looking at it."""
+    return RenderCameras(look_at_viewmat(torch.tensor([0.0, -4.0, 0.5], dtype=torch.float64),
+                                         torch.zeros(3, dtype=torch.float64))[None],
+                         torch.tensor([[[40.0, 0, 24], [0, 40.0, 16], [0, 0, 1]]], dtype=torch.float64), 48, 32)
 
 
 @pytest.fixture

@@ -4,45 +4,27 @@ in the parameters or in time; the densifier's statistics land on the right rows.
 
 from __future__ import annotations
 
-import math
-
+import pytest
 import torch
 
 from sync4dgs.model import ops
-from sync4dgs.model.initialize import local_dynamic_rows
 from sync4dgs.render import render
-from sync4dgs.render.conventions import look_at_viewmat
-from sync4dgs.render.types import RenderCameras
 from sync4dgs.train.strategy.dynamic import accumulate_grad_stats
 
 
-def _seeded(model64):
-    g = torch.Generator().manual_seed(11)
-    m = 300
-    t0, dt = float(model64.key_t0_s), float(model64.key_interval_s)
-    t_s = t0 + dt + torch.floor(torch.rand(m, generator=g, dtype=torch.float64) * 30) / 30.0
-    rows = local_dynamic_rows(
-        xyz=0.4 * torch.randn(m, 3, generator=g, dtype=torch.float64),
-        velocity=torch.randn(m, 3, generator=g, dtype=torch.float64),
-        rgb01=torch.rand(m, 3, generator=g, dtype=torch.float64),
-        log_scales=torch.full((m,), math.log(0.08), dtype=torch.float64), t_s=t_s,
-        plateau_half_s=0.25 / 30, falloff_s=0.35 / 30, key_times_s=model64.keyframe_times_s().detach(),
-        config=model64.config)
+@pytest.fixture
+def seeded(model64, local_seed_rows):
+    """model64 plus 300 temporally local Gaussians (seeds every 1/30 s, visible ~2 frames each)."""
+    rows, _ = local_seed_rows(model64, 300, seed=11, spread_frames=30, extent=0.4, scale=0.08)
     with torch.no_grad():
         ops.append(model64.dynamic, rows)
     return model64
 
 
-def _camera():
-    return RenderCameras(look_at_viewmat(torch.tensor([0.0, -4.0, 0.5], dtype=torch.float64),
-                                         torch.zeros(3, dtype=torch.float64))[None],
-                         torch.tensor([[[40.0, 0, 24], [0, 40.0, 16], [0, 0, 1]]], dtype=torch.float64), 48, 32)
-
-
-def _grads(model, t, rows):
+def _grads(model, t, rows, camera):
     model.zero_grad(set_to_none=True)
     tt = torch.tensor(t, dtype=torch.float64, requires_grad=True)
-    out = render(model.at_time(tt, sh_degree=2, dynamic_rows=rows), _camera(), backend="torch", sh_degree=2)
+    out = render(model.at_time(tt, sh_degree=2, dynamic_rows=rows), camera, backend="torch", sh_degree=2)
     w = torch.linspace(0.1, 1.0, out.image.numel(), dtype=torch.float64).reshape(out.image.shape)
     out.means2d.retain_grad()
     (out.image * w).sum().backward()
@@ -50,13 +32,13 @@ def _grads(model, t, rows):
     return out, grads, tt.grad.clone()
 
 
-def test_culled_step_has_the_same_image_and_gradients(model64):
-    model = _seeded(model64)
+def test_culled_step_has_the_same_image_and_gradients(seeded, small_camera):
+    model = seeded
     t = float(model.key_t0_s + model.key_interval_s) + 10.4 / 30
     rows = model.visible_dynamic_rows(t)
     assert 0 < rows.numel() < 0.25 * model.n_dynamic           # most seeds are invisible at one time
-    full, g_full, gt_full = _grads(model, t, None)
-    cull, g_cull, gt_cull = _grads(model, t, rows)
+    full, g_full, gt_full = _grads(model, t, None, small_camera)
+    cull, g_cull, gt_cull = _grads(model, t, rows, small_camera)
     torch.testing.assert_close(cull.image, full.image, atol=1e-12, rtol=0)
     for k in g_full:
         torch.testing.assert_close(g_cull[k], g_full[k], atol=1e-12, rtol=0, msg=k)
@@ -64,14 +46,14 @@ def test_culled_step_has_the_same_image_and_gradients(model64):
     assert float(g_full["dynamic.opacities"].abs().sum()) > 0    # the comparison is not vacuous
 
 
-def test_densify_statistics_land_on_the_rendered_rows(model64):
-    model = _seeded(model64)
+def test_densify_statistics_land_on_the_rendered_rows(seeded, small_camera):
+    model = seeded
     t = float(model.key_t0_s + model.key_interval_s) + 7.2 / 30
     rows = model.visible_dynamic_rows(t)
     ns, nd = model.n_static, model.n_dynamic
     stats = {}
     for r in (None, rows):
-        out, _, _ = _grads(model, t, r)
+        out, _, _ = _grads(model, t, r, small_camera)
         binfo = {"means2d": type("G", (), {"grad": out.means2d.grad[:, ns:]})(), "radii": out.radii[:, ns:],
                  "width": 48, "height": 32, "n_cameras": 1}
         s = {}

@@ -11,29 +11,17 @@ import torch
 
 from sync4dgs.model import ops
 from sync4dgs.model.inference import ALPHA_THRESHOLD, InferenceView, visibility_intervals
-from sync4dgs.model.initialize import local_dynamic_rows
 from sync4dgs.model.temporal import temporal_opacity
 from sync4dgs.render import render
-from sync4dgs.render.conventions import look_at_viewmat
-from sync4dgs.render.types import RenderCameras
 
 FIELDS = ("means", "quats", "scales", "opacities", "colors")
 
 
 @pytest.fixture
-def seeded64(model64):
+def seeded64(model64, local_seed_rows):
     """model64 plus 400 temporally local Gaussians (seeds every 1/30 s, visible ~2 frames each) near the origin."""
-    g = torch.Generator().manual_seed(7)
-    m = 400
-    t0, dt, k = float(model64.key_t0_s), float(model64.key_interval_s), model64.num_keyframes
-    t_s = t0 + dt + torch.floor(torch.rand(m, generator=g, dtype=torch.float64) * 40) / 30.0
-    rows = local_dynamic_rows(
-        xyz=0.5 * torch.randn(m, 3, generator=g, dtype=torch.float64),
-        velocity=torch.randn(m, 3, generator=g, dtype=torch.float64),
-        rgb01=torch.rand(m, 3, generator=g, dtype=torch.float64),
-        log_scales=torch.full((m,), math.log(0.05), dtype=torch.float64), t_s=t_s,
-        plateau_half_s=0.25 / 30, falloff_s=0.35 / 30, key_times_s=model64.keyframe_times_s().detach(),
-        config=model64.config)
+    k = model64.num_keyframes
+    rows, g = local_seed_rows(model64, 400, seed=7, spread_frames=40, extent=0.5, scale=0.05)
     rows["key_quats"] = torch.randn(rows["key_quats"].shape, generator=g, dtype=torch.float64)
     with torch.no_grad():
         ops.append(model64.dynamic, rows)
@@ -79,10 +67,8 @@ def test_compact_rows_equal_the_full_rows_they_stand_for(seeded64):
     assert full.dynamic_rows_at(0.0) is None
 
 
-def test_compact_render_equals_full_render(seeded64):
-    cams = RenderCameras(look_at_viewmat(torch.tensor([0.0, -4.0, 0.5], dtype=torch.float64),
-                                         torch.zeros(3, dtype=torch.float64))[None],
-                         torch.tensor([[[40.0, 0, 24], [0, 40.0, 16], [0, 0, 1]]], dtype=torch.float64), 48, 32)
+def test_compact_render_equals_full_render(seeded64, small_camera):
+    cams = small_camera
     full, compact = InferenceView(seeded64), InferenceView(seeded64, compact=True)
     for t in times(seeded64)[2:8]:
         a = render(full.at_time(t), cams, backend="torch", sh_degree=2).image
