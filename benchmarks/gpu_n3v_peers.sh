@@ -67,6 +67,7 @@ phase_n3v300() {
   cp $M/results.json "$OUT/results_n3v300.json" 2>/dev/null
   python3 benchmarks/fps_bench.py --model $M --source_path $N --out $W/fps_n3v300 --times 60 2>&1 | tail -6 \
     | tee -a "$OUT/summary.txt"
+  cp $W/fps_n3v300/*.json "$OUT/" 2>/dev/null
   region_eval n3v300 seeded=n3v300_e2e
   python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v300.png" $M 2>&1 | tail -12 | tee -a "$OUT/summary.txt"
   cp $W/n3v300_e2e.log "$OUT/" 2>/dev/null
