@@ -7,8 +7,9 @@
 
 Two ways to evaluate the model are compared: "plain" = ``model.at_time(t)`` (the differentiable training path)
 and "fast" = ``model.inference_view().at_time(t)`` (sync4dgs/model/inference.py: cached static part,
-preallocated output) and "compact" = ``model.inference_view(compact=True).at_time(t)`` (what eval, export and the
-viewer use: also leaves out the dynamic Gaussians invisible at t; same image, compared below). Both run under ``torch.inference_mode``; renders use SH degree = the model's, RGB only,
+preallocated output; what eval, export and the viewer use) and "compact" =
+``model.inference_view(compact=True).at_time(t)`` (also leaves out the dynamic Gaussians invisible at t; same image,
+compared below). Both run under ``torch.inference_mode``; renders use SH degree = the model's, RGB only,
 one camera, like ``sync4dgs render`` / the viewer.
 
 Timing: CUDA events (host clock on CPU) after ``--warmup`` untimed frames. "latency" = median over frames of
