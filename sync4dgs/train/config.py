@@ -327,6 +327,11 @@ class MovingSeedConfig:
     min_agreement: float = 0.6                 # fraction of those that must see moving pixels there (0.6: one
                                                # camera of four with a wrong clock does not veto a point)
     photo_tolerance: float = 0.2               # RMS colour error per channel (0..1) of the agreeing views
+    agreement_weight: float = 1e-3             # a pixel's depth: score = colour error (sum of squares over RGB) -
+                                               # weight x agreeing views; 1e-3: colour first, agreement breaks ties.
+                                               # 1.0 (agreement first) fixed the demo's fast ball's missing seeds
+                                               # (+0.6 dB on it, outliers 18 -> 15 %) but cost 0.16-0.17 dB on the
+                                               # moving region of the demo and of blobs (CPU, 2026-12-03)
     max_points_per_time: int = 3000            # after one-per-voxel downsampling
     init_opacity: float = 0.8                  # activated opacity of seeded Gaussians
     scale_fraction: float = 0.5                # isotropic scale, x the point's footprint (grid cell at its depth);
@@ -339,6 +344,11 @@ class MovingSeedConfig:
                                                # around its instant (sync4dgs/train/moving_velocity.py)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
     falloff_fraction: float = 0.35             # temporal falloff width, x the seed spacing
+    refill_at: float = 0.0                     # error-driven second seeding at this fraction of train.iterations
+                                               # (0: off; sync4dgs/train/moving_refill.py): the same sweep on the
+                                               # moving pixels the model still gets wrong there
+    refill_threshold: float = 0.1              # a pixel is wrong when rendered and recorded colours differ by more
+                                               # than this (0..1) in some channel
 
     def __post_init__(self):
         if not self.spacing_frames > 0:
@@ -351,6 +361,12 @@ class MovingSeedConfig:
             raise ValueError("moving.max_side must be >= 8, moving.stride_px >= 1, moving.depth_samples >= 2")
         if self.velocity_instants < 1:
             raise ValueError(f"moving.velocity_instants must be >= 1, got {self.velocity_instants}")
+        if not 0 <= self.refill_at < 1:
+            raise ValueError(f"moving.refill_at must be in [0, 1) (a fraction of train.iterations), got {self.refill_at}")
+        if not 0 < self.refill_threshold < 1:
+            raise ValueError(f"moving.refill_threshold must be in (0, 1), got {self.refill_threshold}")
+        if not self.agreement_weight >= 0:
+            raise ValueError(f"moving.agreement_weight must be >= 0, got {self.agreement_weight}")
         if self.min_views < 1 or not 0 < self.min_agreement <= 1 or not self.photo_tolerance > 0:
             raise ValueError("moving.min_views must be >= 1, moving.min_agreement in (0, 1], "
                              "moving.photo_tolerance > 0")

@@ -200,6 +200,13 @@ class _FramesAround:
         return TimedViews(views, torch.tensor([self.global_s[c][i] - t_s for c, i in keys], **f32))
 
 
+def sweep_settings(scene: SceneSpec, cfg: MovingSeedConfig) -> SweepSettings:
+    """The plane-sweep settings of config section ``moving`` for ``scene`` (depths between its near and far)."""
+    return SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
+                         depth_samples=cfg.depth_samples, min_views=cfg.min_views, min_agreement=cfg.min_agreement,
+                         photo_tolerance=cfg.photo_tolerance, agreement_weight=cfg.agreement_weight)
+
+
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
                           cfg: MovingSeedConfig, device: torch.device, seed: int = 0, progress: bool = True,
                           read: FrameReader | None = None) -> tuple[list[float], list[SweepPoints]]:
@@ -221,9 +228,7 @@ def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
     spacing = cfg.spacing_frames / ref.fps
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(cams)))) as pool:   # decoding releases the GIL
         videos, sources = _open_videos(scene, cams, maps, cfg, pool, read)
-        settings = SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
-                                 depth_samples=cfg.depth_samples, min_views=cfg.min_views,
-                                 min_agreement=cfg.min_agreement, photo_tolerance=cfg.photo_tolerance)
+        settings = sweep_settings(scene, cfg)
         gen = torch.Generator().manual_seed(seed)
         times, voxels, keep = [], [], []
         for t in tqdm(seed_times_s(t_range_s, spacing), desc="seeding moving content", unit="t", disable=not progress,
@@ -274,25 +279,35 @@ def seed_moving_gaussians(model: Gaussians4D, scene: SceneSpec, maps: TimeMaps, 
     if not voxels:
         log.info("moving content: no seeds (no moving pixels agreed across the training cameras)")
         return 0
+    rows = seed_rows(model, scene, cfg, times, voxels, keep, velocities)
+    ops.append(model.dynamic, rows)
+    n = int(rows["opacities"].shape[0])
+    log.info("moving content: seeded %d dynamic Gaussians at %d instants (%.0f per instant) in %.1f s", n,
+             len(times), n / len(times), time.perf_counter() - started)
+    return n
+
+
+def seed_rows(model: Gaussians4D, scene: SceneSpec, cfg: MovingSeedConfig, times: list[float],
+              voxels: list[SweepPoints], keep: list[Tensor], velocities: list[Tensor] | None) -> dict[str, Tensor]:
+    """New dynamic rows (model.dynamic's keys) for the capped points ``keep`` of each instant's voxel points:
+    temporally local Gaussians around their instant (``times``, global s), moving with ``velocities`` (scene
+    units / s; None: at rest), colour of the source pixel, scale ``scale_fraction`` x footprint."""
+    device = model.key_t0_s.device
     spacing = cfg.spacing_frames / scene.camera(scene.reference_camera).fps
     points = [voxel_subset(v, k) for v, k in zip(voxels, keep)]
-    xyz = torch.cat([p.xyz for p in points])
+    xyz = torch.cat([p.xyz for p in points]).to(device)
     if velocities is not None:   # from clusters of ALL the voxel points of each instant (steadier centroids)
-        velocity = torch.cat([v[k] for v, k in zip(velocities, keep)])
+        velocity = torch.cat([v[k] for v, k in zip(velocities, keep)]).to(xyz)
     else:
         velocity = torch.zeros_like(xyz)
-    rows = local_dynamic_rows(
-        xyz=xyz, velocity=velocity, rgb01=torch.cat([p.rgb for p in points]),
-        log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)),
+    return local_dynamic_rows(
+        xyz=xyz, velocity=velocity, rgb01=torch.cat([p.rgb for p in points]).to(xyz),
+        log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)
+                             ).to(xyz),
         t_s=torch.cat([torch.full((p.xyz.shape[0],), t, dtype=xyz.dtype, device=device) for t, p in
                        zip(times, points)]),
         plateau_half_s=cfg.plateau_fraction * spacing, falloff_s=cfg.falloff_fraction * spacing,
         key_times_s=model.keyframe_times_s().detach(), config=_with_opacity(model, cfg.init_opacity))
-    ops.append(model.dynamic, rows)
-    n = int(xyz.shape[0])
-    log.info("moving content: seeded %d dynamic Gaussians at %d instants (%.0f per instant) in %.1f s", n,
-             len(times), n / len(times), time.perf_counter() - started)
-    return n
 
 
 def _with_opacity(model: Gaussians4D, opacity: float):

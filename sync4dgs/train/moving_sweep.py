@@ -8,7 +8,8 @@ moving-pixel mask (sync4dgs/data/motion_mask.py). For every masked pixel of ever
 * at least ``min_agreement`` of those views see a moving pixel there (a dilated mask: sub-frame timing and
   calibration errors), i.e. the point lies inside the visual hull of the moving content, and
 * the colours of the agreeing views match the source pixel best (RMS colour error per channel at most
-  ``photo_tolerance``).
+  ``photo_tolerance``), with ``agreement_weight`` x the number of agreeing views subtracted from the error (1e-3:
+  a tie-break; 1.0: the depth where the most views agree comes first).
 
 No descriptor is matched across views, so wide baselines work; nothing depends on how the frames were made.
 Units: pixels of the (downscaled) views, depths in scene units along the camera's z axis.
@@ -41,8 +42,9 @@ class SweepViews:
 @dataclass
 class SweepSettings:
     """stride: source pixel grid step; depth_samples: inverse-depth samples in [near, far] (scene units);
-    min_views / min_agreement / photo_tolerance: see the module docstring; max_sources: masked pixels per view
-    at most (random subset, seeded)."""
+    min_views / min_agreement / photo_tolerance: see the module docstring; agreement_weight: score bonus per
+    agreeing view (the score is the colour error, a sum of squares over RGB, minus weight x agreeing views);
+    max_sources: masked pixels per view at most (random subset, seeded)."""
 
     near: float
     far: float
@@ -53,6 +55,7 @@ class SweepSettings:
     photo_tolerance: float = 0.2
     max_sources: int = 4000
     dilate_px: int = 1
+    agreement_weight: float = 1e-3
 
 
 @dataclass
@@ -111,7 +114,7 @@ def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor
     err = (err * agree).sum(0) / n_on.clamp_min(1)
     valid = ((n_in >= min_views) & (n_on >= min_views) & (n_on >= s.min_agreement * n_in)
              & ((err <= 3.0 * s.photo_tolerance ** 2) | (not photo_check)))
-    score = torch.where(valid, err - 1e-3 * n_on.to(dt), torch.full_like(err, float("inf")))
+    score = torch.where(valid, err - s.agreement_weight * n_on.to(dt), torch.full_like(err, float("inf")))
     return score.reshape(P, D), X, depths
 
 

@@ -29,6 +29,7 @@ from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
 from sync4dgs.train.guard import NaNGuard
 from sync4dgs.train.monitor import Monitor
+from sync4dgs.train.moving_refill import MovingRefill
 from sync4dgs.train.moving_seed import seed_moving_gaussians
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule
@@ -254,6 +255,8 @@ def optional_features(session: Session) -> list[Callback]:
     (progressive.enabled)."""
     cfg, scene = session.cfg, session.scene
     out: list[Callback] = [f for f in (build(session) for build in CAMERA_FEATURES) if f is not None]
+    if cfg.moving.enabled and cfg.moving.refill_at > 0:
+        out.append(MovingRefill(session, max(1, round(cfg.moving.refill_at * cfg.train.iterations))))
     if cfg.progressive.enabled:
         out.append(build_progressive_window(cfg.progressive, session.sampler, session.time, session.time_index,
                                             session.tau_s, scene.camera(scene.reference_camera).fps,
