@@ -151,14 +151,19 @@ class Sync4DViewer:
         if cfg.host != LOOPBACK:
             log.warning("viewer bound to %s: reachable from other machines on that interface", cfg.host)
         self.server = viser.ViserServer(host=cfg.host, port=cfg.port, label="sync4dgs", verbose=cfg.verbose)
-        max_side = cfg.max_side or (1024 if self.device.type == "cuda" else 256)
-        self.controls = build_controls(self.server, self._time_range, self._frame_dt, max_side,
-                                       has_cameras=self.scene is not None,
-                                       has_trajectories=self.trajectories is not None)
-        self._setup_scene()
-        self._wire_callbacks()
-        self._thread = threading.Thread(target=self._render_loop, name="sync4dgs-viewer-render", daemon=True)
-        self._thread.start()
+        try:   # the HTTP server answers from here on: a Ctrl+C (or an error) during the set-up must stop it,
+            #    else its non-daemon threads keep the process alive (`with` never calls __exit__ then)
+            max_side = cfg.max_side or (1024 if self.device.type == "cuda" else 256)
+            self.controls = build_controls(self.server, self._time_range, self._frame_dt, max_side,
+                                           has_cameras=self.scene is not None,
+                                           has_trajectories=self.trajectories is not None)
+            self._setup_scene()
+            self._wire_callbacks()
+            self._thread = threading.Thread(target=self._render_loop, name="sync4dgs-viewer-render", daemon=True)
+            self._thread.start()
+        except BaseException:
+            self.stop()
+            raise
         log.info("viewer running at %s", self.url)
         return self
 

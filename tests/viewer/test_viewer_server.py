@@ -195,3 +195,25 @@ def test_viewer_takes_the_scene_json(tmp_path, tiny):
                     config=ViewerConfig(port=_free_port(), max_side=64))
     assert v.scene is not None and v.scene.root == scene.root
     assert v.scene.camera_names == scene.camera_names
+
+
+def test_ctrl_c_during_set_up_stops_the_server(tiny_model_dir, monkeypatch):
+    """The HTTP server answers before the set-up ends; an interrupt then must not leave its threads running."""
+    import threading
+
+    port = _free_port()
+    v = open_viewer(tiny_model_dir[0], device="cpu", backend="torch", config=ViewerConfig(port=port, max_side=64))
+    before = set(threading.enumerate())
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(v, "_setup_scene", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with v:
+            pass
+    assert v.server is None and v._thread is None
+    with socket.socket() as sock:                 # the port is free again
+        sock.bind(("127.0.0.1", port))
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    assert not left, left
