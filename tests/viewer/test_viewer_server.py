@@ -149,8 +149,11 @@ def test_cli_view_serves_on_loopback_and_stops_on_ctrl_c(tiny_model_dir):
     import urllib.request
 
     port = _free_port()
+    # A test run started in the background (`cmd &`, nohup) ignores SIGINT and its children inherit that; Python
+    # then installs no Ctrl+C handler. The child restores the default disposition, as in a user's terminal.
     proc = subprocess.Popen([sys.executable, "-m", "sync4dgs", "view", "--model_path", str(tiny_model_dir[0]),
-                             "--port", str(port), "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--port", str(port), "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline, status = time.monotonic() + 60, None
         while time.monotonic() < deadline and proc.poll() is None:
