@@ -7,6 +7,7 @@
 #           same iterations, trained concurrently; scored together with our metrics code (issue 20)
 #   n3v50   the 50-frame cut of the N3V rig, oracle clocks, 3000 iterations: variants of the moving-content settings
 #           (N3V50_VARIANTS), then `sync4dgs metrics` of the first variant (where the evaluation's time goes)
+#   n3v300seeds  more seeds (SEEDS, default "1 2") of the n3v300 run, trained concurrently: the spread over seeds
 #   s4only  sync4dgs alone on the peers phase's demo and blobs scenes (same generators and iterations, no Ex4DGS):
 #           trained concurrently, then `sync4dgs metrics` one model at a time alone on the GPU (render FPS, size)
 #
@@ -71,6 +72,31 @@ phase_n3v300() {
   region_eval n3v300 seeded=n3v300_e2e
   python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v300.png" $M 2>&1 | tail -12 | tee -a "$OUT/summary.txt"
   cp $W/n3v300_e2e.log "$OUT/" 2>/dev/null
+}
+
+phase_n3v300seeds() {  # more seeds of the n3v300 run (SEEDS, default "1 2"), trained concurrently on the one GPU:
+  # quality spread over seeds (issue 14); their times are not alone-on-the-GPU times (n3v300 gives those)
+  local N=$W/n3v300 t0=$SECONDS s labels=()
+  [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --layout canonical --device cuda --out $N --quiet
+  log "n3v300 synth: $((SECONDS - t0)) s"; t0=$SECONDS
+  for s in ${SEEDS:-1 2}; do
+    ( "${S4[@]}" train --config configs/synth_gpu.json -m $W/n3v300_s$s -s $N "${COMMON[@]}" --train.seed $s \
+        ${N3V_ARGS:-} > $W/n3v300_s$s.log 2>&1
+      log "n3v300 seed $s train (concurrent with the other seeds): rc=$? $((SECONDS - t0)) s"
+      grep -a "seeded\|images/s" $W/n3v300_s$s.log | tail -2 | tee -a "$OUT/summary.txt"
+      "${S4[@]}" render -m $W/n3v300_s$s --skip_train --no_video --quiet >> $W/n3v300_s$s.log 2>&1
+      "${S4[@]}" metrics -m $W/n3v300_s$s -s $N --fps_repeats 0 --quiet > $W/n3v300_s$s.metrics.log 2>&1
+      log "n3v300 seed $s render + metrics: rc=$? $((SECONDS - t0)) s"
+      { echo "== seed $s"; tail -22 $W/n3v300_s$s.metrics.log; } | tee -a "$OUT/summary.txt"
+      cp $W/n3v300_s$s/results.json "$OUT/results_n3v300_s$s.json" 2>/dev/null ) &
+    labels+=(s$s=n3v300_s$s)
+  done
+  wait
+  region_eval n3v300seeds "${labels[@]}"
+  local dirs=(); for s in ${SEEDS:-1 2}; do dirs+=($W/n3v300_s$s); done
+  python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v300seeds.png" "${dirs[@]}" 2>&1 | tail -12 \
+    | tee -a "$OUT/summary.txt"
+  tar czf "$OUT/n3v300seeds_logs.tgz" -C $W $(cd $W && ls n3v300_s*.log n3v300_s*/train_stats.json 2>/dev/null)
 }
 
 phase_peers() {
