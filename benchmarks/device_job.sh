@@ -23,6 +23,8 @@ case $cmd in
      echo $! > "$J/pid")
     sleep 2; echo "device_job: $name started (pid $(cat "$J/pid"))"; tail -5 "$J/log" ;;
   poll)
+    # a fresh machine (the held one was lost between calls) has no such job: say so at once instead of waiting
+    [ -d "$J" ] || { echo "device_job: no job $name on this machine (a fresh machine? the job is lost)"; exit 3; }
     limit=${1:-540}; t0=$SECONDS
     while [ ! -f "$J/rc" ] && [ $((SECONDS - t0)) -lt "$limit" ]; do sleep 5; done
     if [ -f "$J/rc" ]; then echo "device_job: $name ended rc=$(cat "$J/rc")"; else echo "device_job: $name still running"; fi
