@@ -242,9 +242,11 @@ def test_tiling_chunking_and_blocking_do_not_change_the_result():
     from sync4dgs.render.parity import RandomSceneConfig, random_scene
 
     results = []
-    # default; 16 px tiles; chunks so small that long tile lists are split over pixel ranges; tiny blocks
+    # default (forward intermediates kept for backward); 16 px tiles; chunks so small that long tile lists are
+    # split over pixel ranges; tiny blocks; intermediates recomputed in backward (keep_pairs=0)
     for cfg in (None, RasterConfig(tile_size=16), RasterConfig(tile_size=8, chunk_elements=12000),
-                RasterConfig(tile_size=4, block_entries=7)):
+                RasterConfig(tile_size=4, block_entries=7), RasterConfig(keep_pairs=0),
+                RasterConfig(tile_size=4, block_entries=7, keep_pairs=0)):
         g, cams = random_scene(RandomSceneConfig(n_gaussians=300, width=30, height=22, n_cameras=2, seed=3,
                                                  opacity_range=(0.5, 0.99)), dtype=F64, requires_grad=True)
         out = render_torch(g, cams, sh_degree=3, backgrounds=torch.tensor([[0.1, 0.2, 0.3]] * 2, dtype=F64),

@@ -2,9 +2,11 @@
 
 A chunk is T tiles x P pixels against each tile's depth-sorted list of L entries (padded). Entries are
 processed in blocks of ``block`` entries, carrying the transmittance from block to block, and the chunk stops
-as soon as every pixel is saturated (gsplat's early stop), so opaque scenes cost little. Backward recomputes
-the forward block by block in reverse (memory O(chunk), like gsplat's CUDA backward); its maths is that of
-gsplat 1.5.3's rasterize_to_pixels_3dgs_bwd kernel. Rules: see sync4dgs/render/conventions.py.
+as soon as every pixel is saturated (gsplat's early stop), so opaque scenes cost little. Backward walks the
+blocks in reverse; its maths is that of gsplat 1.5.3's rasterize_to_pixels_3dgs_bwd kernel. It either reuses
+the forward's per-pair intermediates (``keep_intermediates``: about 25 bytes per (pixel, entry) pair, kept
+until backward; faster) or recomputes them block by block (memory O(chunk), like gsplat's CUDA backward). Both
+give the same numbers. Rules: see sync4dgs/render/conventions.py.
 """
 
 from __future__ import annotations
@@ -50,32 +52,38 @@ def _weights(alpha: Tensor, trans0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 class CompositeChunk(torch.autograd.Function):
-    """(means, conics, opacities, features, pixels, entry_ok, absgrad_sink, block) -> (acc, trans_final).
+    """(means, conics, opacities, features, pixels, entry_ok, absgrad_sink, block, keep_intermediates)
+    -> (acc, trans_final).
 
     means [T, L, 2] px, conics [T, L, 3], opacities [T, L] (effective), features [T, L, D], pixels [T, P, 2],
     entry_ok [T, L]; absgrad_sink: (target tensor, flat row index [T, L]) or None: the sum over pixels of
-    |dL/dmean2d| (gsplat's absgrad) is added to ``target.absgrad``; block: entries per block.
+    |dL/dmean2d| (gsplat's absgrad) is added to ``target.absgrad``; block: entries per block;
+    keep_intermediates: keep each block's alphas, offsets and weights for backward instead of recomputing them.
     Returns accumulated features [T, P, D] and final transmittance [T, P]. Differentiable w.r.t. the first
     four inputs.
     """
 
     @staticmethod
-    def forward(ctx, means, conics, opacities, features, pixels, entry_ok, absgrad_sink, block):
+    def forward(ctx, means, conics, opacities, features, pixels, entry_ok, absgrad_sink, block,
+                keep_intermediates=False):
         n_tiles, n_pix = pixels.shape[:2]
         n_list = means.shape[1]
         acc = torch.zeros(n_tiles, n_pix, features.shape[-1], dtype=features.dtype, device=features.device)
         trans = torch.ones(n_tiles, n_pix, dtype=features.dtype, device=features.device)
         done = torch.zeros(n_tiles, n_pix, dtype=torch.bool, device=features.device)
         carries, dones = [], []
+        kept: list[tuple[Tensor, ...]] | None = [] if keep_intermediates and any(ctx.needs_input_grad[:4]) else None
         for b0 in range(0, n_list, block):
             if b0 > 0 and bool(done.all()):
                 break
             sl = slice(b0, b0 + block)
             carries.append(trans)
             dones.append(done)
-            alpha, _, _, _, _, stopped = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl], pixels,
-                                                      entry_ok[:, sl], trans, done)
-            _, trans_after, weights = _weights(alpha, trans)
+            alpha, dx, dy, vis, grad_ok, stopped = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl],
+                                                                pixels, entry_ok[:, sl], trans, done)
+            one_minus, trans_after, weights = _weights(alpha, trans)
+            if kept is not None:
+                kept.append((dx, dy, vis, grad_ok, one_minus, trans_after, weights))
             acc = acc + weights @ features[:, sl]
             trans = trans_after[..., -1]
             done = done | stopped
@@ -83,6 +91,7 @@ class CompositeChunk(torch.autograd.Function):
                               torch.stack(dones), trans)
         ctx.absgrad_sink = absgrad_sink
         ctx.block = block
+        ctx.kept = kept
         return acc, trans
 
     @staticmethod
@@ -96,9 +105,12 @@ class CompositeChunk(torch.autograd.Function):
         loss_t = (grad_trans * trans_final)[:, :, None]
         for bi in reversed(range(carries.shape[0])):
             sl = slice(bi * block, (bi + 1) * block)
-            alpha, dx, dy, vis, grad_ok, _ = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl],
-                                                          pixels, entry_ok[:, sl], carries[bi], dones[bi])
-            one_minus, trans, weights = _weights(alpha, carries[bi])
+            if ctx.kept is not None:
+                dx, dy, vis, grad_ok, one_minus, trans, weights = ctx.kept[bi]
+            else:
+                alpha, dx, dy, vis, grad_ok, _ = block_alphas(means[:, sl], conics[:, sl], opacities[:, sl],
+                                                              pixels, entry_ok[:, sl], carries[bi], dones[bi])
+                one_minus, trans, weights = _weights(alpha, carries[bi])
             grad_feat[:, sl] = weights.transpose(1, 2) @ grad_acc
             g = grad_acc @ features[:, sl].transpose(1, 2)  # [T, P, B]: dL/dacc . feature
             wg = weights * g
@@ -124,7 +136,7 @@ class CompositeChunk(torch.autograd.Function):
                 abs_means[:, sl, 1] = (cb[:, None, :] * gsdx + cc[:, None, :] * gsdy).abs_().sum(dim=1)
         if abs_means is not None:
             _add_absgrad(ctx.absgrad_sink, abs_means)
-        return grad_means, grad_conics, grad_opac, grad_feat, None, None, None, None
+        return grad_means, grad_conics, grad_opac, grad_feat, None, None, None, None, None
 
 
 def _add_absgrad(sink: tuple[Tensor, Tensor], abs_means: Tensor) -> None:

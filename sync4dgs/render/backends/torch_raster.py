@@ -24,19 +24,24 @@ class RasterConfig:
 
     tile_size: tile edge in pixels. chunk_elements: max (pixel, Gaussian) pairs of one chunk (bounds the
     working memory: about 60 bytes per pair in backward). block_entries: list entries composited per step
-    inside a chunk (a chunk stops early once all its pixels are saturated). None picks a per-device default
-    (measured on 2 CPU cores, 128x96 px / 5k Gaussians: 8 px tiles and 2^18 pairs were fastest).
+    inside a chunk (a chunk stops early once all its pixels are saturated). keep_pairs: when one render has
+    at most this many (pixel, entry) pairs (padding included), the forward keeps its per-pair intermediates for
+    backward (about 25 bytes per pair) instead of recomputing them; 0 always recomputes. None picks a
+    per-device default (measured on 2 CPU cores, 128x96 px / 5k Gaussians: 8 px tiles and 2^18 pairs were
+    fastest; 2^23 kept pairs is about 210 MB).
     """
 
     tile_size: int | None = None
     chunk_elements: int | None = None
     block_entries: int | None = None
+    keep_pairs: int | None = None
 
     def resolved(self, device: torch.device) -> "RasterConfig":
         cuda = torch.device(device).type == "cuda"
         return RasterConfig(tile_size=self.tile_size or (16 if cuda else 8),
                             chunk_elements=self.chunk_elements or (1 << 22 if cuda else 1 << 18),
-                            block_entries=self.block_entries or (256 if cuda else 128))
+                            block_entries=self.block_entries or (256 if cuda else 128),
+                            keep_pairs=(1 << 23) if self.keep_pairs is None else self.keep_pairs)
 
 
 @dataclass
@@ -162,7 +167,9 @@ def rasterize_tiles(
     pix_ids: list[Tensor] = [torch.zeros(0, dtype=torch.long, device=device)]
     pix_feats: list[Tensor] = [features[:0]]
     pix_trans: list[Tensor] = [features[:0, 0]]
-    for tiles, n_list, p0, p1 in plan_chunks(bins.tile_counts, ts * ts, cfg.chunk_elements):
+    chunks = plan_chunks(bins.tile_counts, ts * ts, cfg.chunk_elements)
+    keep = sum(len(tiles) * (p1 - p0) * n_list for tiles, n_list, p0, p1 in chunks) <= cfg.keep_pairs
+    for tiles, n_list, p0, p1 in chunks:
         tile_t = torch.tensor(tiles, dtype=torch.long, device=device)
         arange_l = torch.arange(n_list, device=device)
         entry_ok = arange_l[None, :] < bins.tile_counts[tile_t][:, None]  # [T, L]
@@ -179,7 +186,7 @@ def rasterize_tiles(
         rows = flat_idx[ent]
         sink = (means2d_src, rows) if absgrad else None
         acc, trans = CompositeChunk.apply(flat_means[rows], conics[ent], opacities[ent], features[ent],
-                                          pixels, entry_ok, sink, cfg.block_entries)
+                                          pixels, entry_ok, sink, cfg.block_entries, keep)
         inside = (px < width) & (py < height)
         pix_ids.append((img[:, None] * (height * width) + py * width + px)[inside])
         pix_feats.append(acc[inside])
