@@ -1,6 +1,6 @@
 """Per-object PSNR of rendered test views of a `sync4dgs synth` scene, and enlarged crops around each moving object.
 
-    python benchmarks/object_region_eval.py SCENE OUT.png MODEL_DIR [MODEL_DIR ...]
+    python benchmarks/object_region_eval.py SCENE OUT.png MODEL_DIR [MODEL_DIR ...] [--every OBJECT]
 
 The moving-region metric (sync4dgs/data/motion_mask.py) pools all moving pixels, so a small object that is missing
 costs little there. This script scores each moving object of a scene from our generator on its own: the region of
@@ -8,7 +8,9 @@ object k in test frame i is the disk around its true centre projected into the t
 projected bounding radius), with the test camera's TRUE clock (gt_sync.json). Reads
 MODEL/test/ours_N/{gt,renders}/*.png (written by `sync4dgs render`, the newest N). Prints one JSON object
 {object: [PSNR dB per model]} and writes OUT.png: for every object 4 frames where it is in view, each row
-ground truth | model 1 | model 2 ... (crops enlarged to 96 x 96 px, nearest neighbour).
+ground truth | model 1 | model 2 ... (crops enlarged to 96 x 96 px, nearest neighbour). With ``--every OBJECT``
+the picture holds that one object in EVERY test frame where it is in view (one row per frame, its frame index
+printed), to check that it is visible in all of them.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import json
 import sys
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from sync4dgs.data.scene import load_scene
 from sync4dgs.data.synth.generate import load_synth
@@ -45,6 +47,10 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__)
         return 2
+    every = None
+    if "--every" in argv:
+        k = argv.index("--every")
+        every, argv = argv[k + 1], argv[:k] + argv[k + 2:]
     root, out, models = argv[0], argv[1], argv[2:]
     scene, plan = load_scene(root), load_synth(root)
     cam = scene.camera(scene.test_cameras[0])
@@ -70,14 +76,22 @@ def main(argv: list[str]) -> int:
                 sq[k].append(((r[i] - gt[i]) ** 2)[disk].mean())
         scores[prim.name] = [round(float(-10 * np.log10(np.mean(e))), 2) if e else None for e in sq]
         seen = [i for i in range(len(t)) if z[i] > 0 and 0 <= uv[i, 0] < W and 0 <= uv[i, 1] < H]
-        for i in seen[:: max(1, len(seen) // 4)][:4]:
+        if every is not None and prim.name != every:
+            continue
+        picked = seen if every is not None else seen[:: max(1, len(seen) // 4)][:4]
+        for i in picked:
             s, cx, cy = int(max(8, r_px[i] * 2.5)), int(uv[i, 0]), int(uv[i, 1])
 
             def crop(img: np.ndarray) -> np.ndarray:
                 pad = np.pad(img, ((s, s), (s, s), (0, 0)))[cy:cy + 2 * s, cx:cx + 2 * s]
                 im = Image.fromarray((pad * 255).round().astype(np.uint8))
                 return np.asarray(im.resize((CROP_PX, CROP_PX), Image.NEAREST))
-            rows.append(np.concatenate([crop(gt[i])] + [crop(r[i]) for r in runs], 1))
+            row = np.concatenate([crop(gt[i])] + [crop(r[i]) for r in runs], 1)
+            if every is not None:
+                label = Image.fromarray(row)
+                ImageDraw.Draw(label).text((2, 2), f"frame {i}", fill=(255, 255, 255))
+                row = np.asarray(label)
+            rows.append(row)
     print(json.dumps(scores))
     if rows:
         Image.fromarray(np.concatenate(rows, 0)).save(out)

@@ -227,9 +227,16 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo_output"), device: st
             learned = train(scene_dir, learned_dir, cfg, offsets_path=stage1_offsets_path(learned_dir))
         with timer.step("stage 2 baseline: train with time maps fixed at (0, 1) (naive)"):
             train_naive(scene_dir, naive_dir, cfg_path, overrides, True)
-    with timer.step("render + metrics (test camera)"):
-        res_learned = _eval_run(learned_dir, scene_dir, device, quick)
-        res_naive = _eval_run(naive_dir, scene_dir, device, quick)
+    if _baseline_in_parallel(device, cfg.train.cpu_threads):
+        with timer.step("render + metrics (test camera; learned and naive in parallel)"):
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                naive_eval = pool.submit(_eval_run, naive_dir, scene_dir, device, quick)
+                res_learned = _eval_run(learned_dir, scene_dir, device, quick)
+                res_naive = naive_eval.result()
+    else:
+        with timer.step("render + metrics (test camera)"):
+            res_learned = _eval_run(learned_dir, scene_dir, device, quick)
+            res_naive = _eval_run(naive_dir, scene_dir, device, quick)
 
     rows = offset_rows(scene.camera_names, {c.name: c.fps for c in scene.cameras}, truth, _known(stage1),
                        _known(learned.time_maps))
