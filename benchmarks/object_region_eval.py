@@ -10,7 +10,10 @@ MODEL/test/ours_N/{gt,renders}/*.png (written by `sync4dgs render`, the newest N
 {object: [PSNR dB per model]} and writes OUT.png: for every object 4 frames where it is in view, each row
 ground truth | model 1 | model 2 ... (crops enlarged to 96 x 96 px, nearest neighbour). With ``--every OBJECT``
 the picture holds that one object in EVERY test frame where it is in view (one row per frame, its frame index
-printed), to check that it is visible in all of them.
+printed), to check that it is visible in all of them. Also prints, per object and model, its VISIBILITY per test
+frame: 1 - MSE(render) / MSE(temporal median of the truth) over the object's pixels (its disk AND the generator's
+moving-pixel mask; 1: the object as in the truth, 0: as if it were absent), over the frames where the object is
+in view and differs from the background; the minimum and the frames below 0.5.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sync4dgs.data.gt_masks import gt_mask_path, load_gt_masks
 from sync4dgs.data.scene import load_scene
 from sync4dgs.data.synth.generate import load_synth
 from sync4dgs.data.synth.truth import object_centers
@@ -61,20 +65,29 @@ def main(argv: list[str]) -> int:
     H, W = gt.shape[1:3]
     yy, xx = np.mgrid[0:H, 0:W]
     centres = object_centers(plan.scene, t)
-    scores, rows = {}, []
+    median = np.median(gt, axis=0)                                   # [H, W, 3] the video without its movers
+    movers = load_gt_masks(gt_mask_path(root, cam.name))[:len(gt)]   # [T, H, W] the generator's moving pixels
+    scores, rows, seen_frac = {}, [], {}
     for prim in plan.scene.moving:
         xc = centres[prim.name] @ cam.R.T + cam.t                     # [T, 3] camera coordinates
         z = xc[:, 2]
         uv = (xc @ cam.K.T)[:, :2] / np.maximum(z, 1e-9)[:, None]
         r_px = cam.K[0, 0] * max(prim.size) / np.maximum(z, 1e-9) * 1.3
         sq = [[] for _ in runs]
+        explained = [[] for _ in runs]
         for i in range(len(t)):
             disk = ((xx + 0.5 - uv[i, 0]) ** 2 + (yy + 0.5 - uv[i, 1]) ** 2 < r_px[i] ** 2) & (z[i] > 0)
             if disk.sum() < 4:
                 continue
+            on = disk & movers[i]                                        # the object's own pixels
+            absent = ((median - gt[i]) ** 2)[on].mean() if on.sum() >= 2 else 0.0  # error without the object
             for k, r in enumerate(runs):
                 sq[k].append(((r[i] - gt[i]) ** 2)[disk].mean())
+                if absent > 1e-3:        # the object is in view and differs from the background
+                    explained[k].append((i, 1.0 - ((r[i] - gt[i]) ** 2)[on].mean() / absent))
         scores[prim.name] = [round(float(-10 * np.log10(np.mean(e))), 2) if e else None for e in sq]
+        seen_frac[prim.name] = [{"frames": len(e), "min": round(float(min(v for _, v in e)), 2) if e else None,
+                                 "below_0.5": [i for i, v in e if v < 0.5]} for e in explained]
         seen = [i for i in range(len(t)) if z[i] > 0 and 0 <= uv[i, 0] < W and 0 <= uv[i, 1] < H]
         if every is not None and prim.name != every:
             continue
@@ -93,6 +106,9 @@ def main(argv: list[str]) -> int:
                 row = np.asarray(label)
             rows.append(row)
     print(json.dumps(scores))
+    # visibility: per frame, the share of the no-object error (temporal median vs truth, in the object's disk)
+    # that the render removes; 1 = the object as in the truth, 0 = as if absent. Frames listed: below 0.5.
+    print("visibility " + json.dumps(seen_frac))
     if rows:
         Image.fromarray(np.concatenate(rows, 0)).save(out)
     return 0
