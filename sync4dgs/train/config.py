@@ -332,6 +332,12 @@ class MovingSeedConfig:
                                                # 1.0 (agreement first) fixed the demo's fast ball's missing seeds
                                                # (+0.6 dB on it, outliers 18 -> 15 %) but cost 0.16-0.17 dB on the
                                                # moving region of the demo and of blobs (CPU, 2026-12-03)
+    depth_hypotheses: int = 1                  # 2: ambiguous pixels also give a point at the agreement-first depth
+                                               # (sync4dgs/train/moving_sweep.py); training drops the wrong one
+    second_opacity: float = 0.3                # activated opacity of those second points (fainter: a wrong one
+                                               # fades sooner; 0.3 / 0.1 vs 0.8: -0.15 vs -0.33 dB moving, demo)
+    second_fraction: float = 0.25              # second points per instant at most this x max_points_per_time, on
+                                               # top of the first-hypothesis points (those keep their full cap)
     max_points_per_time: int = 3000            # after one-per-voxel downsampling
     init_opacity: float = 0.8                  # activated opacity of seeded Gaussians
     scale_fraction: float = 0.5                # isotropic scale, x the point's footprint (grid cell at its depth);
@@ -350,6 +356,12 @@ class MovingSeedConfig:
     refill_threshold: float = 0.1              # a pixel is wrong when rendered and recorded colours differ by more
                                                # than this (0..1) in some channel
 
+    def max_second_points(self) -> int:
+        """Second-hypothesis points per instant at most (0 with one depth hypothesis)."""
+        if self.depth_hypotheses < 2:
+            return 0
+        return int(round(self.second_fraction * self.max_points_per_time))
+
     def __post_init__(self):
         if not self.spacing_frames > 0:
             raise ValueError(f"moving.spacing_frames must be > 0, got {self.spacing_frames}")
@@ -365,6 +377,12 @@ class MovingSeedConfig:
             raise ValueError(f"moving.refill_at must be in [0, 1) (a fraction of train.iterations), got {self.refill_at}")
         if not 0 < self.refill_threshold < 1:
             raise ValueError(f"moving.refill_threshold must be in (0, 1), got {self.refill_threshold}")
+        if not 0 <= self.second_fraction <= 1:
+            raise ValueError(f"moving.second_fraction must be in [0, 1], got {self.second_fraction}")
+        if not 0 < self.second_opacity < 1:
+            raise ValueError(f"moving.second_opacity must be in (0, 1), got {self.second_opacity}")
+        if self.depth_hypotheses not in (1, 2):
+            raise ValueError(f"moving.depth_hypotheses must be 1 or 2, got {self.depth_hypotheses}")
         if not self.agreement_weight >= 0:
             raise ValueError(f"moving.agreement_weight must be >= 0, got {self.agreement_weight}")
         if self.min_views < 1 or not 0 < self.min_agreement <= 1 or not self.photo_tolerance > 0:

@@ -107,9 +107,19 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
 
 
 def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1) -> list[torch.Tensor]:
-    """:func:`cluster_velocities` of SweepPoints per instant; tensors [n_j, 3] on the points' device/dtype."""
-    xyz = [p.xyz.detach().cpu().double().numpy() for p in points]
-    rgb = [p.rgb.detach().cpu().double().numpy() for p in points]
-    foot = [float(p.footprint.median()) if p.footprint.numel() else 0.0 for p in points]
-    vel = cluster_velocities(times_s, xyz, rgb, foot, spacing_s, instants)
-    return [torch.as_tensor(v, dtype=p.xyz.dtype, device=p.xyz.device) for v, p in zip(vel, points)]
+    """:func:`cluster_velocities` of SweepPoints per instant; tensors [n_j, 3] on the points' device/dtype.
+
+    Points of each depth hypothesis (SweepPoints.hypotheses()) are clustered and followed among themselves: a
+    second-hypothesis point at a wrong depth must not join, and move, the cluster of a first-hypothesis object.
+    The first-hypothesis velocities are the same as without second points."""
+    ranks = [p.hypotheses().detach().cpu().numpy() for p in points]
+    out = [np.zeros((len(r), 3)) for r in ranks]
+    for rank in sorted({int(v) for r in ranks for v in np.unique(r)}):
+        sel = [r == rank for r in ranks]
+        xyz = [p.xyz.detach().cpu().double().numpy()[m] for p, m in zip(points, sel)]
+        rgb = [p.rgb.detach().cpu().double().numpy()[m] for p, m in zip(points, sel)]
+        foot = [float(p.footprint[torch.as_tensor(m, device=p.footprint.device)].median()) if m.any() else 0.0
+                for p, m in zip(points, sel)]
+        for o, m, v in zip(out, sel, cluster_velocities(times_s, xyz, rgb, foot, spacing_s, instants)):
+            o[m] = v
+    return [torch.as_tensor(v, dtype=p.xyz.dtype, device=p.xyz.device) for v, p in zip(out, points)]

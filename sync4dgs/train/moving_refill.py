@@ -140,7 +140,7 @@ def refill_moving_gaussians(session: Any, step: int, progress: bool = False) -> 
         if not bool(novel.any()):
             continue
         pts = voxel_subset(pts, torch.nonzero(novel)[:, 0])
-        v, k = voxel_select(pts, float(pts.footprint.median()), cfg.max_points_per_time, gen)
+        v, k = voxel_select(pts, float(pts.footprint.median()), cfg.max_points_per_time, gen, cfg.max_second_points())
         times.append(float(t))
         voxels.append(v)
         keep.append(k)

@@ -204,7 +204,8 @@ def sweep_settings(scene: SceneSpec, cfg: MovingSeedConfig) -> SweepSettings:
     """The plane-sweep settings of config section ``moving`` for ``scene`` (depths between its near and far)."""
     return SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
                          depth_samples=cfg.depth_samples, min_views=cfg.min_views, min_agreement=cfg.min_agreement,
-                         photo_tolerance=cfg.photo_tolerance, agreement_weight=cfg.agreement_weight)
+                         photo_tolerance=cfg.photo_tolerance, agreement_weight=cfg.agreement_weight,
+                         depth_hypotheses=cfg.depth_hypotheses)
 
 
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],
@@ -241,7 +242,7 @@ def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
                 continue
             voxel = float(pts.footprint.median())
             times.append(float(t))
-            v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen)
+            v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen, cfg.max_second_points())
             voxels.append(v)
             keep.append(k)
         velocities = (seed_velocities(times, voxels, spacing, cfg.velocity_instants)
@@ -300,7 +301,7 @@ def seed_rows(model: Gaussians4D, scene: SceneSpec, cfg: MovingSeedConfig, times
         velocity = torch.cat([v[k] for v, k in zip(velocities, keep)]).to(xyz)
     else:
         velocity = torch.zeros_like(xyz)
-    return local_dynamic_rows(
+    rows = local_dynamic_rows(
         xyz=xyz, velocity=velocity, rgb01=torch.cat([p.rgb for p in points]).to(xyz),
         log_scales=torch.log((cfg.scale_fraction * torch.cat([p.footprint for p in points])).clamp_min(1e-6)
                              ).to(xyz),
@@ -308,6 +309,11 @@ def seed_rows(model: Gaussians4D, scene: SceneSpec, cfg: MovingSeedConfig, times
                        zip(times, points)]),
         plateau_half_s=cfg.plateau_fraction * spacing, falloff_s=cfg.falloff_fraction * spacing,
         key_times_s=model.keyframe_times_s().detach(), config=_with_opacity(model, cfg.init_opacity))
+    second = torch.cat([p.hypotheses() for p in points]).to(device) > 0
+    if second.any():             # second depth hypotheses start fainter: the wrong ones fade out sooner
+        o = cfg.second_opacity
+        rows["opacities"][second] = math.log(o / (1 - o))
+    return rows
 
 
 def _with_opacity(model: Gaussians4D, opacity: float):

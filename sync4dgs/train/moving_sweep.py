@@ -11,6 +11,12 @@ moving-pixel mask (sync4dgs/data/motion_mask.py). For every masked pixel of ever
   ``photo_tolerance``), with ``agreement_weight`` x the number of agreeing views subtracted from the error (1e-3:
   a tie-break; 1.0: the depth where the most views agree comes first).
 
+With ``depth_hypotheses`` 2 a pixel whose depth is ambiguous gives a second point: the depth where the most views
+agree (agreement first), when it lies more than ``HYPOTHESIS_GAP`` coarse steps from the colour-first depth. A small
+object passing in front of another moving one is such a case: its few pixels differ in colour across views (texture,
+compression), the other object's moving pixels agree at wrong depths, and the colour-first choice lands on them.
+Training keeps whichever point the other views confirm (the wrong one loses its opacity).
+
 No descriptor is matched across views, so wide baselines work; nothing depends on how the frames were made.
 Units: pixels of the (downscaled) views, depths in scene units along the camera's z axis.
 """
@@ -24,7 +30,9 @@ from torch import Tensor
 import torch.nn.functional as F
 
 PIXEL_CENTER = 0.5
-FINE_SAMPLES = 9      # second sweep: this many inverse depths across one coarse step either side of the best    # pixel (x, y) has its centre at (x + 0.5, y + 0.5) (gsplat / render.conventions)
+FINE_SAMPLES = 9      # second sweep: this many inverse depths across one coarse step either side of the best
+HYPOTHESIS_GAP = 2    # a second depth hypothesis counts when its coarse sample is more than this many steps away
+AGREEMENT_FIRST = 1.0  # the second hypothesis' weight per agreeing view (the colour error is at most 3 x 0.2^2)
 
 
 @dataclass
@@ -44,7 +52,8 @@ class SweepSettings:
     """stride: source pixel grid step; depth_samples: inverse-depth samples in [near, far] (scene units);
     min_views / min_agreement / photo_tolerance: see the module docstring; agreement_weight: score bonus per
     agreeing view (the score is the colour error, a sum of squares over RGB, minus weight x agreeing views);
-    max_sources: masked pixels per view at most (random subset, seeded)."""
+    max_sources: masked pixels per view at most (random subset, seeded); depth_hypotheses: 1, or 2 to add the
+    agreement-first depth of ambiguous pixels (module docstring)."""
 
     near: float
     far: float
@@ -56,17 +65,26 @@ class SweepSettings:
     max_sources: int = 4000
     dilate_px: int = 1
     agreement_weight: float = 1e-3
+    depth_hypotheses: int = 1
 
 
 @dataclass
 class SweepPoints:
     """M points: xyz [M,3] world, rgb [M,3] in [0,1] (source pixel), footprint [M] scene units (the size of
-    one grid cell of the source view at the point's depth), view [M] long (source view index)."""
+    one grid cell of the source view at the point's depth), view [M] long (source view index), hypothesis [M]
+    long (0: the pixel's colour-first depth, 1: its second, agreement-first depth; None: all 0)."""
 
     xyz: Tensor
     rgb: Tensor
     footprint: Tensor
     view: Tensor
+    hypothesis: Tensor | None = None
+
+    def hypotheses(self) -> Tensor:
+        """[M] long: ``hypothesis``, zeros where it is None."""
+        if self.hypothesis is not None:
+            return self.hypothesis
+        return torch.zeros(self.xyz.shape[0], dtype=torch.long, device=self.xyz.device)
 
 
 def _dilate(masks: Tensor, px: int) -> Tensor:
@@ -96,10 +114,12 @@ def _sample(img: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor, src: Tensor, inv_depths: Tensor,
-                  s: SweepSettings, min_views: int, a: int, photo_check: bool) -> tuple[Tensor, Tensor, Tensor]:
+                  s: SweepSettings, min_views: int, a: int, photo_check: bool, weight: float | None = None
+                  ) -> tuple[Tensor, Tensor, Tensor]:
     """Score of P source pixels of view ``a`` at D inverse depths [P, D] each (inf where invalid; lower is
     better), with the world points [P, D, 3] and depths [P, D]. ``photo_check``: also require the colour match
-    (off for the coarse sweep, whose samples may straddle a textured surface)."""
+    (off for the coarse sweep, whose samples may straddle a textured surface); ``weight``: score bonus per agreeing
+    view (default ``s.agreement_weight``)."""
     P, D = inv_depths.shape
     dt = rays.dtype
     depths = 1.0 / inv_depths
@@ -114,7 +134,8 @@ def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor
     err = (err * agree).sum(0) / n_on.clamp_min(1)
     valid = ((n_in >= min_views) & (n_on >= min_views) & (n_on >= s.min_agreement * n_in)
              & ((err <= 3.0 * s.photo_tolerance ** 2) | (not photo_check)))
-    score = torch.where(valid, err - s.agreement_weight * n_on.to(dt), torch.full_like(err, float("inf")))
+    w = s.agreement_weight if weight is None else weight
+    score = torch.where(valid, err - w * n_on.to(dt), torch.full_like(err, float("inf")))
     return score.reshape(P, D), X, depths
 
 
@@ -146,47 +167,75 @@ def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Ge
         src = views.images[a][ys, xs]                                                  # [P,3]
         others = torch.tensor([b for b in range(V) if b != a], device=dev)
         # coarse sweep over the whole depth range, then a fine one around each pixel's best coarse depth
-        score, _, _ = _score_depths(views, others, check, rays, src, inv[None].expand(P, -1), s, min_views, a, False)
-        best = score.min(dim=1)
         step = float(inv[0] - inv[1]) if s.depth_samples > 1 else 0.0
-        fine = inv[best.indices][:, None] + step * torch.linspace(-1, 1, FINE_SAMPLES, device=dev, dtype=dt)[None]
-        fine = fine.clamp(min=float(inv[-1]), max=float(inv[0]))
-        score_f, X_f, d_f = _score_depths(views, others, check, rays, src, fine, s, min_views, a, True)
-        best_f = score_f.min(dim=1)
-        ok = torch.isfinite(best_f.values)
-        if not ok.any():
-            continue
-        rows = torch.arange(P, device=dev)
-        pts = X_f[rows, best_f.indices][ok]
-        depth = d_f[rows, best_f.indices][ok]
-        out.append(SweepPoints(pts, src[ok], depth * s.stride / views.Ks[a, 0, 0],
-                               torch.full((int(ok.sum()),), a, dtype=torch.long, device=dev)))
+        offsets = step * torch.linspace(-1, 1, FINE_SAMPLES, device=dev, dtype=dt)[None]
+        hypotheses = [s.agreement_weight] + ([AGREEMENT_FIRST] if s.depth_hypotheses > 1 else [])
+        coarse_best = None
+        for rank, weight in enumerate(hypotheses):
+            score, _, _ = _score_depths(views, others, check, rays, src, inv[None].expand(P, -1), s, min_views, a,
+                                        False, weight)
+            best = score.min(dim=1)
+            if coarse_best is None:                    # every pixel: the fine sweep decides (as with one hypothesis)
+                coarse_best, take = best.indices, torch.ones(P, dtype=torch.bool, device=dev)
+            else:                                      # a second point only where the depths differ clearly
+                take = torch.isfinite(best.values) & ((best.indices - coarse_best).abs() > HYPOTHESIS_GAP)
+            if not take.any():
+                continue
+            fine = (inv[best.indices][take][:, None] + offsets).clamp(min=float(inv[-1]), max=float(inv[0]))
+            score_f, X_f, d_f = _score_depths(views, others, check, rays[take], src[take], fine, s, min_views, a,
+                                              True, weight)
+            best_f = score_f.min(dim=1)
+            ok = torch.isfinite(best_f.values)
+            if not ok.any():
+                continue
+            rows = torch.arange(int(take.sum()), device=dev)
+            pts = X_f[rows, best_f.indices][ok]
+            depth = d_f[rows, best_f.indices][ok]
+            n_ok = int(ok.sum())
+            out.append(SweepPoints(pts, src[take][ok], depth * s.stride / views.Ks[a, 0, 0],
+                                   torch.full((n_ok,), a, dtype=torch.long, device=dev),
+                                   torch.full((n_ok,), rank, dtype=torch.long, device=dev)))
     if not out:
         return empty
-    return SweepPoints(*(torch.cat([getattr(p, f) for p in out]) for f in ("xyz", "rgb", "footprint", "view")))
+    return SweepPoints(*(torch.cat([getattr(p, f) for p in out]) for f in ("xyz", "rgb", "footprint", "view")),
+                       torch.cat([p.hypotheses() for p in out]))
 
 
 def voxel_subset(points: SweepPoints, idx: Tensor) -> SweepPoints:
     """The rows ``idx`` (long [k]) of ``points``."""
-    return SweepPoints(points.xyz[idx], points.rgb[idx], points.footprint[idx], points.view[idx])
+    return SweepPoints(points.xyz[idx], points.rgb[idx], points.footprint[idx], points.view[idx],
+                       None if points.hypothesis is None else points.hypothesis[idx])
 
 
 def voxel_select(points: SweepPoints, voxel: float, max_points: int,
-                 generator: torch.Generator | None = None) -> tuple[SweepPoints, Tensor]:
-    """(one point per voxel of size ``voxel`` - the first of a seeded random order -, long indices [<= max_points]
-    of a seeded random subset of those). :func:`voxel_downsample` is that subset."""
+                 generator: torch.Generator | None = None, max_second: int = 0) -> tuple[SweepPoints, Tensor]:
+    """(one point per voxel of size ``voxel`` - the first of a seeded random order, a first-hypothesis point
+    before a second-hypothesis one -, long indices of a seeded random subset of those: at most ``max_points``
+    first-hypothesis points plus at most ``max_second`` second-hypothesis points). :func:`voxel_downsample` is
+    that subset."""
     n = points.xyz.shape[0]
     if n == 0:
         return points, torch.zeros(0, dtype=torch.long, device=points.xyz.device)
     order = torch.randperm(n, generator=generator, device="cpu").to(points.xyz.device)
+    second = points.hypothesis is not None and bool((points.hypothesis > 0).any())
+    if second:                                   # primaries first: a voxel keeps its first-hypothesis point
+        order = order[torch.sort(points.hypothesis[order], stable=True).indices]
     keys = torch.floor(points.xyz[order] / voxel).long()
     _, inverse = torch.unique(keys, dim=0, return_inverse=True)
     first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=keys.device)
     first.scatter_reduce_(0, inverse, torch.arange(n, device=keys.device), reduce="amin")
     voxels = voxel_subset(points, order[first])
-    keep = (torch.arange(first.numel(), device=first.device) if first.numel() <= max_points else
-            torch.randperm(first.numel(), generator=generator, device="cpu")[:max_points].to(first.device))
-    return voxels, keep
+    if not second:
+        keep = (torch.arange(first.numel(), device=first.device) if first.numel() <= max_points else
+                torch.randperm(first.numel(), generator=generator, device="cpu")[:max_points].to(first.device))
+        return voxels, keep
+    keep = []
+    for rank, cap in ((0, max_points), (1, max_second)):
+        idx = torch.nonzero(voxels.hypothesis == rank, as_tuple=True)[0]
+        if idx.numel() > cap:
+            idx = idx[torch.randperm(idx.numel(), generator=generator, device="cpu")[:cap].to(idx.device)]
+        keep.append(idx)
+    return voxels, torch.cat(keep)
 
 
 def voxel_downsample(points: SweepPoints, voxel: float, max_points: int,

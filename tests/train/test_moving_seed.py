@@ -79,12 +79,90 @@ def test_sweep_rejects_masks_that_disagree():
     assert pts.xyz.shape[0] == 0
 
 
+def _small_object_before_decoy_views(seed=0):
+    """A small sphere S at the origin whose colour is inconsistent across views (per-view noise) before a larger
+    uniform grey sphere D behind it along view 0's axis, which view 4 does not see as moving: along S's pixels
+    in view 0, D's depth matches the colour better (fewer views agree), S's depth has every view agreeing."""
+    rng = np.random.default_rng(seed)
+    Ks, Rs, ts = _ring_cameras()
+    eye0 = -Rs[0].T @ ts[0]
+    d_center = -2.0 * eye0 / np.linalg.norm(eye0)
+    spheres = [(np.zeros(3), RADIUS), (d_center, 0.8)]
+    ys, xs = np.mgrid[0:H, 0:W]
+    pix = np.stack([xs + 0.5, ys + 0.5, np.ones_like(xs, dtype=float)], -1).reshape(-1, 3)
+    imgs, masks = [], []
+    for v, (K, R, t) in enumerate(zip(Ks, Rs, ts)):
+        d = (pix @ np.linalg.inv(K).T) @ R
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        o = -R.T @ t
+        dist = []
+        for c, r in spheres:
+            oc = o - c
+            b = d @ oc
+            disc = b * b - (oc @ oc - r * r)
+            dist.append(np.where(disc > 0, -b - np.sqrt(np.maximum(disc, 0)), np.inf))
+        hit_s = np.isfinite(dist[0]) & (dist[0] <= dist[1])
+        hit_d = np.isfinite(dist[1]) & ~hit_s
+        img = rng.uniform(0, 1, (H * W, 3))
+        img[hit_s] = 0.5 + rng.uniform(-0.15, 0.15, (int(hit_s.sum()), 3))
+        img[hit_d] = 0.5
+        imgs.append(img.reshape(H, W, 3))
+        masks.append((hit_s | (hit_d & (v != 4))).reshape(H, W))
+    f = dict(dtype=torch.float32)
+    return SweepViews(torch.tensor(Ks, **f), torch.tensor(Rs, **f), torch.tensor(ts, **f),
+                      torch.tensor(np.stack(imgs), **f), torch.tensor(np.stack(masks)))
+
+
+def test_a_second_depth_hypothesis_recovers_a_small_object_before_a_decoy():
+    views = _small_object_before_decoy_views()
+    found = {}
+    for n in (1, 2):
+        s = SweepSettings(near=1.0, far=10.0, stride=1, depth_samples=64, depth_hypotheses=n)
+        pts = sweep_moving_points(views, s, torch.Generator().manual_seed(0))
+        xyz = pts.xyz[pts.view == 0].numpy()
+        found[n] = (np.linalg.norm(xyz, axis=1) < RADIUS + 0.1, xyz)
+    n_s = int(views.masks[0].sum())  # view 0's moving pixels (S, and D around it)
+    on_s1, on_s2 = int(found[1][0].sum()), int(found[2][0].sum())
+    # colour first puts most of S's pixels on the decoy; the agreement-first second points put them back on S
+    assert on_s2 >= 2 * on_s1, (on_s1, on_s2, n_s)
+    # the first hypothesis' points are all kept (a superset), and nothing else changes
+    rows1 = {tuple(np.round(x, 5)) for x in found[1][1]}
+    rows2 = {tuple(np.round(x, 5)) for x in found[2][1]}
+    assert rows1 <= rows2
+
+
+def test_one_depth_hypothesis_is_the_default_and_unchanged_on_a_clear_surface():
+    views = _sphere_views()
+    a = sweep_moving_points(views, SweepSettings(near=1.0, far=10.0, stride=2, depth_samples=96),
+                            torch.Generator().manual_seed(0))
+    b = sweep_moving_points(views, SweepSettings(near=1.0, far=10.0, stride=2, depth_samples=96, depth_hypotheses=2),
+                            torch.Generator().manual_seed(0))
+    assert b.xyz.shape[0] >= a.xyz.shape[0]
+    dist = np.linalg.norm(b.xyz.numpy() - CENTER, axis=1)
+    assert np.median(np.abs(dist - RADIUS)) < 0.05        # the extra points, if any, stay on the surface too
+
+
 def test_voxel_downsample_one_point_per_voxel():
     xyz = torch.tensor([[0.01, 0.01, 0.01], [0.02, 0.02, 0.02], [1.5, 0.0, 0.0]])
     pts = SweepPoints(xyz, torch.rand(3, 3), torch.ones(3), torch.zeros(3, dtype=torch.long))
     out = voxel_downsample(pts, 0.5, 10, torch.Generator().manual_seed(0))
     assert out.xyz.shape[0] == 2
     assert voxel_downsample(pts, 0.5, 1, torch.Generator().manual_seed(0)).xyz.shape[0] == 1
+
+
+def test_voxel_select_keeps_first_hypotheses_before_second_ones():
+    from sync4dgs.train.moving_sweep import voxel_select
+    g = torch.Generator().manual_seed(0)
+    xyz = (torch.floor(torch.rand(200, 3, generator=g) * 80.0) + 0.5) * 0.05   # voxel centres (voxel 0.05)
+    hyp = (torch.arange(200) % 4 == 0).long()                # every 4th point is a second hypothesis
+    xyz[hyp == 1] = xyz[hyp == 0][:50] + 0.01                # ... sharing a voxel with a first-hypothesis point
+    pts = SweepPoints(xyz, torch.rand(200, 3, generator=g), torch.ones(200), torch.zeros(200, dtype=torch.long), hyp)
+    voxels, keep = voxel_select(pts, 0.05, 1000, torch.Generator().manual_seed(1), max_second=10)
+    assert int((voxels.hypothesis == 1).sum()) == 0          # a shared voxel keeps its first-hypothesis point
+    pts.xyz[hyp == 1] += 5.0                                 # now apart: second points get their own voxels
+    voxels, keep = voxel_select(pts, 0.05, 100, torch.Generator().manual_seed(1), max_second=10)
+    kept = voxels.hypothesis[keep]
+    assert int((kept == 0).sum()) == 100 and int((kept == 1).sum()) == 10
 
 
 def test_seed_times_cover_range():
