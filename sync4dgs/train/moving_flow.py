@@ -109,17 +109,39 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
 def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1) -> list[torch.Tensor]:
     """:func:`cluster_velocities` of SweepPoints per instant; tensors [n_j, 3] on the points' device/dtype.
 
-    Points of each depth hypothesis (SweepPoints.hypotheses()) are clustered and followed among themselves: a
-    second-hypothesis point at a wrong depth must not join, and move, the cluster of a first-hypothesis object.
-    The first-hypothesis velocities are the same as without second points."""
+    First-hypothesis points (SweepPoints.hypotheses() 0) are clustered and followed among themselves, so a
+    second-hypothesis point at a wrong depth cannot bridge, and move, their clusters (their velocities are the same
+    as without second points). A second-hypothesis point takes the velocity of the nearest first-hypothesis point
+    within one cluster link (it lies on that object), else that of its own cluster among the second points."""
     ranks = [p.hypotheses().detach().cpu().numpy() for p in points]
+    xyz_all = [p.xyz.detach().cpu().double().numpy() for p in points]
+    rgb_all = [p.rgb.detach().cpu().double().numpy() for p in points]
+    foot_all = [p.footprint.detach().cpu().double().numpy() for p in points]
     out = [np.zeros((len(r), 3)) for r in ranks]
-    for rank in sorted({int(v) for r in ranks for v in np.unique(r)}):
-        sel = [r == rank for r in ranks]
-        xyz = [p.xyz.detach().cpu().double().numpy()[m] for p, m in zip(points, sel)]
-        rgb = [p.rgb.detach().cpu().double().numpy()[m] for p, m in zip(points, sel)]
-        foot = [float(p.footprint[torch.as_tensor(m, device=p.footprint.device)].median()) if m.any() else 0.0
-                for p, m in zip(points, sel)]
-        for o, m, v in zip(out, sel, cluster_velocities(times_s, xyz, rgb, foot, spacing_s, instants)):
-            o[m] = v
+
+    def lower_median(x: np.ndarray) -> float:       # torch.median's convention (the lower middle value)
+        return float(np.sort(x)[(len(x) - 1) // 2])
+
+    def velocities_of(sel: list[np.ndarray]) -> list[np.ndarray]:
+        foot = [lower_median(f[m]) if m.any() else 0.0 for f, m in zip(foot_all, sel)]
+        return cluster_velocities(times_s, [x[m] for x, m in zip(xyz_all, sel)],
+                                  [c[m] for c, m in zip(rgb_all, sel)], foot, spacing_s, instants)
+
+    first = [r == 0 for r in ranks]
+    for o, m, v in zip(out, first, velocities_of(first)):
+        o[m] = v
+    second = [r > 0 for r in ranks]
+    if not any(m.any() for m in second):
+        return [torch.as_tensor(v, dtype=p.xyz.dtype, device=p.xyz.device) for v, p in zip(out, points)]
+    own = velocities_of(second)
+    for j, (o, m1, m2) in enumerate(zip(out, first, second)):
+        if not m2.any():
+            continue
+        v2 = own[j]
+        if m1.any():
+            link = LINK * lower_median(foot_all[j][m1])
+            dist, idx = cKDTree(xyz_all[j][m1]).query(xyz_all[j][m2], distance_upper_bound=link)
+            near = np.isfinite(dist)
+            v2[near] = o[m1][idx[near]]
+        o[m2] = v2
     return [torch.as_tensor(v, dtype=p.xyz.dtype, device=p.xyz.device) for v, p in zip(out, points)]

@@ -311,6 +311,38 @@ def test_cluster_velocities_follow_objects_that_move_more_than_their_size():
         assert np.allclose(v[:200], v_red, atol=0.05) and np.allclose(v[200:], v_blue, atol=0.05)
 
 
+def test_second_hypothesis_points_take_their_objects_velocity_and_leave_the_others_alone():
+    """The red/blue clouds as SweepPoints, plus second-hypothesis points: a few on the red cloud (they take its
+    velocity) and a bridge of them between the clouds (at wrong depths): the first-hypothesis velocities are
+    exactly those computed without any second points."""
+    from sync4dgs.train.moving_flow import seed_velocities
+
+    g = np.stack(np.meshgrid(*[np.arange(6) * 0.02] * 3, indexing="ij"), -1).reshape(-1, 3)
+    red, blue = g[:200], g[:150] + [0.3, 0.0, 0.0]           # close: a bridge of points would join them
+    v_red, v_blue, dt = np.array([6.0, 0, 0]), np.array([0, -3.0, 0]), 0.05
+    times = [0.0, dt, 2 * dt]
+    col = np.concatenate([np.tile([0.9, 0.1, 0.1], (200, 1)), np.tile([0.1, 0.1, 0.9], (150, 1))])
+    bridge = np.stack([np.linspace(0.1, 0.3, 12), np.full(12, 0.05), np.full(12, 0.05)], 1)
+    first, both = [], []
+    for t in times:
+        xyz = np.concatenate([red + v_red * t, blue + v_blue * t])
+        f = dict(dtype=torch.float64)
+        first.append(SweepPoints(torch.tensor(xyz, **f), torch.tensor(col, **f), torch.full((350,), 0.02, **f),
+                                 torch.zeros(350, dtype=torch.long)))
+        extra = np.concatenate([red[:5] + v_red * t + 0.005, bridge + v_red * t * 0.5])
+        xyz2 = np.concatenate([xyz, extra])
+        col2 = np.concatenate([col, np.full((len(extra), 3), 0.5)])
+        hyp = torch.cat([torch.zeros(350, dtype=torch.long), torch.ones(len(extra), dtype=torch.long)])
+        both.append(SweepPoints(torch.tensor(xyz2, **f), torch.tensor(col2, **f),
+                                torch.full((len(xyz2),), 0.02, **f), torch.zeros(len(xyz2), dtype=torch.long), hyp))
+    v1 = seed_velocities(times, first, dt)
+    v2 = seed_velocities(times, both, dt)
+    for a, b in zip(v1, v2):
+        assert torch.equal(a, b[:350])                        # first-hypothesis velocities untouched
+        assert np.allclose(a[:200].numpy(), v_red, atol=0.05) and np.allclose(a[200:].numpy(), v_blue, atol=0.05)
+        assert np.allclose(b[350:355].numpy(), v_red, atol=0.05)   # on the red cloud: its velocity
+
+
 def test_following_clusters_over_more_instants_averages_out_centroid_noise():
     """A rigid cluster moving at 3 m/s, its centroid jittered by 1 cm per instant (a changing visible part): the line
     fit over 2 instants each way is closer to the truth than the 1-instant difference; with 1 instant the result is
