@@ -11,8 +11,12 @@ sub-frame offset; the blend is an approximation of a camera sampling in between)
 sync4dgs's ``offsets.json`` convention is then offset_c = d_c - d_ref frames (dropping k leading frames of a
 camera adds +k). Clips are downscaled by ``--downscale`` (area) before ``prepare``.
 
+With ``--decimate K`` every clip keeps every K-th frame from its (integer) delay on, at fps / K: a delay that is
+not a multiple of K is then an exact sub-frame offset of the decimated clips (delay 1 at K = 2: half a frame), a
+real camera sampling in between, with no blended frames. Truth and errors are then in decimated frames.
+
     python benchmarks/pose2sim_sync.py DEMO_DIR --work /tmp/p2s_work [--sets "0,3,7,2;0,0.5,2.25,1.5"]
-        [--set KEY=VALUE ...] [--json OUT.json]
+        [--decimate K] [--set KEY=VALUE ...] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -62,13 +66,15 @@ def read_video(path: Path, downscale: int) -> list[np.ndarray]:
     return out
 
 
-def shifted_clip(frames: list[np.ndarray], delay: float, n_out: int) -> list[np.ndarray]:
-    """Frames i + delay (linear blend for a fractional delay, frames) for i < n_out, as uint8."""
+def shifted_clip(frames: list[np.ndarray], delay: float, n_out: int, decimate: int = 1) -> list[np.ndarray]:
+    """Frames decimate x i + delay (linear blend for a fractional delay, frames) for i < n_out, as uint8."""
     k = int(math.floor(delay))
     w = delay - k
+    if decimate > 1 and w != 0:
+        raise ValueError(f"--decimate needs integer delays, got {delay}")
     out = []
     for i in range(n_out):
-        a = frames[i + k]
+        a = frames[decimate * i + k]
         f = a if w == 0 else (1 - w) * a + w * frames[i + k + 1]
         out.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
     return out
@@ -86,16 +92,18 @@ def parse_settings(items: list[str]) -> dict:
 
 
 def run_set(demo: Path, originals: dict[str, list[np.ndarray]], fps: float, delays: list[float], work: Path,
-            settings: dict) -> dict:
-    """Write one offset set's clips, prepare, align; returns per-camera rows and the summary."""
+            settings: dict, decimate: int = 1) -> dict:
+    """Write one offset set's clips, prepare, align; returns per-camera rows and the summary (frames of the
+    written clips, fps / decimate)."""
     names = sorted(originals)
     n_in = min(len(v) for v in originals.values())
-    n_out = n_in - int(math.ceil(max(delays))) - 1
+    n_out = (n_in - int(math.ceil(max(delays))) - 2) // decimate + 1
+    fps_in, fps = fps, fps / decimate
     if work.exists():
         shutil.rmtree(work)
     (work / "videos").mkdir(parents=True)
     for name, d in zip(names, delays):
-        write_video(work / "videos" / f"{name}.mp4", shifted_clip(originals[name], d, n_out), fps, crf=14)
+        write_video(work / "videos" / f"{name}.mp4", shifted_clip(originals[name], d, n_out, decimate), fps, crf=14)
     scene = prepare(work / "videos", work / "scene", "videos", calibration=str(demo / "calibration" / "Calib.qca.txt"),
                     reference=names[0])
     cfg = AlignConfig.from_dict({"device": "cpu", **settings})
@@ -105,7 +113,7 @@ def run_set(demo: Path, originals: dict[str, list[np.ndarray]], fps: float, dela
     rows = []
     for name, d in zip(names, delays):
         m = res.time_maps.cameras[name]
-        gt = d - delays[0]
+        gt = (d - delays[0]) * fps / fps_in
         est = m.offset_s * fps
         rows.append({"camera": name, "gt_frames": gt, "est_frames": est, "err_frames": est - gt,
                      "status": m.status, "confidence": m.confidence})
@@ -124,6 +132,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--sets", default=DEFAULT_SETS, help="';'-separated offset sets, frames per camera")
     ap.add_argument("--downscale", type=int, default=4)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="AlignConfig setting")
+    ap.add_argument("--decimate", type=int, default=1, help="keep every K-th frame (exact sub-frame offsets)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = []
     for i, spec in enumerate(a.sets.split(";")):
         delays = [float(x) for x in spec.split(",")]
-        r = run_set(a.demo, originals, fps, delays, a.work / f"set{i}", settings)
+        r = run_set(a.demo, originals, fps, delays, a.work / f"set{i}", settings, a.decimate)
         results.append(r)
         cells = "  ".join(f"{x['camera']} {x['est_frames']:+.2f} (gt {x['gt_frames']:+.2f}, err {x['err_frames']:+.2f}, "
                           f"{x['status']} {x['confidence']:.2f})" for x in r["rows"][1:])
