@@ -333,7 +333,9 @@ class MovingSeedConfig:
                                                # (+0.6 dB on it, outliers 18 -> 15 %) but cost 0.16-0.17 dB on the
                                                # moving region of the demo and of blobs (CPU, 2026-12-03)
     depth_hypotheses: int = 1                  # 2: ambiguous pixels also give a point at the agreement-first depth
-                                               # (sync4dgs/train/moving_sweep.py); training drops the wrong one
+                                               # (sync4dgs/train/moving_sweep.py); training drops the wrong one.
+                                               # Demo, 2 seeds: fast ball missing in 9/7 -> 6/6 frames, moving
+                                               # region -0.06/-0.24 dB (CPU, 2026-12-07), so off by default
     second_opacity: float = 0.3                # activated opacity of those second points (fainter: a wrong one
                                                # fades sooner; 0.3 / 0.1 vs 0.8: -0.15 vs -0.33 dB moving, demo)
     second_fraction: float = 0.25              # second points per instant at most this x max_points_per_time, on

@@ -112,7 +112,7 @@ def seed_velocities(times_s: list[float], points: list, spacing_s: float, instan
     First-hypothesis points (SweepPoints.hypotheses() 0) are clustered and followed among themselves, so a
     second-hypothesis point at a wrong depth cannot bridge, and move, their clusters (their velocities are the same
     as without second points). A second-hypothesis point takes the velocity of the nearest first-hypothesis point
-    within one cluster link (it lies on that object), else that of its own cluster among the second points."""
+    within one cluster link (taken to lie on that object), else that of its own cluster among the second points."""
     ranks = [p.hypotheses().detach().cpu().numpy() for p in points]
     xyz_all = [p.xyz.detach().cpu().double().numpy() for p in points]
     rgb_all = [p.rgb.detach().cpu().double().numpy() for p in points]

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 
-PIXEL_CENTER = 0.5
+PIXEL_CENTER = 0.5    # pixel (x, y) has its centre at (x + 0.5, y + 0.5) (gsplat / render.conventions)
 FINE_SAMPLES = 9      # second sweep: this many inverse depths across one coarse step either side of the best
 HYPOTHESIS_GAP = 2    # a second depth hypothesis counts when its coarse sample is more than this many steps away
 AGREEMENT_FIRST = 1.0  # the second hypothesis' weight per agreeing view (the colour error is at most 3 x 0.2^2)
