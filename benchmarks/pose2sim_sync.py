@@ -75,7 +75,7 @@ def shifted_clip(frames: list[np.ndarray], delay: float, n_out: int, decimate: i
     out = []
     for i in range(n_out):
         a = frames[decimate * i + k]
-        f = a if w == 0 else (1 - w) * a + w * frames[i + k + 1]
+        f = a if w == 0 else (1 - w) * a + w * frames[decimate * i + k + 1]
         out.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
     return out
 

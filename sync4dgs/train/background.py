@@ -55,7 +55,7 @@ def void_fractions(frames: Iterable[Tensor | np.ndarray]) -> dict[str, float]:
     counts = {k: 0 for k in VOID_LEVELS}
     total = 0
     for img in frames:
-        t = img if isinstance(img, Tensor) else torch.from_numpy(np.ascontiguousarray(img).copy())  # read-only ok
+        t = img if isinstance(img, Tensor) else torch.from_numpy(np.array(img))  # a copy: read-only arrays too
         if t.dtype != torch.uint8 or t.dim() != 3 or t.shape[-1] != 3:
             raise ValueError(f"void_fractions expects uint8 [H, W, 3] frames, got {t.dtype} {tuple(t.shape)}")
         lo, hi = t.amin(-1), t.amax(-1)                  # [H, W] darkest / brightest channel

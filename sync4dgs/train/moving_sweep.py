@@ -113,13 +113,28 @@ def _sample(img: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
     return vals, inside
 
 
-def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor, src: Tensor, inv_depths: Tensor,
-                  s: SweepSettings, min_views: int, a: int, photo_check: bool, weight: float | None = None
-                  ) -> tuple[Tensor, Tensor, Tensor]:
-    """Score of P source pixels of view ``a`` at D inverse depths [P, D] each (inf where invalid; lower is
-    better), with the world points [P, D, 3] and depths [P, D]. ``photo_check``: also require the colour match
-    (off for the coarse sweep, whose samples may straddle a textured surface); ``weight``: score bonus per agreeing
-    view (default ``s.agreement_weight``)."""
+@dataclass
+class _DepthEvidence:
+    """Per source pixel and depth sample [P, D]: mean colour error of the agreeing views (sum of squares over
+    RGB), their number, whether the depth is admissible; the world points [P, D, 3] and depths [P, D]."""
+
+    err: Tensor
+    n_on: Tensor
+    valid: Tensor
+    X: Tensor
+    depths: Tensor
+
+    def score(self, weight: float) -> Tensor:
+        """[P, D] err - weight x agreeing views, inf where inadmissible (lower is better)."""
+        return torch.where(self.valid, self.err - weight * self.n_on.to(self.err.dtype),
+                           torch.full_like(self.err, float("inf")))
+
+
+def _depth_evidence(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor, src: Tensor, inv_depths: Tensor,
+                    s: SweepSettings, min_views: int, a: int, photo_check: bool) -> _DepthEvidence:
+    """The evidence for P source pixels of view ``a`` at D inverse depths [P, D] each. ``photo_check``: a depth
+    is admissible only with the colour match (off for the coarse sweep, whose samples may straddle a textured
+    surface)."""
     P, D = inv_depths.shape
     dt = rays.dtype
     depths = 1.0 / inv_depths
@@ -134,9 +149,7 @@ def _score_depths(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor
     err = (err * agree).sum(0) / n_on.clamp_min(1)
     valid = ((n_in >= min_views) & (n_on >= min_views) & (n_on >= s.min_agreement * n_in)
              & ((err <= 3.0 * s.photo_tolerance ** 2) | (not photo_check)))
-    w = s.agreement_weight if weight is None else weight
-    score = torch.where(valid, err - w * n_on.to(dt), torch.full_like(err, float("inf")))
-    return score.reshape(P, D), X, depths
+    return _DepthEvidence(err.reshape(P, D), n_on.reshape(P, D), valid.reshape(P, D), X, depths)
 
 
 def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Generator | None = None
@@ -170,11 +183,10 @@ def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Ge
         step = float(inv[0] - inv[1]) if s.depth_samples > 1 else 0.0
         offsets = step * torch.linspace(-1, 1, FINE_SAMPLES, device=dev, dtype=dt)[None]
         hypotheses = [s.agreement_weight] + ([AGREEMENT_FIRST] if s.depth_hypotheses > 1 else [])
+        coarse = _depth_evidence(views, others, check, rays, src, inv[None].expand(P, -1), s, min_views, a, False)
         coarse_best = None
         for rank, weight in enumerate(hypotheses):
-            score, _, _ = _score_depths(views, others, check, rays, src, inv[None].expand(P, -1), s, min_views, a,
-                                        False, weight)
-            best = score.min(dim=1)
+            best = coarse.score(weight).min(dim=1)
             if coarse_best is None:                    # every pixel: the fine sweep decides (as with one hypothesis)
                 coarse_best, take = best.indices, torch.ones(P, dtype=torch.bool, device=dev)
             else:                                      # a second point only where the depths differ clearly
@@ -182,8 +194,8 @@ def sweep_moving_points(views: SweepViews, s: SweepSettings, generator: torch.Ge
             if not take.any():
                 continue
             fine = (inv[best.indices][take][:, None] + offsets).clamp(min=float(inv[-1]), max=float(inv[0]))
-            score_f, X_f, d_f = _score_depths(views, others, check, rays[take], src[take], fine, s, min_views, a,
-                                              True, weight)
+            ev = _depth_evidence(views, others, check, rays[take], src[take], fine, s, min_views, a, True)
+            score_f, X_f, d_f = ev.score(weight), ev.X, ev.depths
             best_f = score_f.min(dim=1)
             ok = torch.isfinite(best_f.values)
             if not ok.any():
