@@ -191,20 +191,10 @@ class LossConfig:
     """Photometric loss and regularisers: (1-l)*L1 + l*(1-SSIM) + regularisers."""
 
     lambda_dssim: float = 0.2
-    moving_weight: float = 0.0                 # L1 weight 1 + this on the training frames' moving pixels (their
-                                               # camera's temporal-median mask, moving.threshold, dilated
-                                               # moving_dilate_px; sync4dgs/train/moving_weights.py); 0: off
-    moving_dilate_px: int = 2
     static_drift: float = 1e-4                 # weight of the static-velocity penalty (if the model has one)
     motion_smooth: float = 1e-4                # mean ||P[k+1]-P[k]|| over dynamic keyframes
     rotation_smooth: float = 0.0               # mean (1 - |<q_k, q_k+1>|)
     reg_from_iter: int = 500
-
-    def __post_init__(self):
-        if not self.moving_weight >= 0:
-            raise ValueError(f"loss.moving_weight must be >= 0, got {self.moving_weight}")
-        if self.moving_dilate_px < 0:
-            raise ValueError(f"loss.moving_dilate_px must be >= 0, got {self.moving_dilate_px}")
 
 
 @dataclass

@@ -118,12 +118,9 @@ def psnr(img: Tensor, gt: Tensor) -> Tensor:
     return -10.0 * torch.log10(mse.clamp_min(1e-12))
 
 
-def photometric_loss(img: Tensor, gt: Tensor, lambda_dssim: float = 0.2, l1_weights: Tensor | None = None) -> Tensor:
-    """(1 - lambda) * L1 + lambda * (1 - SSIM)   (3DGS / Ex4DGS). ``l1_weights`` (broadcast to the images, e.g.
-    [H, W, 1]): the L1 term is the mean of weight x |img - gt| instead (not renormalised: weights of 1 give the
-    plain L1); SSIM stays unweighted."""
-    diff = l1(img, gt) if l1_weights is None else (l1_weights * (img - gt).abs()).mean()
-    loss = (1.0 - lambda_dssim) * diff
+def photometric_loss(img: Tensor, gt: Tensor, lambda_dssim: float = 0.2) -> Tensor:
+    """(1 - lambda) * L1 + lambda * (1 - SSIM)   (3DGS / Ex4DGS)."""
+    loss = (1.0 - lambda_dssim) * l1(img, gt)
     if lambda_dssim > 0:
         loss = loss + lambda_dssim * (1.0 - ssim(img, gt))
     return loss

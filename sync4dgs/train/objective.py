@@ -20,12 +20,10 @@ class Objective:
     def __init__(self, cfg: LossConfig):
         self.cfg = cfg
 
-    def __call__(self, image: Tensor, gt: Tensor, model: torch.nn.Module, step: int,
-                 l1_weights: Tensor | None = None) -> dict[str, Tensor]:
-        """image, gt: [H, W, 3] in [0, 1]; l1_weights: None or [H, W, 1] per-pixel weights of the L1 term
-        (sync4dgs/train/moving_weights.py). Returns {"photo", ..., "total"} scalar tensors."""
+    def __call__(self, image: Tensor, gt: Tensor, model: torch.nn.Module, step: int) -> dict[str, Tensor]:
+        """image, gt: [H, W, 3] in [0, 1]. Returns {"photo", ..., "total"} scalar tensors."""
         cfg = self.cfg
-        terms = {"photo": losses.photometric_loss(image, gt, cfg.lambda_dssim, l1_weights)}
+        terms = {"photo": losses.photometric_loss(image, gt, cfg.lambda_dssim)}
         if step > cfg.reg_from_iter:
             if cfg.static_drift > 0 and STATIC_MOTION_KEY in model.static:
                 terms["static_drift"] = cfg.static_drift * losses.static_drift(model.static[STATIC_MOTION_KEY])

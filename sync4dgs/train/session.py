@@ -19,7 +19,6 @@ from sync4dgs.train.callbacks import Callback, TrainState
 from sync4dgs.train.config import ExperimentConfig
 from sync4dgs.train.feature import CameraFeature
 from sync4dgs.train.framebank import FrameBank
-from sync4dgs.train.moving_weights import MovingPixelWeights
 from sync4dgs.train.objective import Objective
 from sync4dgs.train.optim import LRSchedule, base_lrs, build_optimizers
 from sync4dgs.train.sampler import BackgroundSampler, ViewSampler
@@ -58,7 +57,6 @@ class Session:
     callbacks: list[Callback] = field(default_factory=list)
     distributed: Any = None
     background_choice: BackgroundChoice | None = None   # what ``background`` draws and why (train/background.py)
-    pixel_weights: MovingPixelWeights | None = None      # L1 weights on moving pixels (loss.moving_weight > 0)
 
     @property
     def features(self) -> list[CameraFeature]:

@@ -48,8 +48,7 @@ class Trainer:
                      background=s.background.next(), near=cfg.render.near or s.scene.near,
                      far=cfg.render.far or s.scene.far, antialiased=cfg.render.antialiased,
                      render_depth=False)
-        weights = s.pixel_weights.at(cam_pos, gt) if s.pixel_weights is not None else None
-        losses = s.objective(s.camera_image(out.image[0], cam_pos, step), gt, model, step, weights)
+        losses = s.objective(s.camera_image(out.image[0], cam_pos, step), gt, model, step)
         info = StepInfo(step=step, cam_pos=cam_pos, frame_idx=frame, t_global_s=t_global.detach(),
                         n_static=n_static, out=out, gt=gt, losses=losses, dynamic_rows=rows)
 
