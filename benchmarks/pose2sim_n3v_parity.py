@@ -8,10 +8,15 @@ crf 14); the ground truth is d_c - d_ref frames with the recording taken as sync
 session 7). The N3V variant is what N3V poses can say: distortion and the off-centre principal point are
 dropped (LLFF rows [down | right | back | C | hwf] as in ``benchmarks/calibrated_rig.py``, C in metres, bounds
 ``--bounds``, default 0.2 .. 10 m). ``--n3v_clips undistorted`` gives the N3V folder the calibrated scene's
-undistorted videos instead (only the principal point then differs). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
+undistorted videos instead (only the principal point then differs). ``--n3v_clips centred`` gives it those
+undistorted videos padded with black (whole pixels, no content lost) so that each camera's principal point is at
+the image centre, with
+poses_bounds.npy written from the calibrated scene's own cameras (R, t, fx at the clip scale, its near / far): the
+same pinhole cameras N3V poses can express, up to the padding's rounding (at most half a pixel, printed) and
+fx vs fy (one focal in N3V). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
 
     python benchmarks/pose2sim_n3v_parity.py DEMO_DIR --work /tmp/p2s_par [--sets "0,0,0,0;0,3,7,2"]
-        [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted]
+        [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted|centred]
         [--json OUT.json]
 """
 
@@ -53,6 +58,48 @@ def poses_bounds(calib_path: Path, bounds: tuple[float, float] = (0.2, 10.0)) ->
     return np.asarray(rows), [c.name for c in cal.cameras]
 
 
+def centring_pad(K: np.ndarray, width: int, height: int) -> tuple[int, int, int, int, float]:
+    """(left, top, w, h, residual px): the whole-pixel black border that puts the principal point of K [3, 3] at
+    the centre of a w x h image (even sizes) holding the width x height frame at (left, top); residual = largest
+    |principal point - image centre| in px after padding."""
+    cx, cy = float(K[0, 2]), float(K[1, 2])
+    half_w = int(math.ceil(max(cx, width - cx)))
+    half_h = int(math.ceil(max(cy, height - cy)))
+    left = min(max(int(round(half_w - cx)), 0), 2 * half_w - width)
+    top = min(max(int(round(half_h - cy)), 0), 2 * half_h - height)
+    return left, top, 2 * half_w, 2 * half_h, max(abs(cx + left - half_w), abs(cy + top - half_h))
+
+
+def write_centred_n3v(scene_dir: Path, names: list[str], dst: Path, fps: float) -> dict[str, float]:
+    """The calibrated scene's undistorted videos padded to centred principal points into ``dst``, and its cameras
+    as ``dst/poses_bounds.npy``; returns each camera's residual principal-point offset (px)."""
+    import cv2  # noqa: PLC0415
+
+    meta = json.loads((scene_dir / "scene.json").read_text())
+    cams = {c["name"]: c for c in meta["cameras"]}
+    rows, residuals = [], {}
+    for name in names:
+        c = cams[name]
+        K, R, t = np.asarray(c["K"]), np.asarray(c["R"]), np.asarray(c["t"])
+        left, top, w, h, res = centring_pad(K, int(c["width"]), int(c["height"]))
+        residuals[name] = round(res, 3)
+        cap = cv2.VideoCapture(str(scene_dir / c["frames"]["path"]))
+        frames = []
+        while True:
+            ok, im = cap.read()
+            if not ok:
+                break
+            canvas = np.zeros((h, w, 3), np.uint8)
+            canvas[top:top + im.shape[0], left:left + im.shape[1]] = im
+            frames.append(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+        write_video(dst / f"{name}.mp4", frames, fps, crf=14)
+        c2w = R.T
+        m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], -R.T @ t, [h, w, K[0, 0]]], 1)
+        rows.append(np.r_[m.reshape(-1), float(meta["near"]), float(meta["far"])])
+    np.save(dst / "poses_bounds.npy", np.asarray(rows))
+    return residuals
+
+
 def cli(*args: str) -> float:
     print("$ sync4dgs", " ".join(shlex.quote(a) for a in args), flush=True)
     t0 = time.perf_counter()
@@ -68,9 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--downscale", type=int, default=4)
     ap.add_argument("--align", default="", help="extra `sync4dgs align` arguments (one string)")
     ap.add_argument("--bounds", default="0.2,10", help="N3V near,far bounds written in poses_bounds.npy (m)")
-    ap.add_argument("--n3v_clips", choices=["source", "undistorted"], default="source",
+    ap.add_argument("--n3v_clips", choices=["source", "undistorted", "centred"], default="source",
                     help="N3V folder's videos: the same source clips (default), or the calibrated scene's "
-                         "undistorted videos (isolates lens distortion; the principal point is still centred)")
+                         "undistorted videos (isolates lens distortion; the principal point is still centred), or "
+                         "those padded to centred principal points with the calibrated scene's cameras as poses")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     import cv2  # noqa: PLC0415
@@ -105,6 +153,10 @@ def main(argv: list[str] | None = None) -> dict:
             if way == "n3v" and a.n3v_clips == "undistorted":
                 for name in names:
                     shutil.copy(w / "scene_calibrated" / "frames" / f"{name}.mp4", src_n / f"{name}.mp4")
+            if way == "n3v" and a.n3v_clips == "centred":
+                res["pad_residual_px"] = write_centred_n3v(w / "scene_calibrated", names, src_n, fps)
+                print(f"centred padding: principal point off the image centre by (px) {res['pad_residual_px']}",
+                      flush=True)
             tp = cli("prepare", str(src), "--out", str(scene), "--reference", names[0], *extra)
             ta = cli("align", str(scene), "--device", "cpu", *shlex.split(a.align))
             off = json.loads((scene / "offsets.json").read_text())["cameras"]
