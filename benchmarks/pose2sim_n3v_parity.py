@@ -39,9 +39,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pose2sim_sync import read_video, shifted_clip  # noqa: E402
 
-from sync4dgs.data.video import write_video  # noqa: E402
+from sync4dgs.data.video import iter_video_frames, write_video  # noqa: E402
 
 TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+
+
+def llff_row(R: np.ndarray, center: np.ndarray, height: int, width: int, focal: float, near: float,
+             far: float) -> np.ndarray:
+    """One N3V poses_bounds row [17] of a world-to-camera rotation R [3, 3] and a centre [3]: LLFF
+    [down | right | back | C | hwf] (camera-to-world columns), then the bounds."""
+    c2w = R.T
+    m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], center, [height, width, focal]], 1)
+    return np.r_[m.reshape(-1), near, far]
 
 
 def poses_bounds(calib_path: Path, bounds: tuple[float, float] = (0.2, 10.0)) -> np.ndarray:
@@ -52,9 +61,7 @@ def poses_bounds(calib_path: Path, bounds: tuple[float, float] = (0.2, 10.0)) ->
     s = TO_M.get(cal.units, 1.0)
     rows = []
     for c in cal.cameras:
-        c2w = c.R.T
-        m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], c.center * s, [c.height, c.width, c.K[0, 0]]], 1)
-        rows.append(np.r_[m.reshape(-1), bounds[0], bounds[1]])
+        rows.append(llff_row(c.R, c.center * s, c.height, c.width, c.K[0, 0], bounds[0], bounds[1]))
     return np.asarray(rows), [c.name for c in cal.cameras]
 
 
@@ -73,8 +80,6 @@ def centring_pad(K: np.ndarray, width: int, height: int) -> tuple[int, int, int,
 def write_centred_n3v(scene_dir: Path, names: list[str], dst: Path, fps: float) -> dict[str, float]:
     """The calibrated scene's undistorted videos padded to centred principal points into ``dst``, and its cameras
     as ``dst/poses_bounds.npy``; returns each camera's residual principal-point offset (px)."""
-    import cv2  # noqa: PLC0415
-
     meta = json.loads((scene_dir / "scene.json").read_text())
     cams = {c["name"]: c for c in meta["cameras"]}
     rows, residuals = [], {}
@@ -83,19 +88,13 @@ def write_centred_n3v(scene_dir: Path, names: list[str], dst: Path, fps: float) 
         K, R, t = np.asarray(c["K"]), np.asarray(c["R"]), np.asarray(c["t"])
         left, top, w, h, res = centring_pad(K, int(c["width"]), int(c["height"]))
         residuals[name] = round(res, 3)
-        cap = cv2.VideoCapture(str(scene_dir / c["frames"]["path"]))
         frames = []
-        while True:
-            ok, im = cap.read()
-            if not ok:
-                break
+        for rgb, _ in iter_video_frames(scene_dir / c["frames"]["path"]):
             canvas = np.zeros((h, w, 3), np.uint8)
-            canvas[top:top + im.shape[0], left:left + im.shape[1]] = im
-            frames.append(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+            canvas[top:top + rgb.shape[0], left:left + rgb.shape[1]] = rgb
+            frames.append(canvas)
         write_video(dst / f"{name}.mp4", frames, fps, crf=14)
-        c2w = R.T
-        m = np.stack([c2w[:, 1], c2w[:, 0], -c2w[:, 2], -R.T @ t, [h, w, K[0, 0]]], 1)
-        rows.append(np.r_[m.reshape(-1), float(meta["near"]), float(meta["far"])])
+        rows.append(llff_row(R, -R.T @ t, h, w, K[0, 0], float(meta["near"]), float(meta["far"])))
     np.save(dst / "poses_bounds.npy", np.asarray(rows))
     return residuals
 
