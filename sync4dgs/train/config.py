@@ -348,6 +348,11 @@ class MovingSeedConfig:
     velocity_instants: int = 2                 # a seed cluster is followed through this many instants each way;
                                                # its velocity is the line fit of its centroids (sync4dgs/train/
                                                # moving_flow.py)
+    velocity_split_passes: int = 1             # motion-aware splits of clusters that absorbed a small object (sync4dgs/
+                                               # train/moving_flow.py); demo, seeds 0/1/2 vs 0: fast ball 21.45/
+                                               # 21.42/21.47 -> 21.80/21.88/21.79 dB, faint in 2/5/4 -> 2/3/3 of 48
+                                               # frames, moving region 26.15/26.07/26.05 -> 26.24/26.10/26.04 dB
+                                               # (CPU, 2026-12-07)
     velocity_refine: bool = False              # then refine each cluster's velocity against the camera frames
                                                # around its instant (sync4dgs/train/moving_velocity.py)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing
@@ -373,6 +378,8 @@ class MovingSeedConfig:
             raise ValueError(f"moving.threshold must be in (0, 1), got {self.threshold}")
         if self.max_side < 8 or self.stride_px < 1 or self.depth_samples < 2:
             raise ValueError("moving.max_side must be >= 8, moving.stride_px >= 1, moving.depth_samples >= 2")
+        if self.velocity_split_passes < 0:
+            raise ValueError(f"moving.velocity_split_passes must be >= 0, got {self.velocity_split_passes}")
         if self.velocity_instants < 1:
             raise ValueError(f"moving.velocity_instants must be >= 1, got {self.velocity_instants}")
         if not 0 <= self.refill_at < 1:

@@ -7,7 +7,17 @@ and followed that way through up to ``instants`` instants each way; its velocity
 its centroids over those instants (for 1 instant: the mean centroid displacement per second to the matched
 neighbours), and every point of the cluster gets it. A centroid moves with a rigidly translating object, so unlike
 point-to-nearest-point matching (biased towards zero for objects larger than their displacement) this follows
-objects that move more than their own size between instants. Unmatched clusters get zero velocity. Units: scene units, seconds.
+objects that move more than their own size between instants.
+
+**Absorbed clusters (motion-aware split).** When a small object touches another moving object at an instant, their
+seeds form one cluster, which matches the larger object and would give the small one its velocity. A cluster D of
+a neighbouring instant that found no match at this instant, moved there by its own velocity, lands inside a larger
+cluster C of a different mean colour: the points of C within D's matching reach of that prediction whose colour is
+nearer D's mean colour than C's are split off into a cluster of their own (when that part could match D:
+at least ``SPLIT_MIN_POINTS`` points, similar size and colour), and matching and velocities are redone
+(``split_passes`` times). Unmatched clusters get zero velocity.
+
+Units: scene units, seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ LINK = 2.5                 # points closer than this x the median footprint belo
 COLOUR_TOLERANCE = 0.2     # max |mean colour difference| (0..1, any channel) of matched clusters
 SIZE_RATIO = 3.0           # matched clusters differ in point count by at most this factor
 MAX_STEP_EXTENTS = 5.0     # a cluster moves at most this many of its own extents (plus one link) per instant
+SPLIT_PASSES = 1           # motion-aware splits of absorbed clusters, each followed by matching again (0: off)
+SPLIT_MIN_POINTS = 3       # an absorbed cluster D, and the part split off for it, have at least this many points
 
 
 def cluster_labels(xyz: np.ndarray, radius: float) -> np.ndarray:
@@ -66,47 +78,104 @@ def _matches(summ: list[tuple[np.ndarray, ...]], footprint: list[float], times_s
     return out
 
 
+def _fit_velocities(summ: list[tuple[np.ndarray, ...]], fwd: list[np.ndarray], bwd: list[np.ndarray],
+                    times_s: list[float], j: int, instants: int) -> tuple[np.ndarray, np.ndarray]:
+    """(velocity [m_j, 3], matched [m_j] bool) of instant j's clusters: the least-squares slope of the centroids
+    followed through up to ``instants`` matches each way (zero where nothing matched)."""
+    t = times_s[j]
+    cen = summ[j][0]
+    # least-squares slope over the followed centroids, from running sums (t relative to instant j)
+    n, st, stt = np.ones(len(cen)), np.zeros(len(cen)), np.zeros(len(cen))
+    sp, stp = cen.copy(), np.zeros_like(cen)
+    for step, links in ((1, fwd), (-1, bwd)):
+        cur, alive, k = np.arange(len(cen)), np.ones(len(cen), bool), j
+        for _ in range(instants):
+            if not (0 <= k + step < len(times_s)) or not alive.any():
+                break
+            nxt = np.where(alive, links[k][cur], -1)
+            alive = nxt >= 0
+            k, cur = k + step, np.where(alive, nxt, 0)
+            dt, pos = times_s[k] - t, summ[k][0][cur] if len(summ[k][0]) else np.zeros_like(cen)
+            n += alive
+            st += alive * dt
+            stt += alive * dt * dt
+            sp += alive[:, None] * pos
+            stp += (alive * dt)[:, None] * pos
+    den = stt - st * st / n
+    moved = den > 0                                        # at least one match
+    v = np.where(moved[:, None], (stp - st[:, None] * sp / n[:, None]) / np.where(moved, den, 1.0)[:, None], 0.0)
+    return v, moved
+
+
+def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels: list[np.ndarray],
+                    summ: list[tuple[np.ndarray, ...]], fwd: list[np.ndarray], bwd: list[np.ndarray],
+                    vel: list[np.ndarray], footprint: list[float], times_s: list[float], spacing_s: float
+                    ) -> np.ndarray:
+    """Instant j's labels with the parts of clusters that absorbed an unmatched neighbouring cluster split off
+    (module docstring, "Absorbed clusters"); the labels unchanged when there is none."""
+    lab = labels[j].copy()
+    if len(lab) == 0:
+        return lab
+    tree = cKDTree(xyz[j])
+    next_label = int(lab.max()) + 1
+    taken = np.zeros(len(lab), bool)
+    for k, links in ((j - 1, fwd), (j + 1, bwd)):
+        if not (0 <= k < len(times_s)) or abs(abs(times_s[k] - times_s[j]) - spacing_s) >= 1e-3 * spacing_s:
+            continue
+        cen, col, count, ext = summ[k]
+        for d in np.nonzero((links[k] < 0) & (count >= SPLIT_MIN_POINTS))[0]:
+            p = cen[d] + vel[k][d] * (times_s[j] - times_s[k])      # where D is predicted at instant j
+            reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
+            dist, nearest = tree.query(p)
+            if dist > ext[d] + LINK * footprint[j]:
+                continue                                            # D's prediction lands on no cluster here
+            c = lab[nearest]
+            members = (lab == c) & ~taken
+            if members.sum() < 2 * count[d]:
+                continue                                            # not a larger cluster that swallowed D
+            c_col = rgb[j][members].mean(0)
+            if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
+                continue                                            # same colour: D's own match failed elsewhere
+            near = members & (np.linalg.norm(xyz[j] - p, axis=1) <= reach)
+            part = near & (np.abs(rgb[j] - col[d]).max(1) < np.abs(rgb[j] - c_col).max(1))
+            n_part = int(part.sum())
+            if (n_part < SPLIT_MIN_POINTS or n_part > 0.7 * members.sum()
+                    or max(n_part, count[d]) > SIZE_RATIO * min(n_part, count[d])
+                    or np.abs(rgb[j][part].mean(0) - col[d]).max() > COLOUR_TOLERANCE):
+                continue                                            # the part would not match D: no split
+            lab[part] = next_label
+            taken |= part
+            next_label += 1
+    return lab
+
+
 def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np.ndarray], footprint: list[float],
-                       spacing_s: float, instants: int = 1) -> list[np.ndarray]:
+                       spacing_s: float, instants: int = 1, split_passes: int = SPLIT_PASSES) -> list[np.ndarray]:
     """Per instant a velocity [n_j, 3] for each of its points (see the module docstring).
 
     times_s [J] instants (s); xyz[j] [n_j, 3] and rgb[j] [n_j, 3] the seeds of instant j; footprint[j] its median
     footprint (scene units); neighbours are matched one ``spacing_s`` apart. A cluster is followed through up to
     ``instants`` matches forward and backward (each step the best match of the previous one), and its velocity is
     the least-squares slope of its centroids over those instants (with ``instants`` = 1: the mean displacement to
-    the matched neighbours, per second)."""
+    the matched neighbours, per second). ``split_passes``: motion-aware splits of absorbed clusters (0: none)."""
     labels = [cluster_labels(x, LINK * f) for x, f in zip(xyz, footprint)]
-    summ = [_summaries(x, c, lab) for x, c, lab in zip(xyz, rgb, labels)]
-    fwd = [_matches(summ, footprint, times_s, j, j + 1, spacing_s) for j in range(len(times_s))]
-    bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(len(times_s))]
-    out = []
-    for j, t in enumerate(times_s):
-        cen = summ[j][0]
-        # least-squares slope over the followed centroids, from running sums (t relative to instant j)
-        n, st, stt = np.ones(len(cen)), np.zeros(len(cen)), np.zeros(len(cen))
-        sp, stp = cen.copy(), np.zeros_like(cen)
-        for step, links in ((1, fwd), (-1, bwd)):
-            cur, alive, k = np.arange(len(cen)), np.ones(len(cen), bool), j
-            for _ in range(instants):
-                if not (0 <= k + step < len(times_s)) or not alive.any():
-                    break
-                nxt = np.where(alive, links[k][cur], -1)
-                alive = nxt >= 0
-                k, cur = k + step, np.where(alive, nxt, 0)
-                dt, pos = times_s[k] - t, summ[k][0][cur] if len(summ[k][0]) else np.zeros_like(cen)
-                n += alive
-                st += alive * dt
-                stt += alive * dt * dt
-                sp += alive[:, None] * pos
-                stp += (alive * dt)[:, None] * pos
-        den = stt - st * st / n
-        moved = den > 0                                        # at least one match
-        v = np.where(moved[:, None], (stp - st[:, None] * sp / n[:, None]) / np.where(moved, den, 1.0)[:, None], 0.0)
-        out.append(v[labels[j]] if len(labels[j]) else np.zeros((0, 3)))
-    return out
+    for p in range(split_passes + 1):
+        summ = [_summaries(x, c, lab) for x, c, lab in zip(xyz, rgb, labels)]
+        fwd = [_matches(summ, footprint, times_s, j, j + 1, spacing_s) for j in range(len(times_s))]
+        bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(len(times_s))]
+        fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(len(times_s))]
+        if p == split_passes:
+            break
+        split = [_split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, [v for v, _ in fits], footprint, times_s,
+                                 spacing_s) for j in range(len(times_s))]
+        if all(np.array_equal(a, b) for a, b in zip(split, labels)):
+            break
+        labels = [np.unique(s_, return_inverse=True)[1].reshape(-1) for s_ in split]   # compact labels
+    return [v[lab] if len(lab) else np.zeros((0, 3)) for (v, _), lab in zip(fits, labels)]
 
 
-def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1) -> list[torch.Tensor]:
+def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1,
+                    split_passes: int = SPLIT_PASSES) -> list[torch.Tensor]:
     """:func:`cluster_velocities` of SweepPoints per instant; tensors [n_j, 3] on the points' device/dtype.
 
     First-hypothesis points (SweepPoints.hypotheses() 0) are clustered and followed among themselves, so a
@@ -125,7 +194,7 @@ def seed_velocities(times_s: list[float], points: list, spacing_s: float, instan
     def velocities_of(sel: list[np.ndarray]) -> list[np.ndarray]:
         foot = [lower_median(f[m]) if m.any() else 0.0 for f, m in zip(foot_all, sel)]
         return cluster_velocities(times_s, [x[m] for x, m in zip(xyz_all, sel)],
-                                  [c[m] for c, m in zip(rgb_all, sel)], foot, spacing_s, instants)
+                                  [c[m] for c, m in zip(rgb_all, sel)], foot, spacing_s, instants, split_passes)
 
     first = [r == 0 for r in ranks]
     for o, m, v in zip(out, first, velocities_of(first)):

@@ -147,7 +147,8 @@ def refill_moving_gaussians(session: Any, step: int, progress: bool = False) -> 
     if not voxels:
         log.info("step %d: moving refill found no wrong moving pixels that agree across views", step)
         return 0
-    velocities = seed_velocities(times, voxels, spacing, cfg.velocity_instants) if cfg.velocity else None
+    velocities = (seed_velocities(times, voxels, spacing, cfg.velocity_instants, cfg.velocity_split_passes)
+                  if cfg.velocity else None)
     rows = seed_rows(model, scene, cfg, times, voxels, keep, velocities)
     ops.append(model.dynamic, rows, optimizers=s.state.optimizers["dynamic"])
     n = int(rows["opacities"].shape[0])

@@ -245,7 +245,7 @@ def collect_moving_voxels(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMa
             v, k = voxel_select(pts, voxel, cfg.max_points_per_time, gen, cfg.max_second_points())
             voxels.append(v)
             keep.append(k)
-        velocities = (seed_velocities(times, voxels, spacing, cfg.velocity_instants)
+        velocities = (seed_velocities(times, voxels, spacing, cfg.velocity_instants, cfg.velocity_split_passes)
                       if cfg.velocity and with_velocities else None)
         if velocities is not None and cfg.velocity_refine:
             frames = _FramesAround(videos, sources, pool, cfg.threshold, device)

@@ -311,6 +311,32 @@ def test_cluster_velocities_follow_objects_that_move_more_than_their_size():
         assert np.allclose(v[:200], v_red, atol=0.05) and np.allclose(v[200:], v_blue, atol=0.05)
 
 
+def test_a_small_object_touching_a_larger_one_keeps_its_own_velocity():
+    """A small white cube (27 points) flies diagonally at 3 units/s past the corner of a larger orange cube (512
+    points) moving -z at 1 unit/s; at the middle of 5 instants they touch and form one cluster. Without the
+    motion-aware split the white points there get the orange cube's velocity; with it they get (close to) their
+    own, and the orange points keep theirs."""
+    from sync4dgs.train.moving_flow import LINK, cluster_labels, cluster_velocities
+
+    axis = lambda n: np.stack(np.meshgrid(*[np.arange(n) * 0.02] * 3, indexing="ij"), -1).reshape(-1, 3)  # noqa: E731
+    white, orange = axis(3), axis(8)                                  # 0.04 and 0.14 wide
+    v_w, v_o, dt = np.array([2.1, -2.1, 0]), np.array([0, 0, -1.0]), 0.05
+    times = [k * dt for k in range(5)]
+    xyz = [np.concatenate([white + [0.15, 0.15, 0.0] + v_w * (t - 2 * dt), orange + v_o * t]) for t in times]
+    col = np.concatenate([np.tile([0.9, 0.9, 0.9], (27, 1)), np.tile([0.9, 0.5, 0.2], (512, 1))])
+    rgb = [col] * len(times)
+    n_clusters = [len(np.unique(cluster_labels(x, LINK * 0.02))) for x in xyz]
+    assert n_clusters == [2, 2, 1, 2, 2]                              # they touch at instant 2 only
+    plain = cluster_velocities(times, xyz, rgb, [0.02] * 5, dt, instants=2, split_passes=0)
+    split = cluster_velocities(times, xyz, rgb, [0.02] * 5, dt, instants=2)
+    err = lambda v: np.linalg.norm(v[:27] - v_w, axis=1).mean()                                 # noqa: E731
+    assert err(plain[2]) > 2.5                                      # about the orange cube's velocity
+    assert err(split[2]) < 0.3
+    assert np.allclose(split[2][27:], v_o, atol=0.2)
+    for j in (0, 1, 3, 4):                                          # followed through the split instant
+        assert err(split[j]) < 0.3 and np.allclose(split[j][27:], v_o, atol=0.2)
+
+
 def test_second_hypothesis_points_take_their_objects_velocity_and_leave_the_others_alone():
     """The red/blue clouds as SweepPoints, plus second-hypothesis points: a few on the red cloud (they take its
     velocity) and a bridge of them between the clouds (at wrong depths): the first-hypothesis velocities are
