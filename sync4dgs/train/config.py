@@ -348,11 +348,10 @@ class MovingSeedConfig:
     velocity_instants: int = 2                 # a seed cluster is followed through this many instants each way;
                                                # its velocity is the line fit of its centroids (sync4dgs/train/
                                                # moving_flow.py)
-    velocity_split_passes: int = 1             # motion-aware splits of clusters that absorbed a small object (sync4dgs/
-                                               # train/moving_flow.py); demo, seeds 0/1/2 vs 0: fast ball 21.45/
-                                               # 21.42/21.47 -> 21.80/21.88/21.79 dB, faint in 2/5/4 -> 2/3/3 of 48
-                                               # frames, moving region 26.15/26.07/26.05 -> 26.24/26.10/26.04 dB
-                                               # (CPU, 2026-12-07)
+    velocity_split_passes: int = 2             # rounds of motion-aware splits of clusters that absorbed a small
+                                               # object (sync4dgs/train/moving_flow.py); demo, seeds 0/1/2, vs 0:
+                                               # fast ball 21.45 +- 0.03 -> 21.83 +- 0.11 dB, faint in 11 -> 6 of
+                                               # 144 test frames, moving region 26.09 -> 26.08 dB (CPU, 2026-12-07)
     velocity_refine: bool = False              # then refine each cluster's velocity against the camera frames
                                                # around its instant (sync4dgs/train/moving_velocity.py)
     plateau_fraction: float = 0.25             # temporal plateau half-width, x the seed spacing

@@ -12,10 +12,11 @@ objects that move more than their own size between instants.
 **Absorbed clusters (motion-aware split).** When a small object touches another moving object at an instant, their
 seeds form one cluster, which matches the larger object and would give the small one its velocity. A cluster D of
 a neighbouring instant that found no match at this instant, moved there by its own velocity, lands inside a larger
-cluster C of a different mean colour: the points of C within D's matching reach of that prediction whose colour is
-nearer D's mean colour than C's are split off into a cluster of their own (when that part could match D:
-at least ``SPLIT_MIN_POINTS`` points, similar size and colour), and matching and velocities are redone
-(``split_passes`` times). Unmatched clusters get zero velocity.
+cluster C (the one with most points around the prediction) of a different mean colour: the largest connected piece of
+the points of C within D's matching reach of that prediction whose colour is nearer D's mean colour than C's is split
+off into a cluster of its own (when it could match D: at least ``SPLIT_MIN_POINTS`` points, similar size and colour),
+and matching and velocities are redone. ``split_passes`` rounds: a part split off at one instant is the unmatched
+cluster that finds the object at the next instant it touches.
 
 Units: scene units, seconds.
 """
@@ -32,7 +33,7 @@ LINK = 2.5                 # points closer than this x the median footprint belo
 COLOUR_TOLERANCE = 0.2     # max |mean colour difference| (0..1, any channel) of matched clusters
 SIZE_RATIO = 3.0           # matched clusters differ in point count by at most this factor
 MAX_STEP_EXTENTS = 5.0     # a cluster moves at most this many of its own extents (plus one link) per instant
-SPLIT_PASSES = 1           # motion-aware splits of absorbed clusters, each followed by matching again (0: off)
+SPLIT_PASSES = 2           # motion-aware splits of absorbed clusters, each followed by matching again (0: off)
 SPLIT_MIN_POINTS = 3       # an absorbed cluster D, and the part split off for it, have at least this many points
 
 
@@ -126,18 +127,24 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
         for d in np.nonzero((links[k] < 0) & (count >= SPLIT_MIN_POINTS))[0]:
             p = cen[d] + vel[k][d] * (times_s[j] - times_s[k])      # where D is predicted at instant j
             reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
-            dist, nearest = tree.query(p)
-            if dist > ext[d] + LINK * footprint[j]:
-                continue                                            # D's prediction lands on no cluster here
-            c = lab[nearest]
+            around = np.asarray(tree.query_ball_point(p, ext[d] + LINK * footprint[j]), dtype=np.int64)
+            around = around[~taken[around]]
+            sizes = np.bincount(lab, minlength=int(lab.max()) + 1)
+            around = around[sizes[lab[around]] >= 2 * count[d]]   # points of clusters larger than D near p
+            if len(around) == 0:
+                continue                                            # no larger cluster swallowed D here
+            c = np.bincount(lab[around]).argmax()                   # the one with most points around p
             members = (lab == c) & ~taken
-            if members.sum() < 2 * count[d]:
-                continue                                            # not a larger cluster that swallowed D
             c_col = rgb[j][members].mean(0)
             if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
                 continue                                            # same colour: D's own match failed elsewhere
             near = members & (np.linalg.norm(xyz[j] - p, axis=1) <= reach)
             part = near & (np.abs(rgb[j] - col[d]).max(1) < np.abs(rgb[j] - c_col).max(1))
+            idx = np.nonzero(part)[0]
+            if len(idx) > 1:                                        # one connected piece of them: the largest
+                sub = cluster_labels(xyz[j][idx], LINK * footprint[j])
+                part[:] = False
+                part[idx[sub == np.bincount(sub).argmax()]] = True
             n_part = int(part.sum())
             if (n_part < SPLIT_MIN_POINTS or n_part > 0.7 * members.sum()
                     or max(n_part, count[d]) > SIZE_RATIO * min(n_part, count[d])
