@@ -120,6 +120,7 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
     tree = cKDTree(xyz[j])
     next_label = int(lab.max()) + 1
     taken = np.zeros(len(lab), bool)
+    sizes = np.bincount(lab)
     for k, links in ((j - 1, fwd), (j + 1, bwd)):
         if not (0 <= k < len(times_s)) or abs(abs(times_s[k] - times_s[j]) - spacing_s) >= 1e-3 * spacing_s:
             continue
@@ -129,7 +130,6 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
             around = np.asarray(tree.query_ball_point(p, ext[d] + LINK * footprint[j]), dtype=np.int64)
             around = around[~taken[around]]
-            sizes = np.bincount(lab, minlength=int(lab.max()) + 1)
             around = around[sizes[lab[around]] >= 2 * count[d]]   # points of clusters larger than D near p
             if len(around) == 0:
                 continue                                            # no larger cluster swallowed D here
@@ -138,7 +138,9 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             c_col = rgb[j][members].mean(0)
             if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
                 continue                                            # same colour: D's own match failed elsewhere
-            near = members & (np.linalg.norm(xyz[j] - p, axis=1) <= reach)
+            near = np.zeros(len(lab), bool)
+            near[np.asarray(tree.query_ball_point(p, reach), dtype=np.int64)] = True
+            near &= members
             part = near & (np.abs(rgb[j] - col[d]).max(1) < np.abs(rgb[j] - c_col).max(1))
             idx = np.nonzero(part)[0]
             if len(idx) > 1:                                        # one connected piece of them: the largest
@@ -153,6 +155,7 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             lab[part] = next_label
             taken |= part
             next_label += 1
+            sizes = np.bincount(lab)
     return lab
 
 
