@@ -118,6 +118,45 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
     if len(lab) == 0:
         return lab
     tree = cKDTree(xyz[j])
+    next_label = first_new = int(lab.max()) + 1
+    sizes = np.bincount(lab)
+    col_sums = np.stack([np.bincount(lab, rgb[j][:, k]) for k in range(3)], 1)
+    for k, links in ((j - 1, fwd), (j + 1, bwd)):
+        if not (0 <= k < len(times_s)) or abs(abs(times_s[k] - times_s[j]) - spacing_s) >= 1e-3 * spacing_s:
+            continue
+        cen, col, count, ext = summ[k]
+        for d in np.nonzero((links[k] < 0) & (count >= SPLIT_MIN_POINTS))[0]:
+            p = cen[d] + vel[k][d] * (times_s[j] - times_s[k])      # where D is predicted at instant j
+            around = np.asarray(tree.query_ball_point(p, ext[d] + LINK * footprint[j]), dtype=np.int64)
+            around = around[(lab[around] < first_new) & (sizes[lab[around]] >= 2 * count[d])]
+            # ^ points near p of clusters larger than D (parts split off here are never split again)
+            if len(around) == 0:
+                continue                                            # no larger cluster swallowed D here
+            c = np.bincount(lab[around]).argmax()                   # the one with most points around p
+            c_col = col_sums[c] / sizes[c]
+            if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
+                continue                                            # same colour: D's own match failed elsewhere
+            reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
+            near = np.asarray(tree.query_ball_point(p, reach), dtype=np.int64)
+            near = near[lab[near] == c]
+            c_rgb = rgb[j][near]
+            idx = near[np.abs(c_rgb - col[d]).max(1) < np.abs(c_rgb - c_col).max(1)]
+            if len(idx) > 1:                                        # one connected piece of them: the largest
+                sub = cluster_labels(xyz[j][idx], LINK * footprint[j])
+                idx = idx[sub == np.bincount(sub).argmax()]
+            n_part = len(idx)
+            if (n_part < SPLIT_MIN_POINTS or n_part > 0.7 * sizes[c]
+                    or max(n_part, count[d]) > SIZE_RATIO * min(n_part, count[d])
+                    or np.abs(rgb[j][idx].mean(0) - col[d]).max() > COLOUR_TOLERANCE):
+                continue                                            # the part would not match D: no split
+            lab[idx] = next_label
+            sizes = np.append(sizes, n_part)
+            sizes[c] -= n_part
+            col_sums = np.append(col_sums, rgb[j][idx].sum(0)[None], 0)
+            col_sums[c] -= rgb[j][idx].sum(0)
+            next_label += 1
+    return lab
+    tree = cKDTree(xyz[j])
     next_label = int(lab.max()) + 1
     taken = np.zeros(len(lab), bool)
     sizes = np.bincount(lab)
@@ -130,7 +169,8 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
             around = np.asarray(tree.query_ball_point(p, ext[d] + LINK * footprint[j]), dtype=np.int64)
             around = around[~taken[around]]
-            around = around[sizes[lab[around]] >= 2 * count[d]]   # points of clusters larger than D near p
+            around = around[(lab[around] < first_new) & (sizes[lab[around]] >= 2 * count[d])]
+            # ^ points near p of clusters larger than D (parts split off here are never split again)
             if len(around) == 0:
                 continue                                            # no larger cluster swallowed D here
             c = np.bincount(lab[around]).argmax()                   # the one with most points around p
@@ -168,19 +208,25 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
     ``instants`` matches forward and backward (each step the best match of the previous one), and its velocity is
     the least-squares slope of its centroids over those instants (with ``instants`` = 1: the mean displacement to
     the matched neighbours, per second). ``split_passes``: motion-aware splits of absorbed clusters (0: none)."""
+    J = len(times_s)
     labels = [cluster_labels(x, LINK * f) for x, f in zip(xyz, footprint)]
-    for p in range(split_passes + 1):
-        summ = [_summaries(x, c, lab) for x, c, lab in zip(xyz, rgb, labels)]
-        fwd = [_matches(summ, footprint, times_s, j, j + 1, spacing_s) for j in range(len(times_s))]
-        bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(len(times_s))]
-        fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(len(times_s))]
-        if p == split_passes:
-            break
+    summ = [_summaries(x, c, lab) for x, c, lab in zip(xyz, rgb, labels)]
+    fwd = [_matches(summ, footprint, times_s, j, j + 1, spacing_s) for j in range(J)]
+    bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(J)]
+    fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(J)]
+    for _ in range(split_passes):
         split = [_split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, [v for v, _ in fits], footprint, times_s,
-                                 spacing_s) for j in range(len(times_s))]
-        if all(np.array_equal(a, b) for a, b in zip(split, labels)):
+                                 spacing_s) for j in range(J)]
+        changed = [j for j in range(J) if not np.array_equal(split[j], labels[j])]
+        if not changed:
             break
-        labels = [np.unique(s_, return_inverse=True)[1].reshape(-1) for s_ in split]   # compact labels
+        labels = split                     # parts take new labels after the existing ones: still 0..m-1
+        for j in changed:
+            summ[j] = _summaries(xyz[j], rgb[j], labels[j])
+        for j in sorted({i for j in changed for i in (j - 1, j, j + 1) if 0 <= i < J}):   # matches touching them
+            fwd[j] = _matches(summ, footprint, times_s, j, j + 1, spacing_s)
+            bwd[j] = _matches(summ, footprint, times_s, j, j - 1, spacing_s)
+        fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(J)]
     return [v[lab] if len(lab) else np.zeros((0, 3)) for (v, _), lab in zip(fits, labels)]
 
 
