@@ -68,14 +68,22 @@ def _matches(summ: list[tuple[np.ndarray, ...]], footprint: list[float], times_s
     cen2, col2, count2, _ = summ[jj]
     if len(cen2) == 0 or len(cen) == 0:
         return out
-    dist = np.linalg.norm(cen[:, None] - cen2[None], axis=-1)                        # [m, m2]
-    similar = ((np.abs(col[:, None] - col2[None]).max(-1) <= COLOUR_TOLERANCE)
-               & (np.maximum(count[:, None], count2[None]) <= SIZE_RATIO * np.minimum(count[:, None], count2[None])))
-    dist = np.where(similar, dist, np.inf)
-    best = dist.argmin(1)
     reach = MAX_STEP_EXTENTS * ext + LINK * footprint[j]
-    ok = dist[np.arange(len(cen)), best] <= reach
-    out[ok] = best[ok]
+    # candidate pairs (i, k): centroids within reach (k-d tree; a hair wider, then the exact test below)
+    lists = cKDTree(cen2).query_ball_point(cen, reach * (1 + 1e-9) + 1e-12)
+    lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    if lens.sum() == 0:
+        return out
+    i = np.repeat(np.arange(len(cen)), lens)
+    k = np.concatenate([np.asarray(c, dtype=np.int64) for c in lists if c])
+    dist = np.linalg.norm(cen[i] - cen2[k], axis=-1)
+    keep = ((dist <= reach[i]) & (np.abs(col[i] - col2[k]).max(-1) <= COLOUR_TOLERANCE)
+            & (np.maximum(count[i], count2[k]) <= SIZE_RATIO * np.minimum(count[i], count2[k])))
+    i, k, dist = i[keep], k[keep], dist[keep]
+    order = np.lexsort((k, dist, i))                     # per cluster i: the nearest similar one (ties: lowest k)
+    i, k = i[order], k[order]
+    first = np.r_[True, i[1:] != i[:-1]] if len(i) else np.zeros(0, bool)
+    out[i[first]] = k[first]
     return out
 
 

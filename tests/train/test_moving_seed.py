@@ -437,3 +437,31 @@ def test_incremental_rematching_after_splits_equals_matching_everything_again():
     n_split = sum(int(lab.max()) + 1 for lab in labels) - sum(
         int(mf.cluster_labels(x, mf.LINK * 0.02).max()) + 1 for x in xyz)
     assert n_split > 0                                              # the scene does exercise the split
+
+
+def test_cluster_matching_by_kdtree_equals_the_dense_nearest_similar_rule():
+    """_matches (k-d tree candidates) gives, for random clusters, exactly the dense rule: the nearest cluster of the
+    neighbouring instant with similar colour and size, if within reach, else -1 (ties: the lowest index)."""
+    import sync4dgs.train.moving_flow as mf
+
+    rng = np.random.default_rng(11)
+    for trial in range(5):
+        summ = []
+        palette = rng.uniform(0, 1, (4, 3))                    # both instants show the same few colours
+        for m in (300, 280):
+            cen = rng.uniform(-1, 1, (m, 3))
+            cen[::7] = cen[::7].round(1)                       # some exactly equal distances (ties)
+            col = palette[rng.integers(0, 4, m)] + rng.normal(0, 0.05, (m, 3))
+            summ.append((cen, col, rng.integers(5, 40, m).astype(float), rng.uniform(0, 0.15, m)))
+        foot, times = [0.01, 0.01], [0.0, 0.1]
+        got = mf._matches(summ, foot, times, 0, 1, 0.1)
+        (cen, col, count, ext), (cen2, col2, count2, _) = summ
+        dist = np.linalg.norm(cen[:, None] - cen2[None], axis=-1)
+        similar = ((np.abs(col[:, None] - col2[None]).max(-1) <= mf.COLOUR_TOLERANCE)
+                   & (np.maximum(count[:, None], count2[None]) <= mf.SIZE_RATIO * np.minimum(count[:, None],
+                                                                                              count2[None])))
+        dist = np.where(similar, dist, np.inf)
+        best = dist.argmin(1)
+        ok = dist[np.arange(len(cen)), best] <= mf.MAX_STEP_EXTENTS * ext + mf.LINK * foot[0]
+        want = np.where(ok, best, -1)
+        assert np.array_equal(got, want) and (want >= 0).sum() >= 30
