@@ -164,47 +164,6 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             col_sums[c] -= rgb[j][idx].sum(0)
             next_label += 1
     return lab
-    tree = cKDTree(xyz[j])
-    next_label = int(lab.max()) + 1
-    taken = np.zeros(len(lab), bool)
-    sizes = np.bincount(lab)
-    for k, links in ((j - 1, fwd), (j + 1, bwd)):
-        if not (0 <= k < len(times_s)) or abs(abs(times_s[k] - times_s[j]) - spacing_s) >= 1e-3 * spacing_s:
-            continue
-        cen, col, count, ext = summ[k]
-        for d in np.nonzero((links[k] < 0) & (count >= SPLIT_MIN_POINTS))[0]:
-            p = cen[d] + vel[k][d] * (times_s[j] - times_s[k])      # where D is predicted at instant j
-            reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
-            around = np.asarray(tree.query_ball_point(p, ext[d] + LINK * footprint[j]), dtype=np.int64)
-            around = around[~taken[around]]
-            around = around[(lab[around] < first_new) & (sizes[lab[around]] >= 2 * count[d])]
-            # ^ points near p of clusters larger than D (parts split off here are never split again)
-            if len(around) == 0:
-                continue                                            # no larger cluster swallowed D here
-            c = np.bincount(lab[around]).argmax()                   # the one with most points around p
-            members = (lab == c) & ~taken
-            c_col = rgb[j][members].mean(0)
-            if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
-                continue                                            # same colour: D's own match failed elsewhere
-            near = np.zeros(len(lab), bool)
-            near[np.asarray(tree.query_ball_point(p, reach), dtype=np.int64)] = True
-            near &= members
-            part = near & (np.abs(rgb[j] - col[d]).max(1) < np.abs(rgb[j] - c_col).max(1))
-            idx = np.nonzero(part)[0]
-            if len(idx) > 1:                                        # one connected piece of them: the largest
-                sub = cluster_labels(xyz[j][idx], LINK * footprint[j])
-                part[:] = False
-                part[idx[sub == np.bincount(sub).argmax()]] = True
-            n_part = int(part.sum())
-            if (n_part < SPLIT_MIN_POINTS or n_part > 0.7 * members.sum()
-                    or max(n_part, count[d]) > SIZE_RATIO * min(n_part, count[d])
-                    or np.abs(rgb[j][part].mean(0) - col[d]).max() > COLOUR_TOLERANCE):
-                continue                                            # the part would not match D: no split
-            lab[part] = next_label
-            taken |= part
-            next_label += 1
-            sizes = np.bincount(lab)
-    return lab
 
 
 def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np.ndarray], footprint: list[float],
