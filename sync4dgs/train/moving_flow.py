@@ -37,6 +37,12 @@ SPLIT_PASSES = 2           # motion-aware splits of absorbed clusters, each foll
 SPLIT_MIN_POINTS = 3       # an absorbed cluster D, and the part split off for it, have at least this many points
 
 
+def step_reach(ext: np.ndarray, footprint: float) -> np.ndarray:
+    """How far (scene units) a cluster of RMS extent ``ext`` may move in one instant: MAX_STEP_EXTENTS x its
+    extent plus one link of its instant's ``footprint``."""
+    return MAX_STEP_EXTENTS * ext + LINK * footprint
+
+
 def cluster_labels(xyz: np.ndarray, radius: float) -> np.ndarray:
     """[n] connected-component labels of points ``xyz`` [n, 3] linked when closer than ``radius``."""
     n = len(xyz)
@@ -68,7 +74,7 @@ def _matches(summ: list[tuple[np.ndarray, ...]], footprint: list[float], times_s
     cen2, col2, count2, _ = summ[jj]
     if len(cen2) == 0 or len(cen) == 0:
         return out
-    reach = MAX_STEP_EXTENTS * ext + LINK * footprint[j]
+    reach = step_reach(ext, footprint[j])
     # candidate pairs (i, k): centroids within reach (k-d tree; a hair wider, then the exact test below)
     lists = cKDTree(cen2).query_ball_point(cen, reach * (1 + 1e-9) + 1e-12)
     lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
@@ -88,9 +94,9 @@ def _matches(summ: list[tuple[np.ndarray, ...]], footprint: list[float], times_s
 
 
 def _fit_velocities(summ: list[tuple[np.ndarray, ...]], fwd: list[np.ndarray], bwd: list[np.ndarray],
-                    times_s: list[float], j: int, instants: int) -> tuple[np.ndarray, np.ndarray]:
-    """(velocity [m_j, 3], matched [m_j] bool) of instant j's clusters: the least-squares slope of the centroids
-    followed through up to ``instants`` matches each way (zero where nothing matched)."""
+                    times_s: list[float], j: int, instants: int) -> np.ndarray:
+    """[m_j, 3] velocity of instant j's clusters: the least-squares slope of the centroids followed through up to
+    ``instants`` matches each way (zero where nothing matched)."""
     t = times_s[j]
     cen = summ[j][0]
     # least-squares slope over the followed centroids, from running sums (t relative to instant j)
@@ -112,8 +118,7 @@ def _fit_velocities(summ: list[tuple[np.ndarray, ...]], fwd: list[np.ndarray], b
             stp += (alive * dt)[:, None] * pos
     den = stt - st * st / n
     moved = den > 0                                        # at least one match
-    v = np.where(moved[:, None], (stp - st[:, None] * sp / n[:, None]) / np.where(moved, den, 1.0)[:, None], 0.0)
-    return v, moved
+    return np.where(moved[:, None], (stp - st[:, None] * sp / n[:, None]) / np.where(moved, den, 1.0)[:, None], 0.0)
 
 
 def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels: list[np.ndarray],
@@ -144,8 +149,7 @@ def _split_absorbed(j: int, xyz: list[np.ndarray], rgb: list[np.ndarray], labels
             c_col = col_sums[c] / sizes[c]
             if np.abs(c_col - col[d]).max() <= COLOUR_TOLERANCE:
                 continue                                            # same colour: D's own match failed elsewhere
-            reach = MAX_STEP_EXTENTS * ext[d] + LINK * footprint[k]
-            near = np.asarray(tree.query_ball_point(p, reach), dtype=np.int64)
+            near = np.asarray(tree.query_ball_point(p, step_reach(ext[d], footprint[k])), dtype=np.int64)
             near = near[lab[near] == c]
             c_rgb = rgb[j][near]
             idx = near[np.abs(c_rgb - col[d]).max(1) < np.abs(c_rgb - c_col).max(1)]
@@ -182,8 +186,8 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
     bwd = [_matches(summ, footprint, times_s, j, j - 1, spacing_s) for j in range(J)]
     fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(J)]
     for _ in range(split_passes):
-        split = [_split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, [v for v, _ in fits], footprint, times_s,
-                                 spacing_s) for j in range(J)]
+        split = [_split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, fits, footprint, times_s, spacing_s)
+                 for j in range(J)]
         changed = [j for j in range(J) if not np.array_equal(split[j], labels[j])]
         if not changed:
             break
@@ -194,7 +198,7 @@ def cluster_velocities(times_s: list[float], xyz: list[np.ndarray], rgb: list[np
             fwd[j] = _matches(summ, footprint, times_s, j, j + 1, spacing_s)
             bwd[j] = _matches(summ, footprint, times_s, j, j - 1, spacing_s)
         fits = [_fit_velocities(summ, fwd, bwd, times_s, j, instants) for j in range(J)]
-    return [v[lab] if len(lab) else np.zeros((0, 3)) for (v, _), lab in zip(fits, labels)]
+    return [v[lab] if len(lab) else np.zeros((0, 3)) for v, lab in zip(fits, labels)]
 
 
 def seed_velocities(times_s: list[float], points: list, spacing_s: float, instants: int = 1,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sync4dgs.train.moving_flow import LINK, MAX_STEP_EXTENTS, cluster_labels
+from sync4dgs.train.moving_flow import LINK, cluster_labels, step_reach
 from sync4dgs.train.moving_sweep import SweepPoints, SweepViews, _dilate, _project, _sample
 
 GRID = 7                 # candidates per axis of the first grid
@@ -111,7 +111,7 @@ def refine_instant(points: SweepPoints, velocity: Tensor, timed: TimedViews, spa
             continue
         x = points.xyz[idx]
         ext = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
-        max_speed = (MAX_STEP_EXTENTS * ext + LINK * fp) / spacing_s
+        max_speed = float(step_reach(ext, fp)) / spacing_s
         if idx.numel() > MAX_POINTS:
             idx = idx[torch.randperm(idx.numel(), generator=generator)[:MAX_POINTS].to(idx.device)]
         v0 = velocity[idx].mean(0)           # one velocity per cluster (moving_flow gives all its points the same)

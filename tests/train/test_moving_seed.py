@@ -425,9 +425,9 @@ def test_incremental_rematching_after_splits_equals_matching_everything_again():
             fits = [mf._fit_velocities(summ, fwd, bwd, times, j, 2) for j in range(J)]
             if p == passes:
                 break
-            labels = [mf._split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, [v for v, _ in fits], foot, times, dt)
+            labels = [mf._split_absorbed(j, xyz, rgb, labels, summ, fwd, bwd, fits, foot, times, dt)
                       for j in range(J)]
-        return [v[lab] for (v, _), lab in zip(fits, labels)], labels
+        return [v[lab] for v, lab in zip(fits, labels)], labels
 
     for passes in (1, 2, 3):
         want, labels = reference(passes)
