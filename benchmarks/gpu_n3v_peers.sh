@@ -7,6 +7,8 @@
 #           same iterations, trained concurrently; scored together with our metrics code (issue 20)
 #   n3v50   the 50-frame cut of the N3V rig, oracle clocks, 3000 iterations: variants of the moving-content settings
 #           (N3V50_VARIANTS), then `sync4dgs metrics` of the first variant (where the evaluation's time goes)
+#   n3v300setup  the n3v300 run's setup alone (stage 1 + moving seeding + loading, then SETUP_ITERS=200 iterations):
+#           train_stats' setup_seconds and the seeding log, when device time is short of a full run
 #   n3v300seeds  more seeds (SEEDS, default "1 2") of the n3v300 run, trained concurrently: the spread over seeds
 #   s4only  sync4dgs alone on the peers phase's demo and blobs scenes (same generators and iterations, no Ex4DGS):
 #           trained concurrently, then `sync4dgs metrics` one model at a time alone on the GPU (render FPS, size)
@@ -72,6 +74,22 @@ phase_n3v300() {
   region_eval n3v300 seeded=n3v300_e2e
   python3 benchmarks/object_region_eval.py $N "$OUT/objects_n3v300.png" $M 2>&1 | tail -12 | tee -a "$OUT/summary.txt"
   cp $W/n3v300_e2e.log "$OUT/" 2>/dev/null
+}
+
+phase_n3v300setup() {  # setup time of the n3v300 run (train end to end = this + the 30k iterations' time)
+  local N=$W/n3v300 M=$W/n3v300_setup t0=$SECONDS
+  [ -f $N/scene.json ] || "${S4[@]}" synth --preset n3v --layout canonical --device cuda --out $N --quiet
+  log "n3v300 synth: $((SECONDS - t0)) s"; t0=$SECONDS
+  "${S4[@]}" train --config configs/synth_gpu.json -m $M -s $N "${COMMON[@]}" --train.iterations ${SETUP_ITERS:-200} \
+      ${N3V_ARGS:-} > $W/n3v300_setup.log 2>&1
+  log "n3v300 setup + ${SETUP_ITERS:-200} iterations: rc=$? $((SECONDS - t0)) s"
+  grep -a "stage 1\|aligned in\|seeded\|images/s\|offset error" $W/n3v300_setup.log | tail -8 | tee -a "$OUT/summary.txt"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print({k: d.get(k) for k in ('setup_seconds', \
+'train_seconds', 'images_per_second', 'n_static', 'n_dynamic', 'peak_gpu_allocated_gib')})" $M/train_stats.json \
+    2>&1 | tee -a "$OUT/summary.txt"
+  cp $M/train_stats.json "$OUT/train_stats_n3v300_setup.json" 2>/dev/null
+  cp $M/stage1/offsets.json "$OUT/stage1_offsets_n3v300_setup.json" 2>/dev/null
+  cp $W/n3v300_setup.log "$OUT/" 2>/dev/null
 }
 
 phase_n3v300seeds() {  # more seeds of the n3v300 run (SEEDS, default "1 2"), trained concurrently on the one GPU:
