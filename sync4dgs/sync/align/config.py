@@ -106,6 +106,12 @@ class AlignConfig:
     fine_max_shift_frames frames of its first camera), reproj_refine (then correct each
     camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
 
+    Calibration check (rotations.py): rotation_check (after the coarse solve, fit a small rotation of every
+    aligned camera about its centre that makes its moving silhouettes' tangent epipolar planes agree with its
+    partners' at the solved offsets; a correction is kept when it lowers the camera's pencil cost by the
+    fraction rotation_min_gain and is at most rotation_max_deg; then the pairs are scored and solved again with
+    the turned cameras; what was found is in offsets.json's extra["rotation_check"]).
+
     3D trajectories: epipolar_gate_px (2x the largest RMS epipolar distance of linked tracks), min_views
     (cameras a trajectory must be linked in, when that many are aligned), match_max_angle_deg (cameras
     further apart are not linked directly), reproj_gate_px (triangulation gating).
@@ -160,6 +166,9 @@ class AlignConfig:
     refine: bool = True
     fine_max_shift_frames: float = 0.5
     reproj_refine: bool = False
+    rotation_check: bool = False
+    rotation_min_gain: float = 0.2
+    rotation_max_deg: float = 3.0
     min_views: int = 3
     match_max_angle_deg: float = 75.0
     epipolar_gate_px: float = 1.2
@@ -194,7 +203,9 @@ class AlignConfig:
         for name, ok, need in (("flow_min_px", self.flow_min_px > 0, "positive"),
                                ("flow_near_px", self.flow_near_px >= 0, ">= 0"),
                                ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0, ">= 0"),
-                               ("fine_max_shift_frames", self.fine_max_shift_frames > 0, "positive")):
+                               ("fine_max_shift_frames", self.fine_max_shift_frames > 0, "positive"),
+                               ("rotation_min_gain", 0 <= self.rotation_min_gain < 1, "in [0, 1)"),
+                               ("rotation_max_deg", self.rotation_max_deg > 0, "positive")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):

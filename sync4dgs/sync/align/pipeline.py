@@ -15,6 +15,7 @@ The method never reads ground truth.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -30,9 +31,10 @@ from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
-from sync4dgs.sync.align.pairs import PairData, coarse_pair, fine_pair, select_pairs
+from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
+from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
@@ -164,9 +166,20 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     if still:
         log.warning("cameras without moving content (will be unaligned): %s", still)
     t1 = time.perf_counter()
-    data = _score_pairs(scene, select_pairs(scene, moving, cfg), tracks, masks, cfg, spec, device)
+    pair_idx = select_pairs(scene, moving, cfg)
+    data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
     sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
                  np.ones(len(names)) if spec.mode == "fixed" else None)
+    rotation_fits: list[RotationFit] = []
+    if cfg.rotation_check and int(sol.aligned.sum()) >= 2:
+        cams, rotation_fits = refine_rotations(
+            scene.cameras, masks, pair_idx, sol.offsets_s, sol.rates, sol.aligned, PENCIL_CAP_PX,
+            cfg.rotation_min_gain, cfg.rotation_max_deg, device)
+        if any(f.applied for f in rotation_fits):   # score and solve again with the turned cameras
+            scene = dataclasses.replace(scene, cameras=cams)
+            data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
+            sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
+                         np.ones(len(names)) if spec.mode == "fixed" else None)
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
@@ -193,6 +206,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
              "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
              "support_paths": {n: int(sol.paths[k]) for k, n in enumerate(names)} if sol.paths is not None else {},
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
+    if cfg.rotation_check:
+        extra["rotation_check"] = {f.camera: f.to_dict() for f in rotation_fits}
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
     tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
