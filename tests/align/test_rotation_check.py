@@ -63,20 +63,22 @@ def test_a_turned_camera_is_turned_back_and_the_others_are_left_alone(toy):
     cams, fits = refine_rotations(bumped, masks, pairs, offsets, np.ones(len(truth)), aligned, PENCIL_CAP_PX,
                                   0.2, 3.0, "cpu")
     by_name = {f.camera: f for f in fits}
-    assert by_name["cam02"].applied
+    assert by_name["cam02"].found
     assert _angle_deg(cams[2].R, truth[2].R) < 0.3          # 1.5 degrees off before
     np.testing.assert_allclose(cams[2].center, truth[2].center, atol=1e-9)
     for k, c in enumerate(cams):
         if k != 2:
-            assert not by_name[c.name].applied and c.R is bumped[k].R
+            assert not by_name[c.name].found and c.R is bumped[k].R
 
 
 def test_align_keeps_exact_calibrations_and_reports_the_check(toy):
     root, scene, *_ = toy
-    result = align_scene(scene, AlignConfig(max_offset_s=0.5, rates="1", device="cpu", rotation_check=True))
-    check = result.time_maps.extra["rotation_check"]
+    result = align_scene(scene, AlignConfig(max_offset_s=0.5, rates="1", device="cpu", rotation_check="apply"))
+    assert result.time_maps.extra["rotation_check"]["mode"] == "apply"
+    assert not result.time_maps.extra["rotation_check"]["applied"]
+    check = result.time_maps.extra["rotation_check"]["cameras"]
     assert set(check) == set(scene.camera_names)
-    assert not any(v["applied"] for v in check.values())
+    assert not any(v["found"] for v in check.values())
     for c in scene.cameras[1:]:
         m = result.time_maps.cameras[c.name]
         assert m.status == "aligned"
@@ -84,7 +86,20 @@ def test_align_keeps_exact_calibrations_and_reports_the_check(toy):
 
 
 @pytest.mark.parametrize("key,value", [("rotation_min_gain", 1.0), ("rotation_min_gain", -0.1),
-                                       ("rotation_max_deg", 0.0)])
+                                       ("rotation_max_deg", 0.0), ("rotation_check", "yes")])
 def test_bad_rotation_check_settings_name_the_key(key, value):
     with pytest.raises(ConfigError, match=f"align.{key}"):
         AlignConfig(**{key: value}).validate()
+
+
+def test_cameras_with_too_few_silhouette_boundaries_are_not_checked(toy, monkeypatch):
+    from sync4dgs.sync.align import rotations
+
+    _, scene, masks, offsets, pairs = toy
+    bumped = list(scene.cameras)
+    bumped[2] = rotate_camera(bumped[2], TURN)
+    monkeypatch.setattr(rotations, "MIN_BOUNDARIES", 10 ** 9)
+    cams, fits = refine_rotations(bumped, masks, pairs, offsets, np.ones(len(bumped)), np.ones(len(bumped), bool),
+                                  PENCIL_CAP_PX, 0.2, 3.0, "cpu")
+    assert all(not f.found and 0 < f.n_boundaries < 10 ** 9 for f in fits)
+    assert all(c is b for c, b in zip(cams, bumped))

@@ -106,11 +106,13 @@ class AlignConfig:
     fine_max_shift_frames frames of its first camera), reproj_refine (then correct each
     camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
 
-    Calibration check (rotations.py): rotation_check (after the coarse solve, fit a small rotation of every
-    aligned camera about its centre that makes its moving silhouettes' tangent epipolar planes agree with its
-    partners' at the solved offsets; a correction is kept when it lowers the camera's pencil cost by the
-    fraction rotation_min_gain and is at most rotation_max_deg; then the pairs are scored and solved again with
-    the turned cameras; what was found is in offsets.json's extra["rotation_check"]).
+    Calibration check (rotations.py): rotation_check ("off"; "report": after the coarse solve, fit a small
+    rotation of every aligned camera about its centre that makes its moving silhouettes' tangent epipolar
+    planes agree with its partners' at the solved offsets, and warn about the cameras where a turn lowers the
+    pencil cost by the fraction rotation_min_gain within rotation_max_deg; "apply": also score and solve the
+    pairs again with those cameras turned (stage 1 only); offsets.json's extra["rotation_check"] lists it all).
+    On Pose2Sim's real recording "apply" raised confidences without making the offsets better (RESULTS.md,
+    session 17), so it is not for unattended use.
 
     3D trajectories: epipolar_gate_px (2x the largest RMS epipolar distance of linked tracks), min_views
     (cameras a trajectory must be linked in, when that many are aligned), match_max_angle_deg (cameras
@@ -166,7 +168,7 @@ class AlignConfig:
     refine: bool = True
     fine_max_shift_frames: float = 0.5
     reproj_refine: bool = False
-    rotation_check: bool = False
+    rotation_check: str = "off"
     rotation_min_gain: float = 0.2
     rotation_max_deg: float = 3.0
     min_views: int = 3
@@ -210,6 +212,8 @@ class AlignConfig:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):
             raise ConfigError(f"align.fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
+        if self.rotation_check not in ("off", "report", "apply"):
+            raise ConfigError(f"align.rotation_check must be 'off', 'report' or 'apply', got {self.rotation_check!r}")
         if self.track_cue not in ("fallback", "always", "never"):
             raise ConfigError(f"align.track_cue must be 'fallback', 'always' or 'never', got {self.track_cue!r}")
         return self

@@ -171,11 +171,11 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
                  np.ones(len(names)) if spec.mode == "fixed" else None)
     rotation_fits: list[RotationFit] = []
-    if cfg.rotation_check and int(sol.aligned.sum()) >= 2:
+    if cfg.rotation_check != "off" and int(sol.aligned.sum()) >= 2:
         cams, rotation_fits = refine_rotations(
             scene.cameras, masks, pair_idx, sol.offsets_s, sol.rates, sol.aligned, PENCIL_CAP_PX,
             cfg.rotation_min_gain, cfg.rotation_max_deg, device)
-        if any(f.applied for f in rotation_fits):   # score and solve again with the turned cameras
+        if cfg.rotation_check == "apply" and any(f.found for f in rotation_fits):  # again, with the turned cameras
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
@@ -206,8 +206,10 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
              "n_tracks": {n: tracks[k].n_tracks for k, n in enumerate(names)},
              "support_paths": {n: int(sol.paths[k]) for k, n in enumerate(names)} if sol.paths is not None else {},
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
-    if cfg.rotation_check:
-        extra["rotation_check"] = {f.camera: f.to_dict() for f in rotation_fits}
+    if cfg.rotation_check != "off":
+        extra["rotation_check"] = {"mode": cfg.rotation_check,
+                                   "applied": cfg.rotation_check == "apply" and any(f.found for f in rotation_fits),
+                                   "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
     tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]

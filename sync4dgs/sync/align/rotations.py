@@ -48,9 +48,10 @@ class RotationFit:
     """The rotation check of one camera.
 
     rotvec: [3] axis-angle (radians) applied on the left of the world-to-camera rotation (camera axes), centre
-    kept: R' = dR R, t' = dR t (zero when not applied). angle_deg: its angle. cost_before_px / cost_after_px:
+    kept: R' = dR R, t' = dR t (zero when not found). angle_deg: its angle. cost_before_px / cost_after_px:
     mean pencil cost of the camera's pairs at the solved offsets (tracking pixels) with the calibrated and the
-    fitted rotation (both the calibrated one's when not checked). applied: whether the correction is kept.
+    fitted rotation (both the calibrated one's when not checked). found: whether the turn passes the rule (gain,
+    bound) and was used for the cameras checked after it.
     n_pairs: pairs scored. n_boundaries: silhouette boundaries they count (fewer than MIN_BOUNDARIES: not
     checked).
     """
@@ -60,14 +61,14 @@ class RotationFit:
     angle_deg: float
     cost_before_px: float
     cost_after_px: float
-    applied: bool
+    found: bool
     n_pairs: int
     n_boundaries: int = 0
 
     def to_dict(self) -> dict:
         return {"rotvec": [float(v) for v in self.rotvec], "angle_deg": self.angle_deg,
                 "cost_before_px": self.cost_before_px, "cost_after_px": self.cost_after_px,
-                "applied": self.applied, "n_pairs": self.n_pairs,
+                "found": self.found, "n_pairs": self.n_pairs,
                 "n_boundaries": self.n_boundaries}
 
 
@@ -116,7 +117,7 @@ def camera_pencil_cost(cams: list[CameraSpec], masks: list[PackedMasks], k: int,
 def refine_rotations(cams: list[CameraSpec], masks: list[PackedMasks], pairs: list[tuple[int, int]],
                      offsets_s: np.ndarray, rates: np.ndarray, aligned: np.ndarray, cap_px: float, min_gain: float,
                      max_deg: float, device: torch.device) -> tuple[list[CameraSpec], list[RotationFit]]:
-    """Rotation-corrected cameras (the others unchanged) and one RotationFit per camera checked.
+    """Cameras with the turns found (the others unchanged) and one RotationFit per camera checked.
 
     cams, masks: per scene camera; pairs: (a, b) camera indices scored in stage 1; offsets_s / rates [C]: the
     time maps; aligned [C] bool: only aligned cameras take part."""
@@ -148,8 +149,9 @@ def refine_rotations(cams: list[CameraSpec], masks: list[PackedMasks], pairs: li
         keep = bool(np.linalg.norm(rv) <= bound and c1 <= (1.0 - min_gain) * c0)
         if keep:
             cams[k] = rotate_camera(cams[k], rv)
-            log.warning("camera %s does not fit its calibration: turned by %.2f deg about its centre for stage 1 "
-                        "(pencil cost %.2f -> %.2f px)", cams[k].name, np.degrees(np.linalg.norm(rv)), c0, c1)
+            log.warning("camera %s does not fit its calibration: a turn of %.2f deg about its centre fits its "
+                        "partners better (pencil cost %.2f -> %.2f px)", cams[k].name, np.degrees(np.linalg.norm(rv)),
+                        c0, c1)
         fits.append(RotationFit(cams[k].name, rv if keep else np.zeros(3), float(np.degrees(np.linalg.norm(rv))),
                                 c0, c1, keep, len(nbrs[k]), int(n0.sum())))
     return cams, sorted(fits, key=lambda f: f.camera)
