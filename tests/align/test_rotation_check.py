@@ -103,3 +103,25 @@ def test_cameras_with_too_few_silhouette_boundaries_are_not_checked(toy, monkeyp
                                   PENCIL_CAP_PX, 0.2, 3.0, "cpu")
     assert all(not f.found and 0 < f.n_boundaries < 10 ** 9 for f in fits)
     assert all(c is b for c, b in zip(cams, bumped))
+
+
+def test_an_unaligned_camera_is_checked_at_the_offset_its_best_pair_gives():
+    from sync4dgs.sync.align.pairs import PairData
+    from sync4dgs.sync.align.pairscore import PairScore
+    from sync4dgs.sync.align.pipeline import _offsets_for_check
+    from sync4dgs.sync.align.solve import GlobalSolution
+
+    def pair(a, b, lag_s, conf):
+        score = PairScore(f"c{a}", f"c{b}", np.array([1.0]), np.zeros(1), np.zeros((1, 1)), best_ratio=1.0,
+                          best_lag_s=lag_s, confidence=conf, candidates=[(1.0, lag_s, conf)])
+        return PairData(a, b, None, score, {})
+
+    sol = GlobalSolution(np.array([0.0, 0.2, 0.0, 0.0]), np.ones(4), np.array([True, True, False, False]),
+                         np.array([1.0, 0.9, 0.0, 0.0]))
+    # camera 2: pairs with 0 (weak) and 1 (strong, camera 2 is its first camera: o_2 = o_1 - lag); camera 3: no
+    # pair with an aligned camera
+    data = [pair(0, 2, 0.5, 0.1), pair(2, 1, -0.3, 0.6), pair(2, 3, 0.1, 0.9)]
+    offsets, check = _offsets_for_check(data, sol)
+    assert check.tolist() == [True, True, True, False]
+    assert offsets[2] == pytest.approx(0.2 + 0.3) and offsets[3] == 0.0
+    np.testing.assert_array_equal(offsets[:2], sol.offsets_s[:2])

@@ -172,9 +172,10 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
                  np.ones(len(names)) if spec.mode == "fixed" else None)
     rotation_fits: list[RotationFit] = []
     if cfg.rotation_check != "off" and int(sol.aligned.sum()) >= 2:
+        offsets_chk, check = _offsets_for_check(data, sol)
         cams, rotation_fits = refine_rotations(
-            scene.cameras, masks, pair_idx, sol.offsets_s, sol.rates, sol.aligned, PENCIL_CAP_PX,
-            cfg.rotation_min_gain, cfg.rotation_max_deg, device)
+            scene.cameras, masks, pair_idx, offsets_chk, sol.rates, sol.aligned, PENCIL_CAP_PX,
+            cfg.rotation_min_gain, cfg.rotation_max_deg, device, check)
         if cfg.rotation_check == "apply" and any(f.found for f in rotation_fits):  # again, with the turned cameras
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
@@ -220,6 +221,24 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     up = -np.mean([c.R[1] for c in scene.cameras], axis=0)  # image "up" (-y) in world coordinates
     return AlignResult(tm, reports, traj, cfg, timings, {n: tracks[k].n_tracks for k, n in enumerate(names)},
                        centers, up)
+
+
+def _offsets_for_check(data: list[PairData], sol: GlobalSolution) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets [C] (s) and cameras to check [C] bool for the calibration check: the solution's, plus every
+    camera left unaligned at rate 1 that has a scored pair with an aligned camera, at the offset that pair's
+    most confident estimate gives (the pencil cost hardly depends on the offset within a few frames, and a camera
+    that does not fit its calibration is often exactly the one no pair can align)."""
+    offsets, check = sol.offsets_s.copy(), sol.aligned.copy()
+    best: dict[int, float] = {}
+    for p in data:
+        if abs(p.score.best_ratio - 1.0) > 1e-9 or not p.score.candidates:
+            continue
+        for k, other, sign in ((p.b, p.a, 1.0), (p.a, p.b, -1.0)):
+            if not sol.aligned[k] and sol.aligned[other] and p.score.confidence > best.get(k, -1.0):
+                best[k] = p.score.confidence
+                offsets[k] = sol.offsets_s[other] + sign * p.score.best_lag_s * sol.rates[other]
+                check[k] = True
+    return offsets, check
 
 
 def _score_pairs(scene: SceneSpec, pair_idx: list[tuple[int, int]], tracks: list[CameraTracks],

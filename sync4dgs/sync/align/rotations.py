@@ -9,7 +9,8 @@ independently from the OpenPose keypoints shipped with it), and its pairs were u
 
 The measure is the silhouette pencil (pencil.py): the epipolar planes tangent to the moving silhouettes must be
 the same in both views at the same instant. Given the time maps of the coarse solution, each aligned camera's
-rotation about its own centre is fitted (Nelder-Mead over an axis-angle vector, start steps of 0.5 degree) to
+(and each camera to ``check`` that stage 1 left unaligned, at an offset one of its pairs gives) rotation about
+its own centre is fitted (Nelder-Mead over an axis-angle vector, start steps of 0.5 degree) to
 minimise the mean pencil cost (boundary chamfer distance, tracking pixels; silscore.fine_costs) over its pairs at
 their solved offsets. That cost hardly depends on the offset within a few frames (the silhouettes' extent moves
 slowly) but rises with any rotation error, so a rough time map suffices. A correction is kept only when it lowers
@@ -116,15 +117,19 @@ def camera_pencil_cost(cams: list[CameraSpec], masks: list[PackedMasks], k: int,
 
 def refine_rotations(cams: list[CameraSpec], masks: list[PackedMasks], pairs: list[tuple[int, int]],
                      offsets_s: np.ndarray, rates: np.ndarray, aligned: np.ndarray, cap_px: float, min_gain: float,
-                     max_deg: float, device: torch.device) -> tuple[list[CameraSpec], list[RotationFit]]:
+                     max_deg: float, device: torch.device,
+                     check: np.ndarray | None = None) -> tuple[list[CameraSpec], list[RotationFit]]:
     """Cameras with the turns found (the others unchanged) and one RotationFit per camera checked.
 
     cams, masks: per scene camera; pairs: (a, b) camera indices scored in stage 1; offsets_s / rates [C]: the
-    time maps; aligned [C] bool: only aligned cameras take part."""
+    time maps; aligned [C] bool: the cameras whose time maps are trusted as partners; check [C] bool (default:
+    ``aligned``): the cameras to check, each against its aligned partners (a camera not aligned can be checked
+    at an offset taken from one of its pairs)."""
     cams = list(cams)
-    nbrs = {k: sorted({b if a == k else a for a, b in pairs if k in (a, b) and aligned[a] and aligned[b]})
+    check = aligned if check is None else check
+    nbrs = {k: sorted({b if a == k else a for a, b in pairs if k in (a, b) and aligned[b if a == k else a]})
             for k in range(len(cams))}
-    order = [k for k in range(len(cams)) if aligned[k] and nbrs[k]]
+    order = [k for k in range(len(cams)) if check[k] and nbrs[k]]
     before = {k: camera_pencil_cost(cams, masks, k, nbrs[k], offsets_s, rates, cap_px, device) for k in order}
     fits = []
     bound = np.radians(max_deg)
