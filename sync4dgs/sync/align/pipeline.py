@@ -176,6 +176,13 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         cams, rotation_fits = refine_rotations(
             scene.cameras, masks, pair_idx, offsets_chk, sol.rates, sol.aligned, PENCIL_CAP_PX,
             cfg.rotation_min_gain, cfg.rotation_max_deg, device, check)
+        for f in rotation_fits:
+            if f.found:
+                log.warning("camera %s does not fit its calibration: a turn of %.2f deg about its centre fits its "
+                            "partners better (pencil cost %.2f -> %.2f px); %s", f.camera, f.angle_deg,
+                            f.cost_before_px, f.cost_after_px,
+                            "stage 1 uses the turned camera" if cfg.rotation_check == "apply" else
+                            "stage 1 keeps the calibration (--align.rotation_check apply would use the turn)")
         if cfg.rotation_check == "apply" and any(f.found for f in rotation_fits):  # again, with the turned cameras
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)

@@ -22,7 +22,6 @@ checked. Cameras are checked worst first, each against its partners as corrected
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +33,6 @@ from sync4dgs.data.scene import CameraSpec
 from sync4dgs.sync.align.pencil import PackedMasks, pair_profiles
 from sync4dgs.sync.align.silscore import fine_costs
 
-log = logging.getLogger(__name__)
 
 _START_STEP_DEG = 0.5     # Nelder-Mead's initial simplex
 _XTOL_DEG = 0.02          # ... and its tolerance on the rotation
@@ -49,8 +47,8 @@ class RotationFit:
     """The rotation check of one camera.
 
     rotvec: [3] axis-angle (radians) applied on the left of the world-to-camera rotation (camera axes), centre
-    kept: R' = dR R, t' = dR t (zero when not found). angle_deg: its angle. cost_before_px / cost_after_px:
-    mean pencil cost of the camera's pairs at the solved offsets (tracking pixels) with the calibrated and the
+    kept: R' = dR R, t' = dR t (zero when not found). angle_deg: the fitted turn's angle (also when not found).
+    cost_before_px / cost_after_px: mean pencil cost of the camera's pairs at the solved offsets (tracking pixels) with the calibrated and the
     fitted rotation (both the calibrated one's when not checked). found: whether the turn passes the rule (gain,
     bound) and was used for the cameras checked after it.
     n_pairs: pairs scored. n_boundaries: silhouette boundaries they count (fewer than MIN_BOUNDARIES: not
@@ -154,9 +152,6 @@ def refine_rotations(cams: list[CameraSpec], masks: list[PackedMasks], pairs: li
         keep = bool(np.linalg.norm(rv) <= bound and c1 <= (1.0 - min_gain) * c0)
         if keep:
             cams[k] = rotate_camera(cams[k], rv)
-            log.warning("camera %s does not fit its calibration: a turn of %.2f deg about its centre fits its "
-                        "partners better (pencil cost %.2f -> %.2f px)", cams[k].name, np.degrees(np.linalg.norm(rv)),
-                        c0, c1)
         fits.append(RotationFit(cams[k].name, rv if keep else np.zeros(3), float(np.degrees(np.linalg.norm(rv))),
                                 c0, c1, keep, len(nbrs[k]), int(n0.sum())))
     return cams, sorted(fits, key=lambda f: f.camera)
