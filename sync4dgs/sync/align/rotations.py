@@ -48,9 +48,9 @@ class RotationFit:
 
     rotvec: [3] axis-angle (radians) applied on the left of the world-to-camera rotation (camera axes), centre
     kept: R' = dR R, t' = dR t (zero when not found). angle_deg: the fitted turn's angle (also when not found).
-    cost_before_px / cost_after_px: mean pencil cost of the camera's pairs at the solved offsets (tracking pixels) with the calibrated and the
-    fitted rotation (both the calibrated one's when not checked). found: whether the turn passes the rule (gain,
-    bound) and was used for the cameras checked after it.
+    cost_before_px / cost_after_px: mean pencil cost of the camera's pairs at the solved offsets (tracking
+    pixels) with the calibrated and the fitted rotation (both the calibrated one's when not checked).
+    found: whether the turn passes the rule (gain, bound); it is then used for the cameras checked after it.
     n_pairs: pairs scored. n_boundaries: silhouette boundaries they count (fewer than MIN_BOUNDARIES: not
     checked).
     """
