@@ -110,7 +110,8 @@ class AlignConfig:
     rotation of every aligned camera (and of every unaligned one, at its best pair's offset) about its centre
     that makes its moving silhouettes' tangent epipolar planes agree with its partners' at the solved offsets,
     and warn about the cameras where a turn lowers the pencil cost by the fraction rotation_min_gain within
-    rotation_max_deg; "apply": also score and solve the pairs again with those cameras turned (stage 1 only);
+    rotation_max_deg, which are then at most "low_confidence" (measured with epipolar geometry that does not
+    fit); "apply": also score and solve the pairs again with those cameras turned (stage 1 only);
     offsets.json's extra["rotation_check"] lists it all).
     On Pose2Sim's real recording "apply" raised confidences without making the offsets better (RESULTS.md,
     session 17), so it is not for unattended use.

@@ -220,6 +220,13 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
                                    "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
     tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
+    if cfg.rotation_check == "report":
+        # a camera that does not fit its calibration was measured with wrong epipolar geometry: never "aligned"
+        for f in rotation_fits:
+            m = tm.cameras[f.camera]
+            if f.found and m.status == "aligned":
+                tm.cameras[f.camera] = dataclasses.replace(
+                    m, status="low_confidence", confidence=min(m.confidence, 0.99 * cfg.min_aligned_confidence))
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
     if weak:
         log.warning("cameras aligned with low confidence (little independent evidence links them to the "
