@@ -240,8 +240,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
 def _offsets_for_check(data: list[PairData], sol: GlobalSolution) -> tuple[np.ndarray, np.ndarray]:
     """Offsets [C] (s) and cameras to check [C] bool for the calibration check: the solution's, plus every
     camera left unaligned at rate 1 that has a scored pair with an aligned camera, at the offset that pair's
-    most confident estimate gives (the pencil cost hardly depends on the offset within a few frames, and a camera
-    that does not fit its calibration is often exactly the one no pair can align)."""
+    most confident estimate gives (a camera that does not fit its calibration is often exactly the one no pair
+    can align; rotations.py says when a rough offset suffices)."""
     offsets, check = sol.offsets_s.copy(), sol.aligned.copy()
     best: dict[int, float] = {}
     for p in data:
