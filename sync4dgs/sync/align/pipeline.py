@@ -171,6 +171,7 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
                  np.ones(len(names)) if spec.mode == "fixed" else None)
     rotation_fits: list[RotationFit] = []
+    misfit: list[int] = []   # cameras the calibration check found not to fit their calibration
     if cfg.rotation_check != "off" and int(sol.aligned.sum()) >= 2:
         offsets_chk, check = _offsets_for_check(data, sol)
         cams, rotation_fits = refine_rotations(
@@ -183,7 +184,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
                             f.cost_before_px, f.cost_after_px,
                             "stage 1 uses the turned camera" if cfg.rotation_check == "apply" else
                             "stage 1 keeps the calibration (--align.rotation_check apply would use the turn)")
-        if cfg.rotation_check == "apply" and any(f.found for f in rotation_fits):  # again, with the turned cameras
+        misfit = [names.index(f.camera) for f in rotation_fits if f.found]
+        if cfg.rotation_check == "apply" and misfit:  # score and solve again, with the turned cameras
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
@@ -216,17 +218,13 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
              "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     if cfg.rotation_check != "off":
         extra["rotation_check"] = {"mode": cfg.rotation_check,
-                                   "applied": cfg.rotation_check == "apply" and any(f.found for f in rotation_fits),
+                                   "applied": cfg.rotation_check == "apply" and bool(misfit),
                                    "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
+    if cfg.rotation_check == "report" and misfit:
+        # measured with epipolar geometry that does not fit: its confidence stays below "aligned"
+        sol.confidence[misfit] = np.minimum(sol.confidence[misfit], 0.99 * cfg.min_aligned_confidence)
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
     tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
-    if cfg.rotation_check == "report":
-        # a camera that does not fit its calibration was measured with wrong epipolar geometry: never "aligned"
-        for f in rotation_fits:
-            m = tm.cameras[f.camera]
-            if f.found and m.status == "aligned":
-                tm.cameras[f.camera] = dataclasses.replace(
-                    m, status="low_confidence", confidence=min(m.confidence, 0.99 * cfg.min_aligned_confidence))
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
     if weak:
         log.warning("cameras aligned with low confidence (little independent evidence links them to the "

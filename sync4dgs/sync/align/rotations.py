@@ -15,9 +15,9 @@ minimise the mean pencil cost (boundary chamfer distance, tracking pixels; silsc
 their solved offsets. With slow motion that cost hardly depends on the offset within a few frames but rises with
 any rotation error (Pose2Sim's recording: 4.80-4.95 px at ±1-2 frames, 4.01 px with the keypoint-fitted
 rotation); with faster motion a wrong offset can fit as well as the right rotation, and a camera that stage 1
-already put several frames off is missed (toy scene, 1.5 degrees: 4.3 frames off, 9 % gain). A correction is kept only when it lowers
-the camera's cost by the fraction ``rotation_min_gain`` and is at most ``rotation_max_deg``; otherwise the
-calibration stands; a camera whose pairs count fewer than MIN_BOUNDARIES silhouette boundaries is not
+already put several frames off is missed (toy scene, 1.5 degrees: 4.3 frames off, 9 % gain). A correction is
+kept only when it lowers the camera's cost by the fraction ``rotation_min_gain`` and is at most
+``rotation_max_deg``; otherwise the calibration stands; a camera whose pairs count fewer than MIN_BOUNDARIES silhouette boundaries is not
 checked. Cameras are checked worst first, each against its partners as corrected so far.
 """
 
@@ -134,8 +134,8 @@ def refine_rotations(cams: list[CameraSpec], masks: list[PackedMasks], pairs: li
     fits = []
     bound = np.radians(max_deg)
     for k in sorted((k for k in order if np.isfinite(before[k])), key=lambda k: -before[k]):
-        n0 = pair_pencil_costs(cams, masks, k, nbrs[k], offsets_s, rates, cap_px, device)[1]
-        c0 = camera_pencil_cost(cams, masks, k, nbrs[k], offsets_s, rates, cap_px, device)  # partners as turned
+        sums, n0 = pair_pencil_costs(cams, masks, k, nbrs[k], offsets_s, rates, cap_px, device)  # partners as turned
+        c0 = float(sums.sum() / n0.sum()) if n0.sum() > 0 else float("nan")
         if n0.sum() < MIN_BOUNDARIES:
             fits.append(RotationFit(cams[k].name, np.zeros(3), 0.0, c0, c0, False, len(nbrs[k]), int(n0.sum())))
             continue
