@@ -130,6 +130,11 @@ def test_snapshot_is_independent_of_later_training_steps(tiny):
 def test_playback_advances_and_wraps_time(tiny_model_dir):
     m, _ = tiny_model_dir
     with _viewer(m) as v:
+        # the render thread also advances playback by wall-clock time; stop it so that only the test's own
+        # calls move time (under load it advanced the slider between the steps below)
+        v._stop.set()
+        v._wake.set()
+        v._thread.join(timeout=10.0)
         lo, hi = v._time_range
         v.set_time(hi - 0.01)
         v.controls.speed.value = 2.0
