@@ -79,3 +79,23 @@ def test_cameras_with_few_klt_tracks_get_blob_tracks_in_full_resolution_pixels()
     seen = out.valid[0]
     full = (np.array(centres) + 0.5) / 0.5                          # OpenCV small coords -> scene full-res pixels
     np.testing.assert_allclose(out.xy[0][seen], full[seen], atol=0.7)
+
+
+def test_a_small_fast_blob_is_followed_past_a_slow_spurious_blob_next_to_it():
+    # a ball moving 20 px per frame (faster than the 12-px jump) and a flickering blob 4 px from its first position
+    ball = [np.array([[10.0 + 20 * i, 50.0 + 2 * i]], np.float32) for i in range(8)]
+    frames = [np.concatenate([b, [[14.0, 50.0]]]).astype(np.float32) if i in (1, 3) else b
+              for i, b in enumerate(ball)]
+    xy = link_blobs(frames, max_jump_px=12.0, max_speed_px=40.0)
+    longest = xy[np.isfinite(xy[..., 0]).sum(1).argmax()]
+    np.testing.assert_array_equal(longest, np.concatenate(ball))       # one track, every frame, no detour
+    # without a speed allowance the fast ball gives no track longer than one frame
+    assert np.isfinite(link_blobs(ball, max_jump_px=12.0)[..., 0]).sum(1).max() == 1
+
+
+def test_a_fast_track_needs_three_consistent_positions():
+    # two blobs far apart in consecutive frames, then nothing near the continuation: not linked
+    frames = [np.array([[10.0, 10.0]], np.float32), np.array([[35.0, 10.0]], np.float32),
+              np.array([[10.0, 40.0]], np.float32)]
+    xy = link_blobs(frames, max_jump_px=5.0, max_speed_px=40.0)
+    assert np.isfinite(xy[..., 0]).sum(1).max() == 1

@@ -71,7 +71,9 @@ class AlignConfig:
 
     Blob fallback (sync4dgs/sync/align/blobs.py): a camera with fewer than blob_tracks_below moving KLT tracks
     (soft, untextured moving content) also gets centroid tracks of its compact foreground components (area
-    blob_min_area_px .. blob_max_area_fraction of the image), linked frame to frame within blob_max_jump_px;
+    blob_min_area_px .. blob_max_area_fraction of the image), linked frame to frame within blob_max_jump_px of
+    each track's constant-velocity prediction (a track's second blob: within blob_max_speed_frac of the image's
+    longer side per frame, so small fast objects are followed);
     0 disables it.
 
     Pair scoring: track_cue ("fallback": score tracks only for pairs whose silhouette-pencil cue is below
@@ -100,6 +102,10 @@ class AlignConfig:
     candidate's weight (0 = not at all: its own evidence prefers another lag; 1 = as much as a best candidate).
     Found on a real recording given with wrong intrinsics (Pose2Sim demo, benchmarks/pose2sim_n3v_parity.py): the
     global solve chose runner-up lags of two pairs 31 frames off, and both cameras came out "aligned".
+    stability_resamples (re-solves of the coarse solve, each with a random stability_keep_fraction of the scored
+    pairs; 0 = off; stability.py): a camera whose offset moves by more than inlier_tol_frames of its frames in
+    more than stability_max_flips of them is at most "low_confidence" - its evidence has a second
+    self-consistent reading, e.g. one period away under near-periodic motion.
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -145,6 +151,7 @@ class AlignConfig:
     blob_min_area_px: int = 4
     blob_max_area_fraction: float = 0.01
     blob_max_jump_px: float = 12.0
+    blob_max_speed_frac: float = 0.15
     # pair scoring
     track_cue: str = "fallback"
     pencil_trusted_confidence: float = 0.3
@@ -163,6 +170,9 @@ class AlignConfig:
     min_aligned_confidence: float = 0.5
     min_support_paths: int = 2
     runner_up_support: float = 0.0
+    stability_resamples: int = 8
+    stability_keep_fraction: float = 0.7
+    stability_max_flips: float = 0.25
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -209,7 +219,11 @@ class AlignConfig:
                                ("confidence_gap_sigmas", self.confidence_gap_sigmas >= 0, ">= 0"),
                                ("fine_max_shift_frames", self.fine_max_shift_frames > 0, "positive"),
                                ("rotation_min_gain", 0 <= self.rotation_min_gain < 1, "in [0, 1)"),
-                               ("rotation_max_deg", self.rotation_max_deg > 0, "positive")):
+                               ("rotation_max_deg", self.rotation_max_deg > 0, "positive"),
+                               ("blob_max_speed_frac", 0 <= self.blob_max_speed_frac <= 1, "in [0, 1]"),
+                               ("stability_resamples", self.stability_resamples >= 0, ">= 0"),
+                               ("stability_keep_fraction", 0 < self.stability_keep_fraction < 1, "in (0, 1)"),
+                               ("stability_max_flips", 0 <= self.stability_max_flips <= 1, "in [0, 1]")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):

@@ -229,7 +229,7 @@ def _with_blob_tracks(out: CameraTracks, small: SmallFrames, masks: np.ndarray, 
     h, w = masks.shape[1:]
     max_area = int(cfg.blob_max_area_fraction * h * w)
     per_frame = [frame_blobs(m, d, cfg.blob_min_area_px, max_area) for m, d in zip(masks, diffs)]
-    xy = link_blobs(per_frame, cfg.blob_max_jump_px)
+    xy = link_blobs(per_frame, cfg.blob_max_jump_px, cfg.blob_max_speed_frac * max(h, w))
     blobs = CameraTracks(cam.name, to_full_res(xy, small.sx, small.sy), cam.tau_s(), out.track_scale, None,
                          track_colors(small, xy)).filter_moving(cfg.min_track_frames, cfg.min_track_motion_px)
     log.info("camera %s: %d KLT tracks are few; added %d moving blob-centroid tracks", cam.name, out.n_tracks,

@@ -36,6 +36,7 @@ from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
+from sync4dgs.sync.align.stability import offset_flips
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
@@ -168,8 +169,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     t1 = time.perf_counter()
     pair_idx = select_pairs(scene, moving, cfg)
     data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
-    sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
-                 np.ones(len(names)) if spec.mode == "fixed" else None)
+    known = np.ones(len(names)) if spec.mode == "fixed" else None   # rates to keep fixed in the solve
+    sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
     rotation_fits: list[RotationFit] = []
     misfit: list[int] = []   # cameras the calibration check found not to fit their calibration
     if cfg.rotation_check != "off" and int(sol.aligned.sum()) >= 2:
@@ -188,8 +189,15 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         if cfg.rotation_check == "apply" and misfit:  # score and solve again, with the turned cameras
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
-            sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate,
-                         np.ones(len(names)) if spec.mode == "fixed" else None)
+            sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
+    flips = offset_flips(_measurements(data), sol, np.array([1.0 / c.fps for c in scene.cameras]),
+                         lambda m: _solve(scene, ref, m, cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known),
+                         cfg.stability_resamples, cfg.stability_keep_fraction, cfg.inlier_tol_frames, cfg.seed)
+    unstable = [k for k in range(len(names)) if flips[k] > cfg.stability_max_flips]
+    if unstable:
+        log.warning("cameras whose coarse offset moves when some of the pairs are left out (the evidence has "
+                    "another self-consistent reading, e.g. one motion period away): %s",
+                    {names[k]: round(float(flips[k]), 2) for k in unstable})
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
@@ -220,9 +228,12 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         extra["rotation_check"] = {"mode": cfg.rotation_check,
                                    "applied": cfg.rotation_check == "apply" and bool(misfit),
                                    "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
-    if cfg.rotation_check == "report" and misfit:
-        # measured with epipolar geometry that does not fit: its confidence stays below "aligned"
-        sol.confidence[misfit] = np.minimum(sol.confidence[misfit], 0.99 * cfg.min_aligned_confidence)
+    extra["stability"] = {n: round(float(flips[k]), 3) for k, n in enumerate(names)}
+    # measured with epipolar geometry that does not fit, or with evidence that also fits another offset:
+    # the confidence stays below "aligned"
+    doubtful = unstable + (misfit if cfg.rotation_check == "report" else [])
+    if doubtful:
+        sol.confidence[doubtful] = np.minimum(sol.confidence[doubtful], 0.99 * cfg.min_aligned_confidence)
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
     tm = _time_maps(names, ref, sol, extra, cfg.min_aligned_confidence, need)
     weak = [n for n, m in tm.cameras.items() if m.status == "low_confidence"]
