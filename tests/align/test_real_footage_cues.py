@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sync4dgs.sync.align.klt import foreground_masks_and_differences
-from sync4dgs.sync.align.motion import fast_change, flow_motion, gain_compensated_differences, motion_masks
+from sync4dgs.sync.align.motion import flow_motion, gain_compensated_differences, motion_masks
 from sync4dgs.sync.align.pairscore import gap_confidence
 
 T, H, W = 24, 96, 128
@@ -91,41 +91,6 @@ def test_flow_motion_ignores_slight_camera_shake():
     outside = ~truth.any(0)
     assert moving[:, outside].mean() < 0.05
     assert np.mean([moving[i][truth[i]].mean() for i in range(1, T - 1)]) > 0.5
-
-
-def _fast_ball(seed: int = 3, shake_px: int = 0, gain_drift: float = 0.0):
-    """A 5x5 bright ball crossing a textured background at 14 px per frame (more than its size), optional
-    frame shake and exposure ramp. Returns (gray [T, H, W] uint8, background grey [H, W], truth [T, H, W])."""
-    rng = np.random.default_rng(seed)
-    bg = _texture(rng, H + 8, W + 8).mean(-1)
-    gray = np.empty((T, H, W), np.uint8)
-    truth = np.zeros((T, H, W), bool)
-    for i in range(T):
-        f = bg.copy()
-        x0 = (6 + 14 * i) % (W - 8)
-        f[44:49, x0 + 4:x0 + 9] = 250.0
-        dx, dy = (rng.integers(-shake_px, shake_px + 1, 2) if shake_px else (0, 0))
-        f = f[4 + dy:4 + dy + H, 4 + dx:4 + dx + W] * (1.0 + gain_drift * (2 * i / (T - 1) - 1))
-        gray[i] = np.clip(f + rng.normal(0, 2.0, f.shape), 0, 255).astype(np.uint8)
-        truth[i, 40:45, x0:x0 + 5] = True
-    return gray, np.median(gray, axis=0).astype(np.uint8), truth
-
-
-def test_fast_change_finds_a_small_fast_ball_where_optical_flow_does_not():
-    gray, bg, truth = _fast_ball()
-    fast = fast_change(gray, bg, 12.0)
-    hit = [fast[i][truth[i]].mean() for i in range(1, T - 1)]
-    assert min(hit) > 0.8, hit                                   # the ball, at its position in frame t
-    assert fast[:, ~truth.any(0)].mean() < 0.002                 # not where it was, nor the background
-    flow = flow_motion(gray, 1.0)
-    assert np.mean([flow[i][truth[i]].mean() for i in range(1, T - 1)]) < min(hit)
-
-
-def test_fast_change_ignores_slight_camera_shake_and_exposure_drift():
-    gray, bg, truth = _fast_ball(4, shake_px=1, gain_drift=0.15)
-    fast = fast_change(gray, bg, 12.0)
-    assert fast[:, ~truth.any(0)].mean() < 0.01
-    assert np.mean([fast[i][truth[i]].mean() for i in range(1, T - 1)]) > 0.6
 
 
 def test_gap_confidence_is_invariant_to_a_score_floor_and_zero_for_two_equal_minima():

@@ -77,40 +77,6 @@ def flow_motion(gray: np.ndarray, min_px: float) -> np.ndarray:
     return moving
 
 
-def fast_change(gray: np.ndarray, bg_gray: np.ndarray, threshold: float) -> np.ndarray:
-    """[T, h, w] bool: pixels of frame t that differ by more than ``threshold`` grey levels from BOTH frames t-1
-    and t+1 (the three-frame difference; the first and last frame use their one neighbour). Each frame's robust
-    gain to the background ``bg_gray`` [h, w] is divided out first, and a pixel is compared with the range of
-    the neighbouring frame's 5x5 neighbourhood (so a shake of a pixel or two does not flag textured background).
-    This marks an object that moves by more than its own size per frame - a small fast ball, where optical
-    flow fails - at its position in frame t (not where it was), while slow exposure drift changes nothing
-    between neighbouring frames."""
-    import cv2  # noqa: PLC0415
-
-    t = len(gray)
-    out = np.zeros(gray.shape, bool)
-    if t < 2:
-        return out
-    sub = (slice(None, None, 3), slice(None, None, 3))
-    bs = bg_gray[sub].astype(np.float32)
-    use = bs >= _GAIN_MIN_BG
-    norm = np.empty(gray.shape, np.float32)
-    for i in range(t):
-        f = gray[i].astype(np.float32)
-        g = float(np.median(f[sub][use] / bs[use])) if use.sum() >= 16 else 1.0
-        norm[i] = f / float(np.clip(g, *_GAIN_RANGE))
-    kernel = np.ones((5, 5), np.uint8)
-    lo = np.stack([cv2.erode(f, kernel) for f in norm])
-    hi = np.stack([cv2.dilate(f, kernel) for f in norm])
-
-    def differs(i: int, j: int) -> np.ndarray:   # frame i outside the 5x5 range of frame j
-        return (norm[i] - hi[j] > threshold) | (lo[j] - norm[i] > threshold)
-
-    for i in range(t):
-        out[i] = np.logical_and.reduce([differs(i, j) for j in (i - 1, i + 1) if 0 <= j < t])
-    return out
-
-
 def motion_masks(rgb: np.ndarray, gray: np.ndarray, threshold: float, bg_frames: int, flow_min_px: float,
                  near_px: int) -> tuple[np.ndarray, np.ndarray]:
     """(masks [T, h, w] bool, differences [T, h, w] uint8) of moving content (see the module docstring).
@@ -129,8 +95,7 @@ def motion_masks(rgb: np.ndarray, gray: np.ndarray, threshold: float, bg_frames:
     med = float(np.median(sub))
     mad = float(np.median(np.abs(sub.astype(np.float32) - med)))
     thr = max(threshold, med + 4 * 1.4826 * mad)
-    bg_gray = cv2.cvtColor(bg, cv2.COLOR_RGB2GRAY)
-    moving = flow_motion(gray, flow_min_px) | fast_change(gray, bg_gray, thr)
+    moving = flow_motion(gray, flow_min_px)
     kernel = np.ones((3, 3), np.uint8)
     near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near_px + 1, 2 * near_px + 1))
     masks = np.empty(diffs.shape, bool)
