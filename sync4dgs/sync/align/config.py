@@ -102,10 +102,10 @@ class AlignConfig:
     candidate's weight (0 = not at all: its own evidence prefers another lag; 1 = as much as a best candidate).
     Found on a real recording given with wrong intrinsics (Pose2Sim demo, benchmarks/pose2sim_n3v_parity.py): the
     global solve chose runner-up lags of two pairs 31 frames off, and both cameras came out "aligned".
-    stability_resamples (re-solves of the coarse solve, each with a random stability_keep_fraction of the scored
-    pairs; 0 = off; stability.py): a camera whose offset moves by more than inlier_tol_frames of its frames in
-    more than stability_max_flips of them is at most "low_confidence" - its evidence has a second
-    self-consistent reading, e.g. one period away under near-periodic motion.
+    max_other_reading (ambiguity.py): a camera is at most "low_confidence" when another reading of the pair
+    evidence - the camera, and every camera that moves along with it, shifted to an offset one of its pairs'
+    candidates implies - keeps at least this fraction of the agreeing weight of the pairs linking the shifted
+    group to the rest (e.g. a group one motion period off under near-periodic motion); inf = off.
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -170,9 +170,7 @@ class AlignConfig:
     min_aligned_confidence: float = 0.5
     min_support_paths: int = 2
     runner_up_support: float = 0.0
-    stability_resamples: int = 8
-    stability_keep_fraction: float = 0.7
-    stability_max_flips: float = 0.25
+    max_other_reading: float = 0.75
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -221,9 +219,7 @@ class AlignConfig:
                                ("rotation_min_gain", 0 <= self.rotation_min_gain < 1, "in [0, 1)"),
                                ("rotation_max_deg", self.rotation_max_deg > 0, "positive"),
                                ("blob_max_speed_frac", 0 <= self.blob_max_speed_frac <= 1, "in [0, 1]"),
-                               ("stability_resamples", self.stability_resamples >= 0, ">= 0"),
-                               ("stability_keep_fraction", 0 < self.stability_keep_fraction < 1, "in (0, 1)"),
-                               ("stability_max_flips", 0 <= self.stability_max_flips <= 1, "in [0, 1]")):
+                               ("max_other_reading", 0 < self.max_other_reading, "positive")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):

@@ -36,7 +36,7 @@ from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
-from sync4dgs.sync.align.stability import offset_flips
+from sync4dgs.sync.align.ambiguity import other_readings
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
@@ -190,14 +190,12 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
-    flips = offset_flips(_measurements(data), sol, np.array([1.0 / c.fps for c in scene.cameras]),
-                         lambda m: _solve(scene, ref, m, cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known),
-                         cfg.stability_resamples, cfg.stability_keep_fraction, cfg.inlier_tol_frames, cfg.seed)
-    unstable = [k for k in range(len(names)) if flips[k] > cfg.stability_max_flips]
-    if unstable:
-        log.warning("cameras whose coarse offset moves when some of the pairs are left out (the evidence has "
-                    "another self-consistent reading, e.g. one motion period away): %s",
-                    {names[k]: round(float(flips[k]), 2) for k in unstable})
+    h_ref = float(np.median([1.0 / c.fps for c in scene.cameras]))
+    readings = other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * h_ref, cfg.inlier_tol_rate)
+    ambiguous = [k for k in range(len(names)) if readings[k] >= cfg.max_other_reading]
+    if ambiguous:
+        log.warning("cameras whose pairs back another offset nearly as well (e.g. one motion period away; at most "
+                    "low_confidence): %s", {names[k]: round(float(readings[k]), 2) for k in ambiguous})
     timings["coarse"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     reports = [PairReport(names[p.a], names[p.b], p.score.lags_s, p.score.curves[int(np.argmin(np.abs(
@@ -228,10 +226,10 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         extra["rotation_check"] = {"mode": cfg.rotation_check,
                                    "applied": cfg.rotation_check == "apply" and bool(misfit),
                                    "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
-    extra["stability"] = {n: round(float(flips[k]), 3) for k, n in enumerate(names)}
+    extra["other_readings"] = {n: round(float(readings[k]), 3) for k, n in enumerate(names)}
     # measured with epipolar geometry that does not fit, or with evidence that also fits another offset:
     # the confidence stays below "aligned"
-    doubtful = unstable + (misfit if cfg.rotation_check == "report" else [])
+    doubtful = ambiguous + (misfit if cfg.rotation_check == "report" else [])
     if doubtful:
         sol.confidence[doubtful] = np.minimum(sol.confidence[doubtful], 0.99 * cfg.min_aligned_confidence)
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
