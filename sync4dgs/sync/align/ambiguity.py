@@ -16,19 +16,13 @@ import logging
 
 import numpy as np
 
-from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement
+from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, agreeing_candidate
 
 log = logging.getLogger(__name__)
 
 
 def _agreeing_weight(p: PairMeasurement, o: np.ndarray, r: np.ndarray, tol_s: float, tol_rate: float) -> float:
-    """Weight of pair ``p``'s best candidate that agrees with maps (o, r) [C] (0 if none does)."""
-    best = 0.0
-    for rho, d, w in p.candidates:
-        if (abs((o[p.b] - o[p.a]) / r[p.a] - d) <= tol_s and abs(np.log(r[p.b] / r[p.a]) - np.log(rho)) <= tol_rate
-                and w > best):
-            best = w
-    return best
+    return agreeing_candidate(p, o, r, tol_s, tol_rate)[1]
 
 
 def other_readings(meas: list[PairMeasurement], sol: GlobalSolution, ref: int, tol_s: float,

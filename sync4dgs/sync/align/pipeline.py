@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import SyncError
+from sync4dgs.sync.align.ambiguity import other_readings
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, PairData, coarse_pair, fine_pair, select_pairs
@@ -36,7 +37,6 @@ from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
 from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
-from sync4dgs.sync.align.ambiguity import other_readings
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid

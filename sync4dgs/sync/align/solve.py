@@ -127,18 +127,26 @@ def _spanning_tree(n: int, pairs: list[PairMeasurement], weights: np.ndarray,
     return edges
 
 
+def agreeing_candidate(p: PairMeasurement, o: np.ndarray, r: np.ndarray, tol_s: float,
+                       tol_rate: float) -> tuple[int, float]:
+    """(index, weight) of pair ``p``'s heaviest candidate that agrees with the maps o (s), r [C] within tol_s
+    (offset residual, s) and tol_rate (log-rate residual); (-1, 0.0) when none does."""
+    best_w, best_c = 0.0, -1
+    for c, (rho, d, w) in enumerate(p.candidates):
+        res_d = (o[p.b] - o[p.a]) / r[p.a] - d
+        res_r = np.log(r[p.b] / r[p.a]) - np.log(rho)
+        if abs(res_d) <= tol_s and abs(res_r) <= tol_rate and w > best_w:
+            best_w, best_c = w, c
+    return best_c, best_w
+
+
 def _agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reached: np.ndarray, tol_s: float,
                tol_rate: float) -> tuple[float, list[tuple[int, int]]]:
     score, inl = 0.0, []
     for k, p in enumerate(pairs):
         if not (reached[p.a] and reached[p.b]):
             continue
-        best_w, best_c = 0.0, -1
-        for c, (rho, d, w) in enumerate(p.candidates):
-            res_d = (o[p.b] - o[p.a]) / r[p.a] - d
-            res_r = np.log(r[p.b] / r[p.a]) - np.log(rho)
-            if abs(res_d) <= tol_s and abs(res_r) <= tol_rate and w > best_w:
-                best_w, best_c = w, c
+        best_c, best_w = agreeing_candidate(p, o, r, tol_s, tol_rate)
         if best_c >= 0:
             score += best_w
             inl.append((k, best_c))
