@@ -41,7 +41,7 @@ fi
 for part in $PARTS; do
   case $part in
     tests)
-      python3 -m pytest -v -m gpu tests/render tests/model tests/synth tests/train tests/eval tests/distributed -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+      python3 -m pytest -v -m gpu tests/align tests/render tests/model tests/synth tests/train tests/eval tests/distributed -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
       summary "gpu tests: $(tail -1 "$OUT/gpu_tests.log")" ;;
     parity)
       python3 benchmarks/render_parity.py --out "$OUT/parity.json" ${PARITY_ARGS:-} 2>&1 | tee "$OUT/parity.log" | tail -30
