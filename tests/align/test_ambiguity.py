@@ -61,3 +61,25 @@ def test_one_pair_with_a_strong_wrong_candidate_is_not_another_reading():
                                                      (1.0, truth[meas[4].b] - truth[meas[4].a] + 0.5, 0.59)])
     _, readings = _readings(6, meas)
     assert np.all(readings < 0.3), readings
+
+
+def test_the_check_is_configurable_and_bad_values_name_the_key(tmp_path):
+    import pytest
+
+    from sync4dgs.data.scene import load_scene
+    from sync4dgs.data.synth.toyscene import ToySceneConfig, make_toy_scene
+    from sync4dgs.errors import ConfigError
+    from sync4dgs.sync.align import AlignConfig, align_scene
+
+    with pytest.raises(ConfigError, match="align.max_other_reading"):
+        AlignConfig(max_other_reading=-0.1).validate()
+    make_toy_scene(tmp_path, ToySceneConfig(n_cameras=4, width=160, height=120, n_frames=36,
+                                            offsets_s=[0.0, 0.1, -0.13, 0.2], arc_deg=90, seed=3))
+    scene = load_scene(tmp_path)
+    on = align_scene(scene, AlignConfig(max_offset_s=0.5, rates="1", device="cpu"))
+    off = align_scene(scene, AlignConfig(max_offset_s=0.5, rates="1", device="cpu", max_other_reading=0))
+    assert set(on.time_maps.extra["other_readings"]) == set(scene.camera_names)
+    assert all(v == 0.0 for v in off.time_maps.extra["other_readings"].values())     # 0: not computed
+    for n in scene.camera_names:                                                    # a clear rig: same result
+        assert on.time_maps.cameras[n].status == off.time_maps.cameras[n].status
+        assert on.time_maps.cameras[n].offset_s == off.time_maps.cameras[n].offset_s

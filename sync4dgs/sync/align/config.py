@@ -105,7 +105,7 @@ class AlignConfig:
     max_other_reading (ambiguity.py): a camera is at most "low_confidence" when another reading of the pair
     evidence - the camera, and every camera that moves along with it, shifted to an offset one of its pairs'
     candidates implies - keeps at least this fraction of the agreeing weight of the pairs linking the shifted
-    group to the rest (e.g. a group one motion period off under near-periodic motion); inf = off.
+    group to the rest (e.g. a group one motion period off under near-periodic motion); 0 = off.
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -219,7 +219,7 @@ class AlignConfig:
                                ("rotation_min_gain", 0 <= self.rotation_min_gain < 1, "in [0, 1)"),
                                ("rotation_max_deg", self.rotation_max_deg > 0, "positive"),
                                ("blob_max_speed_frac", 0 <= self.blob_max_speed_frac <= 1, "in [0, 1]"),
-                               ("max_other_reading", 0 < self.max_other_reading, "positive")):
+                               ("max_other_reading", self.max_other_reading >= 0, ">= 0")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):

@@ -191,8 +191,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
     h_ref = float(np.median([1.0 / c.fps for c in scene.cameras]))
-    readings = other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * h_ref, cfg.inlier_tol_rate)
-    ambiguous = [k for k in range(len(names)) if readings[k] >= cfg.max_other_reading]
+    readings = (other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * h_ref, cfg.inlier_tol_rate)
+                if cfg.max_other_reading > 0 else np.zeros(len(names)))
+    ambiguous = [k for k in range(len(names)) if cfg.max_other_reading > 0 and readings[k] >= cfg.max_other_reading]
     if ambiguous:
         log.warning("cameras whose pairs back another offset nearly as well (e.g. one motion period away; at most "
                     "low_confidence): %s", {names[k]: round(float(readings[k]), 2) for k in ambiguous})
