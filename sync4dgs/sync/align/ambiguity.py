@@ -76,7 +76,7 @@ def other_readings(meas: list[PairMeasurement], sol: GlobalSolution, ref: int, t
                         group.add(m)
                         moved = trial
                         grown = True
-            cut = [meas[k] for k in set(sum((inc.get(g, []) for g in group), []))
+            cut = [meas[k] for k in {k for g in group for k in inc.get(g, [])}
                    if (meas[k].a in group) != (meas[k].b in group)]
             w_sol = sum(_agreeing_weight(p, o, r, tol_s, tol_rate) for p in cut)
             w_alt = sum(_agreeing_weight(p, moved, r, tol_s, tol_rate) for p in cut)

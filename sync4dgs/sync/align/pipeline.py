@@ -132,11 +132,15 @@ def _measurements(data: list[PairData]) -> list[PairMeasurement]:
     return [PairMeasurement(p.a, p.b, [(r, d, w) for r, d, w in p.score.candidates]) for p in data]
 
 
+def _frame_s(scene: SceneSpec) -> float:
+    """Median frame interval (s) of the scene's cameras: the unit of the solve's frame tolerances."""
+    return float(np.median([1.0 / c.fps for c in scene.cameras]))
+
+
 def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignConfig, tol_frames: float,
            tol_rate: float, known_rates: np.ndarray | None, min_weight: float | None = None) -> GlobalSolution:
-    h = float(np.median([1.0 / c.fps for c in scene.cameras]))
-    return solve_global(len(scene.cameras), ref, meas, tol_frames * h, tol_rate, known_rates, cfg.ransac_trees,
-                        cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
+    return solve_global(len(scene.cameras), ref, meas, tol_frames * _frame_s(scene), tol_rate, known_rates,
+                        cfg.ransac_trees, cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
 
 
 def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
@@ -190,10 +194,11 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
-    h_ref = float(np.median([1.0 / c.fps for c in scene.cameras]))
-    readings = (other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * h_ref, cfg.inlier_tol_rate)
-                if cfg.max_other_reading > 0 else np.zeros(len(names)))
-    ambiguous = [k for k in range(len(names)) if cfg.max_other_reading > 0 and readings[k] >= cfg.max_other_reading]
+    readings, ambiguous = np.zeros(len(names)), []
+    if cfg.max_other_reading > 0:
+        readings = other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * _frame_s(scene),
+                                  cfg.inlier_tol_rate)
+        ambiguous = [k for k in range(len(names)) if readings[k] >= cfg.max_other_reading]
     if ambiguous:
         log.warning("cameras whose pairs back another offset nearly as well (e.g. one motion period away; at most "
                     "low_confidence): %s", {names[k]: round(float(readings[k]), 2) for k in ambiguous})
