@@ -106,6 +106,14 @@ class AlignConfig:
     evidence - the camera, and every camera that moves along with it, shifted to an offset one of its pairs'
     candidates implies - keeps at least this fraction of the agreeing weight of the pairs linking the shifted
     group to the rest (e.g. a group one motion period off under near-periodic motion); 0 = off.
+    Offset uncertainty: offsets.json's extra["sigma_frames"] gives every camera's offset standard deviation
+    (frames of its own clock; solve.offset_sigmas): each refined pair's spread under a block bootstrap over time
+    (silscore.fine_lag_spread), propagated through the least squares of the inlier pairs and inflated when they
+    disagree more than their spreads allow; None for a camera tied to the reference only through pairs kept at
+    their coarse estimates. It measures how much the offset depends on which moments of the video carry it, not
+    a calibration's bias (RESULTS.md, session 19: 2-8x the true error on synthetic rigs, a third of it on
+    Pose2Sim's double-exposure set). max_aligned_sigma_frames: a camera is "aligned" only when that standard
+    deviation, where it has one, is at most this (0 = off).
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
@@ -171,6 +179,7 @@ class AlignConfig:
     min_support_paths: int = 2
     runner_up_support: float = 0.0
     max_other_reading: float = 0.75
+    max_aligned_sigma_frames: float = 0.4
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
     ransac_trees: int = 48
@@ -210,6 +219,9 @@ class AlignConfig:
             raise ConfigError(f"align.runner_up_support must be in [0, 1], got {self.runner_up_support}")
         if self.min_support_paths < 1:
             raise ConfigError(f"align.min_support_paths must be >= 1, got {self.min_support_paths}")
+        if self.max_aligned_sigma_frames < 0:
+            raise ConfigError(f"align.max_aligned_sigma_frames must be >= 0 (0 = off), got "
+                              f"{self.max_aligned_sigma_frames}")
         if not 0 <= self.min_aligned_confidence <= 1:
             raise ConfigError(f"align.min_aligned_confidence must be in [0, 1], got {self.min_aligned_confidence}")
         for name, ok, need in (("flow_min_px", self.flow_min_px > 0, "positive"),

@@ -21,7 +21,7 @@ from sync4dgs.sync.align.config import AlignConfig
 from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer, shared_view_fraction, viewing_angle_deg
 from sync4dgs.sync.align.pairscore import PairScore, score_pair, select_tracks, summarise
 from sync4dgs.sync.align.pencil import PackedMasks, PairProfiles, pair_profiles
-from sync4dgs.sync.align.silscore import coarse_curves, drift_ratio, fine_costs
+from sync4dgs.sync.align.silscore import coarse_curves, drift_ratio, fine_costs, fine_lag_spread
 from sync4dgs.sync.align.support import overlap_factor, shared_frames
 from sync4dgs.sync.align.tracks import CameraTracks
 
@@ -205,12 +205,15 @@ def _refine_1d(values: np.ndarray, costs: np.ndarray) -> tuple[float, float]:
 
 @dataclass
 class FineEstimate:
-    """Refined relative map of a pair: rho, d_s (tau_A = d + rho tau_B), sharpness in [0, 1], cost (px)."""
+    """Refined relative map of a pair: rho, d_s (tau_A = d + rho tau_B), sharpness in [0, 1], cost (px), and
+    sigma_s: the offset's spread under a block bootstrap over time (seconds of A's clock; NaN = not estimable,
+    see silscore.fine_lag_spread)."""
 
     rho: float
     d_s: float
     sharpness: float
     cost_px: float
+    sigma_s: float = float("nan")
 
 
 def fine_pair(pp: PairProfiles, rho: float, d0: float, device: torch.device, window_frames: float = 1.5,
@@ -218,7 +221,8 @@ def fine_pair(pp: PairProfiles, rho: float, d0: float, device: torch.device, win
     """Sub-frame refinement of a pair's offset around d0 (seconds of A's clock) at the rate ratio ``rho``.
 
     The exact pencil cost is evaluated on a grid of +-window_frames (A frames) in steps of step_frames and its
-    minimum refined by a local parabola; sharpness = 1 - min / (mean cost one frame either side)."""
+    minimum refined by a local parabola; sharpness = 1 - min / (mean cost one frame either side); sigma_s = the
+    minimum's spread under a block bootstrap over time (silscore.fine_lag_spread)."""
     h = float(np.median(np.diff(pp.tau_a)))
     grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
     cost = fine_costs(pp, grid, np.array([rho]), PENCIL_CAP_PX, device)[0][0]
@@ -227,4 +231,5 @@ def fine_pair(pp: PairProfiles, rho: float, d0: float, device: torch.device, win
         return None
     around = fine_costs(pp, np.array([d - h, d + h]), np.array([rho]), PENCIL_CAP_PX, device)[0][0]
     sharp = float(np.clip(1 - best / max(np.nanmean(around), 1e-12), 0, 1)) if np.isfinite(around).all() else 0.0
-    return FineEstimate(float(rho), float(d), sharp, best)
+    sigma = fine_lag_spread(pp, rho, d, PENCIL_CAP_PX, device, window_frames=window_frames)
+    return FineEstimate(float(rho), float(d), sharp, best, sigma)

@@ -36,7 +36,8 @@ from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, PairData, coarse_pair, fine
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
-from sync4dgs.sync.align.solve import GlobalSolution, PairMeasurement, camera_status, required_paths, solve_global
+from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, camera_status, offset_sigmas, required_paths,
+                                      solve_global)
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
@@ -236,6 +237,18 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     # measured with epipolar geometry that does not fit, or with evidence that also fits another offset:
     # the confidence stays below "aligned"
     doubtful = ambiguous + (misfit if cfg.rotation_check == "report" else [])
+    if sol.sigma_s is not None:
+        sigma_frames = sol.sigma_s / np.array([sol.rates[k] / c.fps for k, c in enumerate(scene.cameras)])
+        extra["sigma_frames"] = {n: round(float(sigma_frames[k]), 3) if np.isfinite(sigma_frames[k]) else None
+                                 for k, n in enumerate(names)}
+        if cfg.max_aligned_sigma_frames > 0:
+            imprecise = [k for k in range(len(names)) if k != ref and sol.aligned[k] and np.isfinite(sigma_frames[k])
+                         and sigma_frames[k] > cfg.max_aligned_sigma_frames]
+            if imprecise:
+                log.warning("cameras whose offsets are uncertain by more than %.2f frame (at most low_confidence; "
+                            "standard deviation in frames): %s", cfg.max_aligned_sigma_frames,
+                            {names[k]: round(float(sigma_frames[k]), 2) for k in imprecise})
+            doubtful = doubtful + imprecise
     if doubtful:
         sol.confidence[doubtful] = np.minimum(sol.confidence[doubtful], 0.99 * cfg.min_aligned_confidence)
     need = required_paths(len(names), [(p.a, p.b) for p in data if p.score.candidates], cfg.min_support_paths)
@@ -298,11 +311,14 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
     """Sub-frame refinement of every pair's offset around the global solution ``sol`` (at ``rates``), then a
     tight global solve of the offsets."""
     meas: list[PairMeasurement] = []
+    sigmas: list[float] = []                    # each refined pair's offset standard deviation (s of A's clock)
     chosen = dict(sol.inliers)                  # pair index -> candidate index agreeing with the coarse solution
     coarse_w = {k: data[k].score.candidates[c][2] for k, c in chosen.items()}
     # what each pair contributes to the confidence: less when it agrees only through a runner-up candidate
     support_w = {k: support_weight(data[k].score.candidates, c, cfg.runner_up_support) for k, c in chosen.items()}
     for k, p in enumerate(tqdm(data, desc="align: refining pairs", unit="pair", leave=False)):
+        h_a = float(np.median(np.diff(scene.cameras[p.a].tau_s())))
+        sigmas.append(float("nan"))            # a pair kept at its coarse estimate has no measured spread
         if k not in chosen or not (sol.aligned[p.a] and sol.aligned[p.b]):
             meas.append(PairMeasurement(p.a, p.b, []))
             continue
@@ -312,12 +328,13 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         # a weak pencil cue (real footage: silhouettes differ between views) may put its sub-frame minimum
         # frames away from the coarse estimate that the track cue made; then keep the coarse candidate
         if fe is not None and p.cue_confidence.get("pencil", 0.0) < cfg.pencil_trusted_confidence:
-            h_a = float(np.median(np.diff(scene.cameras[p.a].tau_s())))
             if abs(fe.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
                 fe = None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * coarse_w[k], 1e-3))]))
+            if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame
+                sigmas[-1] = max(fe.sigma_s, 0.02 * h_a)
         else:
             # no pencil cue: keep the coarse candidate that agrees with the coarse solution
             rho, d, w = p.score.candidates[chosen[k]]
@@ -329,6 +346,8 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
                                                          for k, _ in fine.inliers if k in support_w])
     fine.confidence = np.where(fine.aligned, support.confidence, 0.0)
     fine.paths = support.paths
+    fine.sigma_s = offset_sigmas(len(scene.cameras), ref, meas, fine.inliers, sigmas, fine.offsets_s, fine.rates,
+                                 fine.aligned)
     # cameras the fine stage could not keep fall back to their coarse estimates
     keep = fine.aligned | ~sol.aligned
     if not keep.all():
@@ -336,4 +355,5 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         log.warning("fine stage lost %s; keeping their coarse estimates", [scene.cameras[k].name for k in lost])
         fine.offsets_s[lost], fine.rates[lost] = sol.offsets_s[lost], sol.rates[lost]
         fine.aligned[lost], fine.confidence[lost] = True, 0.5 * sol.confidence[lost]
+        fine.sigma_s[lost] = np.inf
     return fine

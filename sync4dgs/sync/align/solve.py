@@ -41,7 +41,8 @@ class GlobalSolution:
     """offsets_s [C], rates [C], aligned [C] bool, confidence [C] in [0, 1] (min-cut support, see the module
     docstring), inliers: (pair index, candidate index) of every pair that agrees with the solution,
     residuals_s: offset residual of each inlier pair, paths [C] int: edge-disjoint inlier paths from the
-    reference (None if not computed)."""
+    reference (None if not computed), sigma_s [C]: standard deviation of each offset (s; inf = not estimated;
+    None if not computed, see offset_sigmas)."""
 
     offsets_s: np.ndarray
     rates: np.ndarray
@@ -50,6 +51,7 @@ class GlobalSolution:
     inliers: list[tuple[int, int]] = field(default_factory=list)
     residuals_s: list[float] = field(default_factory=list)
     paths: np.ndarray | None = None
+    sigma_s: np.ndarray | None = None
 
 
 def camera_status(aligned: bool, confidence: float, is_reference: bool, min_confidence: float,
@@ -294,3 +296,43 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
     o = np.where(reached, o, 0.0)
     r = np.where(reached, r, 1.0)
     return GlobalSolution(o, r, reached, conf, [(keep[k], c) for k, c in inl], res, support.paths)
+
+
+def offset_sigmas(n: int, ref: int, pairs: list[PairMeasurement], inliers: list[tuple[int, int]],
+                  pair_sigmas_s: list[float], o: np.ndarray, r: np.ndarray, aligned: np.ndarray) -> np.ndarray:
+    """Standard deviation [n] (seconds of the global clock) of every camera's offset; 0 at the reference, inf
+    where not estimated (not aligned, or tied to the reference only through pairs without a sigma).
+
+    Each inlier pair k with a finite pair_sigmas_s[k] (seconds of A's clock) says o_b - o_a = r_a d_k; the
+    offsets' covariance is that of the weighted least squares over those pairs (reference pinned),
+    (A^T W A)^-1 with W = 1 / (r_a sigma_k)^2, scaled by chi^2 / (degrees of freedom) when the pairs' residuals
+    at the offsets ``o`` are larger than their sigmas allow (a cycle of pairs that does not close)."""
+    sig = np.full(n, np.inf)
+    sig[ref] = 0.0
+    used = [(pairs[k], c, pair_sigmas_s[k]) for k, c in inliers
+            if aligned[pairs[k].a] and aligned[pairs[k].b] and np.isfinite(pair_sigmas_s[k])]
+    tied = _propagate(n, ref, [(p.a, p.b, 1.0, 0.0) for p, _, _ in used])[2]
+    cams = [c for c in range(n) if tied[c] and c != ref]
+    if not cams:
+        return sig
+    idx = {c: i for i, c in enumerate(cams)}
+    rows, rhs, var = [], [], []
+    for p, c, s_k in used:
+        if not (tied[p.a] and tied[p.b]):
+            continue
+        row = np.zeros(len(cams))
+        if p.b in idx:
+            row[idx[p.b]] += 1.0
+        if p.a in idx:
+            row[idx[p.a]] -= 1.0
+        rows.append(row)
+        rhs.append(r[p.a] * p.candidates[c][1])
+        var.append(max((r[p.a] * s_k) ** 2, 1e-18))
+    a_mat, w = np.asarray(rows), 1.0 / np.asarray(var)
+    res = a_mat @ np.array([o[c] for c in cams]) - np.asarray(rhs)
+    dof = len(rows) - len(cams)
+    scale = max(1.0, float(np.sum(w * res ** 2)) / dof) if dof > 0 else 1.0
+    cov = np.linalg.inv(a_mat.T @ (a_mat * w[:, None])) * scale
+    for c, i in idx.items():
+        sig[c] = float(np.sqrt(max(cov[i, i], 0.0)))
+    return sig
