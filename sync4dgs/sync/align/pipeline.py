@@ -332,13 +332,16 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
                 fe = None
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
-            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(fe.sharpness * coarse_w[k], 1e-3))]))
             if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame
                 sigmas[-1] = max(fe.sigma_s, 0.02 * h_a)
+                w_fine = coarse_w[k] * (0.1 * h_a / max(sigmas[-1], 0.1 * h_a)) ** 2
+            else:
+                w_fine = fe.sharpness * coarse_w[k]
+            meas.append(PairMeasurement(p.a, p.b, [(fe.rho, fe.d_s, max(w_fine, 1e-3))]))
         else:
             # no pencil cue: keep the coarse candidate that agrees with the coarse solution
             rho, d, w = p.score.candidates[chosen[k]]
-            meas.append(PairMeasurement(p.a, p.b, [(rho, d, max(0.3 * w, 1e-4))]))
+            meas.append(PairMeasurement(p.a, p.b, [(rho, d, max(0.04 * w, 1e-4))]))
     fine = _solve(scene, ref, meas, cfg, 0.5, 0.003, rates, min_weight=0.0)
     # confidence = support of the coarse evidence (candidate weights, overlap-discounted) over the pairs that
     # agree with the fine solution: sharpness measures sub-frame precision, not whether the lag is right
