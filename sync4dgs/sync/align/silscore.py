@@ -154,6 +154,14 @@ def _distance_at(sdf: torch.Tensor, unknown: torch.Tensor, tau: torch.Tensor, qu
     return s.abs().clamp_max(cap), valid
 
 
+def _profile_tensors(pp: PairProfiles, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(tau_a, tau_b, sdf_a, sdf_b) as float64 and (unknown_a, unknown_b) as bool tensors on ``device``."""
+    dt = torch.float64
+    return (torch.as_tensor(pp.tau_a, dtype=dt, device=device), torch.as_tensor(pp.tau_b, dtype=dt, device=device),
+            torch.as_tensor(pp.sdf_a, dtype=dt, device=device), torch.as_tensor(pp.sdf_b, dtype=dt, device=device),
+            torch.as_tensor(pp.unknown_a, device=device), torch.as_tensor(pp.unknown_b, device=device))
+
+
 def fine_costs(pp: PairProfiles, offsets_s: np.ndarray, ratios: np.ndarray, cap_px: float,
                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Exact costs of candidate maps (offsets_s [D] x ratios [R]).
@@ -162,12 +170,7 @@ def fine_costs(pp: PairProfiles, offsets_s: np.ndarray, ratios: np.ndarray, cap_
     dt = torch.float64
     cap = cap_px / pp.px_per_bin
     ea, eb = EdgeSamples.of(pp.sdf_a, pp.unknown_a), EdgeSamples.of(pp.sdf_b, pp.unknown_b)
-    tau_a = torch.as_tensor(pp.tau_a, dtype=dt, device=device)
-    tau_b = torch.as_tensor(pp.tau_b, dtype=dt, device=device)
-    sdf_a = torch.as_tensor(pp.sdf_a, dtype=dt, device=device)
-    sdf_b = torch.as_tensor(pp.sdf_b, dtype=dt, device=device)
-    unk_a = torch.as_tensor(pp.unknown_a, device=device)
-    unk_b = torch.as_tensor(pp.unknown_b, device=device)
+    tau_a, tau_b, sdf_a, sdf_b, unk_a, unk_b = _profile_tensors(pp, device)
     d = torch.as_tensor(offsets_s, dtype=dt, device=device)[None, :, None]
     rho = torch.as_tensor(ratios, dtype=dt, device=device)[:, None, None]
     ta = tau_a[torch.as_tensor(ea.frame, device=device)][None, None, :]
@@ -208,12 +211,7 @@ def fine_lag_spread(pp: PairProfiles, rho: float, d_s: float, cap_px: float, dev
     if nb < 3:
         return float("nan")
     cap = cap_px / pp.px_per_bin
-    tau_a = torch.as_tensor(pp.tau_a, dtype=dt, device=device)
-    tau_b = torch.as_tensor(pp.tau_b, dtype=dt, device=device)
-    sdf_a = torch.as_tensor(pp.sdf_a, dtype=dt, device=device)
-    sdf_b = torch.as_tensor(pp.sdf_b, dtype=dt, device=device)
-    unk_a = torch.as_tensor(pp.unknown_a, device=device)
-    unk_b = torch.as_tensor(pp.unknown_b, device=device)
+    tau_a, tau_b, sdf_a, sdf_b, unk_a, unk_b = _profile_tensors(pp, device)
     ta = tau_a[torch.as_tensor(ea.frame, device=device)][None]
     tb = tau_b[torch.as_tensor(eb.frame, device=device)][None]
     pos_a, pos_b = torch.as_tensor(ea.pos, device=device), torch.as_tensor(eb.pos, device=device)
