@@ -65,6 +65,7 @@ class PairReport:
     fine_ratio: float | None = None
     fine_lag_s: float | None = None
     fine_sharpness: float | None = None
+    fine_sigma_s: float | None = None       # the refined offset's bootstrap spread (s; silscore.fine_lag_spread)
     inlier: bool = False
     shared_frames: int = 0
 
@@ -72,7 +73,7 @@ class PairReport:
         return {"cam_a": self.cam_a, "cam_b": self.cam_b, "coarse_ratio": self.coarse_ratio,
                 "coarse_lag_s": self.coarse_lag_s, "confidence": self.confidence, "cues": self.cues,
                 "shared_frames": self.shared_frames, "fine_ratio": self.fine_ratio, "fine_lag_s": self.fine_lag_s,
-                "fine_sharpness": self.fine_sharpness, "inlier": self.inlier}
+                "fine_sharpness": self.fine_sharpness, "fine_sigma_s": self.fine_sigma_s, "inlier": self.inlier}
 
 
 @dataclass
@@ -333,7 +334,7 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame
-                sigmas[-1] = max(fe.sigma_s, 0.02 * h_a)
+                sigmas[-1] = reports[k].fine_sigma_s = max(fe.sigma_s, 0.02 * h_a)
                 w_fine = coarse_w[k] * (0.1 * h_a / max(sigmas[-1], 0.1 * h_a)) ** 2
             else:
                 w_fine = fe.sharpness * coarse_w[k]
