@@ -309,9 +309,10 @@ def offset_sigmas(n: int, ref: int, pairs: list[PairMeasurement], inliers: list[
     at the offsets ``o`` are larger than their sigmas allow (a cycle of pairs that does not close)."""
     sig = np.full(n, np.inf)
     sig[ref] = 0.0
-    used = [(pairs[k], c, pair_sigmas_s[k]) for k, c in inliers
-            if aligned[pairs[k].a] and aligned[pairs[k].b] and np.isfinite(pair_sigmas_s[k])]
-    tied = _propagate(n, ref, [(p.a, p.b, 1.0, 0.0) for p, _, _ in used])[2]
+    measured = [(k, c) for k, c in inliers
+                if aligned[pairs[k].a] and aligned[pairs[k].b] and np.isfinite(pair_sigmas_s[k])]
+    used = [(pairs[k], c, pair_sigmas_s[k]) for k, c in measured]
+    tied = _connected(n, ref, pairs, measured)
     cams = [c for c in range(n) if tied[c] and c != ref]
     if not cams:
         return sig
