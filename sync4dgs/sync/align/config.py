@@ -117,7 +117,9 @@ class AlignConfig:
 
     Refinement: refine (continuous sub-frame refinement of every pair; a pair whose pencil cue is below
     pencil_trusted_confidence keeps its coarse estimate when the pencil refinement would move it by more than
-    fine_max_shift_frames frames of its first camera), reproj_refine (then correct each
+    fine_max_shift_frames frames of its first camera), track_refine (pairs that the track cue scored are also
+    refined from their tracks, trackfine.py; where both cues give a spread, the pair's offset is their
+    inverse-variance mean), reproj_refine (then correct each
     camera's offset against the 3D trajectories of the other cameras, by reprojection; see reproj.py).
 
     Calibration check (rotations.py): rotation_check ("off"; "report": after the coarse solve, fit a small
@@ -186,6 +188,7 @@ class AlignConfig:
     # refinement and triangulation
     refine: bool = True
     fine_max_shift_frames: float = 0.5
+    track_refine: bool = True
     reproj_refine: bool = False
     rotation_check: str = "off"
     rotation_min_gain: float = 0.2

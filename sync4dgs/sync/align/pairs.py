@@ -75,6 +75,7 @@ class PairData:
     score: PairScore
     cue_confidence: dict[str, float]
     shared_frames: int = 0      # frames both cameras record under the best candidate (after the overlap discount)
+    tracks: tuple[CameraTracks, CameraTracks] | None = None   # the tracks the track cue scored (A, B), if it ran
 
 
 def _relative(curves: np.ndarray) -> np.ndarray:
@@ -133,6 +134,7 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
     cues: dict[str, np.ndarray] = {}
     conf: dict[str, float] = {}
     lags_s = None
+    scored_tracks = None
     if profiles is not None:
         lags_s, cost, weight = coarse_curves(profiles, ratios, cfg.max_offset_s, PENCIL_CAP_PX, device)
         cost[weight < 0.5] = np.nan
@@ -149,6 +151,7 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
                         device)
         lags_s = ps.lags_s if lags_s is None else lags_s      # both cues use A's frame step and range
         cues["tracks"], conf["tracks"] = ps.curves, ps.confidence
+        scored_tracks = (ta, tb)
     combined = _combine(cues, conf)
     if combined is None:
         lags_s = np.zeros(1) if lags_s is None else lags_s
@@ -165,7 +168,7 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
                                    cfg.full_shared_frames)
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,
               score.best_lag_s, score.best_ratio, score.confidence, conf, n_shared)
-    return PairData(a, b, profiles, score, conf, n_shared)
+    return PairData(a, b, profiles, score, conf, n_shared, scored_tracks)
 
 
 def discount_by_overlap(score: PairScore, tau_a: np.ndarray, tau_b: np.ndarray, min_frames: float,

@@ -30,15 +30,17 @@ from tqdm import tqdm
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align.ambiguity import other_readings
+from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.klt import observe_camera
-from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, PairData, coarse_pair, fine_pair, select_pairs
+from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, FineEstimate, PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
 from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, camera_status, offset_sigmas, required_paths,
                                       solve_global)
 from sync4dgs.sync.align.support import graph_confidence, support_weight
+from sync4dgs.sync.align.trackfine import track_fine_pair
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories, build_trajectories, link_groups, time_grid
 from sync4dgs.timemap import TimeMap, TimeMaps
@@ -307,6 +309,29 @@ def _time_maps(names: list[str], ref: int, sol: GlobalSolution, extra: dict, min
     return TimeMaps(names[ref], cams, extra)
 
 
+def _track_fine(scene: SceneSpec, p: PairData, rho: float, d0: float, cfg: AlignConfig,
+                device: torch.device) -> FineEstimate | None:
+    """The pair's sub-frame offset from the tracks its track cue scored (trackfine.py), around d0 (s, A's clock)."""
+    ca, cb = scene.cameras[p.a], scene.cameras[p.b]
+    ta, tb = p.tracks
+    return track_fine_pair(ta, tb, fundamental_matrix(ca, cb), normalizer(ca), normalizer(cb), rho, d0,
+                           cfg.min_overlap_frames, cfg.score_truncate_px, device)
+
+
+def _with_track_estimate(pencil: FineEstimate | None, track: FineEstimate | None) -> FineEstimate | None:
+    """One refined estimate of a pair from its pencil and track refinements (same rate ratio): the
+    inverse-variance mean of the offsets where both have a finite spread, else the one that has a spread (the
+    pencil estimate when neither has); the spread of the mean is sqrt(1 / (1/s_p^2 + 1/s_t^2))."""
+    if track is None or not np.isfinite(track.sigma_s) or track.sharpness <= 0:
+        return pencil
+    if pencil is None or not np.isfinite(pencil.sigma_s) or pencil.sharpness <= 0:
+        return track
+    wp, wt = 1.0 / max(pencil.sigma_s, 1e-9) ** 2, 1.0 / max(track.sigma_s, 1e-9) ** 2
+    d = (wp * pencil.d_s + wt * track.d_s) / (wp + wt)
+    return FineEstimate(pencil.rho, float(d), max(pencil.sharpness, track.sharpness), pencil.cost_px,
+                        float(np.sqrt(1.0 / (wp + wt))))
+
+
 def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[PairReport], sol: GlobalSolution,
             cfg: AlignConfig, rates: np.ndarray, device: torch.device) -> GlobalSolution:
     """Sub-frame refinement of every pair's offset around the global solution ``sol`` (at ``rates``), then a
@@ -331,6 +356,8 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         if fe is not None and p.cue_confidence.get("pencil", 0.0) < cfg.pencil_trusted_confidence:
             if abs(fe.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
                 fe = None
+        if cfg.track_refine and p.tracks is not None and p.cue_confidence.get("tracks", 0.0) > 0:
+            fe = _with_track_estimate(fe, _track_fine(scene, p, rho0, d0, cfg, device))
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame

@@ -227,9 +227,20 @@ def fine_lag_spread(pp: PairProfiles, rho: float, d_s: float, cap_px: float, dev
         ok = torch.cat([ok1, ok2], 1).to(dt)
         num[g0:g0 + chunk].index_add_(1, blk, dist)
         den[g0:g0 + chunk].index_add_(1, blk, ok)
+    return bootstrap_minimum_spread(grid, num, den, n_boot, seed)
+
+
+def bootstrap_minimum_spread(grid: np.ndarray, num: torch.Tensor, den: torch.Tensor, n_boot: int, seed: int) -> float:
+    """Standard deviation of a pooled cost's minimum over a block bootstrap.
+
+    grid: [L] offsets (seconds, uniform steps); num, den: [L, NB] float64 per-block sums of the cost's numerator
+    and of its counts. Each of ``n_boot`` seeded resamples draws the NB blocks with replacement; its cost
+    sum(num) / sum(den) over the drawn blocks is minimised on the grid (local parabola, at most one step) and
+    the spread of those minima is returned (seconds)."""
+    nb = num.shape[1]
     rng = np.random.default_rng(seed)
     draws = torch.as_tensor(np.stack([np.bincount(rng.integers(0, nb, nb), minlength=nb) for _ in range(n_boot)]),
-                            dtype=dt, device=device)
+                            dtype=num.dtype, device=num.device)
     cost = ((draws @ num.T) / (draws @ den.T).clamp_min(1)).cpu().numpy()
     k = np.clip(np.argmin(cost, 1), 1, len(grid) - 2)
     rows = np.arange(n_boot)

@@ -1,0 +1,143 @@
+"""Sub-frame refinement of a pair's offset from its point tracks, with a block-bootstrap spread.
+
+The coarse track cue (pairscore.py) scores integer lags of A's frame step and places the minimum by a parabola
+through three lags. Here the lag is continuous: for a candidate ``tau_A = d + rho * tau_B`` (d seconds of A's
+clock) B's tracks are interpolated linearly in time at the instants of A's resampled track grid, and the cost is
+the pooled mean over matched track pairs and samples of the symmetric squared point-to-epipolar-line distance
+
+    e = (dist_B(x_B, F x_A)^2 + dist_A(x_A, F^T x_B)^2) / 2,   truncated at ``trunc_px``^2   [tracking px^2]
+
+Each track's partner in the other view is fixed once, at the starting offset ``d0`` (the best partner of every
+track of A and of B, kept when its mean distance there is below the truncation): within a window of +-1.5 frames
+the same physical point stays the best partner, and a fixed pairing lets the cost be summed per block of time
+for the bootstrap. The cost is evaluated on a grid of ``step_frames`` around ``d0`` and its minimum refined by a
+local parabola; the spread is the standard deviation of that minimum over block-bootstrap resamples of time
+(silscore.bootstrap_minimum_spread), the same measure as the pencil cue's, so that the fine solve can weigh both
+cues by inverse variance. Real footage where silhouettes are unusable (a person and a board moving before a
+textured, changing background) is where this cue carries the sub-frame precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sync4dgs.sync.align.pairscore import _line_channels, _point_channels
+from sync4dgs.sync.align.pairs import FineEstimate
+from sync4dgs.sync.align.resample import sample_linear
+from sync4dgs.sync.align.silscore import bootstrap_minimum_spread
+from sync4dgs.sync.align.tracks import CameraTracks
+
+MAX_PAIRS = 4096   # matched track pairs kept (the lowest distances at d0): bounds memory and time
+
+
+def _epipolar_sq(xa: torch.Tensor, xb: torch.Tensor, f: torch.Tensor, s_a: float, s_b: float) -> torch.Tensor:
+    """Symmetric squared point-to-epipolar-line distance [..., N] (tracking px^2) of full-resolution pixel
+    points xa, xb [..., N, 2] under F (x_b^T F x_a = 0); NaN where either point is missing."""
+    ha = torch.cat([xa, torch.ones_like(xa[..., :1])], -1)
+    hb = torch.cat([xb, torch.ones_like(xb[..., :1])], -1)
+    la = ha @ f.T                       # lines in B
+    lb = hb @ f                         # lines in A
+    alg = (hb * la).sum(-1)
+    db = alg / torch.sqrt(la[..., 0] ** 2 + la[..., 1] ** 2).clamp_min(1e-12) * s_b
+    da = alg / torch.sqrt(lb[..., 0] ** 2 + lb[..., 1] ** 2).clamp_min(1e-12) * s_a
+    return 0.5 * (db * db + da * da)
+
+
+def _partners(xa: torch.Tensor, xb: torch.Tensor, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
+              s_a: float, s_b: float, min_overlap: int, trunc_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best partners at one lag: xa [MA, N, 2], xb [MB, N, 2] full-resolution pixels on the same instants.
+
+    Returns (ia, jb) [P] int64: the pairs (i, best j of i) and (best i of j, j), deduplicated, whose mean
+    symmetric squared distance over >= ``min_overlap`` shared samples is below ``trunc_px``^2 (at most
+    MAX_PAIRS, the closest)."""
+    dt = xa.dtype
+    na_ = torch.as_tensor(norm_a, dtype=dt, device=xa.device)
+    nb_ = torch.as_tensor(norm_b, dtype=dt, device=xa.device)
+    f_n = torch.as_tensor(np.linalg.inv(norm_b).T @ f @ np.linalg.inv(norm_a), dtype=dt, device=xa.device)
+    pa = xa @ na_[:2, :2].T + na_[:2, 2]
+    pb = xb @ nb_[:2, :2].T + nb_[:2, 2]
+    px_a, px_b = s_a / float(norm_a[0, 0]), s_b / float(norm_b[0, 0])
+    x_ch = torch.cat([_line_channels(pa, f_n, px_b), _point_channels(pa)], 1)          # [MA, 12, N]
+    y_ch = torch.cat([_point_channels(pb), _line_channels(pb, f_n.T, px_a)], 1)        # [MB, 12, N]
+    num = torch.einsum("icn,jcn->ij", x_ch, y_ch)
+    va = torch.isfinite(xa).all(-1).to(dt)
+    vb = torch.isfinite(xb).all(-1).to(dt)
+    cnt = va @ vb.T
+    d = torch.where(cnt >= min_overlap, num / (2 * cnt.clamp_min(1)), torch.full_like(num, float("inf")))
+    pairs: dict[tuple[int, int], float] = {}
+    da, ja = d.min(1)
+    db, ib = d.min(0)
+    t2 = trunc_px * trunc_px
+    for i, (v, j) in enumerate(zip(da.tolist(), ja.tolist())):
+        if v < t2:
+            pairs[(i, j)] = v
+    for j, (v, i) in enumerate(zip(db.tolist(), ib.tolist())):
+        if v < t2:
+            pairs[(i, j)] = v
+    best = sorted(pairs, key=pairs.get)[:MAX_PAIRS]
+    ia = np.array([p[0] for p in best], dtype=np.int64)
+    jb = np.array([p[1] for p in best], dtype=np.int64)
+    return ia, jb
+
+
+def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
+                    rho: float, d0: float, min_overlap: int, trunc_px: float, device: torch.device,
+                    window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
+                    n_boot: int = 200, seed: int = 0) -> FineEstimate | None:
+    """Sub-frame offset of a pair from its tracks, around ``d0`` (seconds of A's clock) at rate ratio ``rho``.
+
+    ta, tb: the pair's scored tracks (full-resolution pixels; tracking scale in ``track_scale``); f: [3, 3] pixel
+    F (x_B^T F x_A = 0); norm_a, norm_b: [3, 3] pixel normalisers (geometry.normalizer). Returns FineEstimate
+    (rho, d_s, sharpness = 1 - min / mean cost one frame either side, cost in tracking px^2, sigma_s = the
+    minimum's block-bootstrap spread in seconds, NaN below 3 blocks), or None when no track pair matches at
+    ``d0`` or the cost has no finite value."""
+    if ta.n_tracks == 0 or tb.n_tracks == 0 or len(ta.tau_s) < 2:
+        return None
+    dt = torch.float64
+    h = float(np.median(np.diff(ta.tau_s)))
+    tau_a = torch.as_tensor(ta.tau_s, dtype=dt, device=device)
+    tau_b = torch.as_tensor(tb.tau_s, dtype=dt, device=device)
+    grid_a = torch.arange(int(np.floor(ta.tau_s[-1] / h + 1e-9)) + 1, dtype=dt, device=device) * h
+    xa_all = sample_linear(torch.as_tensor(ta.xy, dtype=dt, device=device), tau_a, grid_a)      # [MA, N, 2]
+    xb_px = torch.as_tensor(tb.xy, dtype=dt, device=device)
+    s_a, s_b = float(ta.track_scale), float(tb.track_scale)
+    xb_d0 = sample_linear(xb_px, tau_b, (grid_a - d0) / rho)
+    ia, jb = _partners(xa_all, xb_d0, f, norm_a, norm_b, s_a, s_b, min_overlap, trunc_px)
+    if len(ia) == 0:
+        return None
+    f_t = torch.as_tensor(f, dtype=dt, device=device)
+    xa = xa_all[torch.as_tensor(ia, device=device)]                                              # [P, N, 2]
+    xb_m = xb_px[torch.as_tensor(jb, device=device)]
+    n = len(grid_a)
+    block = torch.as_tensor(np.arange(n) // block_frames, device=device)
+    nb = int(block.max()) + 1
+    grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
+    num = torch.zeros(len(grid), nb, dtype=dt, device=device)
+    den = torch.zeros_like(num)
+    t2 = trunc_px * trunc_px
+    for g, d in enumerate(grid):
+        e = _epipolar_sq(xa, sample_linear(xb_m, tau_b, (grid_a - float(d)) / rho), f_t, s_a, s_b)   # [P, N]
+        ok = torch.isfinite(e)
+        num[g].index_add_(0, block, torch.where(ok, e.clamp_max(t2), torch.zeros_like(e)).sum(0))
+        den[g].index_add_(0, block, ok.to(dt).sum(0))
+    num, den = num[:, den.sum(0) > 0], den[:, den.sum(0) > 0]
+    total = den.sum(1).cpu().numpy()
+    ok = total >= min_overlap          # offsets where the matched tracks barely overlap are not scored
+    if not ok.any():
+        return None
+    grid, num, den = grid[ok], num[torch.as_tensor(ok, device=device)], den[torch.as_tensor(ok, device=device)]
+    cost = (num.sum(1) / den.sum(1)).cpu().numpy()
+    k = int(np.nanargmin(cost))
+    d_best, c_best = float(grid[k]), float(cost[k])
+    if 0 < k < len(grid) - 1 and np.isfinite(cost[k - 1:k + 2]).all():
+        c0, c1, c2 = cost[k - 1], cost[k], cost[k + 1]
+        curv = c0 - 2 * c1 + c2
+        if curv > 0:
+            d_best += float(np.clip(0.5 * (c0 - c2) / curv, -1, 1)) * (grid[1] - grid[0])
+    one = int(round(1.0 / step_frames))
+    around = [cost[i] for i in (k - one, k + one) if 0 <= i < len(cost) and np.isfinite(cost[i])]
+    sharp = float(np.clip(1 - c_best / max(np.mean(around), 1e-12), 0, 1)) if around else 0.0
+    enough = num.shape[1] >= 3 and len(grid) >= 3
+    sigma = bootstrap_minimum_spread(grid, num, den, n_boot, seed) if enough else float("nan")
+    return FineEstimate(float(rho), d_best, sharp, c_best, sigma)
