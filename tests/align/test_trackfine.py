@@ -56,7 +56,8 @@ def _pair(lag_frames: float, noise_px: float, seed: int = 0):
 
 
 def _fine(a, b, ta, tb, d0, seed=0):
-    return track_fine_pair(ta, tb, fundamental_matrix(a, b), normalizer(a), normalizer(b), 1.0, d0, 6, 3.0, CPU,
+    return track_fine_pair(ta, tb, fundamental_matrix(a, b), normalizer(a), normalizer(b), (a.width, a.height), 1.0, d0,
+                           6, 3.0, CPU,
                            seed=seed)
 
 

@@ -314,8 +314,8 @@ def _track_fine(scene: SceneSpec, p: PairData, rho: float, d0: float, cfg: Align
     """The pair's sub-frame offset from the tracks its track cue scored (trackfine.py), around d0 (s, A's clock)."""
     ca, cb = scene.cameras[p.a], scene.cameras[p.b]
     ta, tb = p.tracks
-    return track_fine_pair(ta, tb, fundamental_matrix(ca, cb), normalizer(ca), normalizer(cb), rho, d0,
-                           cfg.min_overlap_frames, cfg.score_truncate_px, device)
+    return track_fine_pair(ta, tb, fundamental_matrix(ca, cb), normalizer(ca), normalizer(cb), (ca.width, ca.height),
+                           rho, d0, cfg.min_overlap_frames, cfg.score_truncate_px, device)
 
 
 def _with_track_estimate(pencil: FineEstimate | None, track: FineEstimate | None) -> FineEstimate | None:

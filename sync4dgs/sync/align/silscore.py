@@ -234,14 +234,25 @@ def bootstrap_minimum_spread(grid: np.ndarray, num: torch.Tensor, den: torch.Ten
     """Standard deviation of a pooled cost's minimum over a block bootstrap.
 
     grid: [L] offsets (seconds, uniform steps); num, den: [L, NB] float64 per-block sums of the cost's numerator
-    and of its counts. Each of ``n_boot`` seeded resamples draws the NB blocks with replacement; its cost
-    sum(num) / sum(den) over the drawn blocks is minimised on the grid (local parabola, at most one step) and
-    the spread of those minima is returned (seconds)."""
-    nb = num.shape[1]
+    and of its counts, or [L, G, NB] per group (e.g. image regions of point tracks) and block. Each of
+    ``n_boot`` seeded resamples draws the NB blocks with replacement (and, for [L, G, NB], independently the G
+    groups: a two-way bootstrap, so that a part of the scene that pulls the minimum its own way widens the
+    spread); its cost sum(num) / sum(den) over the drawn blocks is minimised on the grid (local parabola, at
+    most one step) and the spread of those minima is returned (seconds)."""
+    nb = num.shape[-1]
     rng = np.random.default_rng(seed)
-    draws = torch.as_tensor(np.stack([np.bincount(rng.integers(0, nb, nb), minlength=nb) for _ in range(n_boot)]),
-                            dtype=num.dtype, device=num.device)
-    cost = ((draws @ num.T) / (draws @ den.T).clamp_min(1)).cpu().numpy()
+
+    def counts(n: int) -> torch.Tensor:
+        return torch.as_tensor(np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)]),
+                               dtype=num.dtype, device=num.device)
+
+    if num.dim() == 2:
+        draws = counts(nb)
+        cost = ((draws @ num.T) / (draws @ den.T).clamp_min(1)).cpu().numpy()
+    else:
+        blocks, groups = counts(nb), counts(num.shape[1])
+        cost = (torch.einsum("ng,nb,lgb->nl", groups, blocks, num)
+                / torch.einsum("ng,nb,lgb->nl", groups, blocks, den).clamp_min(1)).cpu().numpy()
     k = np.clip(np.argmin(cost, 1), 1, len(grid) - 2)
     rows = np.arange(n_boot)
     c0, c1, c2 = cost[rows, k - 1], cost[rows, k], cost[rows, k + 1]

@@ -29,6 +29,16 @@ from sync4dgs.sync.align.silscore import bootstrap_minimum_spread
 from sync4dgs.sync.align.tracks import CameraTracks
 
 MAX_PAIRS = 4096   # matched track pairs kept (the lowest distances at d0): bounds memory and time
+REGION_GRID = 3    # the bootstrap also resamples the cells of a REGION_GRID x REGION_GRID grid over A's image
+
+
+def _regions(xa: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """[P] int64 cell (row-major, REGION_GRID x REGION_GRID over the image of ``size`` (width, height) px) of
+    the mean position of each track xa [P, N, 2] (full-resolution pixels, NaN = missing)."""
+    mean = torch.nanmean(xa, 1).cpu().numpy()
+    cx = np.clip((mean[:, 0] / size[0] * REGION_GRID).astype(np.int64), 0, REGION_GRID - 1)
+    cy = np.clip((mean[:, 1] / size[1] * REGION_GRID).astype(np.int64), 0, REGION_GRID - 1)
+    return cy * REGION_GRID + cx
 
 
 def _epipolar_sq(xa: torch.Tensor, xb: torch.Tensor, f: torch.Tensor, s_a: float, s_b: float) -> torch.Tensor:
@@ -82,15 +92,17 @@ def _partners(xa: torch.Tensor, xb: torch.Tensor, f: np.ndarray, norm_a: np.ndar
 
 
 def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
-                    rho: float, d0: float, min_overlap: int, trunc_px: float, device: torch.device,
-                    window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
+                    size_a: tuple[int, int], rho: float, d0: float, min_overlap: int, trunc_px: float,
+                    device: torch.device, window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
                     n_boot: int = 200, seed: int = 0) -> FineEstimate | None:
     """Sub-frame offset of a pair from its tracks, around ``d0`` (seconds of A's clock) at rate ratio ``rho``.
 
     ta, tb: the pair's scored tracks (full-resolution pixels; tracking scale in ``track_scale``); f: [3, 3] pixel
-    F (x_B^T F x_A = 0); norm_a, norm_b: [3, 3] pixel normalisers (geometry.normalizer). Returns FineEstimate
+    F (x_B^T F x_A = 0); norm_a, norm_b: [3, 3] pixel normalisers (geometry.normalizer); size_a: A's image
+    (width, height) in pixels, cut into REGION_GRID x REGION_GRID regions for the bootstrap. Returns FineEstimate
     (rho, d_s, sharpness = 1 - min / mean cost one frame either side, cost in tracking px^2, sigma_s = the
-    minimum's block-bootstrap spread in seconds, NaN below 3 blocks), or None when no track pair matches at
+    minimum's spread in seconds under a two-way bootstrap of 5-frame blocks and image regions of A's tracks, NaN
+    below 3 blocks), or None when no track pair matches at
     ``d0`` or the cost has no finite value."""
     if ta.n_tracks == 0 or tb.n_tracks == 0 or len(ta.tau_s) < 2:
         return None
@@ -112,22 +124,27 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: n
     n = len(grid_a)
     block = torch.as_tensor(np.arange(n) // block_frames, device=device)
     nb = int(block.max()) + 1
+    region = torch.as_tensor(_regions(xa_all[torch.as_tensor(ia, device=device)], size_a), device=device)
+    ng = int(region.max()) + 1
+    cell = (region[:, None] * nb + block[None, :]).reshape(-1)         # [P * N] (region, block) of each sample
     grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
-    num = torch.zeros(len(grid), nb, dtype=dt, device=device)
+    num = torch.zeros(len(grid), ng * nb, dtype=dt, device=device)
     den = torch.zeros_like(num)
     t2 = trunc_px * trunc_px
     for g, d in enumerate(grid):
         e = _epipolar_sq(xa, sample_linear(xb_m, tau_b, (grid_a - float(d)) / rho), f_t, s_a, s_b)   # [P, N]
         ok = torch.isfinite(e)
-        num[g].index_add_(0, block, torch.where(ok, e.clamp_max(t2), torch.zeros_like(e)).sum(0))
-        den[g].index_add_(0, block, ok.to(dt).sum(0))
-    num, den = num[:, den.sum(0) > 0], den[:, den.sum(0) > 0]
-    total = den.sum(1).cpu().numpy()
+        num[g].index_add_(0, cell, torch.where(ok, e.clamp_max(t2), torch.zeros_like(e)).reshape(-1))
+        den[g].index_add_(0, cell, ok.to(dt).reshape(-1))
+    num, den = num.reshape(len(grid), ng, nb), den.reshape(len(grid), ng, nb)
+    keep_b, keep_g = den.sum((0, 1)) > 0, den.sum((0, 2)) > 0
+    num, den = num[:, keep_g][:, :, keep_b], den[:, keep_g][:, :, keep_b]
+    total = den.sum((1, 2)).cpu().numpy()
     ok = total >= min_overlap          # offsets where the matched tracks barely overlap are not scored
     if not ok.any():
         return None
     grid, num, den = grid[ok], num[torch.as_tensor(ok, device=device)], den[torch.as_tensor(ok, device=device)]
-    cost = (num.sum(1) / den.sum(1)).cpu().numpy()
+    cost = (num.sum((1, 2)) / den.sum((1, 2))).cpu().numpy()
     k = int(np.nanargmin(cost))
     d_best, c_best = float(grid[k]), float(cost[k])
     if 0 < k < len(grid) - 1 and np.isfinite(cost[k - 1:k + 2]).all():
@@ -138,6 +155,6 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: n
     one = int(round(1.0 / step_frames))
     around = [cost[i] for i in (k - one, k + one) if 0 <= i < len(cost) and np.isfinite(cost[i])]
     sharp = float(np.clip(1 - c_best / max(np.mean(around), 1e-12), 0, 1)) if around else 0.0
-    enough = num.shape[1] >= 3 and len(grid) >= 3
+    enough = num.shape[2] >= 3 and len(grid) >= 3
     sigma = bootstrap_minimum_spread(grid, num, den, n_boot, seed) if enough else float("nan")
     return FineEstimate(float(rho), d_best, sharp, c_best, sigma)
