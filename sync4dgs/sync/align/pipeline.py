@@ -357,7 +357,12 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
             if abs(fe.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
                 fe = None
         if cfg.track_refine and p.tracks is not None and p.cue_confidence.get("tracks", 0.0) > 0:
-            fe = _with_track_estimate(fe, _track_fine(scene, p, rho0, d0, cfg, device))
+            ft = _track_fine(scene, p, rho0, d0, cfg, device)
+            # the same rule for the track refinement (a fallback cue, never "trusted"): a minimum more than
+            # fine_max_shift_frames from the coarse candidate means a distorted cost (e.g. a calibration error)
+            if ft is not None and abs(ft.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
+                ft = None
+            fe = _with_track_estimate(fe, ft)
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
             if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame
