@@ -14,6 +14,9 @@ def _worker(rank: int, init_file: str, out: dict) -> None:
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:
         out[rank] = (world_size(), is_main_process())
+        # both ranks connected before either leaves: a rank that tears its group down while the other is still
+        # building the gloo mesh makes that one fail ("connectFullMesh failed ... closed by peer") on a busy host
+        torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
 
