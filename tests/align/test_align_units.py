@@ -8,6 +8,7 @@ from sync4dgs.data.scene import CameraSpec, FrameSource
 from sync4dgs.errors import ConfigError, DataFormatError
 from sync4dgs.sync.align.config import AlignConfig, parse_rates
 from sync4dgs.sync.align.geometry import epipolar_distance, fundamental_matrix, triangulate_dlt, projection_matrices
+from sync4dgs.sync.align.pairscore import PairScore, local_minima, summarise
 from sync4dgs.sync.align.pencil import signed_distance
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.solve import PairMeasurement, solve_global
@@ -130,3 +131,17 @@ def test_track_file_validation(tmp_path):
         load_camera_tracks(tmp_path / "bad3.npz", cam)
     with pytest.raises(DataFormatError, match="not found"):
         load_camera_tracks(tmp_path / "none.npz", cam)
+
+
+def test_a_lag_at_the_window_edge_or_next_to_an_unscored_lag_is_never_a_minimum():
+    # row 0: its lowest value at the left end of the range (a slope that may go on falling), a dip at index 4;
+    # row 1: its lowest value next to an unscored lag (too little overlap), a dip at index 2
+    curves = np.array([[0.1, 0.5, 0.9, 0.6, 0.3, 0.7, 0.8],
+                       [0.9, 0.6, 0.4, 0.8, 0.2, np.nan, 0.9]])
+    assert local_minima(curves).tolist() == [[False, False, False, False, True, False, False],
+                                             [False, False, True, False, False, False, False]]
+    ps = PairScore("a", "b", np.array([1.0]), np.arange(7) * 0.1, curves[:1].copy())
+    summarise(ps, window_s=0.15)
+    assert abs(ps.best_lag_s - 0.4) < 0.02          # the dip (parabola), not the edge's lower value at lag 0
+    assert ps.confidence == 0.0                     # ... and no confidence in it: the edge is lower still
+    assert [round(c[1], 2) for c in ps.candidates] == [round(ps.best_lag_s, 2)]

@@ -220,6 +220,21 @@ def gap_confidence(row: np.ndarray, best: float, runner: float, gap_sigmas: floa
     return float(np.clip((runner - best) / (gap_sigmas * sigma), 0.0, 1.0))
 
 
+def local_minima(curves: np.ndarray) -> np.ndarray:
+    """[R, L] bool: the lags of each row of ``curves`` that are minima rising (or level) on BOTH sides, with both
+    neighbours scored. A lag at the end of the searched range, or next to an unscored (NaN, too little overlap)
+    lag, cannot be told from a slope that goes on falling beyond it, so it is never a minimum: a pair whose true
+    offset lies outside ``max_offset_s`` then gets no confident lag at the window's edge (caliscope's
+    post_optimization recording, drops 0,3,5,2: a pencil minimum at exactly -3.0 s won over the true lag)."""
+    finite = np.isfinite(curves)
+    ok = finite.copy()
+    ok[:, 0] = ok[:, -1] = False
+    ok[:, 1:-1] &= finite[:, :-2] & finite[:, 2:]
+    c = np.where(finite, curves, np.inf)
+    ok[:, 1:-1] &= (c[:, 1:-1] <= c[:, :-2]) & (c[:, 1:-1] <= c[:, 2:])
+    return ok
+
+
 def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas: float = 0.0,
               ambiguity: bool = False) -> None:
     """Fill best_ratio, best_lag_s, confidence and candidates of ``ps`` from its curves (in place).
@@ -229,12 +244,13 @@ def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas:
     weights that the global solve adds up) - or, when ``gap_sigmas`` > 0 and larger, the minimum's
     significance (:func:`gap_confidence`)."""
     cur = ps.curves
-    if not np.isfinite(cur).any():
+    minima = local_minima(cur)
+    if not minima.any():
         ps.confidence, ps.candidates = 0.0, []
         return
     h = float(ps.lags_s[1] - ps.lags_s[0]) if len(ps.lags_s) > 1 else 1.0
     w = max(1, int(round(window_s / h)))
-    r, l = np.unravel_index(np.nanargmin(cur), cur.shape)
+    r, l = np.unravel_index(np.nanargmin(np.where(minima, cur, np.nan)), cur.shape)
     best = cur[r, l]
     row = cur[r]
     outside = np.ones(len(row), bool)
@@ -245,22 +261,17 @@ def summarise(ps: PairScore, window_s: float, n_candidates: int = 3, gap_sigmas:
     else:
         conf = ambiguity_confidence(best / runner) if ambiguity else float(np.clip(1.0 - best / runner, 0.0, 1.0))
     conf = max(conf, gap_confidence(row, best, runner, gap_sigmas))
-    frac = 0.0
-    if 0 < l < len(row) - 1 and np.isfinite(row[l - 1]) and np.isfinite(row[l + 1]):
-        frac = _parabola_vertex(row[l - 1], best, row[l + 1])
+    frac = _parabola_vertex(row[l - 1], best, row[l + 1])      # a local minimum has both neighbours
     ps.best_ratio, ps.best_lag_s, ps.confidence = float(ps.ratios[r]), float(ps.lags_s[l] + frac * h), conf
     # local minima of every ratio's curve, best first, separated by the window
     cands: list[tuple[float, float, float]] = []
     taken: list[tuple[int, int]] = []
-    flat = np.where(np.isfinite(cur), cur, np.inf)
+    flat = np.where(minima, cur, np.inf)
     for k in np.argsort(flat, axis=None):
         rr, ll = np.unravel_index(k, cur.shape)
         if not np.isfinite(flat[rr, ll]) or len(cands) >= n_candidates:
             break
         if any(rr == r0 and abs(ll - l0) <= w for r0, l0 in taken):
-            continue
-        lo, hi = max(0, ll - 1), min(len(row), ll + 2)
-        if flat[rr, ll] > flat[rr, lo:hi].min():
             continue
         weight = conf if not cands else conf * float(best / max(flat[rr, ll], 1e-12))
         lag = ps.best_lag_s if not cands else float(ps.lags_s[ll])
