@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from sync4dgs.data.scene import CameraSpec, FrameSource
-from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer
+from sync4dgs.sync.align.geometry import fundamental_matrix
 from sync4dgs.sync.align.pairs import FineEstimate
 from sync4dgs.sync.align.pipeline import _with_track_estimate
 from sync4dgs.sync.align.trackfine import track_fine_pair
@@ -56,8 +56,7 @@ def _pair(lag_frames: float, noise_px: float, seed: int = 0):
 
 
 def _fine(a, b, ta, tb, d0, seed=0):
-    return track_fine_pair(ta, tb, fundamental_matrix(a, b), normalizer(a), normalizer(b), (a.width, a.height), 1.0, d0,
-                           6, 3.0, CPU,
+    return track_fine_pair(ta, tb, fundamental_matrix(a, b), (a.width, a.height), 1.0, d0, 6, 3.0, CPU,
                            seed=seed)
 
 

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from sync4dgs.data.scene import SceneSpec
 from sync4dgs.sync.align.geometry import fundamental_matrix, viewing_angle_deg
-from sync4dgs.sync.align.pairscore import _line_channels, _point_channels
+from sync4dgs.sync.align.pairscore import line_channels, point_channels
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.tracks import CameraTracks
 
@@ -33,12 +33,14 @@ log = logging.getLogger(__name__)
 _TRIANGLES_PER_PAIR = 4
 
 
-def consistent_pairs(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float, gate_px: float,
-                     min_overlap: int, device: torch.device, chunk_frames: int = 48) -> sparse.csr_matrix:
-    """[MA, MB] sparse 0/1 matrix of track pairs whose RMS symmetric epipolar distance (tracking px) over their
-    common instants is below ``gate_px``, with at least ``min_overlap`` common frames. B is interpolated at A's
-    frames under ``tau_B = (tau_A - d) / rho``. Sums are accumulated over chunks of A's frames, each with only
-    the tracks active in it, so cost and memory follow the tracks' actual overlaps."""
+def pair_mean_distances(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float,
+                        device: torch.device, chunk_frames: int = 48) -> tuple[np.ndarray, ...]:
+    """Mean squared symmetric epipolar distance of every pair of tracks (i of A, j of B) that share an instant.
+
+    B is interpolated at A's frames under ``tau_B = (tau_A - d) / rho`` (d seconds of A's clock). Sums are
+    accumulated over chunks of A's frames, each with only the tracks active in it, so cost and memory follow the
+    tracks' actual overlaps. Returns (rows [K] int64 track of A, cols [K] int64 track of B, mean_sq [K] float64
+    tracking px^2, common [K] float64 number of common frames) of the K pairs with at least one common frame."""
     dt = torch.float64
     xa_all = torch.as_tensor(ta.xy, dtype=dt, device=device)
     q = (torch.as_tensor(ta.tau_s, dtype=dt, device=device) - d) / rho
@@ -55,8 +57,8 @@ def consistent_pairs(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: flo
         if not len(ia) or not len(ib):
             continue
         xa, xb = xa_all[ia, sl], xb_all[ib, sl]
-        la, pa = _line_channels(xa, f_t, 1.0), _point_channels(xa)                      # full-resolution px
-        lb, pb = _line_channels(xb, f_t.T, 1.0), _point_channels(xb)
+        la, pa = line_channels(xa, f_t, 1.0), point_channels(xa)                      # full-resolution px
+        lb, pb = line_channels(xb, f_t.T, 1.0), point_channels(xb)
         num = (la.reshape(len(ia), -1) @ pb.reshape(len(ib), -1).T) * tb.track_scale ** 2 + \
             (pa.reshape(len(ia), -1) @ lb.reshape(len(ib), -1).T) * ta.track_scale ** 2
         cnt = va_all[ia, sl].to(dt) @ vb_all[ib, sl].to(dt).T
@@ -64,15 +66,23 @@ def consistent_pairs(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: flo
         keys.append((ia[r] * mb + ib[c]).cpu().numpy())
         nums.append(num[r, c].cpu().numpy())
         cnts.append(cnt[r, c].cpu().numpy())
-    out = sparse.csr_matrix((ta.n_tracks, tb.n_tracks), dtype=np.float32)
     if not keys:
-        return out
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0), np.zeros(0)
     uniq, inv = np.unique(np.concatenate(keys), return_inverse=True)
     num = np.bincount(inv, weights=np.concatenate(nums))
     cnt = np.bincount(inv, weights=np.concatenate(cnts))
-    ok = (cnt >= min_overlap) & (num / (2 * np.maximum(cnt, 1)) < gate_px ** 2)
-    rows, cols = uniq[ok] // mb, uniq[ok] % mb
-    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(ta.n_tracks, tb.n_tracks))
+    return uniq // mb, uniq % mb, num / (2 * np.maximum(cnt, 1)), cnt
+
+
+def consistent_pairs(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d: float, gate_px: float,
+                     min_overlap: int, device: torch.device, chunk_frames: int = 48) -> sparse.csr_matrix:
+    """[MA, MB] sparse 0/1 matrix of track pairs whose RMS symmetric epipolar distance (tracking px) over their
+    common instants is below ``gate_px``, with at least ``min_overlap`` common frames (pair_mean_distances)."""
+    rows, cols, mean_sq, cnt = pair_mean_distances(ta, tb, f, rho, d, device, chunk_frames)
+    ok = (cnt >= min_overlap) & (mean_sq < gate_px ** 2)
+    return sparse.csr_matrix((np.ones(int(ok.sum()), np.float32), (rows[ok], cols[ok])),
+                             shape=(ta.n_tracks, tb.n_tracks))
 
 
 def consistent_links(scene: SceneSpec, tracks: list[CameraTracks], cams: list[int], offsets: np.ndarray,

@@ -66,7 +66,7 @@ def _hom(p: torch.Tensor) -> torch.Tensor:
     return torch.cat([p, torch.ones_like(p[..., :1])], -1)
 
 
-def _line_channels(p: torch.Tensor, f: torch.Tensor, px_scale: float) -> torch.Tensor:
+def line_channels(p: torch.Tensor, f: torch.Tensor, px_scale: float) -> torch.Tensor:
     """[M, N, 2] normalised points -> [M, 6, N] second moments of their epipolar lines (scaled so ℓ·b is px).
 
     Invalid (NaN) samples give zeros."""
@@ -78,7 +78,7 @@ def _line_channels(p: torch.Tensor, f: torch.Tensor, px_scale: float) -> torch.T
     return ch * valid[:, None, :].to(ch.dtype)
 
 
-def _point_channels(p: torch.Tensor) -> torch.Tensor:
+def point_channels(p: torch.Tensor) -> torch.Tensor:
     """[M, N, 2] normalised points -> [M, 6, N] monomials (x², y², 1, xy, x, y); zeros where invalid."""
     valid = torch.isfinite(p).all(-1)
     q = torch.nan_to_num(p)
@@ -109,8 +109,8 @@ def lag_scores(xa: torch.Tensor, xb: torch.Tensor, f_n: torch.Tensor, px_a: floa
     lags = torch.arange(-max_lag, max_lag + 1, device=xa.device)
     idx = lags % nfft
     # channels: X side (A, indexed by n) pairs with Y side (B, indexed by n - L)
-    x_ch = torch.cat([_line_channels(xa, f_n, px_b), _point_channels(xa)], 1)          # [MA, 12, NA]
-    y_ch = torch.cat([_point_channels(xb), _line_channels(xb, f_n.T, px_a)], 1)        # [MB, 12, NB]
+    x_ch = torch.cat([line_channels(xa, f_n, px_b), point_channels(xa)], 1)          # [MA, 12, NA]
+    y_ch = torch.cat([point_channels(xb), line_channels(xb, f_n.T, px_a)], 1)        # [MB, 12, NB]
     x_f = torch.fft.rfft(x_ch, n=nfft)
     y_f = torch.fft.rfft(y_ch, n=nfft).conj()
     va = torch.isfinite(xa).all(-1).to(xa.dtype)

@@ -30,8 +30,8 @@ from tqdm import tqdm
 from sync4dgs.data.scene import CameraSpec, SceneSpec
 from sync4dgs.errors import SyncError
 from sync4dgs.sync.align.ambiguity import other_readings
-from sync4dgs.sync.align.geometry import fundamental_matrix, normalizer
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
+from sync4dgs.sync.align.geometry import fundamental_matrix
 from sync4dgs.sync.align.klt import observe_camera
 from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, FineEstimate, PairData, coarse_pair, fine_pair, select_pairs
 from sync4dgs.sync.align.pencil import PackedMasks
@@ -314,8 +314,8 @@ def _track_fine(scene: SceneSpec, p: PairData, rho: float, d0: float, cfg: Align
     """The pair's sub-frame offset from the tracks its track cue scored (trackfine.py), around d0 (s, A's clock)."""
     ca, cb = scene.cameras[p.a], scene.cameras[p.b]
     ta, tb = p.tracks
-    return track_fine_pair(ta, tb, fundamental_matrix(ca, cb), normalizer(ca), normalizer(cb), (ca.width, ca.height),
-                           rho, d0, cfg.min_overlap_frames, cfg.score_truncate_px, device)
+    return track_fine_pair(ta, tb, fundamental_matrix(ca, cb), (ca.width, ca.height), rho, d0, cfg.min_overlap_frames,
+                           cfg.score_truncate_px, device)
 
 
 def _with_track_estimate(pencil: FineEstimate | None, track: FineEstimate | None) -> FineEstimate | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sync4dgs.sync.align.pairscore import _line_channels, _point_channels
+from sync4dgs.sync.align.matching import pair_mean_distances
 from sync4dgs.sync.align.pairs import FineEstimate
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.silscore import bootstrap_minimum_spread
@@ -54,51 +54,29 @@ def _epipolar_sq(xa: torch.Tensor, xb: torch.Tensor, f: torch.Tensor, s_a: float
     return 0.5 * (db * db + da * da)
 
 
-def _partners(xa: torch.Tensor, xb: torch.Tensor, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
-              s_a: float, s_b: float, min_overlap: int, trunc_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Best partners at one lag: xa [MA, N, 2], xb [MB, N, 2] full-resolution pixels on the same instants.
-
-    Returns (ia, jb) [P] int64: the pairs (i, best j of i) and (best i of j, j), deduplicated, whose mean
-    symmetric squared distance over >= ``min_overlap`` shared samples is below ``trunc_px``^2 (at most
-    MAX_PAIRS, the closest)."""
-    dt = xa.dtype
-    na_ = torch.as_tensor(norm_a, dtype=dt, device=xa.device)
-    nb_ = torch.as_tensor(norm_b, dtype=dt, device=xa.device)
-    f_n = torch.as_tensor(np.linalg.inv(norm_b).T @ f @ np.linalg.inv(norm_a), dtype=dt, device=xa.device)
-    pa = xa @ na_[:2, :2].T + na_[:2, 2]
-    pb = xb @ nb_[:2, :2].T + nb_[:2, 2]
-    px_a, px_b = s_a / float(norm_a[0, 0]), s_b / float(norm_b[0, 0])
-    x_ch = torch.cat([_line_channels(pa, f_n, px_b), _point_channels(pa)], 1)          # [MA, 12, N]
-    y_ch = torch.cat([_point_channels(pb), _line_channels(pb, f_n.T, px_a)], 1)        # [MB, 12, N]
-    num = torch.einsum("icn,jcn->ij", x_ch, y_ch)
-    va = torch.isfinite(xa).all(-1).to(dt)
-    vb = torch.isfinite(xb).all(-1).to(dt)
-    cnt = va @ vb.T
-    d = torch.where(cnt >= min_overlap, num / (2 * cnt.clamp_min(1)), torch.full_like(num, float("inf")))
-    pairs: dict[tuple[int, int], float] = {}
-    da, ja = d.min(1)
-    db, ib = d.min(0)
-    t2 = trunc_px * trunc_px
-    for i, (v, j) in enumerate(zip(da.tolist(), ja.tolist())):
-        if v < t2:
-            pairs[(i, j)] = v
-    for j, (v, i) in enumerate(zip(db.tolist(), ib.tolist())):
-        if v < t2:
-            pairs[(i, j)] = v
-    best = sorted(pairs, key=pairs.get)[:MAX_PAIRS]
-    ia = np.array([p[0] for p in best], dtype=np.int64)
-    jb = np.array([p[1] for p in best], dtype=np.int64)
-    return ia, jb
+def _partners(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d0: float, min_overlap: int,
+              trunc_px: float, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Best partners at the offset ``d0``: (ia, jb) [P] int64, the pairs (i, best j of i) and (best i of j, j),
+    deduplicated, whose mean symmetric squared epipolar distance over >= ``min_overlap`` common frames
+    (matching.pair_mean_distances) is below ``trunc_px``^2; at most MAX_PAIRS, the closest first."""
+    rows, cols, mean_sq, cnt = pair_mean_distances(ta, tb, f, rho, d0, device)
+    ok = (cnt >= min_overlap) & (mean_sq < trunc_px * trunc_px)
+    rows, cols, mean_sq = rows[ok], cols[ok], mean_sq[ok]
+    order = np.argsort(mean_sq, kind="stable")
+    best_of_a = order[np.unique(rows[order], return_index=True)[1]]      # first (closest) entry of every row
+    best_of_b = order[np.unique(cols[order], return_index=True)[1]]
+    keep = np.union1d(best_of_a, best_of_b)
+    keep = keep[np.argsort(mean_sq[keep], kind="stable")][:MAX_PAIRS]
+    return rows[keep], cols[keep]
 
 
-def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray,
-                    size_a: tuple[int, int], rho: float, d0: float, min_overlap: int, trunc_px: float,
-                    device: torch.device, window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
+def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, size_a: tuple[int, int], rho: float,
+                    d0: float, min_overlap: int, trunc_px: float, device: torch.device, window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
                     n_boot: int = 200, seed: int = 0) -> FineEstimate | None:
     """Sub-frame offset of a pair from its tracks, around ``d0`` (seconds of A's clock) at rate ratio ``rho``.
 
     ta, tb: the pair's scored tracks (full-resolution pixels; tracking scale in ``track_scale``); f: [3, 3] pixel
-    F (x_B^T F x_A = 0); norm_a, norm_b: [3, 3] pixel normalisers (geometry.normalizer); size_a: A's image
+    F (x_B^T F x_A = 0); size_a: A's image
     (width, height) in pixels, cut into REGION_GRID x REGION_GRID regions for the bootstrap. Returns FineEstimate
     (rho, d_s, sharpness = 1 - min / mean cost one frame either side, cost in tracking px^2, sigma_s = the
     minimum's spread in seconds under a two-way bootstrap of 5-frame blocks and image regions of A's tracks, NaN
@@ -114,8 +92,7 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: n
     xa_all = sample_linear(torch.as_tensor(ta.xy, dtype=dt, device=device), tau_a, grid_a)      # [MA, N, 2]
     xb_px = torch.as_tensor(tb.xy, dtype=dt, device=device)
     s_a, s_b = float(ta.track_scale), float(tb.track_scale)
-    xb_d0 = sample_linear(xb_px, tau_b, (grid_a - d0) / rho)
-    ia, jb = _partners(xa_all, xb_d0, f, norm_a, norm_b, s_a, s_b, min_overlap, trunc_px)
+    ia, jb = _partners(ta, tb, f, rho, d0, min_overlap, trunc_px, device)
     if len(ia) == 0:
         return None
     f_t = torch.as_tensor(f, dtype=dt, device=device)
@@ -124,7 +101,7 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, norm_a: n
     n = len(grid_a)
     block = torch.as_tensor(np.arange(n) // block_frames, device=device)
     nb = int(block.max()) + 1
-    region = torch.as_tensor(_regions(xa_all[torch.as_tensor(ia, device=device)], size_a), device=device)
+    region = torch.as_tensor(_regions(xa, size_a), device=device)
     ng = int(region.max()) + 1
     cell = (region[:, None] * nb + block[None, :]).reshape(-1)         # [P * N] (region, block) of each sample
     grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
