@@ -13,18 +13,13 @@ from sync4dgs.sync.align.pencil import signed_distance
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.solve import PairMeasurement, solve_global
 from sync4dgs.sync.align.tracks import load_camera_tracks
+from sync4dgs.utils.geometry import look_at
 
 
 def _cam(name, center, target=(0.0, 0.0, 0.0), w=160, h=120, fps=30.0, n=10):
-    c = np.asarray(center, float)
-    f = np.asarray(target, float) - c
-    f /= np.linalg.norm(f)
-    x = np.cross(f, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(f, x)
-    R = np.stack([x, y, f])
+    R, t = look_at(center, target)
     K = np.array([[150.0, 0, w / 2], [0, 150.0, h / 2], [0, 0, 1]])
-    return CameraSpec(name, w, h, K, R, -R @ c, fps, n, FrameSource("images", f"frames/{name}", "{:05d}.png"))
+    return CameraSpec(name, w, h, K, R, t, fps, n, FrameSource("images", f"frames/{name}", "{:05d}.png"))
 
 
 def test_parse_rates_modes_and_errors():

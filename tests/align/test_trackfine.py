@@ -9,20 +9,16 @@ from sync4dgs.sync.align.pairs import FineEstimate
 from sync4dgs.sync.align.pipeline import _with_track_estimate
 from sync4dgs.sync.align.trackfine import track_fine_pair
 from sync4dgs.sync.align.tracks import CameraTracks
+from sync4dgs.utils.geometry import look_at
 
 FPS = 10.0          # a slow camera (as caliscope's ~6 fps recordings): a frame is a long time
 CPU = torch.device("cpu")
 
 
 def _cam(name, center, w=320, h=240, n=60):
-    c = np.asarray(center, float)
-    f = -c / np.linalg.norm(c)
-    x = np.cross(f, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(f, x)
-    R = np.stack([x, y, f])
+    R, t = look_at(center, (0.0, 0.0, 0.0))
     K = np.array([[300.0, 0, w / 2], [0, 300.0, h / 2], [0, 0, 1]])
-    return CameraSpec(name, w, h, K, R, -R @ c, FPS, n, FrameSource("images", f"frames/{name}", "{:05d}.png"))
+    return CameraSpec(name, w, h, K, R, t, FPS, n, FrameSource("images", f"frames/{name}", "{:05d}.png"))
 
 
 def _points(t_s: np.ndarray, n_points: int = 24) -> np.ndarray:
