@@ -71,17 +71,17 @@ def _partners(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d0:
 
 
 def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, size_a: tuple[int, int], rho: float,
-                    d0: float, min_overlap: int, trunc_px: float, device: torch.device, window_frames: float = 1.5, step_frames: float = 0.05, block_frames: int = 5,
-                    n_boot: int = 200, seed: int = 0) -> FineEstimate | None:
+                    d0: float, min_overlap: int, trunc_px: float, device: torch.device, window_frames: float = 1.5,
+                    step_frames: float = 0.05, block_frames: int = 5, n_boot: int = 200,
+                    seed: int = 0) -> FineEstimate | None:
     """Sub-frame offset of a pair from its tracks, around ``d0`` (seconds of A's clock) at rate ratio ``rho``.
 
     ta, tb: the pair's scored tracks (full-resolution pixels; tracking scale in ``track_scale``); f: [3, 3] pixel
-    F (x_B^T F x_A = 0); size_a: A's image
-    (width, height) in pixels, cut into REGION_GRID x REGION_GRID regions for the bootstrap. Returns FineEstimate
-    (rho, d_s, sharpness = 1 - min / mean cost one frame either side, cost in tracking px^2, sigma_s = the
-    minimum's spread in seconds under a two-way bootstrap of 5-frame blocks and image regions of A's tracks, NaN
-    below 3 blocks), or None when no track pair matches at
-    ``d0`` or the cost has no finite value."""
+    F (x_B^T F x_A = 0); size_a: A's image (width, height) in pixels, cut into REGION_GRID x REGION_GRID regions
+    for the bootstrap. Returns FineEstimate (rho, d_s, sharpness = 1 - min / mean cost one frame either side,
+    cost in tracking px^2, sigma_s = the minimum's spread in seconds under a two-way bootstrap of 5-frame blocks
+    and image regions of A's tracks, NaN below 3 blocks), or None when no track pair matches at ``d0`` or the
+    cost has no finite value."""
     if ta.n_tracks == 0 or tb.n_tracks == 0 or len(ta.tau_s) < 2:
         return None
     dt = torch.float64
