@@ -67,7 +67,7 @@ class PairReport:
     fine_ratio: float | None = None
     fine_lag_s: float | None = None
     fine_sharpness: float | None = None
-    fine_sigma_s: float | None = None       # the refined offset's bootstrap spread (s; silscore.fine_lag_spread)
+    fine_sigma_s: float | None = None       # the refined offset's bootstrap spread (s; silscore, trackfine)
     inlier: bool = False
     shared_frames: int = 0
 
