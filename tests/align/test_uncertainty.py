@@ -103,6 +103,7 @@ def test_align_reports_sigmas_and_the_gate_downgrades_imprecise_cameras(tmp_path
     assert aligned and all(sig[n] is not None and 0 < sig[n] < 1.0 for n in aligned)
     refined = [p for p in off.pairs if p.fine_lag_s is not None]
     assert refined and all(p.to_dict()["fine_sigma_s"] > 0 for p in refined)
+    assert all(p.to_dict()["fine_cue"] in ("pencil", "tracks", "both") for p in refined)
     strict = align_scene(scene, AlignConfig(max_offset_s=0.5, rates="1", max_aligned_sigma_frames=1e-3))
     for n in aligned:   # same offsets, but none is precise to a thousandth of a frame
         assert strict.time_maps.cameras[n].status == "low_confidence"

@@ -68,6 +68,7 @@ class PairReport:
     fine_lag_s: float | None = None
     fine_sharpness: float | None = None
     fine_sigma_s: float | None = None       # the refined offset's bootstrap spread (s; silscore, trackfine)
+    fine_cue: str | None = None             # what refined it: "pencil", "tracks" or "both" (inverse-variance mean)
     inlier: bool = False
     shared_frames: int = 0
 
@@ -75,7 +76,8 @@ class PairReport:
         return {"cam_a": self.cam_a, "cam_b": self.cam_b, "coarse_ratio": self.coarse_ratio,
                 "coarse_lag_s": self.coarse_lag_s, "confidence": self.confidence, "cues": self.cues,
                 "shared_frames": self.shared_frames, "fine_ratio": self.fine_ratio, "fine_lag_s": self.fine_lag_s,
-                "fine_sharpness": self.fine_sharpness, "fine_sigma_s": self.fine_sigma_s, "inlier": self.inlier}
+                "fine_sharpness": self.fine_sharpness, "fine_sigma_s": self.fine_sigma_s, "fine_cue": self.fine_cue,
+                "inlier": self.inlier}
 
 
 @dataclass
@@ -362,9 +364,13 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
             # fine_max_shift_frames from the coarse candidate means a distorted cost (e.g. a calibration error)
             if ft is not None and abs(ft.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
                 ft = None
-            fe = _with_track_estimate(fe, ft)
+            pencil, fe = fe, _with_track_estimate(fe, ft)
+            cue = "pencil" if fe is pencil else "tracks" if fe is ft else "both"
+        else:
+            cue = "pencil"
         if fe is not None and fe.sharpness > 0:
             reports[k].fine_ratio, reports[k].fine_lag_s, reports[k].fine_sharpness = fe.rho, fe.d_s, fe.sharpness
+            reports[k].fine_cue = cue
             if np.isfinite(fe.sigma_s):  # a spread of 0 (every resample at one grid step) is floored at 0.02 frame
                 sigmas[-1] = reports[k].fine_sigma_s = max(fe.sigma_s, 0.02 * h_a)
                 w_fine = coarse_w[k] * (0.1 * h_a / max(sigmas[-1], 0.1 * h_a)) ** 2
