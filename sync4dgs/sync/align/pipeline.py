@@ -320,6 +320,12 @@ def _track_fine(scene: SceneSpec, p: PairData, rho: float, d0: float, cfg: Align
                            cfg.score_truncate_px, device)
 
 
+def _unless_shifted(est: FineEstimate | None, coarse_lag_s: float, max_shift_s: float) -> FineEstimate | None:
+    """``est`` unless its minimum lies more than ``max_shift_s`` from the pair's coarse candidate (an untrusted
+    cue's sub-frame minimum that far off means a distorted cost, e.g. a calibration error): then None."""
+    return None if est is not None and abs(est.d_s - coarse_lag_s) > max_shift_s else est
+
+
 def _with_track_estimate(pencil: FineEstimate | None, track: FineEstimate | None) -> FineEstimate | None:
     """One refined estimate of a pair from its pencil and track refinements (same rate ratio): the
     inverse-variance mean of the offsets where both have a finite spread, else the one that has a spread (the
@@ -355,15 +361,12 @@ def _refine(scene: SceneSpec, ref: int, data: list[PairData], reports: list[Pair
         fe = fine_pair(p.profiles, rho0, d0, device) if p.profiles is not None else None
         # a weak pencil cue (real footage: silhouettes differ between views) may put its sub-frame minimum
         # frames away from the coarse estimate that the track cue made; then keep the coarse candidate
+        coarse_lag, max_shift = p.score.candidates[chosen[k]][1], cfg.fine_max_shift_frames * h_a
         if fe is not None and p.cue_confidence.get("pencil", 0.0) < cfg.pencil_trusted_confidence:
-            if abs(fe.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
-                fe = None
+            fe = _unless_shifted(fe, coarse_lag, max_shift)
         if cfg.track_refine and p.tracks is not None and p.cue_confidence.get("tracks", 0.0) > 0:
-            ft = _track_fine(scene, p, rho0, d0, cfg, device)
-            # the same rule for the track refinement (a fallback cue, never "trusted"): a minimum more than
-            # fine_max_shift_frames from the coarse candidate means a distorted cost (e.g. a calibration error)
-            if ft is not None and abs(ft.d_s - p.score.candidates[chosen[k]][1]) > cfg.fine_max_shift_frames * h_a:
-                ft = None
+            # the same rule for the track refinement (a fallback cue, never "trusted")
+            ft = _unless_shifted(_track_fine(scene, p, rho0, d0, cfg, device), coarse_lag, max_shift)
             pencil, fe = fe, _with_track_estimate(fe, ft)
             cue = "pencil" if fe is pencil else "tracks" if fe is ft else "both"
         else:

@@ -11,9 +11,10 @@ Each track's partner in the other view is fixed once, at the starting offset ``d
 track of A and of B, kept when its mean distance there is below the truncation): within a window of +-1.5 frames
 the same physical point stays the best partner, and a fixed pairing lets the cost be summed per block of time
 for the bootstrap. The cost is evaluated on a grid of ``step_frames`` around ``d0`` and its minimum refined by a
-local parabola; the spread is the standard deviation of that minimum over block-bootstrap resamples of time
-(silscore.bootstrap_minimum_spread), the same measure as the pencil cue's, so that the fine solve can weigh both
-cues by inverse variance. Real footage where silhouettes are unusable (a person and a board moving before a
+local parabola; the spread is the standard deviation of that minimum over a two-way bootstrap that resamples
+blocks of time and image regions of A's tracks (silscore.bootstrap_minimum_spread, shared with the pencil cue's
+time-block spread), so that the fine solve can weigh both cues by inverse variance and a part of the scene that
+pulls the lag its own way widens the spread. Real footage where silhouettes are unusable (a person and a board moving before a
 textured, changing background) is where this cue carries the sub-frame precision.
 """
 
@@ -23,7 +24,8 @@ import numpy as np
 import torch
 
 from sync4dgs.sync.align.matching import pair_mean_distances
-from sync4dgs.sync.align.pairs import FineEstimate
+from sync4dgs.sync.align.geometry import epipolar_distance
+from sync4dgs.sync.align.pairs import FineEstimate, _refine_1d
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.silscore import bootstrap_minimum_spread
 from sync4dgs.sync.align.tracks import CameraTracks
@@ -43,15 +45,12 @@ def _regions(xa: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 
 def _epipolar_sq(xa: torch.Tensor, xb: torch.Tensor, f: torch.Tensor, s_a: float, s_b: float) -> torch.Tensor:
     """Symmetric squared point-to-epipolar-line distance [..., N] (tracking px^2) of full-resolution pixel
-    points xa, xb [..., N, 2] under F (x_b^T F x_a = 0); NaN where either point is missing."""
-    ha = torch.cat([xa, torch.ones_like(xa[..., :1])], -1)
-    hb = torch.cat([xb, torch.ones_like(xb[..., :1])], -1)
-    la = ha @ f.T                       # lines in B
-    lb = hb @ f                         # lines in A
-    alg = (hb * la).sum(-1)
-    db = alg / torch.sqrt(la[..., 0] ** 2 + la[..., 1] ** 2).clamp_min(1e-12) * s_b
-    da = alg / torch.sqrt(lb[..., 0] ** 2 + lb[..., 1] ** 2).clamp_min(1e-12) * s_a
-    return 0.5 * (db * db + da * da)
+    points xa, xb [..., N, 2] under F (x_b^T F x_a = 0); NaN where either point is missing: geometry's
+    epipolar_distance in the two cameras' tracking pixels (F rescaled to them)."""
+    scale_a = torch.tensor([s_a, s_a, 1.0], dtype=f.dtype, device=f.device)
+    scale_b = torch.tensor([s_b, s_b, 1.0], dtype=f.dtype, device=f.device)
+    f_track = f / scale_b[:, None] / scale_a[None, :]
+    return epipolar_distance(f_track, xa * s_a, xb * s_b) ** 2
 
 
 def _partners(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, rho: float, d0: float, min_overlap: int,
@@ -123,12 +122,7 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, size_a: t
     grid, num, den = grid[ok], num[torch.as_tensor(ok, device=device)], den[torch.as_tensor(ok, device=device)]
     cost = (num.sum((1, 2)) / den.sum((1, 2))).cpu().numpy()
     k = int(np.nanargmin(cost))
-    d_best, c_best = float(grid[k]), float(cost[k])
-    if 0 < k < len(grid) - 1 and np.isfinite(cost[k - 1:k + 2]).all():
-        c0, c1, c2 = cost[k - 1], cost[k], cost[k + 1]
-        curv = c0 - 2 * c1 + c2
-        if curv > 0:
-            d_best += float(np.clip(0.5 * (c0 - c2) / curv, -1, 1)) * (grid[1] - grid[0])
+    d_best, c_best = _refine_1d(grid, cost)            # local parabola, as the pencil's fine_pair
     one = int(round(1.0 / step_frames))
     around = [cost[i] for i in (k - one, k + one) if 0 <= i < len(cost) and np.isfinite(cost[i])]
     sharp = float(np.clip(1 - c_best / max(np.mean(around), 1e-12), 0, 1)) if around else 0.0
