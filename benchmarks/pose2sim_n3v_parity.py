@@ -13,7 +13,11 @@ undistorted videos padded with black (whole pixels, no content lost) so that eac
 the image centre, with
 poses_bounds.npy written from the calibrated scene's own cameras (R, t, fx at the clip scale, its near / far): the
 same pinhole cameras N3V poses can express, up to the padding's rounding (at most half a pixel, printed) and
-fx vs fy (one focal in N3V). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
+fx vs fy (one focal in N3V); it then also prepares those same padded clips through ``--calibration`` with a
+cameras.json of the same pinhole cameras ("calibrated_same": identical pixels and cameras on both paths, so any
+difference from "n3v" comes from the camera models: the exact principal point and fy there, the centred one and
+fy = fx in N3V), and with the N3V scene's own cameras ("calibrated_n3v_cameras": identical pixels AND identical
+pinhole cameras; a difference would come from the importers). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
 
     python benchmarks/pose2sim_n3v_parity.py DEMO_DIR --work /tmp/p2s_par [--sets "0,0,0,0;0,3,7,2"]
         [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted|centred]
@@ -78,11 +82,16 @@ def centring_pad(K: np.ndarray, width: int, height: int) -> tuple[int, int, int,
 
 
 def write_centred_n3v(scene_dir: Path, names: list[str], dst: Path, fps: float) -> dict[str, float]:
-    """The calibrated scene's undistorted videos padded to centred principal points into ``dst``, and its cameras
-    as ``dst/poses_bounds.npy``; returns each camera's residual principal-point offset (px)."""
+    """The calibrated scene's undistorted videos padded to centred principal points into ``dst``, its cameras
+    as ``dst/poses_bounds.npy`` and, for the same pinhole cameras through ``--calibration``, as
+    ``dst/cameras_padded.json`` (K shifted by the padding, no distortion, the scene's R, t); returns each
+    camera's residual principal-point offset (px)."""
+    from sync4dgs.data.readers.calibration import cameras_json  # noqa: PLC0415
+    from sync4dgs.data.readers.calibration.rig import CalibCamera, opencv_K  # noqa: PLC0415
+
     meta = json.loads((scene_dir / "scene.json").read_text())
     cams = {c["name"]: c for c in meta["cameras"]}
-    rows, residuals = [], {}
+    rows, residuals, padded = [], {}, []
     for name in names:
         c = cams[name]
         K, R, t = np.asarray(c["K"]), np.asarray(c["R"]), np.asarray(c["t"])
@@ -95,8 +104,24 @@ def write_centred_n3v(scene_dir: Path, names: list[str], dst: Path, fps: float) 
             frames.append(canvas)
         write_video(dst / f"{name}.mp4", frames, fps, crf=14)
         rows.append(llff_row(R, -R.T @ t, h, w, K[0, 0], float(meta["near"]), float(meta["far"])))
+        Kp = opencv_K(K)
+        Kp[0, 2] += left
+        Kp[1, 2] += top
+        padded.append(CalibCamera(name, w, h, Kp, np.zeros(0), R, t))
     np.save(dst / "poses_bounds.npy", np.asarray(rows))
+    cameras_json.write(dst / "cameras_padded.json", padded)
     return residuals
+
+
+def write_scene_cameras(scene_dir: Path, dst: Path) -> None:
+    """A prepared scene's pinhole cameras (scene.json: K, R, t, size) as a cameras.json for ``--calibration``."""
+    from sync4dgs.data.readers.calibration import cameras_json  # noqa: PLC0415
+    from sync4dgs.data.readers.calibration.rig import CalibCamera, opencv_K  # noqa: PLC0415
+
+    meta = json.loads((scene_dir / "scene.json").read_text())
+    cameras_json.write(dst, [CalibCamera(c["name"], int(c["width"]), int(c["height"]), opencv_K(np.asarray(c["K"])),
+                                         np.zeros(0), np.asarray(c["R"]), np.asarray(c["t"]))
+                             for c in meta["cameras"]])
 
 
 def cli(*args: str) -> float:
@@ -145,9 +170,16 @@ def main(argv: list[str] | None = None) -> dict:
             shutil.copy(src_v / f"{name}.mp4", src_n / f"{name}.mp4")
         np.save(src_n / "poses_bounds.npy", pb)
         res = {"delays": delays, "frames": n_out, "ways": {}}
-        for way, src, extra in (("calibrated", src_v, ["--format", "videos", "--calibration", str(calib)]),
-                                ("n3v", src_n, ["--format", "n3v", "--pose_cameras", ",".join(names),
-                                                "--test_cameras", ""])):
+        ways = [("calibrated", src_v, ["--format", "videos", "--calibration", str(calib)]),
+                ("n3v", src_n, ["--format", "n3v", "--pose_cameras", ",".join(names), "--test_cameras", ""])]
+        if a.n3v_clips == "centred":     # the N3V folder's own clips and cameras, through --calibration
+            src_s = w / "src_same"
+            ways.append(("calibrated_same", src_s, ["--format", "videos", "--calibration",
+                                                    str(src_s / "cameras_padded.json")]))
+            src_c = w / "src_n3v_cameras"
+            ways.append(("calibrated_n3v_cameras", src_c, ["--format", "videos", "--calibration",
+                                                           str(src_c / "cameras_n3v.json")]))
+        for way, src, extra in ways:
             scene = w / f"scene_{way}"
             if way == "n3v" and a.n3v_clips == "undistorted":
                 for name in names:
@@ -156,6 +188,12 @@ def main(argv: list[str] | None = None) -> dict:
                 res["pad_residual_px"] = write_centred_n3v(w / "scene_calibrated", names, src_n, fps)
                 print(f"centred padding: principal point off the image centre by (px) {res['pad_residual_px']}",
                       flush=True)
+            if way in ("calibrated_same", "calibrated_n3v_cameras"):
+                src.mkdir(parents=True)
+                for f in [*(src_n / f"{name}.mp4" for name in names), src_n / "cameras_padded.json"]:
+                    shutil.copy(f, src / f.name)
+            if way == "calibrated_n3v_cameras":      # the N3V scene's own cameras (centred K, fy = fx)
+                write_scene_cameras(w / "scene_n3v", src / "cameras_n3v.json")
             tp = cli("prepare", str(src), "--out", str(scene), "--reference", names[0], *extra)
             ta = cli("align", str(scene), "--device", "cpu", *shlex.split(a.align))
             off = json.loads((scene / "offsets.json").read_text())["cameras"]
@@ -177,9 +215,11 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{x['camera']} {x['est_frames']:+.2f} (err {x['err_frames']:+.2f}, {x['status']} {x['confidence']:.2f})"
                 for x in r["rows"][1:]) + f" | MAE {r['mae']:.2f} max {r['max']:.2f} wrong-aligned {r['aligned_wrong']}"
                 f" | prepare {r['prepare_s']:.0f} s align {r['align_s']:.0f} s", flush=True)
-        c, n = res["ways"]["calibrated"]["rows"], res["ways"]["n3v"]["rows"]
-        print(f"set {spec} calibrated - n3v (frames): " + ", ".join(
-            f"{x['camera']} {x['est_frames'] - y['est_frames']:+.3f}" for x, y in zip(c[1:], n[1:])), flush=True)
+        n = res["ways"]["n3v"]["rows"]
+        for way in [k for k in res["ways"] if k != "n3v"]:
+            c = res["ways"][way]["rows"]
+            print(f"set {spec} {way} - n3v (frames): " + ", ".join(
+                f"{x['camera']} {x['est_frames'] - y['est_frames']:+.3f}" for x, y in zip(c[1:], n[1:])), flush=True)
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
     return out

@@ -327,6 +327,9 @@ class MovingSeedConfig:
     min_agreement: float = 0.6                 # fraction of those that must see moving pixels there (0.6: one
                                                # camera of four with a wrong clock does not veto a point)
     photo_tolerance: float = 0.2               # RMS colour error per channel (0..1) of the agreeing views
+    photo_best_fraction: float = 1.0           # ... over the best-matching fraction of them (at least min_views;
+                                               # 1: all): a view where another moving object hides the point
+                                               # sees a moving pixel of another colour
     agreement_weight: float = 1e-3             # a pixel's depth: score = colour error (sum of squares over RGB) -
                                                # weight x agreeing views; 1e-3: colour first, agreement breaks ties.
                                                # 1.0 (agreement first) fixed the demo's fast ball's missing seeds
@@ -379,6 +382,8 @@ class MovingSeedConfig:
             raise ValueError("moving.max_side must be >= 8, moving.stride_px >= 1, moving.depth_samples >= 2")
         if self.velocity_split_passes < 0:
             raise ValueError(f"moving.velocity_split_passes must be >= 0, got {self.velocity_split_passes}")
+        if not 0 < self.photo_best_fraction <= 1:
+            raise ValueError(f"moving.photo_best_fraction must be in (0, 1], got {self.photo_best_fraction}")
         if self.velocity_instants < 1:
             raise ValueError(f"moving.velocity_instants must be >= 1, got {self.velocity_instants}")
         if not 0 <= self.refill_at < 1:

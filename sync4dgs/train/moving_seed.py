@@ -205,7 +205,7 @@ def sweep_settings(scene: SceneSpec, cfg: MovingSeedConfig) -> SweepSettings:
     return SweepSettings(near=scene.near, far=min(scene.far, scene.near * 1000), stride=cfg.stride_px,
                          depth_samples=cfg.depth_samples, min_views=cfg.min_views, min_agreement=cfg.min_agreement,
                          photo_tolerance=cfg.photo_tolerance, agreement_weight=cfg.agreement_weight,
-                         depth_hypotheses=cfg.depth_hypotheses)
+                         depth_hypotheses=cfg.depth_hypotheses, photo_best_fraction=cfg.photo_best_fraction)
 
 
 def collect_moving_points(scene: SceneSpec, cams: list[CameraSpec], maps: TimeMaps, t_range_s: tuple[float, float],

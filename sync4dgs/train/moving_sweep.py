@@ -8,7 +8,8 @@ moving-pixel mask (sync4dgs/data/motion_mask.py). For every masked pixel of ever
 * at least ``min_agreement`` of those views see a moving pixel there (a dilated mask: sub-frame timing and
   calibration errors), i.e. the point lies inside the visual hull of the moving content, and
 * the colours of the agreeing views match the source pixel best (RMS colour error per channel at most
-  ``photo_tolerance``), with ``agreement_weight`` x the number of agreeing views subtracted from the error (1e-3:
+  ``photo_tolerance``; with ``photo_best_fraction`` < 1 over the best-matching part of them only, so that a view
+  where another moving object hides the point does not veto it), with ``agreement_weight`` x the number of agreeing views subtracted from the error (1e-3:
   a tie-break; 1.0: the depth where the most views agree comes first).
 
 With ``depth_hypotheses`` 2 a pixel whose depth is ambiguous gives a second point: the depth where the most views
@@ -53,7 +54,8 @@ class SweepSettings:
     min_views / min_agreement / photo_tolerance: see the module docstring; agreement_weight: score bonus per
     agreeing view (the score is the colour error, a sum of squares over RGB, minus weight x agreeing views);
     max_sources: masked pixels per view at most (random subset, seeded); depth_hypotheses: 1, or 2 to add the
-    agreement-first depth of ambiguous pixels (module docstring)."""
+    agreement-first depth of ambiguous pixels (module docstring); photo_best_fraction: the colour error is the
+    mean over this fraction of the agreeing views, the best-matching ones (at least min_views; 1: all)."""
 
     near: float
     far: float
@@ -66,6 +68,7 @@ class SweepSettings:
     dilate_px: int = 1
     agreement_weight: float = 1e-3
     depth_hypotheses: int = 1
+    photo_best_fraction: float = 1.0
 
 
 @dataclass
@@ -130,6 +133,20 @@ class _DepthEvidence:
                            torch.full_like(self.err, float("inf")))
 
 
+def _best_views_error(err: Tensor, agree: Tensor, n_on: Tensor, fraction: float, min_views: int) -> Tensor:
+    """[M] mean colour error over the best-matching ``fraction`` of the agreeing views (at least ``min_views``,
+    at most all of them; 1: the mean over all), from per-view errors ``err`` [V-1, M], ``agree`` [V-1, M] bool
+    and their counts ``n_on`` [M]. Occlusion-robust: a view where another moving object hides the point sees a
+    moving pixel of another colour."""
+    if fraction >= 1.0:
+        return (err * agree).sum(0) / n_on.clamp_min(1)
+    k = torch.minimum(torch.clamp(torch.ceil(fraction * n_on.to(err.dtype)).long(), min=min_views), n_on)
+    ranked = torch.sort(torch.where(agree, err, torch.full_like(err, float("inf"))), dim=0).values
+    best = torch.cumsum(torch.where(torch.isfinite(ranked), ranked, torch.zeros_like(ranked)), dim=0)
+    total = best.gather(0, (k - 1).clamp_min(0)[None]).squeeze(0)
+    return torch.where(k > 0, total / k.clamp_min(1).to(err.dtype), torch.zeros_like(total))
+
+
 def _depth_evidence(views: SweepViews, others: Tensor, check: Tensor, rays: Tensor, src: Tensor, inv_depths: Tensor,
                     s: SweepSettings, min_views: int, a: int, photo_check: bool) -> _DepthEvidence:
     """The evidence for P source pixels of view ``a`` at D inverse depths [P, D] each. ``photo_check``: a depth
@@ -146,7 +163,7 @@ def _depth_evidence(views: SweepViews, others: Tensor, check: Tensor, rays: Tens
     agree = inside & (on[..., 0] > 0.5)                                                 # [V-1, P*D]
     n_in, n_on = inside.sum(0), agree.sum(0)
     err = ((col - src.repeat_interleave(D, 0)[None]) ** 2).sum(-1)                      # [V-1, P*D]
-    err = (err * agree).sum(0) / n_on.clamp_min(1)
+    err = _best_views_error(err, agree, n_on, s.photo_best_fraction, min_views)
     valid = ((n_in >= min_views) & (n_on >= min_views) & (n_on >= s.min_agreement * n_in)
              & ((err <= 3.0 * s.photo_tolerance ** 2) | (not photo_check)))
     return _DepthEvidence(err.reshape(P, D), n_on.reshape(P, D), valid.reshape(P, D), X, depths)

@@ -131,6 +131,41 @@ def test_a_second_depth_hypothesis_recovers_a_small_object_before_a_decoy():
     assert rows1 <= rows2
 
 
+def test_best_views_error_is_the_mean_of_the_smallest_agreeing_errors():
+    from sync4dgs.train.moving_sweep import _best_views_error
+
+    g = torch.Generator().manual_seed(3)
+    err = torch.rand(6, 200, generator=g, dtype=torch.float64)
+    agree = torch.rand(6, 200, generator=g) > 0.3
+    n_on = agree.sum(0)
+    for fraction in (1.0, 0.5, 0.34):
+        got = _best_views_error(err, agree, n_on, fraction, min_views=2)
+        for m in range(200):
+            e = np.sort(err[agree[:, m], m].numpy())
+            if len(e) == 0:
+                assert got[m] == 0
+                continue
+            k = len(e) if fraction >= 1 else min(max(math.ceil(fraction * len(e)), 2), len(e))
+            assert got[m].item() == pytest.approx(e[:k].mean(), rel=1e-12, abs=1e-12)
+
+
+def test_a_point_hidden_in_some_views_by_another_moving_object_keeps_its_depth_with_the_best_views():
+    """Views 2 and 3 see a green moving object in front of the textured sphere (their masks still cover it): the
+    mean colour error over all agreeing views rejects the sphere's depth for most of view 0's pixels; the error
+    over the best-matching half of them keeps it."""
+    views = _sphere_views()
+    for v in (2, 3):
+        views.images[v][views.masks[v]] = torch.tensor([0.1, 0.8, 0.1])
+    on_sphere = {}
+    for fraction in (1.0, 0.5):
+        s = SweepSettings(near=1.0, far=10.0, stride=2, depth_samples=96, photo_best_fraction=fraction)
+        pts = sweep_moving_points(views, s, torch.Generator().manual_seed(0))
+        xyz = pts.xyz[pts.view == 0].numpy()
+        on_sphere[fraction] = int((np.abs(np.linalg.norm(xyz - CENTER, axis=1) - RADIUS) < 0.1).sum())
+    n_src = int(views.masks[0][1::2, 1::2].sum())
+    assert on_sphere[0.5] > 0.75 * n_src > 1.5 * on_sphere[1.0], (on_sphere, n_src)
+
+
 def test_one_depth_hypothesis_is_the_default_and_unchanged_on_a_clear_surface():
     views = _sphere_views()
     a = sweep_moving_points(views, SweepSettings(near=1.0, far=10.0, stride=2, depth_samples=96),
