@@ -309,3 +309,29 @@ def test_qualisys_rig_prepares_with_its_sensor_offset_and_mm(calib_kit, calibrat
         prepare(src, tmp_path / "scene2", fmt="videos", calibration=three)
     msg = str(e.value)
     assert "\n" not in msg and "three.qca.txt" in msg and "['cam03']" in msg and "3 camera(s) and the dataset 4" in msg
+
+
+def test_an_n3v_folder_and_its_cameras_through_calibration_prepare_the_same_scene(n3v_dir, tmp_path):
+    """Issue 17's parity on the importers: the videos of an N3V folder, prepared as N3V and through
+    ``--format videos --calibration`` with the N3V scene's own pinhole cameras as a cameras.json, give the same
+    cameras (K, R, centres in one world) and the same frames, so stage 1 sees identical input (on Pose2Sim's
+    real 4-camera rig both paths then give bit-identical offsets, benchmarks/pose2sim_n3v_parity.py)."""
+    from sync4dgs.data.readers.calibration import cameras_json  # noqa: PLC0415
+
+    a = prepare(n3v_dir, tmp_path / "scene_n3v")
+    src = tmp_path / "videos"
+    src.mkdir()
+    for cam in a.cameras:
+        (src / f"{cam.name}.mp4").write_bytes((n3v_dir / f"{cam.name}.mp4").read_bytes())
+    calib = [CalibCamera(c.name, c.width, c.height, opencv_K(c.K), np.zeros(0), c.R, c.t) for c in a.cameras]
+    cameras_json.write(src / "cameras.json", calib)
+    b = prepare(src, tmp_path / "scene_calibrated", "videos", calibration=src / "cameras.json",
+                reference=a.reference_camera)
+    assert b.camera_names == a.camera_names
+    for ca, cb in zip(a.cameras, b.cameras):
+        np.testing.assert_allclose(cb.K, ca.K, atol=1e-9)
+        np.testing.assert_allclose(cb.R, ca.R, atol=1e-12)
+        np.testing.assert_allclose(b.normalization.to_original(cb.center[None])[0], ca.center, atol=1e-9)
+        assert (cb.width, cb.height, cb.n_frames, cb.fps) == (ca.width, ca.height, ca.n_frames, ca.fps)
+        fa, fb = open_frames(a, ca.name), open_frames(b, cb.name)
+        assert all(np.array_equal(fa[i], fb[i]) for i in range(ca.n_frames))
