@@ -14,10 +14,11 @@ the image centre, with
 poses_bounds.npy written from the calibrated scene's own cameras (R, t, fx at the clip scale, its near / far): the
 same pinhole cameras N3V poses can express, up to the padding's rounding (at most half a pixel, printed) and
 fx vs fy (one focal in N3V); it then also prepares those same padded clips through ``--calibration`` with a
-cameras.json of the same pinhole cameras ("calibrated_same": identical pixels and cameras on both paths, so any
-difference from "n3v" comes from the camera models: the exact principal point and fy there, the centred one and
-fy = fx in N3V), and with the N3V scene's own cameras ("calibrated_n3v_cameras": identical pixels AND identical
-pinhole cameras; a difference would come from the importers). Both scenes are aligned by the CLI with its defaults (``--device cpu``, plus ``--align ARGS``).
+cameras.json of the exact pinhole cameras ("calibrated_same": identical pixels, so any difference from "n3v"
+comes from the camera models: the exact principal point and fy there, the centred one and fy = fx in N3V), and
+with the N3V scene's own cameras ("calibrated_n3v_cameras": identical pixels AND identical
+pinhole cameras; a difference would come from the importers). Every scene is aligned by the CLI with its
+defaults (``--device cpu``, plus ``--align ARGS``).
 
     python benchmarks/pose2sim_n3v_parity.py DEMO_DIR --work /tmp/p2s_par [--sets "0,0,0,0;0,3,7,2"]
         [--downscale 4] [--align "--max_offset_s 3"] [--bounds 0.2,10] [--n3v_clips source|undistorted|centred]

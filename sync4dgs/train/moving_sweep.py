@@ -9,8 +9,9 @@ moving-pixel mask (sync4dgs/data/motion_mask.py). For every masked pixel of ever
   calibration errors), i.e. the point lies inside the visual hull of the moving content, and
 * the colours of the agreeing views match the source pixel best (RMS colour error per channel at most
   ``photo_tolerance``; with ``photo_best_fraction`` < 1 over the best-matching part of them only, so that a view
-  where another moving object hides the point does not veto it), with ``agreement_weight`` x the number of agreeing views subtracted from the error (1e-3:
-  a tie-break; 1.0: the depth where the most views agree comes first).
+  where another moving object hides the point does not veto it), with ``agreement_weight`` x the number of
+  agreeing views subtracted from the error (1e-3: a tie-break; 1.0: the depth where the most views agree comes
+  first).
 
 With ``depth_hypotheses`` 2 a pixel whose depth is ambiguous gives a second point: the depth where the most views
 agree (agreement first), when it lies more than ``HYPOTHESIS_GAP`` coarse steps from the colour-first depth. A small
@@ -55,7 +56,8 @@ class SweepSettings:
     agreeing view (the score is the colour error, a sum of squares over RGB, minus weight x agreeing views);
     max_sources: masked pixels per view at most (random subset, seeded); depth_hypotheses: 1, or 2 to add the
     agreement-first depth of ambiguous pixels (module docstring); photo_best_fraction: the colour error is the
-    mean over this fraction of the agreeing views, the best-matching ones (at least min_views; 1: all)."""
+    mean over this fraction of the agreeing views, the best-matching ones (at least min_views; 1: all, the plain
+    mean; training's MovingSeedConfig default is 0.5)."""
 
     near: float
     far: float
