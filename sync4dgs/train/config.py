@@ -331,8 +331,8 @@ class MovingSeedConfig:
                                                # 1: all): a view where another moving object hides the point
                                                # sees a moving pixel of another colour. 0.5 vs 1 (CPU, demo
                                                # config, 2026-12-08): demo moving region +0.27 dB (fast ball +0.56,
-                                               # visible in every test frame), fast-occlusion scene +0.47, soft
-                                               # blobs (no occlusion) -0.24 dB
+                                               # visible in every test frame), fast-occlusion scene +0.52, soft
+                                               # blobs (no occlusion) -0.21 dB (3 seeds each)
     agreement_weight: float = 1e-3             # a pixel's depth: score = colour error (sum of squares over RGB) -
                                                # weight x agreeing views; 1e-3: colour first, agreement breaks ties.
                                                # 1.0 (agreement first) fixed the demo's fast ball's missing seeds
