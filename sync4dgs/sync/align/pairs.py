@@ -192,7 +192,7 @@ def discount_by_overlap(score: PairScore, tau_a: np.ndarray, tau_b: np.ndarray, 
     return kept[0][3]
 
 
-def _refine_1d(values: np.ndarray, costs: np.ndarray) -> tuple[float, float]:
+def refine_1d(values: np.ndarray, costs: np.ndarray) -> tuple[float, float]:
     """Minimum of a sampled cost (local parabola over +-2 samples): returns (argmin value, min cost)."""
     if not np.isfinite(costs).any():
         return float("nan"), float("nan")
@@ -229,7 +229,7 @@ def fine_pair(pp: PairProfiles, rho: float, d0: float, device: torch.device, win
     h = float(np.median(np.diff(pp.tau_a)))
     grid = d0 + np.arange(-window_frames, window_frames + 1e-9, step_frames) * h
     cost = fine_costs(pp, grid, np.array([rho]), PENCIL_CAP_PX, device)[0][0]
-    d, best = _refine_1d(grid, cost)
+    d, best = refine_1d(grid, cost)
     if not np.isfinite(d):
         return None
     around = fine_costs(pp, np.array([d - h, d + h]), np.array([rho]), PENCIL_CAP_PX, device)[0][0]

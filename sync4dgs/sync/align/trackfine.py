@@ -14,8 +14,8 @@ for the bootstrap. The cost is evaluated on a grid of ``step_frames`` around ``d
 local parabola; the spread is the standard deviation of that minimum over a two-way bootstrap that resamples
 blocks of time and image regions of A's tracks (silscore.bootstrap_minimum_spread, shared with the pencil cue's
 time-block spread), so that the fine solve can weigh both cues by inverse variance and a part of the scene that
-pulls the lag its own way widens the spread. Real footage where silhouettes are unusable (a person and a board moving before a
-textured, changing background) is where this cue carries the sub-frame precision.
+pulls the lag its own way widens the spread. Real footage where silhouettes are unusable (a person and a board
+moving before a textured, changing background) is where this cue carries the sub-frame precision.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sync4dgs.sync.align.matching import pair_mean_distances
 from sync4dgs.sync.align.geometry import epipolar_distance
-from sync4dgs.sync.align.pairs import FineEstimate, _refine_1d
+from sync4dgs.sync.align.matching import pair_mean_distances
+from sync4dgs.sync.align.pairs import FineEstimate, refine_1d
 from sync4dgs.sync.align.resample import sample_linear
 from sync4dgs.sync.align.silscore import bootstrap_minimum_spread
 from sync4dgs.sync.align.tracks import CameraTracks
@@ -122,7 +122,7 @@ def track_fine_pair(ta: CameraTracks, tb: CameraTracks, f: np.ndarray, size_a: t
     grid, num, den = grid[ok], num[torch.as_tensor(ok, device=device)], den[torch.as_tensor(ok, device=device)]
     cost = (num.sum((1, 2)) / den.sum((1, 2))).cpu().numpy()
     k = int(np.nanargmin(cost))
-    d_best, c_best = _refine_1d(grid, cost)            # local parabola, as the pencil's fine_pair
+    d_best, c_best = refine_1d(grid, cost)            # local parabola, as the pencil's fine_pair
     one = int(round(1.0 / step_frames))
     around = [cost[i] for i in (k - one, k + one) if 0 <= i < len(cost) and np.isfinite(cost[i])]
     sharp = float(np.clip(1 - c_best / max(np.mean(around), 1e-12), 0, 1)) if around else 0.0
