@@ -6,6 +6,7 @@ Scene sets (each over several seeds):
   mixed-meta   true frame rates cycled 30/25/24 over the cameras, metadata correct (rates "1").
   mixed-rates  true frame rates cycled 30/25/24 but every video claims 30 fps (rates "30,25,24"); the
                ground-truth rates are 30 / true fps relative to the reference.
+``--rates auto`` aligns every set with the product's default instead (rates 1 unless the data insist).
 Sources: ``toy`` (sync4dgs.data.synth.toyscene: textured spheres, ray-cast) or ``synth`` (the product's
 ``sync4dgs synth`` generator, canonical layout; mixed-rates is not available there).
 
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-offset", type=float, default=2.0, help="ground-truth offsets uniform in +- this (s)")
     p.add_argument("--search-s", type=float, default=3.0, help="AlignConfig.max_offset_s")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--rates", default=None, help="AlignConfig.rates for every set (default: '1', or the true frame "
+                   "rates for mixed-rates; 'auto' measures the product's default)")
     p.add_argument("--work", default=None, help="keep generated scenes here (default: a temporary folder)")
     p.add_argument("--out", default=None, help="write all results as JSON")
     args = p.parse_args(argv)
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     all_res: dict[str, dict] = {}
     try:
         for kind in args.sets:
-            rates = {"offsets": "1", "mixed-meta": "1", "mixed-rates": ",".join(str(int(f)) for f in MIX)}[kind]
+            rates = args.rates or {"offsets": "1", "mixed-meta": "1",
+                                   "mixed-rates": ",".join(str(int(f)) for f in MIX)}[kind]
             runs = []
             for seed in args.seeds:
                 root = work / f"{args.source}_{kind}_{seed}"

@@ -106,6 +106,11 @@ class AlignConfig:
     evidence - the camera, and every camera that moves along with it, shifted to an offset one of its pairs'
     candidates implies - keeps at least this fraction of the agreeing weight of the pairs linking the shifted
     group to the rest (e.g. a group one motion period off under near-periodic motion); 0 = off.
+    auto_rate_gain (rates "auto"): when the coarse solve gives some camera a rate other than 1, the pairs are
+    also solved at ratio 1 only (every rate 1), and the rates other than 1 are kept only when their solution's
+    agreeing weight over the pairs touching those cameras is at least this multiple of the rate-1 solution's over
+    the same pairs (otherwise the rate-1 solution, with its pair candidates, is used from there on); offsets.json's
+    extra["auto_rates"] gives both weights.
     Offset uncertainty: offsets.json's extra["sigma_frames"] gives every camera's offset standard deviation
     (frames of its own clock; solve.offset_sigmas): each refined pair's spread under a block bootstrap over time
     (silscore.fine_lag_spread), propagated through the least squares of the inlier pairs and inflated when they
@@ -181,6 +186,7 @@ class AlignConfig:
     min_support_paths: int = 2
     runner_up_support: float = 0.0
     max_other_reading: float = 0.75
+    auto_rate_gain: float = 1.25
     max_aligned_sigma_frames: float = 0.4
     inlier_tol_frames: float = 1.5
     inlier_tol_rate: float = 0.01
@@ -234,7 +240,8 @@ class AlignConfig:
                                ("rotation_min_gain", 0 <= self.rotation_min_gain < 1, "in [0, 1)"),
                                ("rotation_max_deg", self.rotation_max_deg > 0, "positive"),
                                ("blob_max_speed_frac", 0 <= self.blob_max_speed_frac <= 1, "in [0, 1]"),
-                               ("max_other_reading", self.max_other_reading >= 0, ">= 0")):
+                               ("max_other_reading", self.max_other_reading >= 0, ">= 0"),
+                               ("auto_rate_gain", self.auto_rate_gain >= 1, ">= 1")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
         if self.fg_mode not in ("median", "motion"):

@@ -11,7 +11,7 @@ averaged with weights equal to their own peak confidences; the fine stage uses t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -169,6 +169,22 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,
               score.best_lag_s, score.best_ratio, score.confidence, conf, n_shared)
     return PairData(a, b, profiles, score, conf, n_shared, scored_tracks)
+
+
+def at_unit_ratio(p: PairData, cam_a: CameraSpec, cam_b: CameraSpec, cfg: AlignConfig) -> PairData:
+    """``p`` with its combined score restricted to rate ratio 1 (rates "auto": the evidence of the rate-1 model),
+    summarised and overlap-discounted like the coarse score; ``p`` itself when ratio 1 is all it scored."""
+    ratios = p.score.ratios
+    if len(ratios) == 1 and abs(float(ratios[0]) - 1.0) < 1e-12:
+        return p
+    unit = np.nonzero(np.abs(ratios - 1.0) < 1e-12)[0]
+    curves = p.score.curves[unit[:1]] if len(unit) else np.full((1, len(p.score.lags_s)), np.nan)
+    score = PairScore(p.score.cam_a, p.score.cam_b, np.ones(1), p.score.lags_s, curves.copy())
+    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas,
+              ambiguity=cfg.confidence_margin)
+    n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
+                                   cfg.full_shared_frames)
+    return replace(p, score=score, shared_frames=n_shared)
 
 
 def discount_by_overlap(score: PairScore, tau_a: np.ndarray, tau_b: np.ndarray, min_frames: float,

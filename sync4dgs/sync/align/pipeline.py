@@ -33,12 +33,13 @@ from sync4dgs.sync.align.ambiguity import other_readings
 from sync4dgs.sync.align.config import AlignConfig, RateSpec
 from sync4dgs.sync.align.geometry import fundamental_matrix
 from sync4dgs.sync.align.klt import observe_camera
-from sync4dgs.sync.align.pairs import PENCIL_CAP_PX, FineEstimate, PairData, coarse_pair, fine_pair, select_pairs
+from sync4dgs.sync.align.pairs import (PENCIL_CAP_PX, FineEstimate, PairData, at_unit_ratio, coarse_pair, fine_pair,
+                                      select_pairs)
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
-from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, camera_status, offset_sigmas, required_paths,
-                                      solve_global)
+from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, agreeing_candidate, camera_status,
+                                      offset_sigmas, required_paths, solve_global)
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.trackfine import track_fine_pair
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
@@ -149,6 +150,41 @@ def _solve(scene: SceneSpec, ref: int, meas: list[PairMeasurement], cfg: AlignCo
                         cfg.ransac_trees, cfg.min_pair_confidence if min_weight is None else min_weight, cfg.seed)
 
 
+def _agreeing_weight(meas: list[PairMeasurement], sol: GlobalSolution, tol_s: float, tol_rate: float,
+                     touching: np.ndarray) -> float:
+    """Total weight of the pair candidates that agree with ``sol``, over the pairs of two aligned cameras of
+    which at least one is in ``touching`` [C] bool."""
+    return sum(agreeing_candidate(p, sol.offsets_s, sol.rates, tol_s, tol_rate)[1] for p in meas
+               if sol.aligned[p.a] and sol.aligned[p.b] and (touching[p.a] or touching[p.b]))
+
+
+def _unit_rates_unless_needed(scene: SceneSpec, ref: int, data: list[PairData], sol: GlobalSolution,
+                              cfg: AlignConfig) -> tuple[list[PairData], GlobalSolution, dict]:
+    """Rates "auto": keep a solution with rates other than 1 only when it explains clearly more of the pair
+    evidence than the rate-1 model does (``cfg.auto_rate_gain``); else the pairs at ratio 1 and their solve.
+    The evidence compared is that of the pairs touching a camera given a rate other than 1 (the other pairs
+    would only dilute the comparison: one mislabelled camera among twenty keeps its rate).
+
+    A single pair whose curve at another ratio happens to score lower (near-periodic motion, short clips) must
+    not give a whole group of cameras a wrong clock rate: on the fast-occlusion scene (12 cameras whose frame
+    rates are all given right) one such bridge pair at ratio 0.8 set the rates of five cameras to 0.8."""
+    tol_s, tol_rate = cfg.inlier_tol_frames * _frame_s(scene), cfg.inlier_tol_rate
+    other_rate = sol.aligned & (np.abs(np.log(sol.rates)) > tol_rate)
+    if not other_rate.any():
+        return data, sol, {}
+    unit = [at_unit_ratio(p, scene.cameras[p.a], scene.cameras[p.b], cfg) for p in data]
+    sol_unit = _solve(scene, ref, _measurements(unit), cfg, cfg.inlier_tol_frames, tol_rate, np.ones(len(sol.rates)))
+    w_free = _agreeing_weight(_measurements(data), sol, tol_s, tol_rate, other_rate)
+    w_unit = _agreeing_weight(_measurements(unit), sol_unit, tol_s, tol_rate, other_rate)
+    keep = w_free >= cfg.auto_rate_gain * w_unit
+    info = {"weight_with_rates": round(w_free, 4), "weight_rate_1": round(w_unit, 4),
+            "kept": "rates" if keep else "rate_1"}
+    others = {scene.cameras[k].name: round(float(sol.rates[k]), 5) for k in np.nonzero(other_rate)[0]}
+    log.info("rates auto: rates other than 1 (%s) explain pair weight %.3f, rate 1 explains %.3f: %s", others,
+             w_free, w_unit, "keeping them" if keep else f"keeping rate 1 (needs {cfg.auto_rate_gain:g}x)")
+    return (data, sol, info) if keep else (unit, sol_unit, info)
+
+
 def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
                 tracks_dir: str | Path | None = None) -> AlignResult:
     """Estimate every camera's time map (offset_s, rate) relative to ``scene.reference_camera``.
@@ -200,6 +236,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
             scene = dataclasses.replace(scene, cameras=cams)
             data = _score_pairs(scene, pair_idx, tracks, masks, cfg, spec, device)
             sol = _solve(scene, ref, _measurements(data), cfg, cfg.inlier_tol_frames, cfg.inlier_tol_rate, known)
+    auto_rates: dict = {}
+    if spec.mode == "auto":
+        data, sol, auto_rates = _unit_rates_unless_needed(scene, ref, data, sol, cfg)
     readings, ambiguous = np.zeros(len(names)), []
     if cfg.max_other_reading > 0:
         readings = other_readings(_measurements(data), sol, ref, cfg.inlier_tol_frames * _frame_s(scene),
@@ -238,6 +277,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         extra["rotation_check"] = {"mode": cfg.rotation_check,
                                    "applied": cfg.rotation_check == "apply" and bool(misfit),
                                    "cameras": {f.camera: f.to_dict() for f in rotation_fits}}
+    if auto_rates:
+        extra["auto_rates"] = auto_rates
     extra["other_readings"] = {n: round(float(readings[k]), 3) for k, n in enumerate(names)}
     # measured with epipolar geometry that does not fit, or with evidence that also fits another offset:
     # the confidence stays below "aligned"
