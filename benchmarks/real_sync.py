@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
            "mae_marker_frames": float(np.mean(errs_m)) if mt else None,
            "max_marker_frames": float(np.max(errs_m)) if mt else None,
            "timings_s": res.timings_s, "n_tracks": res.n_tracks, "cameras_detail": rows,
+           "fg_mode": res.time_maps.extra.get("fg_mode", res.config.fg_mode),
            "pairs": [dict(r.to_dict(), gt_lag_s=gt_of[r.cam_b] - gt_of[r.cam_a]) for r in res.pairs]}
     for r in rows:
         extra = "" if not mt else (f"  | marker delta {r['marker_delta_s']:+.3f} s, err vs marker-corrected gt "

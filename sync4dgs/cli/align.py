@@ -25,9 +25,10 @@ ALIASES = {
              "frame rates fits clearly better",
     "device": "auto | cpu | cuda[:i] (default auto)",
     "track_max_side": "longest side of the frames tracked (px, default 640)",
-    "fg_mode": "moving-pixel masks: 'median' (default: difference to the temporal-median background) or 'motion' "
+    "fg_mode": "moving-pixel masks: 'median' (difference to the temporal-median background), 'motion' "
                "(gain-compensated background AND dense optical flow: real footage with exposure drift, people "
-               "who sit still, slight shake; docs/align.md)",
+               "who sit still, slight shake) or 'auto' (default: median, and where a camera is left short of "
+               "'aligned' also motion, keeping the more confident result; docs/align.md)",
 }
 
 

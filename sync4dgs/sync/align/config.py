@@ -67,7 +67,9 @@ class AlignConfig:
     reseed_every_frames, feature_min_distance_px, fg_threshold (grey levels above the temporal-median
     background), bg_frames (frames sampled for the background), fg_mode ("median": every pixel that differs
     from the background; "motion": gain-compensated background AND within flow_near_px of a pixel whose DIS
-    optical flow to a neighbouring frame exceeds flow_min_px - for real footage, see motion.py).
+    optical flow to a neighbouring frame exceeds flow_min_px - for real footage, see motion.py; "auto": median,
+    and where that leaves a camera short of "aligned" also motion, keeping the result of larger total camera
+    confidence - pipeline.align_scene).
 
     Blob fallback (sync4dgs/sync/align/blobs.py): a camera with fewer than blob_tracks_below moving KLT tracks
     (soft, untextured moving content) also gets centroid tracks of its compact foreground components (area
@@ -159,7 +161,7 @@ class AlignConfig:
     feature_min_distance_px: int = 4
     fg_threshold: float = 12.0
     bg_frames: int = 40
-    fg_mode: str = "median"
+    fg_mode: str = "auto"
     flow_min_px: float = 1.0
     flow_near_px: int = 4
     blob_tracks_below: int = 20
@@ -244,8 +246,8 @@ class AlignConfig:
                                ("auto_rate_gain", self.auto_rate_gain >= 1, ">= 1")):
             if not ok:
                 raise ConfigError(f"align.{name} must be {need}, got {getattr(self, name)}")
-        if self.fg_mode not in ("median", "motion"):
-            raise ConfigError(f"align.fg_mode must be 'median' or 'motion', got {self.fg_mode!r}")
+        if self.fg_mode not in ("auto", "median", "motion"):
+            raise ConfigError(f"align.fg_mode must be 'auto', 'median' or 'motion', got {self.fg_mode!r}")
         if self.rotation_check not in ("off", "report", "apply"):
             raise ConfigError(f"align.rotation_check must be 'off', 'report' or 'apply', got {self.rotation_check!r}")
         if self.track_cue not in ("fallback", "always", "never"):

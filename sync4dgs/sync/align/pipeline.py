@@ -191,8 +191,51 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
 
     Raises SyncError when alignment is impossible (fewer than two cameras, no motion anywhere, a reference
     camera that shows no motion). Cameras that cannot be aligned get status "unaligned" and confidence 0.
+    With ``fg_mode="auto"`` (the default) the scene is aligned with temporal-median masks, and, when that
+    leaves some camera short of "aligned", also with motion masks; the result with more "aligned" cameras, or
+    as many and a larger total confidence, is returned (``extra["fg_mode"]`` says which, with both counts and
+    totals).
     """
     cfg = (config or AlignConfig()).validate()
+    if cfg.fg_mode != "auto":
+        return _align_with_masks(scene, cfg, tracks_dir)
+    first = _align_with_masks(scene, dataclasses.replace(cfg, fg_mode="median"), tracks_dir)
+    info = {"mode": "auto", "used": "median", "aligned_median": _n_aligned(first.time_maps),
+            "confidence_median": _total_confidence(first.time_maps)}
+    if all(m.status in ("aligned", "reference") for m in first.time_maps.cameras.values()):
+        first.time_maps.extra["fg_mode"] = info
+        return first
+    try:
+        second = _align_with_masks(scene, dataclasses.replace(cfg, fg_mode="motion"), tracks_dir)
+    except SyncError as e:     # e.g. no camera shows motion under motion masks: the median result stands
+        log.info("fg_mode auto: motion masks give no alignment (%s); keeping the median masks' result", e)
+        first.time_maps.extra["fg_mode"] = {**info, "aligned_motion": None, "confidence_motion": None}
+        return first
+    info["aligned_motion"], info["confidence_motion"] = _n_aligned(second.time_maps), _total_confidence(second.time_maps)
+    use_motion = ((info["aligned_motion"], info["confidence_motion"]) >
+                  (info["aligned_median"], info["confidence_median"]))
+    info["used"] = "motion" if use_motion else "median"
+    log.info("fg_mode auto: not every camera aligned with median masks; aligned cameras / total confidence %d / %.2f "
+             "(median) vs %d / %.2f (motion masks): using %s masks", info["aligned_median"],
+             info["confidence_median"], info["aligned_motion"], info["confidence_motion"], info["used"])
+    chosen = second if use_motion else first
+    chosen.time_maps.extra["fg_mode"] = info
+    chosen.timings_s["total"] = first.timings_s["total"] + second.timings_s["total"]
+    chosen.time_maps.extra["timings_s"]["total"] = round(chosen.timings_s["total"], 3)
+    return chosen
+
+
+def _n_aligned(maps: TimeMaps) -> int:
+    return sum(m.status == "aligned" for m in maps.cameras.values())
+
+
+def _total_confidence(maps: TimeMaps) -> float:
+    """Sum of the non-reference cameras' confidences (an unaligned camera counts 0)."""
+    return round(float(sum(m.confidence for m in maps.cameras.values() if m.status != "reference")), 4)
+
+
+def _align_with_masks(scene: SceneSpec, cfg: AlignConfig, tracks_dir: str | Path | None) -> AlignResult:
+    """``align_scene`` with one kind of foreground masks (``cfg.fg_mode`` "median" or "motion")."""
     spec = cfg.rate_spec()
     device = resolve_device(cfg.device)
     names = scene.camera_names

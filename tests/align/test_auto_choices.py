@@ -1,4 +1,4 @@
-"""Rates "auto": a clock rate other than 1 only where the pair evidence insists (pipeline._unit_rates_unless_needed).
+"""Stage 1's automatic choices: rates "auto" (pipeline._unit_rates_unless_needed) and fg_mode "auto" (align_scene).
 
 Pair scores are built directly (lag curves with one Gaussian dip per allowed ratio), so the decision is tested
 without rendering: one bridge pair whose curve at ratio 0.8 dips a little deeper than at ratio 1 must not give
@@ -103,3 +103,96 @@ def test_auto_rate_gain_below_1_is_a_config_error():
 
     with pytest.raises(ConfigError, match="auto_rate_gain"):
         AlignConfig(auto_rate_gain=0.9).validate()
+
+
+# ---- fg_mode "auto": median masks, and motion masks where the median result leaves a camera short of aligned ----
+
+def _result(fg_mode: str, statuses: dict[str, tuple[str, float]]):
+    from sync4dgs.sync.align.pipeline import AlignResult
+    from sync4dgs.timemap import TimeMap, TimeMaps
+
+    cams = {"c0": TimeMap(0.0, 1.0, 1.0, "reference")}
+    cams.update({n: TimeMap(0.1, 1.0, c, s) for n, (s, c) in statuses.items()})
+    return AlignResult(TimeMaps("c0", cams, {"timings_s": {"total": 2.0}}), [], None,
+                       AlignConfig(fg_mode=fg_mode), {"total": 2.0})
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Replace the one-mask alignment by canned results per mask kind; returns the list of kinds asked for."""
+    from sync4dgs.errors import SyncError
+    from sync4dgs.sync.align import pipeline
+
+    asked: list[str] = []
+    canned: dict = {}
+
+    def fake(scene, cfg, tracks_dir):
+        asked.append(cfg.fg_mode)
+        out = canned[cfg.fg_mode]
+        if isinstance(out, SyncError):
+            raise out
+        return out
+
+    monkeypatch.setattr(pipeline, "_align_with_masks", fake)
+    return asked, canned
+
+
+def test_auto_masks_stop_at_median_when_every_camera_is_aligned(calls):
+    from sync4dgs.sync.align.pipeline import align_scene
+
+    asked, canned = calls
+    canned["median"] = _result("median", {"c1": ("aligned", 0.9), "c2": ("aligned", 0.8)})
+    res = align_scene(_scene(), AlignConfig())
+    assert asked == ["median"] and res is canned["median"]
+    assert res.time_maps.extra["fg_mode"] == {"mode": "auto", "used": "median", "aligned_median": 2,
+                                              "confidence_median": 1.7}
+
+
+def test_auto_masks_keep_the_more_confident_result(calls):
+    from sync4dgs.sync.align.pipeline import align_scene
+
+    asked, canned = calls
+    canned["median"] = _result("median", {"c1": ("low_confidence", 0.3), "c2": ("unaligned", 0.0)})
+    canned["motion"] = _result("motion", {"c1": ("aligned", 0.7), "c2": ("low_confidence", 0.4)})
+    res = align_scene(_scene(), AlignConfig())
+    assert asked == ["median", "motion"] and res is canned["motion"]
+    info = res.time_maps.extra["fg_mode"]
+    assert info["used"] == "motion" and info["confidence_median"] == 0.3 and info["confidence_motion"] == 1.1
+    assert info["aligned_median"] == 0 and info["aligned_motion"] == 1
+    assert res.timings_s["total"] == 4.0 and res.time_maps.extra["timings_s"]["total"] == 4.0   # both passes
+    # the other way round the median result stands
+    asked.clear()
+    canned["median"], canned["motion"] = canned["motion"], canned["median"]
+    canned["median"].time_maps.extra.pop("fg_mode")
+    assert align_scene(_scene(), AlignConfig()) is canned["median"] and asked == ["median", "motion"]
+
+
+def test_auto_masks_count_aligned_cameras_before_confidence(calls):
+    """Two aligned cameras beat one aligned and one low_confidence camera of larger total confidence (an
+    unaligned camera without motion, e.g. a frozen video, asks for the motion masks, which must not cost the
+    median result's aligned cameras)."""
+    from sync4dgs.sync.align.pipeline import align_scene
+
+    asked, canned = calls
+    canned["median"] = _result("median", {"c1": ("aligned", 0.55), "c2": ("aligned", 0.55), "c3": ("unaligned", 0.0)})
+    canned["motion"] = _result("motion", {"c1": ("low_confidence", 0.49), "c2": ("aligned", 0.95),
+                                          "c3": ("unaligned", 0.0)})
+    res = align_scene(_scene(), AlignConfig())
+    assert asked == ["median", "motion"] and res is canned["median"]
+    assert res.time_maps.extra["fg_mode"]["used"] == "median"
+
+
+def test_auto_masks_keep_median_when_motion_masks_find_nothing(calls):
+    from sync4dgs.errors import SyncError
+    from sync4dgs.sync.align.pipeline import align_scene
+
+    asked, canned = calls
+    canned["median"] = _result("median", {"c1": ("low_confidence", 0.3), "c2": ("aligned", 0.6)})
+    canned["motion"] = SyncError("no moving content found in any camera")
+    res = align_scene(_scene(), AlignConfig())
+    assert res is canned["median"] and res.time_maps.extra["fg_mode"]["confidence_motion"] is None
+    # an explicit mode runs that mode only
+    asked.clear()
+    assert align_scene(_scene(), AlignConfig(fg_mode="median")) is canned["median"] and asked == ["median"]
+    with pytest.raises(SyncError):
+        align_scene(_scene(), AlignConfig(fg_mode="motion"))
