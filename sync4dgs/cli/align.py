@@ -28,7 +28,7 @@ ALIASES = {
     "fg_mode": "moving-pixel masks: 'median' (difference to the temporal-median background), 'motion' "
                "(gain-compensated background AND dense optical flow: real footage with exposure drift, people "
                "who sit still, slight shake) or 'auto' (default: median, and where a camera is left short of "
-               "'aligned' also motion, keeping the more confident result; docs/align.md)",
+               "'aligned' also motion, keeping the result with more aligned cameras; docs/align.md)",
 }
 
 

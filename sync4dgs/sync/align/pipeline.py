@@ -1,13 +1,15 @@
 """Stage-1 alignment of a whole scene: observe cameras, score pairs, solve globally, refine, triangulate.
 
 Steps (see docs/align.md):
-1. Per camera: foreground masks (temporal-median background) and moving-point KLT tracks (or tracks read
+1. Per camera: foreground masks (temporal-median background; with fg_mode "auto" also motion masks where the
+   median masks leave a camera short of "aligned", see align_scene) and moving-point KLT tracks (or tracks read
    from ``tracks_dir``), at tracking resolution.
 2. Camera pairs sharing a view; every candidate (rate ratio, offset) scored by two epipolar cues.
 3. Robust global solve (RANSAC over spanning trees + weighted least squares), reference pinned to (0, 1).
    Rates: "1" scores ratio 1 only; a list scores every ratio the listed true frame rates allow; "auto" scores
    ratio 1 and, where the rate-1 lag drifts along the video, the nearby ratios of common frame rates, keeping
-   ratio 1 unless another scores clearly better.
+   ratio 1 unless another scores clearly better, and rates other than 1 only where they explain clearly more
+   pair evidence than the rate-1 solution (``_unit_rates_unless_needed``).
 4. Sub-frame refinement of every pair's offset around the global solution; global solve again.
 5. 3D trajectories: cross-view track matches triangulated with the final time maps.
 The method never reads ground truth.
