@@ -182,6 +182,17 @@ def test_auto_masks_count_aligned_cameras_before_confidence(calls):
     assert res.time_maps.extra["fg_mode"]["used"] == "median"
 
 
+def test_auto_masks_need_a_clear_confidence_gain_when_as_many_cameras_are_aligned(calls):
+    from sync4dgs.sync.align.pipeline import align_scene
+
+    asked, canned = calls
+    canned["median"] = _result("median", {"c1": ("low_confidence", 0.33)})
+    canned["motion"] = _result("motion", {"c1": ("low_confidence", 0.34)})
+    assert align_scene(_scene(), AlignConfig()) is canned["median"]          # a near tie: the median result
+    canned["median"] = _result("median", {"c1": ("low_confidence", 0.2)})
+    assert align_scene(_scene(), AlignConfig()) is canned["motion"]          # 1.7x: the motion masks' result
+
+
 def test_auto_masks_keep_median_when_motion_masks_find_nothing(calls):
     from sync4dgs.errors import SyncError
     from sync4dgs.sync.align.pipeline import align_scene

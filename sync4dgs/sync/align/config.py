@@ -69,7 +69,7 @@ class AlignConfig:
     from the background; "motion": gain-compensated background AND within flow_near_px of a pixel whose DIS
     optical flow to a neighbouring frame exceeds flow_min_px - for real footage, see motion.py; "auto": median,
     and where that leaves a camera short of "aligned" also motion, keeping the result with more "aligned"
-    cameras, then the larger total camera confidence - pipeline.align_scene).
+    cameras, or as many and at least 1.25x the total camera confidence - pipeline.align_scene).
 
     Blob fallback (sync4dgs/sync/align/blobs.py): a camera with fewer than blob_tracks_below moving KLT tracks
     (soft, untextured moving content) also gets centroid tracks of its compact foreground components (area

@@ -52,6 +52,9 @@ from sync4dgs.utils.device import resolve_device
 log = logging.getLogger(__name__)
 
 _MIN_FG_FRAMES = 3
+# fg_mode "auto": with as many "aligned" cameras, the motion masks' result must raise the total camera confidence
+# by this factor to be used (a near tie is no evidence: on caliscope's 2-camera session, 0.34 vs 0.33)
+_MOTION_CONFIDENCE_GAIN = 1.25
 
 
 @dataclass
@@ -195,8 +198,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
     camera that shows no motion). Cameras that cannot be aligned get status "unaligned" and confidence 0.
     With ``fg_mode="auto"`` (the default) the scene is aligned with temporal-median masks, and, when that
     leaves some camera short of "aligned", also with motion masks; the result with more "aligned" cameras, or
-    as many and a larger total confidence, is returned (``extra["fg_mode"]`` says which, with both counts and
-    totals).
+    with as many and a total confidence at least 1.25x the median result's, is returned (``extra["fg_mode"]``
+    says which, with both counts and totals).
     """
     cfg = (config or AlignConfig()).validate()
     if cfg.fg_mode != "auto":
@@ -214,8 +217,9 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         first.time_maps.extra["fg_mode"] = {**info, "aligned_motion": None, "confidence_motion": None}
         return first
     info["aligned_motion"], info["confidence_motion"] = _n_aligned(second.time_maps), _total_confidence(second.time_maps)
-    use_motion = ((info["aligned_motion"], info["confidence_motion"]) >
-                  (info["aligned_median"], info["confidence_median"]))
+    use_motion = info["aligned_motion"] > info["aligned_median"] or (
+        info["aligned_motion"] == info["aligned_median"] and info["confidence_motion"] > 0
+        and info["confidence_motion"] >= _MOTION_CONFIDENCE_GAIN * info["confidence_median"])
     info["used"] = "motion" if use_motion else "median"
     log.info("fg_mode auto: not every camera aligned with median masks; aligned cameras / total confidence %d / %.2f "
              "(median) vs %d / %.2f (motion masks): using %s masks", info["aligned_median"],
