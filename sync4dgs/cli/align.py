@@ -61,6 +61,7 @@ def align_overrides(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from sync4dgs.data.scene import load_scene  # noqa: PLC0415
     from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
+    from sync4dgs.sync.align.report import mask_choice_note  # noqa: PLC0415
     from sync4dgs.sync.align.export import OFFSETS_FILE  # noqa: PLC0415
     from sync4dgs.train.config import load_config  # noqa: PLC0415
 
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     n_traj = 0 if result.trajectories is None else result.trajectories.n
     print(f"wrote {paths['offsets']} ({n_traj} 3D trajectories, plot {paths['plot'].name}) "
           f"in {result.timings_s.get('total', 0.0):.1f} s")
+    note = mask_choice_note(result.time_maps)
+    if note:
+        print(f"note: {note}")
     for msg in alignment_warnings(result.time_maps):
         print(f"warning: {msg}")
     return 0

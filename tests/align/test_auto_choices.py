@@ -146,6 +146,9 @@ def test_auto_masks_stop_at_median_when_every_camera_is_aligned(calls):
     assert asked == ["median"] and res is canned["median"]
     assert res.time_maps.extra["fg_mode"] == {"mode": "auto", "used": "median", "aligned_median": 2,
                                               "confidence_median": 1.7}
+    from sync4dgs.sync.align.report import mask_choice_note
+
+    assert mask_choice_note(res.time_maps) is None              # one pass: nothing to say
 
 
 def test_auto_masks_keep_the_more_confident_result(calls):
@@ -160,6 +163,10 @@ def test_auto_masks_keep_the_more_confident_result(calls):
     assert info["used"] == "motion" and info["confidence_median"] == 0.3 and info["confidence_motion"] == 1.1
     assert info["aligned_median"] == 0 and info["aligned_motion"] == 1
     assert res.timings_s["total"] == 4.0 and res.time_maps.extra["timings_s"]["total"] == 4.0   # both passes
+    from sync4dgs.sync.align.report import mask_choice_note
+
+    assert mask_choice_note(res.time_maps) == ("foreground masks: motion (median masks: 0 cameras aligned, total "
+                                               "confidence 0.30; motion masks: 1 aligned, 1.10)")
     # the other way round the median result stands
     asked.clear()
     canned["median"], canned["motion"] = canned["motion"], canned["median"]

@@ -21,3 +21,13 @@ def alignment_warnings(maps: TimeMaps) -> list[str]:
         out.append(f"{len(none)} cameras could not be aligned (unaligned: {', '.join(none)}; no moving content "
                    "linked them to the others): they start at offset 0 and stage 2 learns them from the images only.")
     return out
+
+
+def mask_choice_note(maps: TimeMaps) -> str | None:
+    """One line saying which foreground masks ``fg_mode`` "auto" used, when it tried both (None otherwise)."""
+    info = maps.extra.get("fg_mode")
+    if not isinstance(info, dict) or info.get("aligned_motion") is None:
+        return None
+    return (f"foreground masks: {info['used']} (median masks: {info['aligned_median']} cameras aligned, total "
+            f"confidence {info['confidence_median']:.2f}; motion masks: {info['aligned_motion']} aligned, "
+            f"{info['confidence_motion']:.2f})")
