@@ -60,8 +60,7 @@ def align_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from sync4dgs.data.scene import load_scene  # noqa: PLC0415
-    from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
-    from sync4dgs.sync.align.report import mask_choice_note  # noqa: PLC0415
+    from sync4dgs.sync.align import align_scene, alignment_warnings, mask_choice_note, save_alignment  # noqa: PLC0415
     from sync4dgs.sync.align.export import OFFSETS_FILE  # noqa: PLC0415
     from sync4dgs.train.config import load_config  # noqa: PLC0415
 

@@ -74,11 +74,14 @@ def load_trajectories(path: Path) -> dict[str, np.ndarray] | None:
 def run_stage1(scene: SceneSpec, out_dir: Path, align: AlignConfig) -> tuple[TimeMaps | None, dict | None]:
     """Stage-1 alignment (sync4dgs.sync.align) with the experiment config's ``align`` section; writes its
     offsets.json + trajectories into ``out_dir``. Returns (time maps, trajectories or None)."""
-    from sync4dgs.sync.align import align_scene, alignment_warnings, save_alignment  # noqa: PLC0415
+    from sync4dgs.sync.align import align_scene, alignment_warnings, mask_choice_note, save_alignment  # noqa: PLC0415
 
     log.info("stage 1: aligning %d cameras", len(scene.cameras))
     result = align_scene(scene, align)
     save_alignment(result, out_dir)
+    note = mask_choice_note(result.time_maps)
+    if note:
+        log.info("stage 1: %s", note)
     for msg in alignment_warnings(result.time_maps):
         log.warning("stage 1: %s", msg)
     traj = getattr(result, "trajectories", None)

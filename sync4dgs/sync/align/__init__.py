@@ -14,10 +14,10 @@ track file format of ``tracks_dir`` (also in :mod:`sync4dgs.sync.align.tracks`) 
 from sync4dgs.sync.align.config import AlignConfig, RateSpec, parse_rates
 from sync4dgs.sync.align.export import TRAJECTORIES_FILE, load_trajectories, save_alignment
 from sync4dgs.sync.align.pipeline import AlignResult, PairReport, align_scene
-from sync4dgs.sync.align.report import alignment_warnings
+from sync4dgs.sync.align.report import alignment_warnings, mask_choice_note
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks, save_camera_tracks
 from sync4dgs.sync.align.trajectories import Trajectories
 
-__all__ = ["alignment_warnings", "AlignConfig", "AlignResult", "CameraTracks", "PairReport", "RateSpec", "TRAJECTORIES_FILE",
-           "Trajectories", "align_scene", "load_camera_tracks", "load_trajectories", "parse_rates",
-           "save_alignment", "save_camera_tracks"]
+__all__ = ["AlignConfig", "AlignResult", "CameraTracks", "PairReport", "RateSpec", "TRAJECTORIES_FILE", "Trajectories",
+           "align_scene", "alignment_warnings", "load_camera_tracks", "load_trajectories", "mask_choice_note",
+           "parse_rates", "save_alignment", "save_camera_tracks"]

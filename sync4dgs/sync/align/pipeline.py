@@ -216,7 +216,8 @@ def align_scene(scene: SceneSpec, config: AlignConfig | None = None,
         log.info("fg_mode auto: motion masks give no alignment (%s); keeping the median masks' result", e)
         first.time_maps.extra["fg_mode"] = {**info, "aligned_motion": None, "confidence_motion": None}
         return first
-    info["aligned_motion"], info["confidence_motion"] = _n_aligned(second.time_maps), _total_confidence(second.time_maps)
+    info["aligned_motion"] = _n_aligned(second.time_maps)
+    info["confidence_motion"] = _total_confidence(second.time_maps)
     use_motion = info["aligned_motion"] > info["aligned_median"] or (
         info["aligned_motion"] == info["aligned_median"] and info["confidence_motion"] > 0
         and info["confidence_motion"] >= _MOTION_CONFIDENCE_GAIN * info["confidence_median"])
