@@ -122,7 +122,7 @@ def run_set(demo: Path, originals: dict[str, list[np.ndarray]], fps: float, dela
     bad = [r["camera"] for r in others if r["status"] == "aligned" and abs(r["err_frames"]) > 0.5]
     return {"delays": delays, "frames": n_out, "align_s": took, "rows": rows, "mae": float(errs.mean()),
             "max": float(errs.max()), "n_aligned": sum(r["status"] == "aligned" for r in others),
-            "aligned_wrong": bad}
+            "aligned_wrong": bad, "fg_mode": res.time_maps.extra.get("fg_mode", cfg.fg_mode)}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
