@@ -162,10 +162,7 @@ def coarse_pair(cam_a: CameraSpec, cam_b: CameraSpec, a: int, b: int, masks_a: P
             if not np.nanmin(combined[r], initial=np.inf) < AUTO_MARGIN * best_unit:
                 combined[r] = np.nan
     score = PairScore(cam_a.name, cam_b.name, np.asarray(ratios, float), lags_s, combined)
-    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas,
-              ambiguity=cfg.confidence_margin)
-    n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
-                                   cfg.full_shared_frames)
+    n_shared = _summarise_discounted(score, cam_a, cam_b, cfg)
     log.debug("pair %s-%s: lag %.4f s ratio %.4f conf %.2f cues %s shared frames %d", cam_a.name, cam_b.name,
               score.best_lag_s, score.best_ratio, score.confidence, conf, n_shared)
     return PairData(a, b, profiles, score, conf, n_shared, scored_tracks)
@@ -180,11 +177,14 @@ def at_unit_ratio(p: PairData, cam_a: CameraSpec, cam_b: CameraSpec, cfg: AlignC
     unit = np.nonzero(np.abs(ratios - 1.0) < 1e-12)[0]
     curves = p.score.curves[unit[:1]] if len(unit) else np.full((1, len(p.score.lags_s)), np.nan)
     score = PairScore(p.score.cam_a, p.score.cam_b, np.ones(1), p.score.lags_s, curves.copy())
-    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas,
-              ambiguity=cfg.confidence_margin)
-    n_shared = discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames,
-                                   cfg.full_shared_frames)
-    return replace(p, score=score, shared_frames=n_shared)
+    return replace(p, score=score, shared_frames=_summarise_discounted(score, cam_a, cam_b, cfg))
+
+
+def _summarise_discounted(score: PairScore, cam_a: CameraSpec, cam_b: CameraSpec, cfg: AlignConfig) -> int:
+    """Summarise a pair's combined curves (best lag, confidence, candidates) and discount the candidates by the
+    frames the cameras share under each (in place); returns the best candidate's shared frames."""
+    summarise(score, cfg.confidence_window_s, gap_sigmas=cfg.confidence_gap_sigmas, ambiguity=cfg.confidence_margin)
+    return discount_by_overlap(score, cam_a.tau_s(), cam_b.tau_s(), cfg.min_shared_frames, cfg.full_shared_frames)
 
 
 def discount_by_overlap(score: PairScore, tau_a: np.ndarray, tau_b: np.ndarray, min_frames: float,

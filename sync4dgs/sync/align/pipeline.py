@@ -40,8 +40,8 @@ from sync4dgs.sync.align.pairs import (PENCIL_CAP_PX, FineEstimate, PairData, at
 from sync4dgs.sync.align.pencil import PackedMasks
 from sync4dgs.sync.align.reproj import refine_offsets_by_reprojection
 from sync4dgs.sync.align.rotations import RotationFit, refine_rotations
-from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, agreeing_candidate, camera_status,
-                                      offset_sigmas, required_paths, solve_global)
+from sync4dgs.sync.align.solve import (GlobalSolution, PairMeasurement, agreement, camera_status, offset_sigmas,
+                                      required_paths, solve_global)
 from sync4dgs.sync.align.support import graph_confidence, support_weight
 from sync4dgs.sync.align.trackfine import track_fine_pair
 from sync4dgs.sync.align.tracks import CameraTracks, load_camera_tracks
@@ -159,8 +159,8 @@ def _agreeing_weight(meas: list[PairMeasurement], sol: GlobalSolution, tol_s: fl
                      touching: np.ndarray) -> float:
     """Total weight of the pair candidates that agree with ``sol``, over the pairs of two aligned cameras of
     which at least one is in ``touching`` [C] bool."""
-    return sum(agreeing_candidate(p, sol.offsets_s, sol.rates, tol_s, tol_rate)[1] for p in meas
-               if sol.aligned[p.a] and sol.aligned[p.b] and (touching[p.a] or touching[p.b]))
+    near = [p for p in meas if touching[p.a] or touching[p.b]]
+    return agreement(near, sol.offsets_s, sol.rates, sol.aligned, tol_s, tol_rate)[0]
 
 
 def _unit_rates_unless_needed(scene: SceneSpec, ref: int, data: list[PairData], sol: GlobalSolution,

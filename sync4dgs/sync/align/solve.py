@@ -142,8 +142,11 @@ def agreeing_candidate(p: PairMeasurement, o: np.ndarray, r: np.ndarray, tol_s: 
     return best_c, best_w
 
 
-def _agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reached: np.ndarray, tol_s: float,
-               tol_rate: float) -> tuple[float, list[tuple[int, int]]]:
+def agreement(pairs: list[PairMeasurement], o: np.ndarray, r: np.ndarray, reached: np.ndarray, tol_s: float,
+              tol_rate: float) -> tuple[float, list[tuple[int, int]]]:
+    """Over the pairs between two ``reached`` cameras: the summed weight of each pair's heaviest candidate that
+    agrees with the maps o (s), r [C] (agreeing_candidate), and those pairs as inliers (pair index, candidate
+    index)."""
     score, inl = 0.0, []
     for k, p in enumerate(pairs):
         if not (reached[p.a] and reached[p.b]):
@@ -169,7 +172,7 @@ def _move_single_cameras(n: int, ref: int, pairs: list[PairMeasurement], o: np.n
 
     def own_score(x: int) -> float:
         sub = [pairs[k] for k in inc.get(x, [])]
-        return _agreement(sub, o, r, reached, tol_s, tol_rate)[0]
+        return agreement(sub, o, r, reached, tol_s, tol_rate)[0]
 
     for _ in range(sweeps):
         moved = False
@@ -274,21 +277,21 @@ def solve_global(n: int, ref: int, pairs: list[PairMeasurement], tol_s: float, t
                                           max(sum(c[2] for c in p.candidates), 1e-12))
                                if sum(c[2] for c in p.candidates) > 0 else 0 for p in pairs])
         o, r, reached = _propagate(n, ref, _spanning_tree(n, pairs, w, choice))
-        score, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
+        score, inl = agreement(pairs, o, r, reached, tol_s, tol_rate)
         if score > best[0]:
             best = (score, inl, o, r, reached)
     _, inl, o, r, reached = best
     _move_single_cameras(n, ref, pairs, o, r, reached, tol_s, tol_rate, known_rates is not None)
-    _, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
+    _, inl = agreement(pairs, o, r, reached, tol_s, tol_rate)
     o, r = np.zeros(n), np.ones(n)
     for _ in range(6):
         reached = _connected(n, ref, pairs, inl)
         o, r = _least_squares(n, ref, pairs, inl, known_rates, reached)
-        _, new_inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)
+        _, new_inl = agreement(pairs, o, r, reached, tol_s, tol_rate)
         if new_inl == inl:
             break
         inl = new_inl
-    _, inl = _agreement(pairs, o, r, reached, tol_s, tol_rate)  # the inliers of the final maps
+    _, inl = agreement(pairs, o, r, reached, tol_s, tol_rate)  # the inliers of the final maps
     reached = _connected(n, ref, pairs, inl)
     res = [float((o[pairs[k].b] - o[pairs[k].a]) / r[pairs[k].a] - pairs[k].candidates[c][1]) for k, c in inl]
     support = graph_confidence(n, ref, [(pairs[k].a, pairs[k].b, pairs[k].candidates[c][2]) for k, c in inl])
